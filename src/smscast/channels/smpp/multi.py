@@ -19,6 +19,7 @@ from smscast.channels.smpp.wire import (
     _encode_layout,
     _read_cstring,
     _read_octet,
+    cstring,
     decode_tlvs,
     register,
 )
@@ -26,6 +27,8 @@ from smscast.channels.smpp.wire import (
 SME_ADDRESS = 1
 DISTRIBUTION_LIST = 2
 _U32 = struct.Struct(">I")
+#: how many of submit_multi's layout fields come before the destination list
+_HEAD = 4
 
 
 @dataclass(slots=True, frozen=True)
@@ -54,7 +57,7 @@ class UnsuccessSme:
 class SubmitMultiResp(Pdu):
     command_id = CommandId.SUBMIT_MULTI_RESP
     name = "submit_multi_resp"
-    message_id: str = ""
+    message_id: str = cstring(65)
     unsuccess_smes: list[UnsuccessSme] = field(default_factory=list)
 
     def _encode_body(self) -> bytes:
@@ -97,42 +100,22 @@ class SubmitMultiResp(Pdu):
         )
 
 
-_HEAD = (
-    ("service_type", "c", 6),
-    ("source_addr_ton", "B", 0),
-    ("source_addr_npi", "B", 0),
-    ("source_addr", "c", 21),
-)
-_TAIL = (
-    ("esm_class", "B", 0),
-    ("protocol_id", "B", 0),
-    ("priority_flag", "B", 0),
-    ("schedule_delivery_time", "c", 17),
-    ("validity_period", "c", 17),
-    ("registered_delivery", "B", 0),
-    ("replace_if_present_flag", "B", 0),
-    ("data_coding", "B", 0),
-    ("sm_default_msg_id", "B", 0),
-    ("short_message", "sm", 254),
-)
-
-
 @register
 @dataclass(slots=True, kw_only=True)
 class SubmitMulti(Pdu):
     command_id = CommandId.SUBMIT_MULTI
     name = "submit_multi"
     response_class = SubmitMultiResp
-    service_type: str = ""
+    service_type: str = cstring(6)
     source_addr_ton: int = 0
     source_addr_npi: int = 0
-    source_addr: str = ""
+    source_addr: str = cstring(21)
     dest_addresses: list[DestAddress] = field(default_factory=list)
     esm_class: int = 0
     protocol_id: int = 0
     priority_flag: int = 0
-    schedule_delivery_time: str = ""
-    validity_period: str = ""
+    schedule_delivery_time: str = cstring(17)
+    validity_period: str = cstring(17)
     registered_delivery: int = 0
     replace_if_present_flag: int = 0
     data_coding: int = 0
@@ -145,7 +128,7 @@ class SubmitMulti(Pdu):
                 f"submit_multi: {len(self.dest_addresses)} destinations, 1 to 254 allowed",
                 status=CommandStatus.ESME_RINVNUMDESTS,
             )
-        out = [_encode_layout(self, _HEAD), bytes((len(self.dest_addresses),))]
+        out = [_encode_layout(self, self.layout[:_HEAD]), bytes((len(self.dest_addresses),))]
         for dest in self.dest_addresses:
             if dest.dest_flag == SME_ADDRESS:
                 out.append(bytes((SME_ADDRESS, dest.ton, dest.npi)))
@@ -157,12 +140,12 @@ class SubmitMulti(Pdu):
                     status=CommandStatus.ESME_RINVDESTFLAG,
                 )
             out.append(_encode_cstring(dest.address, 21, self.name, "destination_addr"))
-        out.append(_encode_layout(self, _TAIL))
+        out.append(_encode_layout(self, self.layout[_HEAD:]))
         return b"".join(out)
 
     @classmethod
     def _decode_body(cls, frame: bytes, sequence_number: int, status: int) -> Pdu:
-        head, o = _decode_layout(cls, _HEAD, frame, HEADER_SIZE)
+        head, o = _decode_layout(cls, cls.layout[:_HEAD], frame, HEADER_SIZE)
         count = _read_octet(frame, o, cls.name, "number_of_dests")
         o += 1
         dests = []
@@ -181,7 +164,7 @@ class SubmitMulti(Pdu):
                     f"submit_multi: dest_flag {flag} at offset {o} is neither 1 nor 2",
                     status=CommandStatus.ESME_RINVDESTFLAG,
                 )
-        tail, o = _decode_layout(cls, _TAIL, frame, o)
+        tail, o = _decode_layout(cls, cls.layout[_HEAD:], frame, o)
         return cls(
             sequence_number=sequence_number,
             command_status=status,

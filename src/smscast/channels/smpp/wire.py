@@ -10,6 +10,7 @@ came, unknown tags included, so a PDU decoded and encoded again is the same.
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -66,8 +67,9 @@ class Pdu:
 
     command_id: ClassVar[int]
     name: ClassVar[str]
-    #: (field name, kind, max octets incl. NUL) for the table-driven codec; kind is
-    #: "c" (C-octet string), "B" (one octet) or "sm" (sm_length + short_message).
+    #: (field name, kind, max octets incl. NUL) for the table-driven codec, in wire
+    #: order; kind is "c" (C-octet string), "B" (one octet) or "sm" (sm_length +
+    #: short_message). `register` derives it from the dataclass fields.
     layout: ClassVar[tuple[tuple[str, str, int], ...]] = ()
     #: the response class of a request (None for responses and outbind/alerts)
     response_class: ClassVar[type[Pdu] | None] = None
@@ -305,9 +307,36 @@ _CLASSES: dict[int, type[Pdu]] = {}
 
 
 def register(cls: type[Pdu]) -> type[Pdu]:
-    """Class decorator: `decode` finds the class by its command_id."""
+    """Class decorator: derives the wire layout from the fields, and lets `decode`
+    find the class by its command_id."""
+    cls.layout = layout_of(cls)
     _CLASSES[cls.command_id] = cls
     return cls
+
+
+def layout_of(cls: type[Pdu]) -> tuple[tuple[str, str, int], ...]:
+    """The body fields in wire order: a `str` field is a C-octet string of the
+    size given by `cstring(size)`, an `int` one octet, `bytes` the short message.
+    Fields of other types (lists in submit_multi) need the class's own codec."""
+    layout = []
+    for f in dataclasses.fields(cls):
+        if f.name in _HEADER_FIELDS:
+            continue
+        if f.type == "str":
+            layout.append((f.name, "c", int(f.metadata["size"])))
+        elif f.type == "int":
+            layout.append((f.name, "B", 1))
+        elif f.type == "bytes":
+            layout.append((f.name, "sm", 255))
+    return tuple(layout)
+
+
+def cstring(size: int) -> Any:
+    """Declares a C-octet string field of at most `size` octets, NUL included."""
+    return field(default="", metadata={"size": size})
+
+
+_HEADER_FIELDS = frozenset(("sequence_number", "command_status", "tlvs"))
 
 
 def pdu_class(command_id: int) -> type[Pdu] | None:
