@@ -1,0 +1,3 @@
+from smscast.cli import main
+
+main()

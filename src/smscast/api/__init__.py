@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI). Routes call use-case functions; none writes tables itself."""

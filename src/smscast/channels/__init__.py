@@ -1,0 +1,1 @@
+"""Connectors to the outside world. They speak in events and never touch the database."""

@@ -1,0 +1,139 @@
+"""The one small interface every connector implements, and the events it speaks in.
+
+A connector turns our messages into the wire (SMPP PDUs, HTTP requests, SMTP) and
+the wire's answers into events: submit results, delivery reports, inbound messages
+and connector log entries. The engine persists events; connectors never touch the
+database, so a connector can be tested with nothing but a socket.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """One text to one recipient, as the engine hands it to a connector.
+
+    `ref` is our message id; every event about this message carries it back.
+    The connector splits the text into parts with the message core, using its
+    own settings (data coding, UDH or SAR, national language tables).
+    """
+
+    ref: int
+    sender: str
+    recipient: str
+    text: str
+    want_report: bool = True
+    valid_until: datetime | None = None
+
+
+class SubmitOutcome(enum.StrEnum):
+    ACCEPTED = "accepted"  # every part was accepted by the carrier
+    TEMPORARY = "temporary"  # rejected for now (throttled, queue full): retry later
+    PERMANENT = "permanent"  # rejected for good: fail the message
+    UNKNOWN = "unknown"  # no answer in time: the carrier may or may not have it
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    """What became of submitting one message (all of its parts)."""
+
+    ref: int
+    outcome: SubmitOutcome
+    carrier_ids: tuple[str, ...] = ()
+    error_code: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+
+
+class ReportState(enum.StrEnum):
+    DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
+    EXPIRED = "expired"
+    REJECTED = "rejected"
+    DELETED = "deleted"
+    ACCEPTED = "accepted"  # intermediate: the carrier has it, not yet final
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """A carrier's word on one part, matched to our message where the connector could.
+
+    `ref` is our message id when the connector knows it (it matched the carrier id
+    to a submit it made); otherwise None and the engine matches on `carrier_id`.
+    """
+
+    carrier_id: str
+    state: ReportState
+    ref: int | None = None
+    error_code: str | None = None
+    done_at: datetime | None = None
+    raw: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A text someone sent to one of our numbers, reassembled from all its parts."""
+
+    sender: str
+    recipient: str
+    text: str
+    received_at: datetime
+    carrier_ids: tuple[str, ...] = ()
+    parts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One exchange with a carrier (request, response, timing), credentials redacted."""
+
+    connector: str
+    kind: str
+    request: str
+    response: str
+    duration_ms: float
+    at: datetime
+    refs: tuple[int, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorState:
+    """Whether a connector can send now, and why not."""
+
+    name: str
+    connected: bool
+    detail: str = ""
+    in_flight: int = 0
+    sent_per_s: float = 0.0
+    last_errors: tuple[str, ...] = field(default_factory=tuple)
+
+
+ChannelEvent = SubmitResult | DeliveryReport | InboundMessage | LogEntry
+
+
+class Connector(Protocol):
+    """One carrier connection. Adding a provider is adding a module that fits this."""
+
+    name: str
+
+    async def start(self) -> None:
+        """Connects (binds, authenticates); returns once the connector can send."""
+
+    async def send(self, batch: Sequence[OutgoingMessage]) -> list[SubmitResult]:
+        """Submits every message of `batch` within the connector's rate and window."""
+
+    def events(self) -> AsyncIterator[ChannelEvent]:
+        """Delivery reports, inbound messages and log entries, as they arrive."""
+
+    def state(self) -> ConnectorState:
+        """What the connector is doing now, for the dashboard and the dispatcher."""
+
+    async def stop(self) -> None:
+        """Stops taking work, waits for outstanding answers, disconnects cleanly."""

@@ -1,0 +1,22 @@
+"""The root `smscast` app: global options and the list of sub-commands."""
+
+from __future__ import annotations
+
+import typer
+
+from smscast.cli import bootstrap, consent, contacts, db, serve, workspace
+
+app = typer.Typer(
+    name="smscast",
+    help="smscast: two-way SMS campaigns you run yourself.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+app.add_typer(db.app, name="db")
+app.add_typer(workspace.app, name="workspace")
+app.add_typer(contacts.app, name="contacts")
+app.add_typer(consent.app, name="consent")
+serve.register(app)
+bootstrap.register(app)

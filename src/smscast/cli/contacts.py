@@ -1,0 +1,127 @@
+"""`smscast contacts`: import, export, look up, count and erase contacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from smscast.cli.context import actor, command_context, now
+from smscast.cli.output import console, print_json
+from smscast.engine.contacts import count_contacts, erase_contact, export_contacts, show_contact
+from smscast.engine.contacts_import import ImportRequest, import_contacts
+
+app = typer.Typer(help="Import, export, look up and erase contacts.", no_args_is_help=True)
+
+WORKSPACE = typer.Option(None, "--workspace", "-w", help="Workspace name or id (default: the only one)")
+AS_JSON = typer.Option(False, "--json", help="Print JSON")
+
+
+@app.command("import")
+def import_file(
+    file: Path = typer.Argument(..., help="CSV file with a header row that names a phone column"),
+    workspace: str | None = WORKSPACE,
+    consent_source: str | None = typer.Option(
+        None,
+        "--consent-source",
+        help="Where the opt-ins in the consent column came from (kept as evidence); "
+        "without it, 'yes' in that column is not recorded",
+    ),
+    as_json: bool = AS_JSON,
+) -> None:
+    """Import contacts from CSV: merges by phone, reports bad rows in FILE.errors.csv."""
+    with command_context() as ctx:
+        request = ImportRequest(file, ctx.workspace(workspace), consent_source, actor(), now())
+        with Progress(
+            TextColumn("[bold]importing[/]"),
+            BarColumn(),
+            DownloadColumn(),
+            TextColumn("{task.fields[rows]:,} rows · {task.fields[rate]:,.0f} rows/s"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            disable=as_json,
+        ) as progress:
+            task = progress.add_task("import", total=file.stat().st_size if file.exists() else 0,
+                                     rows=0, rate=0.0)  # fmt: skip
+
+            def on_progress(done: int, rows: int) -> None:
+                elapsed = progress.tasks[0].elapsed or 0.0
+                rate = rows / elapsed if elapsed else 0.0
+                progress.update(task, completed=done, rows=rows, rate=rate)
+
+            summary = import_contacts(ctx.engine, ctx.settings, request, on_progress)
+    if as_json:
+        print_json(summary.as_dict())
+        return
+    console.print(
+        f"rows read {summary.rows_read:,} · created {summary.created:,} · "
+        f"updated {summary.updated:,} · unchanged {summary.unchanged:,} · "
+        f"rejected {summary.rejected:,}"
+        + (f" · warnings {summary.warnings:,}" if summary.warnings else "")
+    )
+    if summary.error_report:
+        console.print(f"errors by row: {summary.error_report}")
+
+
+@app.command("export")
+def export(
+    file: Path = typer.Argument(..., help="CSV file to write"),
+    workspace: str | None = WORKSPACE,
+) -> None:
+    """Export contacts to CSV (cells that start like a formula are escaped)."""
+    with command_context() as ctx:
+        written = export_contacts(ctx.engine, ctx.workspace(workspace), file)
+    console.print(f"exported {written:,} contacts to {file}")
+
+
+@app.command("show")
+def show(
+    phone: str = typer.Argument(..., help="Phone number (E.164 or national)"),
+    workspace: str | None = WORKSPACE,
+    as_json: bool = AS_JSON,
+) -> None:
+    """Show one contact with its current consent."""
+    with command_context() as ctx:
+        contact = show_contact(ctx.engine, ctx.workspace(workspace), phone)
+    if as_json:
+        print_json(contact)
+        return
+    for key, value in contact.items():
+        if key == "consent":
+            for state in value:
+                console.print(f"consent     {state['channel']}/{state['purpose']}: "
+                              f"{state['status']} since {state['changed_at']:%Y-%m-%d %H:%M}")
+        else:
+            console.print(f"{key:<11} {value}", highlight=False)
+
+
+@app.command("count")
+def count(workspace: str | None = WORKSPACE, as_json: bool = AS_JSON) -> None:
+    """Count contacts, and how many are opted in and out of promotional SMS."""
+    with command_context() as ctx:
+        counts = count_contacts(ctx.engine, ctx.workspace(workspace))
+    if as_json:
+        print_json(counts)
+    else:
+        console.print(f"{counts['contacts']:,} contacts · {counts['opted_in']:,} opted in · "
+                      f"{counts['opted_out']:,} opted out")
+
+
+@app.command("erase")
+def erase(
+    phone: str = typer.Argument(..., help="Phone number of the person to erase"),
+    workspace: str | None = WORKSPACE,
+) -> None:
+    """Erase a person's data; a keyed hash of the phone stops a re-import without new consent."""
+    with command_context() as ctx:
+        erased = erase_contact(ctx.engine, ctx.settings, ctx.workspace(workspace), phone,
+                               actor=actor(), now=now())
+    console.print(f"erased {erased}")

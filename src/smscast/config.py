@@ -1,0 +1,84 @@
+"""The one typed configuration, read once at start and passed down.
+
+Settings come from `SMSCAST_*` environment variables, then from an optional TOML
+file (`SMSCAST_CONFIG`, default `./smscast.toml` when it exists), then defaults
+that work on a laptop. Environment variables win over the file.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = "smscast.toml"
+
+
+class Settings(BaseSettings):
+    """Every setting smscast reads; README.md lists them with their defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="SMSCAST_", extra="ignore")
+
+    database_url: str = Field(
+        "sqlite:///./var/smscast.db",
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    data_dir: Path = Field(Path("./var"), description="Where local state (secret key) lives")
+    secret_key: str = Field(
+        "",
+        description=(
+            "Key for keyed hashes (erased phones) and signatures. Empty: generated once "
+            "into DATA_DIR/secret.key. Set it explicitly when several machines share a database."
+        ),
+    )
+    host: str = Field("127.0.0.1", description="Address the web server listens on")
+    port: int = Field(8000, description="Port the web server listens on")
+    default_country: str = Field("PL", description="Country of the first workspace")
+    default_timezone: str = Field("Europe/Warsaw", description="Time zone of the first workspace")
+    admin_email: str = Field("admin@localhost", description="Login of the first admin user")
+    import_batch_size: int = Field(5000, description="Contacts written per transaction on import")
+    import_workers: int = Field(
+        0, description="Processes that parse a large import; 0 means one per CPU core"
+    )
+    log_level: str = Field("info", description="Log level: debug, info, warning, error")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = os.environ.get("SMSCAST_CONFIG", DEFAULT_CONFIG_FILE)
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if Path(config_file).is_file():
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    def resolved_secret_key(self) -> bytes:
+        """The secret key; on first use without one configured, creates DATA_DIR/secret.key."""
+        if self.secret_key:
+            return self.secret_key.encode()
+        path = self.data_dir / "secret.key"
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(secrets.token_hex(32))
+        return path.read_text().strip().encode()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Reads the settings once; callers pass the result down rather than re-reading."""
+    return Settings(**overrides)

@@ -1,0 +1,1 @@
+"""Pure rules of smscast: no database, no sockets, no clock reads (pass `now`)."""

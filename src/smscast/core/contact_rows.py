@@ -1,0 +1,213 @@
+"""Reading contacts from spreadsheet rows: which column is what, and what each cell means.
+
+Pure: the CSV reader hands cells in, a `ContactRow` or the problems come out. The
+engine decides what to do with them (merge, report, skip).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from smscast.core.consent import Action, parse_consent_cell
+from smscast.core.errors import Problem, UserError
+from smscast.core.phones import PhoneError, parse_phone
+
+# Known columns and the header spellings people use for them.
+COLUMN_ALIASES = {
+    "phone": ("phone", "phone_number", "mobile", "msisdn", "number", "telefon", "tel", "cell"),
+    "first_name": ("first_name", "firstname", "given_name", "imie", "imię"),
+    "last_name": ("last_name", "lastname", "surname", "family_name", "nazwisko"),
+    "language": ("language", "lang", "locale", "jezyk", "język"),
+    "timezone": ("timezone", "time_zone", "tz"),
+    "email": ("email", "e_mail", "mail"),
+    "tags": ("tags", "tag", "labels"),
+    "consent": ("consent", "opt_in", "optin", "zgoda"),
+}
+_ALIAS_TO_COLUMN = {
+    alias: column for column, aliases in COLUMN_ALIASES.items() for alias in aliases
+}
+ATTRIBUTE_COLUMNS = frozenset({"first_name", "last_name"})
+_HEADER_JUNK = re.compile(r"[^\w]+")
+_LANGUAGE = re.compile(r"([a-zA-Z]{2,3})(?:[-_]([a-zA-Z]{2}|\d{3}))?")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_TAG_SEPARATORS = re.compile(r"[;,|]")
+MAX_CELL = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnMap:
+    """Where each known column is in the row, and the custom columns (attributes)."""
+
+    header: tuple[str, ...]
+    known: dict[str, int]
+    attributes: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ContactRow:
+    """One row read from the file: what it says about one contact."""
+
+    row: int
+    phone: str
+    country: str
+    attributes: dict[str, str] = field(default_factory=dict)
+    language: str | None = None
+    timezone: str | None = None
+    email: str | None = None
+    tags: tuple[str, ...] = ()
+    consent: Action | None = None
+
+
+def header_key(name: str) -> str:
+    """`First Name ` → `first_name`: how a header cell is compared and stored."""
+    return _HEADER_JUNK.sub("_", name.strip().lower()).strip("_")
+
+
+def map_columns(header: Sequence[str]) -> ColumnMap:
+    """Maps header cells to columns; raises UserError when no column holds the phone."""
+    known: dict[str, int] = {}
+    attributes: list[tuple[str, int]] = []
+    seen: set[str] = set()
+    for index, cell in enumerate(header):
+        key = header_key(cell)
+        if not key or key in seen:
+            continue
+        seen.add(key)
+        column = _ALIAS_TO_COLUMN.get(key)
+        if column is not None and column not in known:
+            known[column] = index
+        else:
+            attributes.append((key, index))
+    if "phone" not in known:
+        names = ", ".join(COLUMN_ALIASES["phone"])
+        raise UserError.of(
+            "no_phone_column",
+            f"no phone column in the header ({', '.join(header) or 'empty'}); name one of: {names}",
+            field="phone",
+            line=1,
+        )
+    return ColumnMap(tuple(header), known, tuple(attributes))
+
+
+def read_contact_row(
+    row: int,
+    cells: Sequence[str],
+    columns: ColumnMap,
+    default_country: str,
+    known_zones: frozenset[str],
+) -> ContactRow | list[Problem]:
+    """The contact a row describes, or every problem that stops it being read."""
+    if len(cells) > len(columns.header):
+        return [
+            Problem(
+                "extra_cells",
+                f"row {row} has {len(cells)} cells but the header has {len(columns.header)} "
+                "(a stray delimiter or broken quoting?)",
+                line=row,
+            )
+        ]
+    problems: list[Problem] = []
+    known = columns.known
+
+    def cell(column: str) -> str:
+        index = known.get(column)
+        return unescape_cell(cells[index]) if index is not None and index < len(cells) else ""
+
+    for index, value in enumerate(cells):
+        if len(value) > MAX_CELL:
+            problems.append(_problem(row, columns.header[index], "too_long", "is too long"))
+    try:
+        phone = parse_phone(cell("phone"), default_country)
+    except PhoneError as error:
+        problems.append(_at_row(row, error.problem))
+        return problems
+    language = cell("language") or None
+    if language is not None:
+        match = _LANGUAGE.fullmatch(language)
+        if match is None:
+            problems.append(
+                _problem(
+                    row,
+                    "language",
+                    "invalid_language",
+                    f'"{language}" is not a language code (pl, en, pt-BR)',
+                )
+            )
+        else:
+            primary, region = match.groups()
+            language = primary.lower() + (f"-{region.upper()}" if region else "")
+    zone = cell("timezone") or None
+    if zone is not None and zone not in known_zones:
+        problems.append(
+            _problem(
+                row, "timezone", "invalid_timezone", f'"{zone}" is not a time zone (Europe/Warsaw)'
+            )
+        )
+    email = cell("email") or None
+    if email is not None and not _EMAIL.fullmatch(email):
+        problems.append(
+            _problem(row, "email", "invalid_email", f'"{email}" is not an email address')
+        )
+    consent: Action | None = None
+    try:
+        consent = parse_consent_cell(cell("consent"))
+    except ValueError as error:
+        problems.append(_problem(row, "consent", "invalid_consent", str(error)))
+    if problems:
+        return problems
+    attributes = {name: cell(name) for name in ATTRIBUTE_COLUMNS if cell(name)}
+    for name, index in columns.attributes:
+        if index < len(cells):
+            value = unescape_cell(cells[index])
+            if value:
+                attributes[name] = value
+    return ContactRow(
+        row=row,
+        phone=phone.e164,
+        country=phone.country,
+        attributes=attributes,
+        language=language,
+        timezone=zone,
+        email=email,
+        tags=split_tags(cell("tags")),
+        consent=consent,
+    )
+
+
+def split_tags(value: str) -> tuple[str, ...]:
+    """`vip; newsletter,vip` → (`vip`, `newsletter`): order kept, duplicates dropped."""
+    if not value:
+        return ()
+    tags = (tag.strip() for tag in _TAG_SEPARATORS.split(value))
+    return tuple(dict.fromkeys(tag for tag in tags if tag))
+
+
+def _problem(row: int, column: str, code: str, what: str) -> Problem:
+    return Problem(
+        code,
+        f"row {row}: {column} {what}" if code == "too_long" else f"row {row}: {what}",
+        field=column,
+        line=row,
+    )
+
+
+def _at_row(row: int, problem: Problem) -> Problem:
+    return Problem(problem.code, f"row {row}: {problem.message}", field=problem.field, line=row)
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """Escapes a cell a spreadsheet would run as a formula (`=HYPERLINK(…)`), by a leading `'`."""
+    return "'" + value if value.startswith(FORMULA_STARTS) else value
+
+
+def unescape_cell(value: str) -> str:
+    """Undoes `spreadsheet_safe`, so an exported file imports back unchanged."""
+    value = value.strip()
+    if value[:1] == "'" and value[1:2] in FORMULA_STARTS and len(value) > 1:
+        return value[1:]
+    return value

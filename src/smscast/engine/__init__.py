@@ -1,0 +1,1 @@
+"""The running system: use-case functions that own their transactions, and workers."""

@@ -1,0 +1,1 @@
+"""The schema, migrations and repository functions; SQLite and PostgreSQL."""

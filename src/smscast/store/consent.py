@@ -1,0 +1,116 @@
+"""The consent ledger (append-only) and its materialised current state."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, delete, insert, select
+
+from smscast.core.consent import LedgerEntry, StateRow, derive_state
+from smscast.store.models import ConsentEvent, ConsentState, table_of
+
+events = table_of(ConsentEvent)
+states = table_of(ConsentState)
+
+
+def append_events(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Appends ledger rows and returns their ids, in the order given."""
+    if not rows:
+        return []
+    result = conn.execute(insert(events).returning(events.c.id, sort_by_parameter_order=True), rows)
+    return list(result.scalars())
+
+
+def write_states(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Upserts state rows (contact_id, channel, purpose, status, event_id, changed_at)."""
+    if not rows:
+        return
+    conn.execute(
+        delete(states).where(
+            states.c.contact_id == bindparam("k_contact"),
+            states.c.channel == bindparam("k_channel"),
+            states.c.purpose == bindparam("k_purpose"),
+        ),
+        [
+            {"k_contact": r["contact_id"], "k_channel": r["channel"], "k_purpose": r["purpose"]}
+            for r in rows
+        ],
+    )
+    conn.execute(insert(states), rows)
+
+
+def state_rows(contact_id: int, rows: Sequence[StateRow]) -> list[dict[str, Any]]:
+    return [
+        {
+            "contact_id": contact_id,
+            "channel": row.channel,
+            "purpose": row.purpose,
+            "status": row.status.value,
+            "event_id": row.event_id,
+            "changed_at": row.changed_at,
+        }
+        for row in rows
+    ]
+
+
+def history(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(events).where(events.c.contact_id == contact_id).order_by(events.c.id)
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+def current_state(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(
+        select(states)
+        .where(states.c.contact_id == contact_id)
+        .order_by(states.c.channel, states.c.purpose)
+    )
+    return [dict(row._mapping) for row in rows]
+
+
+def rebuild_states(conn: Connection, workspace_id: int, batch: int = 5000) -> int:
+    """Derives every contact's state from the ledger again; returns the contacts rebuilt."""
+    from smscast.store.models import Contact
+
+    contact_ids = select(table_of(Contact).c.id).where(
+        table_of(Contact).c.workspace_id == workspace_id
+    )
+    conn.execute(delete(states).where(states.c.contact_id.in_(contact_ids)))
+    query = (
+        select(
+            events.c.contact_id,
+            events.c.id,
+            events.c.channel,
+            events.c.purpose,
+            events.c.action,
+            events.c.occurred_at,
+        )
+        .where(events.c.workspace_id == workspace_id)
+        .order_by(events.c.contact_id, events.c.id)
+    )
+    pending: list[dict[str, Any]] = []
+    rebuilt = 0
+    current: int | None = None
+    entries: list[LedgerEntry] = []
+
+    def flush_contact() -> None:
+        nonlocal rebuilt
+        if current is None:
+            return
+        rebuilt += 1
+        pending.extend(state_rows(current, list(derive_state(entries).values())))
+
+    for contact_id, *entry in conn.execute(query):
+        if contact_id != current:
+            flush_contact()
+            current, entries = contact_id, []
+            if len(pending) >= batch:
+                conn.execute(insert(states), pending)
+                pending.clear()
+        entries.append(LedgerEntry(*entry))
+    flush_contact()
+    if pending:
+        conn.execute(insert(states), pending)
+    return rebuilt

@@ -1,0 +1,39 @@
+"""Creating and migrating the schema with Alembic, from code (no alembic.ini needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine
+
+from smscast.store.db import create_db_engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def alembic_config(url: str) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return config
+
+
+def upgrade_engine(engine: Engine) -> str:
+    """Migrates the database behind `engine` to the newest revision; returns it."""
+    with engine.begin() as connection:
+        config = alembic_config(str(engine.url))
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+        revision = MigrationContext.configure(connection).get_current_revision()
+    return revision or "base"
+
+
+def upgrade_database(url: str) -> str:
+    engine = create_db_engine(url)
+    try:
+        return upgrade_engine(engine)
+    finally:
+        engine.dispose()
