@@ -66,6 +66,11 @@ class LoopbackHttp:
             writer.close()
         await self._server.wait_closed()
 
+    @property
+    def connections(self) -> int:
+        """How many TCP connections clients have opened so far."""
+        return len(self._writers)
+
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._writers.append(writer)
         try:

@@ -194,6 +194,29 @@ async def test_each_message_gets_its_own_outcome_in_batch_order() -> None:
     assert results[2].carrier_ids == ("SM3",)
 
 
+async def test_no_more_requests_are_in_flight_than_the_connector_allows() -> None:
+    batch = [message(ref) for ref in range(1, 9)]
+    async with twilio(lambda r: created("SM1"), concurrency=2) as (connector, server):
+        results = await connector.send(batch)
+    assert len(server.received) == 8
+    assert all(r.outcome is SubmitOutcome.ACCEPTED for r in results)
+    assert server.connections <= 2  # unbounded, eight requests would open eight
+
+
+async def test_messages_that_cannot_be_sent_fail_alone_and_say_why() -> None:
+    batch = [message(1, sender="ACME", text="bell\x07"), message(2), message(3, sender="ACME")]
+    async with twilio(lambda r: created("SM3"), sender="") as (connector, server):
+        results = await connector.send(batch)
+    assert [r.outcome for r in results] == [
+        SubmitOutcome.PERMANENT,
+        SubmitOutcome.PERMANENT,
+        SubmitOutcome.ACCEPTED,
+    ]
+    assert "character 5" in (results[0].error or "")
+    assert "no sender" in (results[1].error or "")
+    assert [r.form["From"] for r in server.received] == ["ACME"]
+
+
 async def test_every_exchange_is_logged_without_the_auth_token() -> None:
     async with twilio(lambda r: created("SM9")) as (connector, _):
         await connector.send([message(41), message(42)])

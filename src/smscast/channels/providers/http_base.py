@@ -13,6 +13,7 @@ blindly).
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import time
 from collections import deque
@@ -139,7 +140,7 @@ def transport_failure(exc: httpx.HTTPError, timeout_s: float) -> Failure:
 S = TypeVar("S", bound=HttpSettings)
 
 
-class HttpConnector(Generic[S]):
+class HttpConnector(abc.ABC, Generic[S]):
     """The shared body of the HTTP connectors; subclasses supply the wire format."""
 
     carrier = "carrier"  # how log lines and errors name the provider
@@ -175,15 +176,17 @@ class HttpConnector(Generic[S]):
         """How messages are bundled into requests: one each unless the API batches."""
         return [[message] for message in batch]
 
+    @abc.abstractmethod
     def build_request(
         self, client: httpx.AsyncClient, messages: Sequence[OutgoingMessage]
     ) -> httpx.Request:
-        raise TypeError(f"{type(self).__name__} must say how to build its request")
+        """The one request that submits `messages` (a group from `group`)."""
 
+    @abc.abstractmethod
     def read_response(
         self, messages: Sequence[OutgoingMessage], response: httpx.Response
     ) -> list[SubmitResult]:
-        raise TypeError(f"{type(self).__name__} must say how to read its answers")
+        """One result per message, in order, from an answer `generic_failure` let through."""
 
     def client_options(self) -> dict[str, object]:
         """Extra httpx.AsyncClient arguments (auth, headers) for this provider."""
