@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from collections.abc import AsyncIterator
@@ -234,6 +235,17 @@ async def test_a_message_past_its_validity_fails_without_a_request() -> None:
         (result,) = await connector.send([message(valid_until=datetime.now(UTC) - timedelta(1))])
     assert result.outcome is SubmitOutcome.PERMANENT
     assert server.received == []
+
+
+async def test_stopping_waits_for_messages_still_paced_by_the_rate_limit() -> None:
+    async with twilio(lambda r: created("SM1"), rate=20) as (connector, server):
+        sending = asyncio.create_task(connector.send([message(ref) for ref in range(1, 4)]))
+        while not server.received:
+            await asyncio.sleep(0.01)
+        await connector.stop()
+        results = await sending
+    assert [r.outcome for r in results] == [SubmitOutcome.ACCEPTED] * 3
+    assert len(server.received) == 3
 
 
 async def test_a_stopped_connector_takes_no_work_and_ends_its_events() -> None:

@@ -158,7 +158,8 @@ class HttpConnector(abc.ABC, Generic[S]):
         self._window = asyncio.Semaphore(max(1, settings.concurrency))
         self._bucket = TokenBucket(settings.rate)
         self._events: asyncio.Queue[ChannelEvent | None] = asyncio.Queue()
-        self._in_flight = 0
+        self._in_flight = 0  # messages whose request is on the wire
+        self._active = 0  # send() calls not yet answered
         self._idle = asyncio.Event()
         self._idle.set()
         self._sent: deque[tuple[float, int]] = deque()
@@ -221,9 +222,18 @@ class HttpConnector(abc.ABC, Generic[S]):
                 failure = Failure(SubmitOutcome.PERMANENT, str(exc))
                 outcomes[message.ref] = failure.results([message])[0]
         groups = self.group([message for message in batch if message.ref in parts])
-        answers = await asyncio.gather(
-            *(self._submit(client, group, sum(parts[m.ref] for m in group)) for group in groups)
-        )
+        # Counted from here, not from the request, so `stop` waits for messages that
+        # are still waiting for their turn under the rate limit.
+        self._active += 1
+        self._idle.clear()
+        try:
+            answers = await asyncio.gather(
+                *(self._submit(client, group, sum(parts[m.ref] for m in group)) for group in groups)
+            )
+        finally:
+            self._active -= 1
+            if self._active == 0:
+                self._idle.set()
         for results in answers:
             outcomes.update((result.ref, result) for result in results)
         return [outcomes[message.ref] for message in batch]
@@ -277,13 +287,10 @@ class HttpConnector(abc.ABC, Generic[S]):
         await self._pace(parts)
         async with self._window:
             self._in_flight += len(messages)
-            self._idle.clear()
             try:
                 answer = await self._exchange(client, messages)
             finally:
                 self._in_flight -= len(messages)
-                if self._in_flight == 0:
-                    self._idle.set()
         if isinstance(answer, Failure):
             return answer.results(messages)
         self._sent.append((time.monotonic(), parts))
