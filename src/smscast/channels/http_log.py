@@ -208,6 +208,7 @@ def log_webhook(
     headers: Mapping[str, str],
     body: str,
     at: datetime,
+    refs: tuple[int, ...] = (),
     error: str | None = None,
     secrets: Iterable[str] = (),
 ) -> LogEntry:
@@ -226,5 +227,6 @@ def log_webhook(
         response="HTTP 403 Forbidden" if error else "HTTP 200 OK",
         duration_ms=0.0,
         at=at,
+        refs=refs,
         error=scrub(error, secrets) if error is not None else None,
     )
