@@ -1,0 +1,375 @@
+"""The simulator's shared state: accepted messages, due reports, held deliveries.
+
+`start_simulator(config)` opens the SMPP port (and the HTTP endpoint) and
+returns a `RunningSimulator`, which the engine, the CLI and tests use alike.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import OrderedDict, deque
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from smscast.channels.simulator import dlr
+from smscast.channels.simulator.config import SimulatorConfig
+from smscast.channels.simulator.mo import MoSent, build_mo_parts
+from smscast.channels.simulator.session import Session
+from smscast.channels.smpp import pdu
+from smscast.channels.smpp.constants import CommandStatus, MessageState, Tag
+
+log = logging.getLogger("smscast.simulator")
+S = CommandStatus
+
+
+@dataclass(slots=True)
+class Stats:
+    """Counters of what the simulator did, for tests, benchmarks and `GET /stats`."""
+
+    connections: int = 0
+    binds: int = 0
+    bind_failures: int = 0
+    submits: int = 0  # accepted submit_sm, data_sm and submit_multi
+    throttled: int = 0
+    reports_sent: int = 0
+    mo_parts_sent: int = 0
+    deliver_acked: int = 0
+    deliver_refused: int = 0
+    bad_pdus: int = 0
+    generic_nacks_sent: int = 0
+    drops: int = 0
+    garbage_sent: int = 0
+    held: int = 0  # reports and MO parts waiting for a receiver to bind
+    held_dropped: int = 0
+
+
+class Simulator:
+    """State shared by all sessions; every method runs on the event loop, no locks."""
+
+    def __init__(self, config: SimulatorConfig) -> None:
+        config.outcome_weights()
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.stats = Stats()
+        self.sessions: set[Session] = set()
+        self.messages: OrderedDict[str, dlr.Submitted] = OrderedDict()
+        self.recent: deque[pdu.Pdu] = deque(maxlen=1000)  # last submits, for tests
+        self.reports: deque[tuple[float, dlr.Submitted]] = deque()
+        self.held: deque[tuple[str | None, pdu.DeliverSm]] = deque()
+        self.throttle_pending = 0
+        self._next_number = 1
+        self._mo_reference = 0
+        self._wake = asyncio.Event()
+
+    # --- binds --------------------------------------------------------------------
+
+    def check_bind(self, request: Any) -> int:
+        config = self.config
+        if config.refuse_binds:
+            return S.ESME_RBINDFAIL
+        if config.system_id and request.system_id != config.system_id:
+            return S.ESME_RINVSYSID
+        if config.password and request.password != config.password:
+            return S.ESME_RINVPASWD
+        return S.ESME_ROK
+
+    # --- submits ------------------------------------------------------------------
+
+    def submit(self, session: Session, request: pdu.Pdu) -> pdu.Pdu:
+        """Accepts (or throttles, or refuses) one submit_sm/data_sm/submit_multi."""
+        if session.throttled():
+            self.stats.throttled += 1
+            return request.response(S.ESME_RTHROTTLED)
+        if isinstance(request, pdu.SubmitSm):
+            targets = [(request.dest_addr_ton, request.dest_addr_npi, request.destination_addr)]
+            body = request.short_message or request.tlvs.get(Tag.MESSAGE_PAYLOAD, b"")
+            data_coding, esm_class = request.data_coding, request.esm_class
+        elif isinstance(request, pdu.DataSm):
+            targets = [(request.dest_addr_ton, request.dest_addr_npi, request.destination_addr)]
+            body = request.tlvs.get(Tag.MESSAGE_PAYLOAD, b"")
+            data_coding, esm_class = request.data_coding, request.esm_class
+        else:
+            assert isinstance(request, pdu.SubmitMulti)
+            targets = [(d.ton, d.npi, d.address) for d in request.dest_addresses]
+            body, data_coding, esm_class = request.short_message, request.data_coding, 0
+        status = self._invalid(request, targets, body, data_coding, esm_class)
+        if status:
+            return request.response(status)
+        number = self._next_number
+        self._next_number = number + 1
+        message_id, report_id = dlr.report_id(number, self.config)
+        self.stats.submits += 1
+        self.recent.append(request)
+        registered = getattr(request, "registered_delivery", 0)
+        now = time.time()
+        due = time.monotonic() + self.config.dlr_delay
+        text = dlr.preview(body, data_coding, bool(esm_class & 0x40)) if registered & 3 else ""
+        for ton, npi, address in targets:
+            message = dlr.Submitted(
+                message_id=message_id,
+                report_id=report_id,
+                source_addr=getattr(request, "source_addr", ""),
+                source_addr_ton=getattr(request, "source_addr_ton", 0),
+                source_addr_npi=getattr(request, "source_addr_npi", 0),
+                destination_addr=address,
+                dest_addr_ton=ton,
+                dest_addr_npi=npi,
+                registered_delivery=registered,
+                submitted_at=now,
+                text=text,
+                system_id=session.system_id,
+            )
+            self._remember(message)
+            if not self.reports:
+                self._wake.set()
+            self.reports.append((due, message))
+        return request.response(message_id=message_id)
+
+    def _invalid(
+        self,
+        request: pdu.Pdu,
+        targets: list[tuple[int, int, str]],
+        body: bytes,
+        data_coding: int,
+        esm_class: int,
+    ) -> int:
+        """The command_status for a submit no SMSC would take, after logging why."""
+        why = None
+        status: int = S.ESME_ROK
+        if any(not address for _, _, address in targets):
+            why, status = "an empty destination_addr", S.ESME_RINVDSTADR
+        elif data_coding == 8:
+            user_data = body[1 + body[0] :] if esm_class & 0x40 and body else body
+            if len(user_data) % 2:
+                why = f"UCS-2 text of an odd number of octets ({len(user_data)})"
+                status = S.ESME_RINVMSGLEN
+        if why:
+            log.warning("simulator: refused %s %d: %s", request.name, request.sequence_number, why)
+        return status
+
+    def _remember(self, message: dlr.Submitted) -> None:
+        messages = self.messages
+        messages[message.message_id] = message
+        if len(messages) > self.config.keep_messages:
+            messages.popitem(last=False)
+
+    def manage(self, request: pdu.Pdu) -> pdu.Pdu:
+        """query_sm, cancel_sm, replace_sm on a message we still remember."""
+        message = self.messages.get(getattr(request, "message_id", ""))
+        if isinstance(request, pdu.QuerySm):
+            if message is None:
+                return request.response(S.ESME_RQUERYFAIL)
+            final = message.final_at
+            return request.response(
+                message_id=message.message_id,
+                final_date=f"{final:%y%m%d%H%M%S}000+" if final else "",
+                message_state=message.state,
+                error_code=dlr.ERROR_CODES.get(message.state, 0),
+            )
+        pending = message is not None and message.state == MessageState.ENROUTE
+        if isinstance(request, pdu.CancelSm):
+            if message is None or not pending:
+                return request.response(S.ESME_RCANCELFAIL)
+            message.state = MessageState.DELETED
+            message.final_at = datetime.now(UTC)
+            return request.response()
+        assert isinstance(request, pdu.ReplaceSm)
+        if message is None or not pending:
+            return request.response(S.ESME_RREPLACEFAIL)
+        message.text = dlr.preview(request.short_message, 0, False)
+        return request.response()
+
+    # --- reports --------------------------------------------------------------------
+
+    async def run_reports(self) -> None:
+        """Sends each message's report when it falls due, in batches per session."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            while self.reports:
+                wait = self.reports[0][0] - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(min(wait, 0.5))
+                    continue
+                self._send_due_reports()
+                await asyncio.sleep(0)  # let sessions read their acknowledgements
+
+    def _send_due_reports(self, limit: int = 5000) -> None:
+        now = time.monotonic()
+        done_at = datetime.now(UTC)
+        weights = self.config.outcome_weights()
+        batches: dict[str | None, list[pdu.DeliverSm]] = {}
+        reports = self.reports
+        while reports and reports[0][0] <= now and limit:
+            _, message = reports.popleft()
+            limit -= 1
+            if message.state != MessageState.ENROUTE:
+                continue  # cancelled
+            state = dlr.draw_outcome(self.rng, weights)
+            message.state, message.final_at = state, done_at
+            if dlr.wants_report(message.registered_delivery, state):
+                report = dlr.build_report(message, state, done_at)
+                batches.setdefault(message.system_id, []).append(report)
+        for system_id, batch in batches.items():
+            self.stats.reports_sent += len(batch)
+            self.route(system_id, batch)
+
+    # --- deliveries (reports and MOs) to a bound receiver ---------------------------
+
+    def receiver_for(self, system_id: str | None) -> Session | None:
+        for session in self.sessions:
+            mine = system_id is None or session.system_id == system_id
+            if mine and session.can_receive and not session.closing:
+                return session
+        return None
+
+    def route(self, system_id: str | None, messages: list[pdu.DeliverSm]) -> bool:
+        """Delivers now if a receiver of `system_id` is bound, else holds them."""
+        session = self.receiver_for(system_id)
+        if session is None:
+            self.hold(system_id, messages)
+            return False
+        session.deliver(messages)
+        return True
+
+    def hold(self, system_id: str | None, messages: list[pdu.DeliverSm]) -> None:
+        for message in messages:
+            if len(self.held) >= self.config.keep_pending:
+                self.held.popleft()
+                self.stats.held_dropped += 1
+            self.held.append((system_id, message))
+        self.stats.held = len(self.held)
+
+    def release_held(self, session: Session) -> None:
+        """Sends what waited for a receiver to the one that just bound."""
+        if session.closing or not self.held:
+            return
+        mine = [m for s, m in self.held if s is None or s == session.system_id]
+        if not mine:
+            return
+        self.held = deque((s, m) for s, m in self.held if not (s is None or s == session.system_id))
+        self.stats.held = len(self.held)
+        session.deliver(mine)
+
+    # --- MO --------------------------------------------------------------------------
+
+    def send_mo(self, sender: str, recipient: str, text: str) -> MoSent:
+        self._mo_reference = (self._mo_reference + 1) % (1 << self.config.mo_reference_bits)
+        parts = build_mo_parts(sender, recipient, text, self._mo_reference, self.config)
+        self.stats.mo_parts_sent += len(parts)
+        delivered = self.route(None, list(parts))
+        return MoSent(parts=len(parts), queued=not delivered)
+
+
+class RunningSimulator:
+    """A simulator listening on its ports; `close()` stops it."""
+
+    def __init__(
+        self,
+        simulator: Simulator,
+        server: asyncio.Server,
+        http_server: asyncio.Server | None,
+        pump: asyncio.Task[None],
+    ) -> None:
+        self.simulator = simulator
+        self._server = server
+        self._http_server = http_server
+        self._pump = pump
+
+    @property
+    def config(self) -> SimulatorConfig:
+        return self.simulator.config
+
+    @property
+    def stats(self) -> Stats:
+        return self.simulator.stats
+
+    @property
+    def port(self) -> int:
+        return int(self._server.sockets[0].getsockname()[1])
+
+    @property
+    def http_port(self) -> int | None:
+        if self._http_server is None:
+            return None
+        return int(self._http_server.sockets[0].getsockname()[1])
+
+    @property
+    def bound_sessions(self) -> int:
+        return sum(1 for s in self.simulator.sessions if s.system_id is not None)
+
+    @property
+    def recent_submits(self) -> list[pdu.Pdu]:
+        """The last thousand accepted submits, as decoded (for tests)."""
+        return list(self.simulator.recent)
+
+    async def send_mo(self, sender: str, recipient: str, text: str) -> MoSent:
+        """Injects an inbound message from `sender` to our number `recipient`."""
+        return self.simulator.send_mo(sender, recipient, text)
+
+    def drop_connections(self) -> int:
+        """Cuts every connection at once; returns how many there were."""
+        sessions = list(self.simulator.sessions)
+        for session in sessions:
+            session.drop()
+        self.stats.drops += len(sessions)
+        return len(sessions)
+
+    def throttle_next(self, count: int) -> None:
+        """The next `count` submits (over all sessions) get ESME_RTHROTTLED."""
+        self.simulator.throttle_pending = count
+
+    def send_garbage(self) -> int:
+        """Writes one garbage PDU (of `config.garbage_kind`) to every bound session."""
+        sessions = [s for s in self.simulator.sessions if s.system_id is not None]
+        for session in sessions:
+            session.write(session.garbage())
+        return len(sessions)
+
+    def snapshot(self) -> dict[str, Any]:
+        return {**asdict(self.stats), "bound_sessions": self.bound_sessions}
+
+    async def close(self) -> None:
+        self._pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._pump
+        for server in (self._server, self._http_server):
+            if server is not None:
+                server.close()
+        for session in list(self.simulator.sessions):
+            session.drop()
+        for server in (self._server, self._http_server):
+            if server is not None:
+                await server.wait_closed()
+
+
+async def start_simulator(config: SimulatorConfig | None = None) -> RunningSimulator:
+    """Opens the SMPP port (and the HTTP endpoint unless `http_port` is None)."""
+    from smscast.channels.simulator.http import start_http
+
+    config = config or SimulatorConfig()
+    simulator = Simulator(config)
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(lambda: Session(simulator), config.host, config.port)
+    http_server = None
+    pump = asyncio.create_task(simulator.run_reports(), name="simulator-reports")
+    running = RunningSimulator(simulator, server, None, pump)
+    if config.http_port is not None:
+        try:
+            http_server = await start_http(running, config.host, config.http_port)
+        except OSError:
+            await running.close()
+            raise
+        running._http_server = http_server
+    log.info(
+        "simulator: SMPP on %s:%d%s",
+        config.host,
+        running.port,
+        f", HTTP on {config.host}:{running.http_port}" if http_server else "",
+    )
+    return running
