@@ -27,9 +27,7 @@ class Backoff:
 
     def __post_init__(self) -> None:
         if self.min_s <= 0 or self.max_s < self.min_s:
-            raise ValueError(
-                f"backoff: need 0 < min ({self.min_s}) <= max ({self.max_s})"
-            )
+            raise ValueError(f"backoff: need 0 < min ({self.min_s}) <= max ({self.max_s})")
         if self.factor < 1:
             raise ValueError(f"backoff: factor must be at least 1, not {self.factor}")
 

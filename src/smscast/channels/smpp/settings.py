@@ -58,6 +58,8 @@ class SmppSettings:
     data_coding: int = 0  # 0 SMSC default (GSM-7), 3 Latin-1, 8 UCS-2
     concat: str = "udh"  # "udh" (esm_class 0x40) or "sar" (sar_* TLVs)
     reference_bits: int = 8  # concatenation reference: 8 or 16 bits
+    national_locking: str | None = None  # GSM national language tables (e.g. "tr", "pt")
+    national_single: str | None = None
     registered_delivery: int = 1  # 1: ask for a final delivery report
     validity_s: int | None = None  # relative validity when a message has no deadline
     # Delivery reports

@@ -1,0 +1,328 @@
+"""The SMPP 3.4 connector: an ESME that binds to one SMSC and keeps the binding alive.
+
+`SmppClient` fits the `Connector` protocol. It owns the life cycle (connect,
+bind, enquire_link, reconnect with backoff and jitter, unbind on stop) and
+glues three parts together: the `SmppSession` on the wire, the `Submitter`
+(window, rate, results) and the `Receiver` (delivery reports, inbound texts).
+Every exchange worth keeping becomes a `LogEntry` event, never with the password.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+import ssl
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Sequence
+from datetime import UTC, datetime
+
+from smscast.channels.backoff import Backoff
+from smscast.channels.base import (
+    ChannelEvent,
+    ConnectorState,
+    LogEntry,
+    OutgoingMessage,
+    SubmitOutcome,
+    SubmitResult,
+)
+from smscast.channels.smpp import pdu
+from smscast.channels.smpp.constants import CommandStatus, status_name
+from smscast.channels.smpp.receiving import Receiver
+from smscast.channels.smpp.session import SmppSession
+from smscast.channels.smpp.settings import BindMode, SmppSettings
+from smscast.channels.smpp.submitting import Submitter
+
+_BIND = {
+    BindMode.TRANSMITTER: pdu.BindTransmitter,
+    BindMode.RECEIVER: pdu.BindReceiver,
+    BindMode.TRANSCEIVER: pdu.BindTransceiver,
+}
+#: Events waiting for the engine beyond this make us answer deliver_sm with
+#: ESME_RX_T_APPN, so the SMSC keeps them and retries instead of us growing memory.
+MAX_PENDING_EVENTS = 200_000
+
+
+class SmppClient:
+    """One ESME connection to one SMSC (see the module docstring)."""
+
+    def __init__(self, settings: SmppSettings, *, rng: random.Random | None = None) -> None:
+        self.name = settings.name
+        self.settings = settings
+        self._events: asyncio.Queue[ChannelEvent | None] = asyncio.Queue()
+        self._backoff = Backoff(
+            settings.reconnect_min_s, settings.reconnect_max_s, rng=rng or random.Random()
+        )
+        self._receiver = Receiver(settings, self._emit, self._log_receive, self._awaiting_ids)
+        self._submitter = Submitter(
+            settings,
+            time.monotonic,
+            self._receiver.normalise_submit_id,
+            self._accepted,
+            self._log_submit,
+        )
+        self._session: SmppSession | None = None
+        self._bound: asyncio.Event | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._detail = "not started"
+        self._errors: deque[str] = deque(maxlen=5)
+        self._rate = (0.0, 0, 0.0)  # (stamp, parts sent then, parts per second)
+
+    # --- Connector ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connects and binds once; raises ConnectionError naming why it could not."""
+        self._bound = asyncio.Event()
+        self._stopping = False
+        await self._connect()
+        self._tasks = [
+            asyncio.create_task(self._supervise(), name=f"{self.name}-supervise"),
+            asyncio.create_task(self._tick(), name=f"{self.name}-tick"),
+        ]
+
+    async def send(self, batch: Sequence[OutgoingMessage]) -> list[SubmitResult]:
+        if not self.settings.can_send:
+            return _all(batch, SubmitOutcome.PERMANENT, "receiver_only", "bound as receiver")
+        if self._stopping or self._bound is None:
+            return _all(batch, SubmitOutcome.TEMPORARY, "stopped", "the connector is not running")
+        if not self._bound.is_set():
+            try:
+                await asyncio.wait_for(self._bound.wait(), self.settings.response_timeout_s)
+            except TimeoutError:
+                return _all(
+                    batch,
+                    SubmitOutcome.TEMPORARY,
+                    "not_connected",
+                    self._detail,
+                    self.settings.reconnect_min_s,
+                )
+        return await self._submitter.submit(batch)
+
+    async def events(self) -> AsyncIterator[ChannelEvent]:
+        """Events as they arrive; ends after `stop` once every event was taken."""
+        while True:
+            event = await self._events.get()
+            if event is None:
+                return
+            yield event
+
+    def state(self) -> ConnectorState:
+        return ConnectorState(
+            name=self.name,
+            connected=self._session is not None and self._session.is_open,
+            detail=self._detail,
+            in_flight=self._submitter.in_flight,
+            sent_per_s=self._rate[2],
+            last_errors=tuple(self._errors),
+        )
+
+    async def stop(self) -> None:
+        """Waits (up to the response timeout) for answers in flight, unbinds, closes."""
+        self._stopping = True
+        deadline = time.monotonic() + self.settings.response_timeout_s
+        while not self._submitter.idle and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        session = self._session
+        if session is not None and session.is_open:
+            with contextlib.suppress(TimeoutError, ConnectionError):
+                await session.request(pdu.Unbind(), self.settings.response_timeout_s)
+            session.close("unbound on stop")
+            await asyncio.wait_for(asyncio.shield(session.closed), self.settings.response_timeout_s)
+        self._submitter.fail_queued("stopped", "the connector stopped", None)
+        self._receiver.expire(float("inf"))
+        self._detail = "stopped"
+        self._events.put_nowait(None)
+
+    # --- connecting -----------------------------------------------------------------
+
+    async def _connect(self) -> None:
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        try:
+            _, session = await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: SmppSession(self, settings.window),
+                    settings.host,
+                    settings.port,
+                    ssl=self._tls(),
+                ),
+                settings.response_timeout_s,
+            )
+        except (OSError, TimeoutError) as exc:
+            raise self._failed(
+                "connect",
+                f"cannot connect to {settings.host}:{settings.port}: {exc or 'timed out'}",
+                started,
+            ) from None
+        bind = _BIND[settings.bind_mode](
+            system_id=settings.system_id,
+            password=settings.password,
+            system_type=settings.system_type,
+            addr_ton=settings.bind_ton,
+            addr_npi=settings.bind_npi,
+            address_range=settings.address_range,
+        )
+        try:
+            answer = await session.request(bind, settings.response_timeout_s)
+        except (TimeoutError, ConnectionError) as exc:
+            session.abort("no bind response")
+            raise self._failed(
+                "bind", f"{bind.name}: no answer ({exc or 'timed out'})", started
+            ) from None
+        if answer.command_status != CommandStatus.ESME_ROK:
+            session.close("bind refused")
+            reason = f"{bind.name} refused: {status_name(answer.command_status)}"
+            raise self._failed("bind", reason, started)
+        self._log(
+            "bind",
+            f"{bind.name} {settings.describe()}",
+            f"{answer.name} system_id={getattr(answer, 'system_id', '')}",
+            started,
+        )
+        self._session = self._submitter.session = session
+        self._backoff.reset()
+        self._detail = f"bound ({settings.bind_mode})"
+        assert self._bound is not None
+        self._bound.set()
+        self._submitter.pump()
+
+    def _tls(self) -> ssl.SSLContext | None:
+        if not self.settings.tls:
+            return None
+        return ssl.create_default_context(cafile=self.settings.tls_ca_file)
+
+    def _failed(self, kind: str, reason: str, started: float) -> ConnectionError:
+        self._errors.append(reason)
+        self._detail = reason
+        self._log(kind, self.settings.describe(), "", started, error=reason)
+        return ConnectionError(reason)
+
+    async def _supervise(self) -> None:
+        """Keeps the binding alive: enquire_link while bound, reconnect when it is gone."""
+        while not self._stopping:
+            session = self._session
+            if session is not None:
+                await self._keep_alive(session)
+                continue
+            delay = self._backoff.next_delay()
+            self._detail = (
+                f"reconnecting in {delay:.1f}s (last: {self._errors[-1] if self._errors else '-'})"
+            )
+            await asyncio.sleep(delay)
+            try:
+                await self._connect()
+            except ConnectionError:
+                continue
+
+    async def _keep_alive(self, session: SmppSession) -> None:
+        settings = self.settings
+        while session.is_open:
+            try:
+                await asyncio.wait_for(asyncio.shield(session.closed), settings.enquire_link_s)
+                break
+            except TimeoutError:
+                pass
+            try:
+                await session.request(pdu.EnquireLink(), settings.response_timeout_s)
+            except TimeoutError:
+                session.abort(f"no enquire_link_resp within {settings.response_timeout_s}s")
+            except ConnectionError:
+                break
+        await asyncio.shield(session.closed)
+
+    async def _tick(self) -> None:
+        """Response timeouts, held reports and stale inbound parts, a few times a second."""
+        period = min(0.25, self.settings.response_timeout_s / 4)
+        while True:
+            await asyncio.sleep(period)
+            now = time.monotonic()
+            self._submitter.expire(now)
+            self._receiver.expire(now)
+            stamp, sent, _ = self._rate
+            if now - stamp >= 1.0:
+                total = self._submitter.sent
+                self._rate = (now, total, (total - sent) / (now - stamp) if stamp else 0.0)
+
+    # --- SessionHandler ---------------------------------------------------------------
+
+    def on_submit_resp(self, seq: int, status: int, message_id: str) -> None:
+        if not self._submitter.on_submit_resp(seq, status, message_id):
+            self._log_event(
+                "unexpected_response",
+                f"submit_sm_resp {seq} ({status_name(status)}) for no submit of ours",
+            )
+
+    def on_deliver(self, deliver: pdu.DeliverSm) -> int:
+        if self._events.qsize() >= MAX_PENDING_EVENTS:
+            return CommandStatus.ESME_RX_T_APPN
+        self._receiver.on_deliver(deliver, time.monotonic(), datetime.now(UTC))
+        return CommandStatus.ESME_ROK
+
+    def on_problem(self, kind: str, detail: str, wire: bytes) -> None:
+        self._errors.append(detail)
+        self._log_event(kind, detail, wire.hex())
+
+    def on_readable(self) -> None:
+        self._submitter.pump()
+
+    def on_lost(self, session: SmppSession, reason: str) -> None:
+        if self._session is session:
+            self._session = None
+            if self._bound is not None:
+                self._bound.clear()
+        if not self._stopping:
+            self._errors.append(reason)
+            self._detail = reason
+            self._log_event("connection_lost", reason)
+        self._submitter.connection_lost(session, reason, self.settings.reconnect_min_s)
+
+    # --- events -----------------------------------------------------------------------
+
+    def _emit(self, event: ChannelEvent) -> None:
+        self._events.put_nowait(event)
+
+    def _awaiting_ids(self) -> bool:
+        return self._submitter.in_flight > 0
+
+    def _accepted(self, carrier_id: str, ref: int) -> None:
+        self._receiver.on_accepted(carrier_id, ref, time.monotonic())
+
+    def _log(
+        self,
+        kind: str,
+        request: str,
+        response: str,
+        started: float,
+        error: str | None = None,
+        refs: tuple[int, ...] = (),
+    ) -> None:
+        took = (time.monotonic() - started) * 1000
+        self._emit(
+            LogEntry(self.name, kind, request, response, took, datetime.now(UTC), refs, error)
+        )
+
+    def _log_event(self, kind: str, detail: str, raw: str = "", refs: tuple[int, ...] = ()) -> None:
+        self._log(kind, raw, "", time.monotonic(), error=detail, refs=refs)
+
+    def _log_submit(self, kind: str, detail: str, refs: tuple[int, ...]) -> None:
+        self._log_event(kind, detail, refs=refs)
+
+    def _log_receive(self, kind: str, detail: str, raw: str) -> None:
+        self._log_event(kind, detail, raw)
+
+
+def _all(
+    batch: Sequence[OutgoingMessage],
+    outcome: SubmitOutcome,
+    code: str,
+    error: str,
+    retry_after: float | None = None,
+) -> list[SubmitResult]:
+    return [SubmitResult(m.ref, outcome, (), code, error, retry_after) for m in batch]

@@ -1,0 +1,203 @@
+"""What a deliver_sm becomes: a delivery report for one of our messages, or an inbound text.
+
+Reports are matched to our message refs by normalised carrier id (held a while
+when they beat their submit_sm_resp); inbound parts are decoded by the message
+core and reassembled across deliver_sm. A deliver_sm we cannot read is still
+acknowledged (the SMSC would otherwise redeliver it forever) and logged with
+what was wrong; an inbound text is delivered as well as it can be read rather
+than dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from smscast.channels.base import ChannelEvent, DeliveryReport, InboundMessage
+from smscast.channels.smpp import pdu
+from smscast.channels.smpp.constants import ESM_TYPE_MASK, ESM_UDHI, Tag
+from smscast.channels.smpp.dlr import ReadReport, ReportError, normalise_id, read_report
+from smscast.channels.smpp.matching import ReportMatcher
+from smscast.channels.smpp.reassembly import Incomplete, ReassemblyBuffer
+from smscast.channels.smpp.settings import IdFormat, SmppSettings
+from smscast.core.errors import UserError
+from smscast.core.parts import DC_UCS2, DecodedPart, decode_short_message, reassemble
+
+# esm_class message types that carry a report rather than a text (SMPP 3.4 5.2.12).
+_REPORT_TYPES = frozenset({0x04, 0x08, 0x10, 0x20})
+
+Emit = Callable[[ChannelEvent], None]
+OnLog = Callable[[str, str, str], None]  # kind, detail, raw
+
+
+class Receiver:
+    """Turns deliver_sm into DeliveryReport and InboundMessage events."""
+
+    def __init__(
+        self,
+        settings: SmppSettings,
+        emit: Emit,
+        on_log: OnLog,
+        awaiting_ids: Callable[[], bool],
+    ) -> None:
+        self.settings = settings
+        self.awaiting_ids = awaiting_ids
+        self.emit = emit
+        self.on_log = on_log
+        self.matcher: ReportMatcher[DeliveryReport] = ReportMatcher(
+            settings.report_hold_s, settings.report_match_s
+        )
+        self.parts: ReassemblyBuffer[tuple[DecodedPart, datetime]] = ReassemblyBuffer(
+            settings.mo_part_timeout_s
+        )
+
+    def normalise_submit_id(self, raw: str) -> str:
+        return normalise_id(raw, self.settings.submit_id_format)
+
+    def on_accepted(self, carrier_id: str, ref: int, now: float) -> None:
+        """A submit_sm_resp told us an id: release any report that came before it."""
+        for early in self.matcher.remember(carrier_id, ref, now):
+            self.emit(_with_ref(early, ref))
+
+    def on_deliver(self, deliver: pdu.DeliverSm, now: float, wall: datetime) -> None:
+        tlvs = deliver.tlvs
+        is_report = (deliver.esm_class & ESM_TYPE_MASK) in _REPORT_TYPES or (
+            Tag.RECEIPTED_MESSAGE_ID in tlvs
+        )
+        if is_report:
+            self._report(deliver, now)
+        else:
+            self._inbound(deliver, now, wall)
+
+    def expire(self, now: float) -> None:
+        for report in self.matcher.expire(now):
+            self._emit_unmatched(report)
+        for late in self.parts.expire(now):
+            self._emit_incomplete(late)
+
+    # --- delivery reports -------------------------------------------------------------
+
+    def _report(self, deliver: pdu.DeliverSm, now: float) -> None:
+        text = (deliver.short_message or deliver.tlvs.get(Tag.MESSAGE_PAYLOAD, b"")).decode(
+            "latin-1"
+        )
+        tlvs = deliver.tlvs
+        try:
+            read = read_report(
+                text,
+                receipted_id=pdu.read_tlv_cstring(tlvs, Tag.RECEIPTED_MESSAGE_ID),
+                message_state=pdu.read_tlv_int(tlvs, Tag.MESSAGE_STATE),
+                network_error=tlvs.get(Tag.NETWORK_ERROR_CODE),
+            )
+        except ReportError as exc:
+            self.on_log("bad_report", str(exc), text)
+            return
+        report = self._as_event(read)
+        ref = self.matcher.ref_for(report.carrier_id)
+        if ref is not None:
+            self.emit(_with_ref(report, ref))
+        elif self.awaiting_ids():
+            # Its submit_sm_resp may still be on the way: hold it rather than lose the ref.
+            self.matcher.hold(report.carrier_id, report, now)
+        else:
+            self._emit_unmatched(report)
+
+    def _emit_unmatched(self, report: DeliveryReport) -> None:
+        self.on_log(
+            "report_unmatched",
+            f"delivery report for carrier id {report.carrier_id} matches no message this "
+            "connector sent recently; passed on to be matched by carrier id",
+            report.raw,
+        )
+        self.emit(report)
+
+    def _as_event(self, read: ReadReport) -> DeliveryReport:
+        settings = self.settings
+        try:
+            carrier_id = normalise_id(
+                read.carrier_id, settings.report_id_format, settings.submit_id_format
+            )
+        except ValueError as exc:
+            self.on_log("bad_message_id", f"delivery report: {exc}", read.raw)
+            carrier_id = normalise_id(read.carrier_id, IdFormat.TEXT)
+        return DeliveryReport(
+            carrier_id=carrier_id,
+            state=read.state,
+            error_code=read.error_code,
+            done_at=read.done_at,
+            raw=read.raw,
+        )
+
+    # --- inbound texts ----------------------------------------------------------------
+
+    def _inbound(self, deliver: pdu.DeliverSm, now: float, wall: datetime) -> None:
+        payload = deliver.short_message or deliver.tlvs.get(Tag.MESSAGE_PAYLOAD, b"")
+        udhi = bool(deliver.esm_class & ESM_UDHI)
+        try:
+            part = decode_short_message(payload, data_coding=deliver.data_coding, udhi=udhi)
+        except UserError as exc:
+            self.on_log("bad_inbound", f"from {deliver.source_addr}: {exc}", payload.hex())
+            part = DecodedPart(_best_effort(payload, deliver.data_coding), None)
+        sar = _sar(deliver.tlvs)
+        if sar is not None and part.concat is None:
+            part = DecodedPart(part.text, sar)
+        sender, recipient = deliver.source_addr, deliver.destination_addr
+        if part.concat is None or part.concat[1] == 1:
+            self.emit(InboundMessage(sender, recipient, reassemble([part]), wall))
+            return
+        reference, total, seq = part.concat
+        key = (sender, recipient, reference, total)
+        done = self.parts.add(key, seq, (part, wall), now)
+        if done is None:
+            return
+        try:
+            text = reassemble([p for p, _ in done])
+        except UserError as exc:
+            self.on_log("bad_inbound", f"from {sender}: {exc}", "")
+            text = _join_best_effort([p.text for p, _ in done])
+        self.emit(InboundMessage(sender, recipient, text, done[0][1], parts=total))
+
+    def _emit_incomplete(self, late: Incomplete[tuple[DecodedPart, datetime]]) -> None:
+        sender, recipient, reference, total = late.key
+        missing = ", ".join(str(m) for m in late.missing)
+        self.on_log(
+            "incomplete_inbound",
+            f"from {sender}: part(s) {missing} of {total} (reference {reference}) never came; "
+            "delivering what arrived",
+            "",
+        )
+        texts: list[str] = []
+        by_seq = {p.concat[2]: p.text for p, _ in late.parts if p.concat is not None}
+        for seq in range(1, total + 1):
+            texts.append(by_seq.get(seq, "[…]"))
+        self.emit(
+            InboundMessage(
+                sender, recipient, _join_best_effort(texts), late.parts[0][1], parts=total
+            )
+        )
+
+
+def _with_ref(report: DeliveryReport, ref: int) -> DeliveryReport:
+    return DeliveryReport(
+        report.carrier_id, report.state, ref, report.error_code, report.done_at, report.raw
+    )
+
+
+def _sar(tlvs: dict[int, bytes]) -> tuple[int, int, int] | None:
+    ref = pdu.read_tlv_int(tlvs, Tag.SAR_MSG_REF_NUM)
+    total = pdu.read_tlv_int(tlvs, Tag.SAR_TOTAL_SEGMENTS)
+    seq = pdu.read_tlv_int(tlvs, Tag.SAR_SEGMENT_SEQNUM)
+    if ref is None or total is None or seq is None or not 1 <= seq <= total:
+        return None
+    return ref, total, seq
+
+
+def _best_effort(payload: bytes, data_coding: int) -> str:
+    if data_coding == DC_UCS2:
+        return payload[: len(payload) // 2 * 2].decode("utf-16-be", "replace")
+    return payload.decode("latin-1")
+
+
+def _join_best_effort(texts: list[str]) -> str:
+    """Joins part texts, pairing surrogate halves split at cuts and replacing lone ones."""
+    return "".join(texts).encode("utf-16-be", "surrogatepass").decode("utf-16-be", "replace")
