@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from smscast.cli import bootstrap, consent, contacts, db, serve, workspace
+from smscast.cli import bootstrap, consent, contacts, db, serve, text, workspace
 
 app = typer.Typer(
     name="smscast",
@@ -18,5 +18,6 @@ app.add_typer(db.app, name="db")
 app.add_typer(workspace.app, name="workspace")
 app.add_typer(contacts.app, name="contacts")
 app.add_typer(consent.app, name="consent")
+app.add_typer(text.app, name="text")
 serve.register(app)
 bootstrap.register(app)

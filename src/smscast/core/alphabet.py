@@ -42,6 +42,10 @@ class Alphabet:
     """Matches characters that take an escape pair (two septets); None when there are none."""
     header: bytes
     """The national language information elements every part must carry (may be empty)."""
+    ascii_allowed: bytes = field(repr=False)
+    """ASCII octets this alphabet encodes; `bytes.translate` deleting them leaves the rest."""
+    ascii_singles: bytes = field(repr=False)
+    """ASCII octets that take one septet; deleting them from encodable ASCII leaves the doubles."""
 
     def encode(self, text: str) -> bytes:
         """Septet values, one per octet (unpacked, as SMPP carries data_coding 0)."""
@@ -104,7 +108,7 @@ def alphabet_for(locking: str | None = None, single: str | None = None) -> Alpha
     if len(base) != 128:
         raise AssertionError(f"locking shift table {locking!r} has {len(base)} entries")
     encode_map: dict[int, str] = {}
-    for code, char in ext.items():
+    for code, char in sorted(ext.items(), reverse=True):  # a character listed twice: lowest code
         encode_map[ord(char)] = chr(ESCAPE) + chr(code)
     for code, char in enumerate(base):
         if char != UNUSED:
@@ -122,6 +126,8 @@ def alphabet_for(locking: str | None = None, single: str | None = None) -> Alpha
         outside=outside,
         doubles=doubles,
         header=header,
+        ascii_allowed=bytes(o for o in sorted(encode_map) if o < 128),
+        ascii_singles=bytes(o for o in sorted(encode_map) if o < 128 and len(encode_map[o]) == 1),
     )
 
 

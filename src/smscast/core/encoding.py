@@ -11,7 +11,9 @@ from __future__ import annotations
 import enum
 import re
 import unicodedata
+from bisect import bisect_left
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from smscast.core.alphabet import Alphabet, alphabet_for, candidate_alphabets
 from smscast.core.errors import UserError
@@ -46,8 +48,7 @@ class TextInfo:
     national: National = (None, None)
 
 
-@dataclass(frozen=True, slots=True)
-class TextPlan:
+class TextPlan(NamedTuple):
     """A text's encoding and where each part ends (character offsets, exclusive)."""
 
     info: TextInfo
@@ -59,6 +60,17 @@ class TextPlan:
 
 # C0 controls other than LF, FF and CR; DEL and C1 controls; lone surrogates.
 _FORBIDDEN = re.compile("[\x00-\x09\x0b\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+_FORBIDDEN_CHARS = frozenset(
+    chr(c)
+    for c in [
+        *range(0x00, 0x0A),
+        0x0B,
+        *range(0x0E, 0x20),
+        *range(0x7F, 0xA0),
+        *range(0xD800, 0xE000),
+    ]
+)
+_DEFAULT = alphabet_for()
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
 _CONTROL_NAMES = {"\x00": "NUL", "\t": "a tab", "\x1b": "ESC", "\x7f": "DEL"}
 
@@ -124,7 +136,7 @@ def part_ends(length: int, doubles: list[int], single: int, multi: int) -> tuple
     if length + len(doubles) <= single:
         return (length,)
     if not doubles:
-        return tuple(min(end, length) for end in range(multi, length + multi, multi))
+        return (*range(multi, length, multi), length)
     ends: list[int] = []
     start = 0
     k = 0  # index of the next double-unit character at or after `start`
@@ -151,67 +163,111 @@ def part_ends(length: int, doubles: list[int], single: int, multi: int) -> tuple
     return tuple(ends)
 
 
-def _summarise(
+def _too_long(parts: int, encoding: Encoding) -> UserError:
+    return UserError.of(
+        "encoding.too_long",
+        f"the text needs {parts} {encoding} parts; one message can have at most {MAX_PARTS}",
+        field="text",
+    )
+
+
+_InfoKey = tuple[Encoding, int, int, int, int, tuple[str, ...], National]
+_INFO_CACHE: dict[_InfoKey, TextInfo] = {}
+"""TextInfo values are immutable and most texts of a campaign land on a few of them."""
+
+
+def _info(
     encoding: Encoding,
-    ends: tuple[int, ...],
+    parts: int,
     units: int,
-    unit_ends: list[int],
-    capacity: int,
+    per_part: int,
+    remaining: int,
     non_gsm: tuple[str, ...],
     national: National,
 ) -> TextInfo:
-    last_units = unit_ends[-1] - (unit_ends[-2] if len(unit_ends) > 1 else 0)
-    parts = len(ends)
-    if parts > MAX_PARTS:
-        raise UserError.of(
-            "encoding.too_long",
-            f"the text needs {parts} {encoding} parts; one message can have at most {MAX_PARTS}",
-            field="text",
-        )
-    return TextInfo(encoding, parts, units, capacity, capacity - last_units, non_gsm, national)
+    key = (encoding, parts, units, per_part, remaining, non_gsm, national)
+    info = _INFO_CACHE.get(key)
+    if info is None:
+        if len(_INFO_CACHE) > 100_000:
+            _INFO_CACHE.clear()
+        info = _INFO_CACHE[key] = TextInfo(*key)
+    return info
 
 
-def _units_at(ends: tuple[int, ...], doubles: list[int]) -> list[int]:
-    """Cumulative units at each part end (characters plus one per double before the end)."""
-    out: list[int] = []
-    k = 0
-    for end in ends:
-        while k < len(doubles) and doubles[k] < end:
-            k += 1
-        out.append(end + k)
-    return out
+def _plan(
+    encoding: Encoding,
+    length: int,
+    doubles: list[int],
+    capacities: tuple[int, int],
+    non_gsm: tuple[str, ...],
+    alphabet: Alphabet | None,
+) -> TextPlan:
+    """Places part boundaries; the one-part case (most texts) returns straight away."""
+    units = length + len(doubles)
+    single, multi = capacities
+    national: National = (alphabet.locking, alphabet.single) if alphabet else (None, None)
+    header = alphabet.header if alphabet else b""
+    if units <= single:
+        info = _info(encoding, 1, units, single, single - units, non_gsm, national)
+        return TextPlan(info, alphabet, (length,), header)
+    ends = part_ends(length, doubles, single, multi)
+    if len(ends) > MAX_PARTS:
+        raise _too_long(len(ends), encoding)
+    last_start = ends[-2]
+    last_units = length - last_start + len(doubles) - bisect_left(doubles, last_start)
+    info = _info(encoding, len(ends), units, multi, multi - last_units, non_gsm, national)
+    return TextPlan(info, alphabet, ends, header)
 
 
-def _plan_gsm(text: str, alphabet: Alphabet, reference_bits: int) -> TextPlan:
-    doubles = [m.start() for m in alphabet.doubles.finditer(text)] if alphabet.doubles else []
-    units = len(text) + len(doubles)
-    ies = len(alphabet.header)
-    single = gsm_capacity(udh_length(ies))
-    multi = gsm_capacity(udh_length(ies + concat_ie_length(reference_bits)))
-    ends = part_ends(len(text), doubles, single, multi)
-    capacity = single if len(ends) == 1 else multi
-    unit_ends = [units] if len(ends) == 1 else _units_at(ends, doubles)
-    national = (alphabet.locking, alphabet.single)
-    info = _summarise(Encoding.GSM7, ends, units, unit_ends, capacity, (), national)
-    return TextPlan(info, alphabet, ends, alphabet.header)
+def _capacities(header_octets: int, reference_bits: int, gsm: bool) -> tuple[int, int]:
+    capacity = gsm_capacity if gsm else ucs2_capacity
+    concat = header_octets + concat_ie_length(reference_bits)
+    return capacity(udh_length(header_octets)), capacity(udh_length(concat))
 
 
-def plan_ucs2(text: str, *, non_gsm: tuple[str, ...] = (), reference_bits: int = 8) -> TextPlan:
-    """The UCS-2 plan for `text` whether or not it would fit GSM-7 (for a forced data_coding 8)."""
-    check_text(text)
+_GSM_CAPACITIES = {bits: _capacities(0, bits, True) for bits in (8, 16)}
+_UCS2_CAPACITIES = {bits: _capacities(0, bits, False) for bits in (8, 16)}
+
+
+def _plan_gsm(text: str, alphabet: Alphabet, reference_bits: int, any_doubles: bool) -> TextPlan:
+    pattern = alphabet.doubles
+    doubles = [m.start() for m in pattern.finditer(text)] if pattern and any_doubles else []
+    if alphabet.header:
+        capacities = _capacities(len(alphabet.header), reference_bits, True)
+    else:
+        capacities = _GSM_CAPACITIES.get(reference_bits) or _capacities(0, reference_bits, True)
+    return _plan(Encoding.GSM7, len(text), doubles, capacities, (), alphabet)
+
+
+def _plan_ucs2(text: str, non_gsm: tuple[str, ...], reference_bits: int) -> TextPlan:
     units = len(text.encode("utf-16-le")) // 2
     doubles = [m.start() for m in _ASTRAL.finditer(text)] if units != len(text) else []
-    single = ucs2_capacity(0)
-    multi = ucs2_capacity(udh_length(concat_ie_length(reference_bits)))
-    ends = part_ends(len(text), doubles, single, multi)
-    capacity = single if len(ends) == 1 else multi
-    unit_ends = [units] if len(ends) == 1 else _units_at(ends, doubles)
-    info = _summarise(Encoding.UCS2, ends, units, unit_ends, capacity, non_gsm, (None, None))
-    return TextPlan(info, None, ends, b"")
+    capacities = _UCS2_CAPACITIES.get(reference_bits) or _capacities(0, reference_bits, False)
+    return _plan(Encoding.UCS2, len(text), doubles, capacities, non_gsm, None)
 
 
-def _unencodable(text: str, alphabet: Alphabet) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(alphabet.outside.findall(text)))
+def plan_ucs2(text: str, *, reference_bits: int = 8) -> TextPlan:
+    """The UCS-2 plan for `text` whether or not it would fit GSM-7 (for a forced data_coding 8)."""
+    check_text(text)
+    return _plan_ucs2(text, (), reference_bits)
+
+
+def _plan_national(
+    text: str, national: National, reference_bits: int, missing: tuple[str, ...]
+) -> TextPlan:
+    best: TextPlan | None = None
+    for alphabet in candidate_alphabets(national)[1:]:
+        if alphabet.outside.search(text) is None:
+            plan = _plan_gsm(text, alphabet, reference_bits, True)
+            if best is None or plan.info.parts < best.info.parts:
+                best = plan
+        else:
+            left = tuple(dict.fromkeys(alphabet.outside.findall(text)))
+            if len(left) < len(missing):
+                missing = left
+    if best is not None:
+        return best
+    return _plan_ucs2(text, missing, reference_bits)
 
 
 def plan_text(text: str, *, national: National = (None, None), reference_bits: int = 8) -> TextPlan:
@@ -221,24 +277,21 @@ def plan_text(text: str, *, national: National = (None, None), reference_bits: i
     allows are used only when the default alphabet cannot carry the text, choosing
     the allowed pair that needs the fewest parts.  Anything else is UCS-2.
     """
-    check_text(text)
-    default = alphabet_for()
-    if default.outside.search(text) is None:
-        return _plan_gsm(text, default, reference_bits)
-    best: TextPlan | None = None
-    missing = _unencodable(text, default)
-    for alphabet in candidate_alphabets(national)[1:]:
-        if alphabet.outside.search(text) is None:
-            plan = _plan_gsm(text, alphabet, reference_bits)
-            if best is None or plan.info.parts < best.info.parts:
-                best = plan
-        else:
-            left = _unencodable(text, alphabet)
-            if len(left) < len(missing):
-                missing = left
-    if best is not None:
-        return best
-    return plan_ucs2(text, non_gsm=missing, reference_bits=reference_bits)
+    default = _DEFAULT
+    if text.isascii():  # the common case, checked with two C-speed byte deletions
+        raw = text.encode("ascii")
+        if not raw.translate(None, default.ascii_allowed):
+            any_doubles = bool(raw.translate(None, default.ascii_singles))
+            return _plan_gsm(text, default, reference_bits, any_doubles)
+    found = default.outside.findall(text)  # the default alphabet has no control character
+    if not found:
+        return _plan_gsm(text, default, reference_bits, True)
+    if not _FORBIDDEN_CHARS.isdisjoint(found):
+        check_text(text)
+    missing = tuple(dict.fromkeys(found))
+    if national != (None, None):
+        return _plan_national(text, national, reference_bits, missing)
+    return _plan_ucs2(text, missing, reference_bits)
 
 
 def analyse(text: str, *, national: National = (None, None), reference_bits: int = 8) -> TextInfo:

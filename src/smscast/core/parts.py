@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from smscast.core.alphabet import LOCKING_SHIFT_IEI, SINGLE_SHIFT_IEI, alphabet_for
 from smscast.core.encoding import (
@@ -54,8 +54,7 @@ class DecodedPart:
     """(reference, total, seq) from UDH IE 0x00 or 0x08, or SAR TLVs."""
 
 
-@dataclass(frozen=True, slots=True)
-class SplitText:
+class SplitText(NamedTuple):
     info: TextInfo
     parts: tuple[str, ...]
 
@@ -65,8 +64,11 @@ def split_text(
 ) -> SplitText:
     """The text of each part, cut where the phone will see the cuts."""
     plan = plan_text(text, national=national, reference_bits=reference_bits)
-    starts = (0, *plan.ends[:-1])
-    return SplitText(plan.info, tuple(text[a:b] for a, b in zip(starts, plan.ends, strict=True)))
+    ends = plan.ends
+    if len(ends) == 1:
+        return SplitText(plan.info, (text,))
+    starts = (0, *ends[:-1])
+    return SplitText(plan.info, tuple(text[a:b] for a, b in zip(starts, ends, strict=True)))
 
 
 def _concat_ie(reference: int, total: int, seq: int, reference_bits: int) -> bytes:
