@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from smscast.cli import bootstrap, consent, contacts, db, serve, text, workspace
+from smscast.cli import bootstrap, consent, contacts, db, serve, simulator, text, workspace
 
 app = typer.Typer(
     name="smscast",
@@ -19,5 +19,6 @@ app.add_typer(workspace.app, name="workspace")
 app.add_typer(contacts.app, name="contacts")
 app.add_typer(consent.app, name="consent")
 app.add_typer(text.app, name="text")
+app.add_typer(simulator.app, name="simulator")
 serve.register(app)
 bootstrap.register(app)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from smscast.channels.simulator.config import SimulatorConfig
 from smscast.channels.smpp import pdu
-from smscast.channels.smpp.constants import ESM_UDHI, Npi, Tag, Ton
+from smscast.channels.smpp.constants import ESM_UDHI, Npi, Ton
 from smscast.core.errors import UserError
 from smscast.core.parts import wire_parts
 
@@ -58,12 +58,6 @@ def build_mo_parts(
     destination, dest_ton, dest_npi = address_of(recipient)
     out = []
     for part in parts:
-        tlvs: dict[int, bytes] = {}
-        if part.sar is not None:
-            ref, total, seq = part.sar
-            tlvs[Tag.SAR_MSG_REF_NUM] = pdu.tlv_int(ref, 2)
-            tlvs[Tag.SAR_TOTAL_SEGMENTS] = pdu.tlv_int(total, 1)
-            tlvs[Tag.SAR_SEGMENT_SEQNUM] = pdu.tlv_int(seq, 1)
         out.append(
             pdu.DeliverSm(
                 source_addr_ton=source_ton,
@@ -75,7 +69,7 @@ def build_mo_parts(
                 esm_class=ESM_UDHI if part.udhi else 0,
                 data_coding=part.data_coding,
                 short_message=part.short_message,
-                tlvs=tlvs,
+                tlvs=pdu.sar_tlvs(*part.sar) if part.sar else {},
             )
         )
     return out

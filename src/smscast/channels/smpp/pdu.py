@@ -39,6 +39,7 @@ from smscast.channels.smpp.wire import (
     read_tlv_cstring,
     read_tlv_int,
     register,
+    sar_tlvs,
     tlv_cstring,
     tlv_int,
 )
@@ -543,6 +544,7 @@ __all__ = [
     "peek_header",
     "read_tlv_cstring",
     "read_tlv_int",
+    "sar_tlvs",
     "tlv_cstring",
     "tlv_int",
 ]

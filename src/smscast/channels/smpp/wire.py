@@ -19,6 +19,7 @@ from smscast.channels.smpp.constants import (
     RESPONSE_BIT,
     TLV_FIXED_LENGTHS,
     CommandStatus,
+    Tag,
 )
 
 HEADER = struct.Struct(">IIII")
@@ -286,6 +287,15 @@ def tlv_int(value: int, size: int) -> bytes:
 def tlv_cstring(value: str) -> bytes:
     """A C-octet string TLV value (receipted_message_id, additional_status_info_text)."""
     return value.encode("latin-1") + b"\0"
+
+
+def sar_tlvs(reference: int, total: int, seq: int) -> dict[int, bytes]:
+    """The three SAR TLVs that mark one part of a long message (section 5.3.2.22-24)."""
+    return {
+        Tag.SAR_MSG_REF_NUM: reference.to_bytes(2, "big"),
+        Tag.SAR_TOTAL_SEGMENTS: bytes((total,)),
+        Tag.SAR_SEGMENT_SEQNUM: bytes((seq,)),
+    }
 
 
 def read_tlv_int(tlvs: dict[int, bytes], tag: int) -> int | None:

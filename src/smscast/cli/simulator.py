@@ -1,0 +1,131 @@
+"""`smscast simulator`: run the built-in SMSC, or inject an inbound message into it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import urllib.error
+import urllib.request
+from typing import Any
+
+import typer
+
+from smscast.cli.output import console, fail, print_json
+
+app = typer.Typer(
+    help="The built-in SMSC simulator: run it, or send it an inbound message.",
+    invoke_without_command=True,
+)
+
+
+@app.callback()
+def run(
+    ctx: typer.Context,
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(2775, help="SMPP port."),
+    http_port: int = typer.Option(2776, help="HTTP port for MO injection (0: none)."),
+    system_id: str = typer.Option("smscast", help="system_id binds must use ('' for any)."),
+    password: str = typer.Option("", help="Password binds must use ('' for any)."),
+    message_ids: str = typer.Option("hex", help="Message ids in submit_sm_resp: hex or dec."),
+    dlr_ids: str = typer.Option("same", help="Ids in delivery reports: same, hex or dec."),
+    dlr_delay: float = typer.Option(1.0, help="Seconds from submit to delivery report."),
+    delivered: float = typer.Option(0.9, help="Share of reports that say DELIVRD."),
+    undeliverable: float = typer.Option(0.05, help="Share of reports that say UNDELIV."),
+    expired: float = typer.Option(0.03, help="Share of reports that say EXPIRED."),
+    rejected: float = typer.Option(0.02, help="Share of reports that say REJECTD."),
+    mo_concat: str = typer.Option("udh", help="How long MOs are split: udh or sar."),
+    throttle_fraction: float = typer.Option(0.0, help="Share of submits throttled."),
+    max_submit_per_s: float = typer.Option(0.0, help="Throttle above this rate (0: never)."),
+    response_delay: float = typer.Option(0.0, help="Seconds before every response."),
+    drop_after: int = typer.Option(0, help="Cut a connection on its Nth PDU (0: never)."),
+    garbage_after: int = typer.Option(0, help="Send a garbage PDU every N PDUs (0: never)."),
+    refuse_binds: bool = typer.Option(False, help="Refuse every bind."),
+    seed: int | None = typer.Option(None, help="Fix the random draws."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Log every bind and fault."),
+) -> None:
+    """Run the SMSC simulator (SMPP 3.4) until interrupted."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from smscast.channels.simulator import SimulatorConfig
+
+    choices = {
+        "message_ids": (message_ids, ("hex", "dec")),
+        "dlr_ids": (dlr_ids, ("same", "hex", "dec")),
+        "mo_concat": (mo_concat, ("udh", "sar")),
+    }
+    for name, (value, allowed) in choices.items():
+        if value not in allowed:
+            fail(f"--{name.replace('_', '-')} {value!r}: choose one of {', '.join(allowed)}")
+    config = SimulatorConfig(
+        host=host,
+        port=port,
+        http_port=http_port or None,
+        system_id=system_id,
+        password=password,
+        message_ids=message_ids,  # type: ignore[arg-type]
+        dlr_ids=dlr_ids,  # type: ignore[arg-type]
+        dlr_delay=dlr_delay,
+        delivered=delivered,
+        undeliverable=undeliverable,
+        expired=expired,
+        rejected=rejected,
+        mo_concat=mo_concat,  # type: ignore[arg-type]
+        throttle_fraction=throttle_fraction,
+        max_submit_per_s=max_submit_per_s,
+        response_delay=response_delay,
+        drop_after=drop_after,
+        garbage_after=garbage_after,
+        refuse_binds=refuse_binds,
+        seed=seed,
+    )
+    try:
+        config.outcome_weights()
+    except ValueError as exc:
+        fail(str(exc))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(message)s")
+    try:
+        asyncio.run(_serve(config))
+    except KeyboardInterrupt:
+        console.print("simulator stopped")
+    except OSError as exc:
+        fail(f"cannot listen on {host}: {exc.strerror or exc}")
+
+
+async def _serve(config: Any) -> None:
+    from smscast.channels.simulator import start_simulator
+
+    sim = await start_simulator(config)
+    http = f", MO injection on http://{config.host}:{sim.http_port}/mo" if sim.http_port else ""
+    console.print(f"SMSC simulator on {config.host}:{sim.port}{http} (Ctrl-C to stop)")
+    try:
+        await asyncio.Event().wait()
+    finally:
+        await sim.close()
+
+
+@app.command("send-mo")
+def send_mo(
+    text: str = typer.Argument(..., help="The message text."),
+    sender: str = typer.Option(..., "--from", help="The phone it comes from, e.g. +48600111222."),
+    recipient: str = typer.Option(..., "--to", help="Our number it is sent to, e.g. 4000."),
+    url: str = typer.Option("http://127.0.0.1:2776", help="The running simulator's HTTP address."),
+) -> None:
+    """Send an inbound message (MO) through a running simulator to the bound ESME."""
+    body = json.dumps({"from": sender, "to": recipient, "text": text}).encode()
+    request = urllib.request.Request(
+        url.rstrip("/") + "/mo", data=body, headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        try:
+            message = json.loads(exc.read()).get("error", exc.reason)
+        except ValueError:
+            message = exc.reason
+        fail(f"the simulator refused the MO: {message}")
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        fail(f"no simulator answers at {url} ({reason}); start one with `smscast simulator`")
+    print_json(answer)
