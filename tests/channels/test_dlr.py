@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from smscast.channels.base import ReportState
 from smscast.channels.smpp.dlr import (
     ReportError,
+    _split_any_layout,
     normalise_id,
     parse_receipt_time,
     read_report,
@@ -127,3 +128,18 @@ def test_any_number_matches_across_hex_and_decimal(n: int, zeros: int, upper: bo
         assert normalise_id(hex_form, IdFormat.HEX, shown) == normalise_id(
             dec_form, IdFormat.DEC, shown
         )
+
+
+_WORD = st.text(alphabet="0123456789ABCDEFabcdef", max_size=12)
+
+
+@given(
+    st.lists(_WORD, min_size=7, max_size=7),
+    st.none() | st.text(alphabet=st.characters(codec="ascii"), max_size=30),
+)
+def test_the_usual_layout_reads_the_same_as_any_layout(values: list[str], text: str | None) -> None:
+    keys = ("id", "sub", "dlvrd", "submit date", "done date", "stat", "err")
+    receipt = " ".join(f"{k}:{v}" for k, v in zip(keys, values, strict=True))
+    if text is not None:
+        receipt += f" text:{text}"
+    assert split_receipt_text(receipt) == _split_any_layout(receipt)

@@ -59,10 +59,12 @@ class ReportMatcher(Generic[R]):
     def expire(self, now: float) -> list[R]:
         """Forgets old ids; returns held reports whose submit_sm_resp never came."""
         refs = self._refs
-        while refs:
-            carrier_id, (stamp, _) = next(iter(refs.items()))
+        stale: list[str] = []
+        for carrier_id, (stamp, _) in refs.items():
             if now - stamp < self.remember_s:
                 break
+            stale.append(carrier_id)
+        for carrier_id in stale:
             del refs[carrier_id]
         unmatched: list[R] = []
         for carrier_id in [c for c, v in self._held.items() if now - v[0][0] >= self.hold_s]:
