@@ -110,8 +110,9 @@ def parse_receipt_time(value: str) -> datetime | None:
     if not digits.isdigit() or len(digits) not in (10, 12):
         return None
     try:
-        numbers = [int(digits[i : i + 2]) for i in range(0, len(digits), 2)]
-        return datetime(2000 + numbers[0], *numbers[1:], tzinfo=UTC)
+        year, month, day, hour, minute = (int(digits[i : i + 2]) for i in range(0, 10, 2))
+        second = int(digits[10:12]) if len(digits) == 12 else 0
+        return datetime(2000 + year, month, day, hour, minute, second, tzinfo=UTC)
     except ValueError:
         return None
 
