@@ -1,0 +1,136 @@
+"""What a campaign costs once every recipient's text is personalised.
+
+The marketer sees one preview; a long first name or a non-GSM letter in one
+contact's surname can push that contact's message into another part.  This counts
+parts per recipient, the worst case and the average, and names the recipients
+whose message takes more parts than the preview showed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+from smscast.core.encoding import National, TextInfo, analyse
+from smscast.core.errors import Problem, UserError
+from smscast.core.footer import with_opt_out
+from smscast.core.smart import smart_encode
+from smscast.core.templates import MessageTemplate, render
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    key: str
+    """What the report calls this recipient (contact id or phone number)."""
+    values: Mapping[str, object]
+    """Contact attributes plus per-recipient values such as `coupon`."""
+    language: str = "en"
+    tz: dt.tzinfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRules:
+    """How a campaign's texts are finished before counting: footer, smart encoding, tables."""
+
+    promotional: bool = True
+    footer_required: bool = False
+    opt_out_keyword: str = "STOP"
+    smart: bool = False
+    national: National = (None, None)
+    reference_bits: int = 8
+
+
+@dataclass(frozen=True, slots=True)
+class ComposedMessage:
+    text: str
+    info: TextInfo
+    replaced: tuple[tuple[str, str], ...] = ()
+    """Smart-encoding replacements made, as (from, to)."""
+
+
+def _keep_url(url: str) -> str:
+    return url
+
+
+def link_stand_in(base_url: str, code_length: int) -> Callable[[str], str]:
+    """A `link` for previews and costing: any URL becomes a short link of the real length."""
+    stand_in = f"{base_url.rstrip('/')}/{'x' * code_length}"
+
+    def link(url: str) -> str:
+        return stand_in
+
+    return link
+
+
+def compose_message(
+    template: MessageTemplate,
+    recipient: Recipient,
+    rules: MessageRules,
+    *,
+    link: Callable[[str], str] = _keep_url,
+) -> ComposedMessage:
+    """One recipient's text as it will be sent, and how it travels."""
+    body = render(
+        template, recipient.values, language=recipient.language, tz=recipient.tz, link=link
+    )
+    text = with_opt_out(
+        body,
+        language=recipient.language,
+        promotional=rules.promotional,
+        required=rules.footer_required,
+        keyword=rules.opt_out_keyword,
+    )
+    if rules.smart:
+        result = smart_encode(text, national=rules.national, reference_bits=rules.reference_bits)
+        return ComposedMessage(result.text, result.after, result.replaced)
+    info = analyse(text, national=rules.national, reference_bits=rules.reference_bits)
+    return ComposedMessage(text, info)
+
+
+@dataclass(frozen=True, slots=True)
+class CostReport:
+    preview_parts: int
+    per_recipient: tuple[tuple[str, int], ...]
+    """(recipient key, parts) for each recipient whose text could be composed."""
+    over_preview: tuple[tuple[str, int], ...]
+    """Recipients whose message takes more parts than the preview showed."""
+    problems: tuple[tuple[str, Problem], ...] = field(default=())
+    """Recipients whose text could not be composed (e.g. a value missing with no default)."""
+
+    @property
+    def total_parts(self) -> int:
+        return sum(parts for _, parts in self.per_recipient)
+
+    @property
+    def worst(self) -> int:
+        return max((parts for _, parts in self.per_recipient), default=0)
+
+    @property
+    def average(self) -> float:
+        count = len(self.per_recipient)
+        return self.total_parts / count if count else 0.0
+
+
+def personalised_cost(
+    template: MessageTemplate,
+    recipients: Iterable[Recipient],
+    *,
+    preview_parts: int,
+    rules: MessageRules,
+    link: Callable[[str], str] = _keep_url,
+) -> CostReport:
+    """Parts for every recipient, against the part count of the preview."""
+    counted: list[tuple[str, int]] = []
+    over: list[tuple[str, int]] = []
+    problems: list[tuple[str, Problem]] = []
+    for recipient in recipients:
+        try:
+            parts = compose_message(template, recipient, rules, link=link).info.parts
+        except UserError as exc:
+            problems.append((recipient.key, exc.problem))
+            continue
+        counted.append((recipient.key, parts))
+        if parts > preview_parts:
+            over.append((recipient.key, parts))
+    return CostReport(preview_parts, tuple(counted), tuple(over), tuple(problems))
