@@ -9,14 +9,19 @@ network_error_code TLVs.
 
 from __future__ import annotations
 
+import bisect
+import functools
+import itertools
 import random
-from dataclasses import dataclass
+import re
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from smscast.channels.simulator.config import SimulatorConfig
 from smscast.channels.smpp import pdu
 from smscast.channels.smpp.constants import (
     ESM_TYPE_DELIVERY_RECEIPT,
+    ESM_UDHI,
     RECEIPT_STAT,
     REG_RECEIPT_ALWAYS,
     REG_RECEIPT_MASK,
@@ -42,26 +47,53 @@ ERROR_CODES: dict[int, int] = {
     MessageState.REJECTED: 11,
 }
 _GSM_ERROR = 3  # network_error_code type: GSM
+# Plain ints: a report is built per message, and enum attribute lookups add up.
+_RECEIPTED_MESSAGE_ID = int(Tag.RECEIPTED_MESSAGE_ID)
+_MESSAGE_STATE = int(Tag.MESSAGE_STATE)
+_NETWORK_ERROR_CODE = int(Tag.NETWORK_ERROR_CODE)
 
 
-@dataclass(slots=True)
-class Submitted:
-    """What the simulator remembers of one accepted message until its report."""
+Address = tuple[int, int, str]  # TON, NPI, digits
+
+
+class Submitted(NamedTuple):
+    """What the simulator remembers of one accepted message until its report.
+
+    A tuple of immutable values, not the decoded request: the garbage collector
+    stops tracking such tuples, so a hundred thousand remembered messages cost
+    it nothing, where as many live objects would slow every collection.
+    """
 
     message_id: str
     report_id: str  # the id as the report writes it (may differ in form)
-    source_addr: str
-    source_addr_ton: int
-    source_addr_npi: int
-    destination_addr: str
-    dest_addr_ton: int
-    dest_addr_npi: int
-    registered_delivery: int
-    submitted_at: float  # time.time(), turned into a date only if a report is sent
-    text: str  # the first 20 characters, for the text: field
-    system_id: str | None = None  # the ESME whose receiver gets the report
-    state: int = MessageState.ENROUTE
-    final_at: datetime | None = None
+    system_id: str | None  # the ESME whose receiver gets the report
+    registered_delivery: int  # what reports the ESME asked for
+    submitted_at: float  # time.time()
+    sender: Address
+    recipient: Address
+    text: str  # the report's text: field (empty when no report was asked for)
+
+
+def remember(
+    request: pdu.SubmitSm | pdu.DataSm | pdu.SubmitMulti,
+    ids: tuple[str, str],
+    system_id: str | None,
+    now: float,
+) -> list[Submitted]:
+    """One record per recipient (submit_multi has several) of an accepted submit."""
+    registered = request.registered_delivery
+    text = ""
+    if registered & REG_RECEIPT_MASK:
+        text = preview(body_of(request), request.data_coding, bool(request.esm_class & ESM_UDHI))
+    sender = (request.source_addr_ton, request.source_addr_npi, request.source_addr)
+    if isinstance(request, pdu.SubmitMulti):
+        recipients = [(d.ton, d.npi, d.address) for d in request.dest_addresses]
+    else:
+        recipients = [(request.dest_addr_ton, request.dest_addr_npi, request.destination_addr)]
+    return [
+        Submitted(ids[0], ids[1], system_id, registered, now, sender, recipient, text)
+        for recipient in recipients
+    ]
 
 
 def report_id(number: int, config: SimulatorConfig) -> tuple[str, str]:
@@ -75,8 +107,17 @@ def format_id(number: int, form: str) -> str:
     return f"{number:x}" if form == "hex" else str(number)
 
 
-def draw_outcome(rng: random.Random, weights: tuple[float, float, float, float]) -> int:
-    return rng.choices(OUTCOMES, weights)[0]
+class OutcomeDraw:
+    """Draws DELIVRD/UNDELIV/EXPIRED/REJECTD with the configured weights."""
+
+    def __init__(self, rng: random.Random, weights: tuple[float, float, float, float]) -> None:
+        self.random = rng.random
+        total = sum(weights)
+        self.bounds = list(itertools.accumulate(w / total for w in weights))
+
+    def __call__(self) -> int:
+        index = bisect.bisect(self.bounds, self.random())
+        return OUTCOMES[min(index, len(OUTCOMES) - 1)]
 
 
 def wants_report(registered_delivery: int, state: int) -> bool:
@@ -87,33 +128,44 @@ def wants_report(registered_delivery: int, state: int) -> bool:
     return asked == REG_RECEIPT_ON_FAILURE and state != MessageState.DELIVERED
 
 
-def receipt_text(message: Submitted, state: int, done_at: datetime) -> str:
-    delivered = 1 if state == MessageState.DELIVERED else 0
-    submitted_at = datetime.fromtimestamp(message.submitted_at, UTC)
+@functools.lru_cache(maxsize=4096)
+def receipt_date(minute: int) -> str:
+    """YYMMDDhhmm (UTC) of a time.time() // 60; cached, as reports come in bursts."""
+    return f"{datetime.fromtimestamp(minute * 60, UTC):%y%m%d%H%M}"
+
+
+def body_of(request: pdu.SubmitSm | pdu.DataSm | pdu.SubmitMulti) -> bytes:
+    if isinstance(request, pdu.DataSm):
+        return request.tlvs.get(Tag.MESSAGE_PAYLOAD, b"")
+    return request.short_message or request.tlvs.get(Tag.MESSAGE_PAYLOAD, b"")
+
+
+def receipt_text(message: Submitted, state: int, done_at: float) -> str:
     return (
-        f"id:{message.report_id} sub:001 dlvrd:{delivered:03d} "
-        f"submit date:{submitted_at:%y%m%d%H%M} done date:{done_at:%y%m%d%H%M} "
-        f"stat:{RECEIPT_STAT[state]} err:{ERROR_CODES.get(state, 0):03d} "
-        f"text:{message.text}"
+        f"id:{message.report_id} sub:001 dlvrd:{int(state == MessageState.DELIVERED):03d} "
+        f"submit date:{receipt_date(int(message.submitted_at) // 60)} "
+        f"done date:{receipt_date(int(done_at) // 60)} "
+        f"stat:{RECEIPT_STAT[state]} err:{ERROR_CODES.get(state, 0):03d} text:{message.text}"
     )
 
 
-def build_report(message: Submitted, state: int, done_at: datetime) -> pdu.DeliverSm:
+def build_report(message: Submitted, state: int, done_at: float) -> pdu.DeliverSm:
     """The deliver_sm that reports `state` for `message`, from the recipient back."""
-    tlvs: dict[int, bytes] = {
-        Tag.RECEIPTED_MESSAGE_ID: pdu.tlv_cstring(message.report_id),
-        Tag.MESSAGE_STATE: bytes((state,)),
+    tlvs = {
+        _RECEIPTED_MESSAGE_ID: pdu.tlv_cstring(message.report_id),
+        _MESSAGE_STATE: bytes((state,)),
     }
     error = ERROR_CODES.get(state, 0)
     if error:
-        tlvs[Tag.NETWORK_ERROR_CODE] = bytes((_GSM_ERROR,)) + error.to_bytes(2, "big")
+        tlvs[_NETWORK_ERROR_CODE] = bytes((_GSM_ERROR,)) + error.to_bytes(2, "big")
+    recipient, sender = message.recipient, message.sender
     return pdu.DeliverSm(
-        source_addr_ton=message.dest_addr_ton,
-        source_addr_npi=message.dest_addr_npi,
-        source_addr=message.destination_addr,
-        dest_addr_ton=message.source_addr_ton,
-        dest_addr_npi=message.source_addr_npi,
-        destination_addr=message.source_addr,
+        source_addr_ton=recipient[0],
+        source_addr_npi=recipient[1],
+        source_addr=recipient[2],
+        dest_addr_ton=sender[0],
+        dest_addr_npi=sender[1],
+        destination_addr=sender[2],
         esm_class=ESM_TYPE_DELIVERY_RECEIPT,
         short_message=receipt_text(message, state, done_at).encode("ascii"),
         tlvs=tlvs,
@@ -135,4 +187,10 @@ def preview(short_message: bytes, data_coding: int, udhi: bool) -> str:
         text = body[:40].decode("utf-16-be", "replace")
     else:
         text = body[:20].decode("latin-1")
-    return "".join(c if " " <= c <= "~" else "?" for c in text[:20])
+    text = text[:20]
+    if text.isascii() and text.isprintable():
+        return text
+    return _NOT_PRINTABLE.sub("?", text)
+
+
+_NOT_PRINTABLE = re.compile("[^ -~]")

@@ -21,7 +21,7 @@ from smscast.channels.simulator.config import SimulatorConfig
 from smscast.channels.simulator.mo import MoSent, build_mo_parts
 from smscast.channels.simulator.session import Session
 from smscast.channels.smpp import pdu
-from smscast.channels.smpp.constants import CommandStatus, MessageState, Tag
+from smscast.channels.smpp.constants import CommandStatus, MessageState
 
 log = logging.getLogger("smscast.simulator")
 S = CommandStatus
@@ -58,9 +58,11 @@ class Simulator:
         self.stats = Stats()
         self.sessions: set[Session] = set()
         self.messages: OrderedDict[str, dlr.Submitted] = OrderedDict()
-        self.recent: deque[pdu.Pdu] = deque(maxlen=1000)  # last submits, for tests
+        # (message_state, time.time()) of messages past ENROUTE: reported or cancelled
+        self.final: dict[str, tuple[int, float]] = {}
+        self.recent: deque[bytes] = deque(maxlen=1000)  # frames of the last submits
         self.reports: deque[tuple[float, dlr.Submitted]] = deque()
-        self.held: deque[tuple[str | None, pdu.DeliverSm]] = deque()
+        self.held: deque[tuple[str | None, bytes]] = deque()  # encoded deliver_sm
         self.throttle_pending = 0
         self._next_number = 1
         self._mo_reference = 0
@@ -80,71 +82,42 @@ class Simulator:
 
     # --- submits ------------------------------------------------------------------
 
-    def submit(self, session: Session, request: pdu.Pdu) -> pdu.Pdu:
+    def submit(self, session: Session, request: pdu.Pdu, frame: bytes) -> pdu.Pdu:
         """Accepts (or throttles, or refuses) one submit_sm/data_sm/submit_multi."""
         if session.throttled():
             self.stats.throttled += 1
             return request.response(S.ESME_RTHROTTLED)
-        if isinstance(request, pdu.SubmitSm):
-            targets = [(request.dest_addr_ton, request.dest_addr_npi, request.destination_addr)]
-            body = request.short_message or request.tlvs.get(Tag.MESSAGE_PAYLOAD, b"")
-            data_coding, esm_class = request.data_coding, request.esm_class
-        elif isinstance(request, pdu.DataSm):
-            targets = [(request.dest_addr_ton, request.dest_addr_npi, request.destination_addr)]
-            body = request.tlvs.get(Tag.MESSAGE_PAYLOAD, b"")
-            data_coding, esm_class = request.data_coding, request.esm_class
-        else:
-            assert isinstance(request, pdu.SubmitMulti)
-            targets = [(d.ton, d.npi, d.address) for d in request.dest_addresses]
-            body, data_coding, esm_class = request.short_message, request.data_coding, 0
-        status = self._invalid(request, targets, body, data_coding, esm_class)
+        assert isinstance(request, pdu.SubmitSm | pdu.DataSm | pdu.SubmitMulti)
+        status = self._invalid(request)
         if status:
             return request.response(status)
         number = self._next_number
         self._next_number = number + 1
-        message_id, report_id = dlr.report_id(number, self.config)
+        ids = dlr.report_id(number, self.config)
         self.stats.submits += 1
-        self.recent.append(request)
-        registered = getattr(request, "registered_delivery", 0)
-        now = time.time()
+        self.recent.append(frame)
         due = time.monotonic() + self.config.dlr_delay
-        text = dlr.preview(body, data_coding, bool(esm_class & 0x40)) if registered & 3 else ""
-        for ton, npi, address in targets:
-            message = dlr.Submitted(
-                message_id=message_id,
-                report_id=report_id,
-                source_addr=getattr(request, "source_addr", ""),
-                source_addr_ton=getattr(request, "source_addr_ton", 0),
-                source_addr_npi=getattr(request, "source_addr_npi", 0),
-                destination_addr=address,
-                dest_addr_ton=ton,
-                dest_addr_npi=npi,
-                registered_delivery=registered,
-                submitted_at=now,
-                text=text,
-                system_id=session.system_id,
-            )
-            self._remember(message)
-            if not self.reports:
-                self._wake.set()
-            self.reports.append((due, message))
+        if not self.reports:
+            self._wake.set()
+        records = dlr.remember(request, ids, session.system_id, time.time())
+        for record in records:
+            self.reports.append((due, record))
+        self._remember(records[0])
+        message_id = ids[0]
         return request.response(message_id=message_id)
 
-    def _invalid(
-        self,
-        request: pdu.Pdu,
-        targets: list[tuple[int, int, str]],
-        body: bytes,
-        data_coding: int,
-        esm_class: int,
-    ) -> int:
+    def _invalid(self, request: pdu.SubmitSm | pdu.DataSm | pdu.SubmitMulti) -> int:
         """The command_status for a submit no SMSC would take, after logging why."""
         why = None
         status: int = S.ESME_ROK
-        if any(not address for _, _, address in targets):
+        if isinstance(request, pdu.SubmitMulti):
+            if any(not d.address for d in request.dest_addresses):
+                why, status = "an empty destination address", S.ESME_RINVDSTADR
+        elif not request.destination_addr:
             why, status = "an empty destination_addr", S.ESME_RINVDSTADR
-        elif data_coding == 8:
-            user_data = body[1 + body[0] :] if esm_class & 0x40 and body else body
+        if request.data_coding == 8 and not why:
+            body = dlr.body_of(request)
+            user_data = body[1 + body[0] :] if request.esm_class & 0x40 and body else body
             if len(user_data) % 2:
                 why = f"UCS-2 text of an odd number of octets ({len(user_data)})"
                 status = S.ESME_RINVMSGLEN
@@ -156,32 +129,37 @@ class Simulator:
         messages = self.messages
         messages[message.message_id] = message
         if len(messages) > self.config.keep_messages:
-            messages.popitem(last=False)
+            forgotten, _ = messages.popitem(last=False)
+            self.final.pop(forgotten, None)
 
     def manage(self, request: pdu.Pdu) -> pdu.Pdu:
         """query_sm, cancel_sm, replace_sm on a message we still remember."""
-        message = self.messages.get(getattr(request, "message_id", ""))
+        message_id = getattr(request, "message_id", "")
+        known = message_id in self.messages
+        state, final_at = self.final.get(message_id, (MessageState.ENROUTE, 0.0))
         if isinstance(request, pdu.QuerySm):
-            if message is None:
+            if not known:
                 return request.response(S.ESME_RQUERYFAIL)
-            final = message.final_at
+            final_date = f"{datetime.fromtimestamp(final_at, UTC):%y%m%d%H%M%S}000+"
             return request.response(
-                message_id=message.message_id,
-                final_date=f"{final:%y%m%d%H%M%S}000+" if final else "",
-                message_state=message.state,
-                error_code=dlr.ERROR_CODES.get(message.state, 0),
+                message_id=message_id,
+                final_date=final_date if final_at else "",
+                message_state=state,
+                error_code=dlr.ERROR_CODES.get(state, 0),
             )
-        pending = message is not None and message.state == MessageState.ENROUTE
+        pending = known and state == MessageState.ENROUTE
         if isinstance(request, pdu.CancelSm):
-            if message is None or not pending:
+            if not pending:
                 return request.response(S.ESME_RCANCELFAIL)
-            message.state = MessageState.DELETED
-            message.final_at = datetime.now(UTC)
+            self.final[message_id] = (MessageState.DELETED, time.time())
             return request.response()
         assert isinstance(request, pdu.ReplaceSm)
-        if message is None or not pending:
+        if not pending:
             return request.response(S.ESME_RREPLACEFAIL)
-        message.text = dlr.preview(request.short_message, 0, False)
+        old = self.messages[message_id]
+        if old.text:
+            text = dlr.preview(request.short_message, 0, False)
+            self.messages[message_id] = old._replace(text=text)
         return request.response()
 
     # --- reports --------------------------------------------------------------------
@@ -201,20 +179,26 @@ class Simulator:
 
     def _send_due_reports(self, limit: int = 5000) -> None:
         now = time.monotonic()
-        done_at = datetime.now(UTC)
-        weights = self.config.outcome_weights()
-        batches: dict[str | None, list[pdu.DeliverSm]] = {}
+        done_at = time.time()
+        draw = dlr.OutcomeDraw(self.rng, self.config.outcome_weights())
+        batches: dict[str | None, list[bytes]] = {}
         reports = self.reports
         while reports and reports[0][0] <= now and limit:
             _, message = reports.popleft()
             limit -= 1
-            if message.state != MessageState.ENROUTE:
+            final = self.final.get(message.message_id)
+            if final is not None and final[0] == MessageState.DELETED:
                 continue  # cancelled
-            state = dlr.draw_outcome(self.rng, weights)
-            message.state, message.final_at = state, done_at
+            state = draw()
+            self.final[message.message_id] = (state, done_at)
             if dlr.wants_report(message.registered_delivery, state):
+                # A replace_sm may have changed the text since the submit.
+                current = self.messages.get(message.message_id, message)
+                if current.text != message.text:
+                    message = message._replace(text=current.text)
                 report = dlr.build_report(message, state, done_at)
-                batches.setdefault(message.system_id, []).append(report)
+                batches.setdefault(message.system_id, []).append(report.encode())
+
         for system_id, batch in batches.items():
             self.stats.reports_sent += len(batch)
             self.route(system_id, batch)
@@ -228,7 +212,7 @@ class Simulator:
                 return session
         return None
 
-    def route(self, system_id: str | None, messages: list[pdu.DeliverSm]) -> bool:
+    def route(self, system_id: str | None, messages: list[bytes]) -> bool:
         """Delivers now if a receiver of `system_id` is bound, else holds them."""
         session = self.receiver_for(system_id)
         if session is None:
@@ -237,7 +221,7 @@ class Simulator:
         session.deliver(messages)
         return True
 
-    def hold(self, system_id: str | None, messages: list[pdu.DeliverSm]) -> None:
+    def hold(self, system_id: str | None, messages: list[bytes]) -> None:
         for message in messages:
             if len(self.held) >= self.config.keep_pending:
                 self.held.popleft()
@@ -262,7 +246,7 @@ class Simulator:
         self._mo_reference = (self._mo_reference + 1) % (1 << self.config.mo_reference_bits)
         parts = build_mo_parts(sender, recipient, text, self._mo_reference, self.config)
         self.stats.mo_parts_sent += len(parts)
-        delivered = self.route(None, list(parts))
+        delivered = self.route(None, [part.encode() for part in parts])
         return MoSent(parts=len(parts), queued=not delivered)
 
 
@@ -305,8 +289,8 @@ class RunningSimulator:
 
     @property
     def recent_submits(self) -> list[pdu.Pdu]:
-        """The last thousand accepted submits, as decoded (for tests)."""
-        return list(self.simulator.recent)
+        """The last thousand accepted submits, decoded (for tests)."""
+        return [pdu.decode(frame) for frame in self.simulator.recent]
 
     async def send_mo(self, sender: str, recipient: str, text: str) -> MoSent:
         """Injects an inbound message from `sender` to our number `recipient`."""

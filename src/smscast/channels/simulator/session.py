@@ -31,6 +31,7 @@ _BINDS = {
 }
 _SUBMITS = frozenset((CommandId.SUBMIT_SM, CommandId.DATA_SM, CommandId.SUBMIT_MULTI))
 _TRANSMITTER_ONLY = frozenset((CommandId.QUERY_SM, CommandId.CANCEL_SM, CommandId.REPLACE_SM))
+_DELIVER_SM_RESP = CommandId.DELIVER_SM_RESP.to_bytes(4, "big")
 #: A well-formed header with a command_id no SMPP version defines.
 _UNKNOWN_COMMAND = struct.pack(">IIII", 16, 0x000000F0, 0, 0x7FFFFFFF)
 
@@ -49,7 +50,7 @@ class Session(asyncio.Protocol):
         self.submits = 0  # for throttle_every
         self.rate_window = 0.0
         self.rate_count = 0
-        self.unacked: dict[int, pdu.DeliverSm] = {}
+        self.unacked: dict[int, bytes] = {}  # deliver_sm frames awaiting their response
         self._sequence = 0
 
     # --- connection ---------------------------------------------------------------
@@ -110,6 +111,11 @@ class Session(asyncio.Protocol):
     # --- PDUs ---------------------------------------------------------------------
 
     def handle(self, frame: bytes, out: list[bytes]) -> None:
+        if frame[4:8] == _DELIVER_SM_RESP:
+            # The ESME's answer to a report or MO: only its header matters.
+            _, _, status, sequence = pdu.peek_header(frame)
+            self.acknowledged(sequence, status)
+            return
         try:
             request = pdu.decode(frame)
         except pdu.PduError as exc:
@@ -130,9 +136,9 @@ class Session(asyncio.Protocol):
             if not self.can_transmit:
                 out.append(request.response(S.ESME_RINVBNDSTS).encode())
             else:
-                out.append(self.sim.submit(self, request).encode())
-        elif command_id == CommandId.DELIVER_SM_RESP or command_id == CommandId.GENERIC_NACK:
-            self.acknowledged(request)
+                out.append(self.sim.submit(self, request, frame).encode())
+        elif command_id == CommandId.GENERIC_NACK:
+            self.acknowledged(request.sequence_number, request.command_status)
         elif command_id == CommandId.ENQUIRE_LINK:
             out.append(request.response().encode())
         elif command_id in _BINDS:
@@ -193,34 +199,36 @@ class Session(asyncio.Protocol):
             asyncio.get_running_loop().call_soon(self.sim.release_held, self)
         return request.response(system_id=self.sim.config.smsc_system_id)
 
-    def acknowledged(self, response: pdu.Pdu) -> None:
-        sent = self.unacked.pop(response.sequence_number, None)
+    def acknowledged(self, sequence: int, status: int) -> None:
+        sent = self.unacked.pop(sequence, None)
         if sent is None:
             log.warning(
-                "simulator: %s answered sequence %d, which we never sent",
-                self.peer,
-                response.sequence_number,
+                "simulator: %s answered sequence %d, which we never sent", self.peer, sequence
             )
             return
-        if response.command_status:
+        if status:
             self.sim.stats.deliver_refused += 1
             log.info(
                 "simulator: %s refused deliver_sm %d: %s",
                 self.peer,
-                response.sequence_number,
-                status_name(response.command_status),
+                sequence,
+                status_name(status),
             )
         else:
             self.sim.stats.deliver_acked += 1
 
-    def deliver(self, messages: list[pdu.DeliverSm]) -> None:
-        """Sends reports and MOs in one write; each is kept until acknowledged."""
+    def deliver(self, frames: list[bytes]) -> None:
+        """Sends encoded reports and MOs in one write, each with our next sequence
+        number, and keeps each until the ESME acknowledges it."""
         out = []
-        for message in messages:
-            self._sequence = self._sequence % 0x7FFFFFFF + 1
-            message.sequence_number = self._sequence
-            self.unacked[self._sequence] = message
-            out.append(message.encode())
+        unacked = self.unacked
+        sequence = self._sequence
+        for frame in frames:
+            sequence = sequence % 0x7FFFFFFF + 1
+            frame = frame[:12] + sequence.to_bytes(4, "big") + frame[16:]
+            unacked[sequence] = frame
+            out.append(frame)
+        self._sequence = sequence
         self._write(b"".join(out), close=False)
 
     def garbage(self) -> bytes:

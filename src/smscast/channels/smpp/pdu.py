@@ -178,6 +178,23 @@ class _MessageIdResp(Pdu):
 
     message_id: str = cstring(65)
 
+    def encode(self) -> bytes:
+        # The simulator writes one of these per submit: the usual case in one line.
+        if not self.tlvs and self.message_id and self.message_id.isascii():
+            raw = self.message_id.encode("ascii")
+            if len(raw) < 65 and 0 not in raw:
+                return (
+                    HEADER.pack(
+                        HEADER_SIZE + len(raw) + 1,
+                        self.command_id,
+                        self.command_status,
+                        self.sequence_number,
+                    )
+                    + raw
+                    + b"\0"
+                )
+        return Pdu.encode(self)
+
     def _encode_body(self) -> bytes:
         # The specification omits the body of an error response; an empty id
         # otherwise still needs its NUL.
