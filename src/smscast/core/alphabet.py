@@ -46,9 +46,15 @@ class Alphabet:
     """ASCII octets this alphabet encodes; `bytes.translate` deleting them leaves the rest."""
     ascii_singles: bytes = field(repr=False)
     """ASCII octets that take one septet; deleting them from encodable ASCII leaves the doubles."""
+    ascii_septets: bytes = field(repr=False)
+    """A `bytes.translate` table from one-septet ASCII octets to their septet values."""
 
     def encode(self, text: str) -> bytes:
         """Septet values, one per octet (unpacked, as SMPP carries data_coding 0)."""
+        if text.isascii():  # byte-table fast path when no character needs an escape pair
+            raw = text.encode("ascii")
+            if not raw.translate(None, self.ascii_singles):
+                return raw.translate(self.ascii_septets)
         return text.translate(self.encode_map).encode("latin-1")
 
     def decode(self, septets: bytes) -> str:
@@ -128,6 +134,10 @@ def alphabet_for(locking: str | None = None, single: str | None = None) -> Alpha
         header=header,
         ascii_allowed=bytes(o for o in sorted(encode_map) if o < 128),
         ascii_singles=bytes(o for o in sorted(encode_map) if o < 128 and len(encode_map[o]) == 1),
+        ascii_septets=bytes(
+            ord(encode_map[o]) if o in encode_map and len(encode_map[o]) == 1 else 0x3F
+            for o in range(256)
+        ),
     )
 
 

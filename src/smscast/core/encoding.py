@@ -171,8 +171,8 @@ def _too_long(parts: int, encoding: Encoding) -> UserError:
     )
 
 
-_InfoKey = tuple[Encoding, int, int, int, int, tuple[str, ...], National]
-_INFO_CACHE: dict[_InfoKey, TextInfo] = {}
+_InfoKey = tuple[int, int, int, int, tuple[str, ...], National]
+_INFO_CACHE: dict[Encoding, dict[_InfoKey, TextInfo]] = {Encoding.GSM7: {}, Encoding.UCS2: {}}
 """TextInfo values are immutable and most texts of a campaign land on a few of them."""
 
 
@@ -185,12 +185,13 @@ def _info(
     non_gsm: tuple[str, ...],
     national: National,
 ) -> TextInfo:
-    key = (encoding, parts, units, per_part, remaining, non_gsm, national)
-    info = _INFO_CACHE.get(key)
+    cache = _INFO_CACHE[encoding]
+    key = (parts, units, per_part, remaining, non_gsm, national)
+    info = cache.get(key)
     if info is None:
-        if len(_INFO_CACHE) > 100_000:
-            _INFO_CACHE.clear()
-        info = _INFO_CACHE[key] = TextInfo(*key)
+        if len(cache) > 100_000:
+            cache.clear()
+        info = cache[key] = TextInfo(encoding, *key)
     return info
 
 
@@ -270,6 +271,20 @@ def _plan_national(
     return _plan_ucs2(text, missing, reference_bits)
 
 
+def _plan_plain_gsm(length: int, capacities: tuple[int, int]) -> TextPlan:
+    """Default alphabet, no escape pairs: boundaries are plain arithmetic."""
+    single, multi = capacities
+    if length <= single:
+        info = _info(Encoding.GSM7, 1, length, single, single - length, (), (None, None))
+        return TextPlan(info, _DEFAULT, (length,), b"")
+    ends = (*range(multi, length, multi), length)
+    if len(ends) > MAX_PARTS:
+        raise _too_long(len(ends), Encoding.GSM7)
+    remaining = multi - (length - ends[-2])
+    info = _info(Encoding.GSM7, len(ends), length, multi, remaining, (), (None, None))
+    return TextPlan(info, _DEFAULT, ends, b"")
+
+
 def plan_text(text: str, *, national: National = (None, None), reference_bits: int = 8) -> TextPlan:
     """Classifies `text` and places its part boundaries.
 
@@ -281,8 +296,9 @@ def plan_text(text: str, *, national: National = (None, None), reference_bits: i
     if text.isascii():  # the common case, checked with two C-speed byte deletions
         raw = text.encode("ascii")
         if not raw.translate(None, default.ascii_allowed):
-            any_doubles = bool(raw.translate(None, default.ascii_singles))
-            return _plan_gsm(text, default, reference_bits, any_doubles)
+            if raw.translate(None, default.ascii_singles) or reference_bits not in _GSM_CAPACITIES:
+                return _plan_gsm(text, default, reference_bits, True)
+            return _plan_plain_gsm(len(text), _GSM_CAPACITIES[reference_bits])
     found = default.outside.findall(text)  # the default alphabet has no control character
     if not found:
         return _plan_gsm(text, default, reference_bits, True)

@@ -68,7 +68,7 @@ def split_text(
     if len(ends) == 1:
         return SplitText(plan.info, (text,))
     starts = (0, *ends[:-1])
-    return SplitText(plan.info, tuple(text[a:b] for a, b in zip(starts, ends, strict=True)))
+    return SplitText(plan.info, tuple([text[a:b] for a, b in zip(starts, ends, strict=True)]))
 
 
 def _concat_ie(reference: int, total: int, seq: int, reference_bits: int) -> bytes:
@@ -106,6 +106,38 @@ def _latin1_parts(text: str, reference_bits: int) -> list[str]:
     return parts
 
 
+def _encoded_bodies(
+    text: str, data_coding: int | None, national: National, reference_bits: int
+) -> tuple[list[bytes], int, bytes]:
+    """(part bodies, data_coding used, national IEs every part carries)."""
+    if data_coding == DC_LATIN1:
+        return [p.encode("latin-1") for p in _latin1_parts(text, reference_bits)], DC_LATIN1, b""
+    if data_coding == DC_UCS2:
+        plan = plan_ucs2(text, reference_bits=reference_bits)
+    elif data_coding in (None, DC_GSM7):
+        plan = plan_text(text, national=national, reference_bits=reference_bits)
+    else:
+        raise UserError.of(
+            "encoding.data_coding",
+            f"data_coding {data_coding} is not one smscast sends; use 0, 3 or 8",
+            field="data_coding",
+        )
+    alphabet = plan.alphabet
+    if data_coding == DC_GSM7 and alphabet is None:
+        shown = " ".join(plan.info.non_gsm)
+        raise UserError.of(
+            "encoding.not_gsm7",
+            f"data_coding 0 (GSM-7) cannot carry {shown}; send it as UCS-2 (8)",
+            field="text",
+        )
+    ends = plan.ends
+    starts = (0, *ends[:-1])
+    pieces = [text] if len(ends) == 1 else [text[a:b] for a, b in zip(starts, ends, strict=True)]
+    if alphabet is not None:
+        return [alphabet.encode(p) for p in pieces], DC_GSM7, plan.header
+    return [p.encode("utf-16-be") for p in pieces], DC_UCS2, b""
+
+
 def wire_parts(
     text: str,
     *,
@@ -122,50 +154,19 @@ def wire_parts(
     `reference` is masked to `reference_bits`, as counters wrap.
     """
     concat_ie_length(reference_bits)  # validates reference_bits
-    if data_coding == DC_LATIN1:
-        pieces = _latin1_parts(text, reference_bits)
-        bodies = [p.encode("latin-1") for p in pieces]
-        header = b""
-        coding = DC_LATIN1
-    elif data_coding in (None, DC_GSM7, DC_UCS2):
-        if data_coding == DC_UCS2:
-            plan = plan_ucs2(text, reference_bits=reference_bits)
-        else:
-            plan = plan_text(text, national=national, reference_bits=reference_bits)
-        if data_coding == DC_GSM7 and plan.alphabet is None:
-            shown = " ".join(plan.info.non_gsm)
-            raise UserError.of(
-                "encoding.not_gsm7",
-                f"data_coding 0 (GSM-7) cannot carry {shown}; send it as UCS-2 (8)",
-                field="text",
-            )
-        starts = (0, *plan.ends[:-1])
-        pieces = [text[a:b] for a, b in zip(starts, plan.ends, strict=True)]
-        alphabet = plan.alphabet
-        if alphabet is not None:
-            bodies = [alphabet.encode(p) for p in pieces]
-            coding = DC_GSM7
-        else:
-            bodies = [p.encode("utf-16-be") for p in pieces]
-            coding = DC_UCS2
-        header = plan.header
-    else:
-        raise UserError.of(
-            "encoding.data_coding",
-            f"data_coding {data_coding} is not one smscast sends; use 0, 3 or 8",
-            field="data_coding",
-        )
+    bodies, coding, header = _encoded_bodies(text, data_coding, national, reference_bits)
     total = len(bodies)
+    if total == 1:
+        return [WirePart(_with_udh(header, bodies[0]), coding, bool(header), None)]
     out: list[WirePart] = []
+    mask = 0xFF if reference_bits == 8 else 0xFFFF
     for seq, body in enumerate(bodies, start=1):
-        ies = header
-        sar = None
-        if total > 1 and concat == "udh":
+        if concat == "udh":
             ies = _concat_ie(reference, total, seq, reference_bits) + header
-        elif total > 1:
-            mask = 0xFF if reference_bits == 8 else 0xFFFF
+            out.append(WirePart(_with_udh(ies, body), coding, True, None))
+        else:
             sar = (reference & mask, total, seq)
-        out.append(WirePart(_with_udh(ies, body), coding, bool(ies), sar))
+            out.append(WirePart(_with_udh(header, body), coding, bool(header), sar))
     return out
 
 
