@@ -7,9 +7,9 @@ passes them through, so they are used only where a connector allows them.
 
 Locking shift tables are 128-character strings indexed by septet value; "\\x1b"
 marks a code point the spec leaves unassigned (and 0x1B itself, the escape).  The
-tables are transcribed from the spec as published, including its one oddity: the
-Kannada locking table lists U+0CAA at both 0x24 and 0x3D, so a phone shows 0x24 as
-that letter and we never encode anything else there.
+tables were transcribed from the spec and checked against the tables phones ship;
+two slips of the transcription we worked from are corrected here: 0x2C is the comma
+in every Indian and the Urdu locking table, and 0x24 is U+0CA1 in the Kannada one.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ LOCKING_SHIFT: dict[str, str] = {
         "\u098a\u098b\n\u098c\x1b\r\x1b\u098f"  # 0x08
         "\u0990\x1b\x1b\u0993\u0994\u0995\u0996\u0997"  # 0x10
         "\u0998\u0999\u099a\x1b\u099b\u099c\u099d\u099e"  # 0x18
-        " !\u099f\u09a0\u09a1\u09a2\u09a3\u09a4)(\u09a5\u09a6'\u09a7.\u09a8"  # 0x20
+        " !\u099f\u09a0\u09a1\u09a2\u09a3\u09a4)(\u09a5\u09a6,\u09a7.\u09a8"  # 0x20
         "0123456789:;\x1b\u09aa\u09ab?"  # 0x30
         "\u09ac\u09ad\u09ae\u09af\u09b0\x1b\u09b2\x1b"  # 0x40
         "\x1b\x1b\u09b6\u09b7\u09b8\u09b9\u09bc\u09bd"  # 0x48
@@ -78,7 +78,7 @@ LOCKING_SHIFT: dict[str, str] = {
         "\u0a8a\u0a8b\n\u0a8c\u0a8d\r\x1b\u0a8f"  # 0x08
         "\u0a90\u0a91\x1b\u0a93\u0a94\u0a95\u0a96\u0a97"  # 0x10
         "\u0a98\u0a99\u0a9a\x1b\u0a9b\u0a9c\u0a9d\u0a9e"  # 0x18
-        " !\u0a9f\u0aa0\u0aa1\u0aa2\u0aa3\u0aa4)(\u0aa5\u0aa6'\u0aa7.\u0aa8"  # 0x20
+        " !\u0a9f\u0aa0\u0aa1\u0aa2\u0aa3\u0aa4)(\u0aa5\u0aa6,\u0aa7.\u0aa8"  # 0x20
         "0123456789:;\x1b\u0aaa\u0aab?"  # 0x30
         "\u0aac\u0aad\u0aae\u0aaf\u0ab0\x1b\u0ab2\u0ab3"  # 0x40
         "\x1b\u0ab5\u0ab6\u0ab7\u0ab8\u0ab9\u0abc\u0abd"  # 0x48
@@ -93,7 +93,7 @@ LOCKING_SHIFT: dict[str, str] = {
         "\u090a\u090b\n\u090c\u090d\r\u090e\u090f"  # 0x08
         "\u0910\u0911\u0912\u0913\u0914\u0915\u0916\u0917"  # 0x10
         "\u0918\u0919\u091a\x1b\u091b\u091c\u091d\u091e"  # 0x18
-        " !\u091f\u0920\u0921\u0922\u0923\u0924)(\u0925\u0926'\u0927.\u0928"  # 0x20
+        " !\u091f\u0920\u0921\u0922\u0923\u0924)(\u0925\u0926,\u0927.\u0928"  # 0x20
         "0123456789:;\u0929\u092a\u092b?"  # 0x30
         "\u092c\u092d\u092e\u092f\u0930\u0931\u0932\u0933"  # 0x40
         "\u0934\u0935\u0936\u0937\u0938\u0939\u093c\u093d"  # 0x48
@@ -108,7 +108,7 @@ LOCKING_SHIFT: dict[str, str] = {
         "\u0c8a\u0c8b\n\u0c8c\x1b\r\u0c8e\u0c8f"  # 0x08
         "\u0c90\x1b\u0c92\u0c93\u0c94\u0c95\u0c96\u0c97"  # 0x10
         "\u0c98\u0c99\u0c9a\x1b\u0c9b\u0c9c\u0c9d\u0c9e"  # 0x18
-        " !\u0c9f\u0ca0\u0caa\u0ca2\u0ca3\u0ca4)(\u0ca5\u0ca6'\u0ca7.\u0ca8"  # 0x20
+        " !\u0c9f\u0ca0\u0ca1\u0ca2\u0ca3\u0ca4)(\u0ca5\u0ca6,\u0ca7.\u0ca8"  # 0x20
         "0123456789:;\x1b\u0caa\u0cab?"  # 0x30
         "\u0cac\u0cad\u0cae\u0caf\u0cb0\u0cb1\u0cb2\u0cb3"  # 0x40
         "\x1b\u0cb5\u0cb6\u0cb7\u0cb8\u0cb9\u0cbc\u0cbd"  # 0x48
@@ -123,7 +123,7 @@ LOCKING_SHIFT: dict[str, str] = {
         "\u0d0a\u0d0b\n\u0d0c\x1b\r\u0d0e\u0d0f"  # 0x08
         "\u0d10\x1b\u0d12\u0d13\u0d14\u0d15\u0d16\u0d17"  # 0x10
         "\u0d18\u0d19\u0d1a\x1b\u0d1b\u0d1c\u0d1d\u0d1e"  # 0x18
-        " !\u0d1f\u0d20\u0d21\u0d22\u0d23\u0d24)(\u0d25\u0d26'\u0d27.\u0d28"  # 0x20
+        " !\u0d1f\u0d20\u0d21\u0d22\u0d23\u0d24)(\u0d25\u0d26,\u0d27.\u0d28"  # 0x20
         "0123456789:;\x1b\u0d2a\u0d2b?"  # 0x30
         "\u0d2c\u0d2d\u0d2e\u0d2f\u0d30\u0d31\u0d32\u0d33"  # 0x40
         "\u0d34\u0d35\u0d36\u0d37\u0d38\u0d39\x1b\u0d3d"  # 0x48
@@ -138,7 +138,7 @@ LOCKING_SHIFT: dict[str, str] = {
         "\u0b0a\u0b0b\n\u0b0c\x1b\r\x1b\u0b0f"  # 0x08
         "\u0b10\x1b\x1b\u0b13\u0b14\u0b15\u0b16\u0b17"  # 0x10
         "\u0b18\u0b19\u0b1a\x1b\u0b1b\u0b1c\u0b1d\u0b1e"  # 0x18
-        " !\u0b1f\u0b20\u0b21\u0b22\u0b23\u0b24)(\u0b25\u0b26'\u0b27.\u0b28"  # 0x20
+        " !\u0b1f\u0b20\u0b21\u0b22\u0b23\u0b24)(\u0b25\u0b26,\u0b27.\u0b28"  # 0x20
         "0123456789:;\x1b\u0b2a\u0b2b?"  # 0x30
         "\u0b2c\u0b2d\u0b2e\u0b2f\u0b30\x1b\u0b32\u0b33"  # 0x40
         "\x1b\u0b35\u0b36\u0b37\u0b38\u0b39\u0b3c\u0b3d"  # 0x48
@@ -152,7 +152,7 @@ LOCKING_SHIFT: dict[str, str] = {
         "\u0a01\u0a02\u0a03\u0a05\u0a06\u0a07\u0a08\u0a09\u0a0a\x1b\n\x1b\x1b\r\x1b\u0a0f"  # 0x00
         "\u0a10\x1b\x1b\u0a13\u0a14\u0a15\u0a16\u0a17"  # 0x10
         "\u0a18\u0a19\u0a1a\x1b\u0a1b\u0a1c\u0a1d\u0a1e"  # 0x18
-        " !\u0a1f\u0a20\u0a21\u0a22\u0a23\u0a24)(\u0a25\u0a26'\u0a27.\u0a28"  # 0x20
+        " !\u0a1f\u0a20\u0a21\u0a22\u0a23\u0a24)(\u0a25\u0a26,\u0a27.\u0a28"  # 0x20
         "0123456789:;\x1b\u0a2a\u0a2b?"  # 0x30
         "\u0a2c\u0a2d\u0a2e\u0a2f\u0a30\x1b\u0a32\u0a33"  # 0x40
         "\x1b\u0a35\u0a36\x1b\u0a38\u0a39\u0a3c\x1b"  # 0x48
@@ -166,7 +166,7 @@ LOCKING_SHIFT: dict[str, str] = {
         "\x1b\u0b82\u0b83\u0b85\u0b86\u0b87\u0b88\u0b89\u0b8a\x1b\n\x1b\x1b\r\u0b8e\u0b8f"  # 0x00
         "\u0b90\x1b\u0b92\u0b93\u0b94\u0b95\x1b\x1b"  # 0x10
         "\x1b\u0b99\u0b9a\x1b\x1b\u0b9c\x1b\u0b9e"  # 0x18
-        " !\u0b9f\x1b\x1b\x1b\u0ba3\u0ba4)(\x1b\x1b'\x1b.\u0ba8"  # 0x20
+        " !\u0b9f\x1b\x1b\x1b\u0ba3\u0ba4)(\x1b\x1b,\x1b.\u0ba8"  # 0x20
         "0123456789:;\u0ba9\u0baa\x1b?"  # 0x30
         "\x1b\x1b\u0bae\u0baf\u0bb0\u0bb1\u0bb2\u0bb3"  # 0x40
         "\u0bb4\u0bb5\u0bb6\u0bb7\u0bb8\u0bb9\x1b\x1b"  # 0x48
@@ -181,7 +181,7 @@ LOCKING_SHIFT: dict[str, str] = {
         "\u0c0a\u0c0b\n\u0c0c\x1b\r\u0c0e\u0c0f"  # 0x08
         "\u0c10\x1b\u0c12\u0c13\u0c14\u0c15\u0c16\u0c17"  # 0x10
         "\u0c18\u0c19\u0c1a\x1b\u0c1b\u0c1c\u0c1d\u0c1e"  # 0x18
-        " !\u0c1f\u0c20\u0c21\u0c22\u0c23\u0c24)(\u0c25\u0c26'\u0c27.\u0c28"  # 0x20
+        " !\u0c1f\u0c20\u0c21\u0c22\u0c23\u0c24)(\u0c25\u0c26,\u0c27.\u0c28"  # 0x20
         "0123456789:;\x1b\u0c2a\u0c2b?"  # 0x30
         "\u0c2c\u0c2d\u0c2e\u0c2f\u0c30\u0c31\u0c32\u0c33"  # 0x40
         "\x1b\u0c35\u0c36\u0c37\u0c38\u0c39\x1b\u0c3d"  # 0x48
@@ -196,7 +196,7 @@ LOCKING_SHIFT: dict[str, str] = {
         "\u06c2\u067f\n\u0679\u067d\r\u067a\u067c"  # 0x08
         "\u062b\u062c\u0681\u0684\u0683\u0685\u0686\u0687"  # 0x10
         "\u062d\u062e\u062f\x1b\u068c\u0688\u0689\u068a"  # 0x18
-        " !\u068f\u068d\u0630\u0631\u0691\u0693)(\u0699\u0632'\u0696.\u0698"  # 0x20
+        " !\u068f\u068d\u0630\u0631\u0691\u0693)(\u0699\u0632,\u0696.\u0698"  # 0x20
         "0123456789:;\u069a\u0633\u0634?"  # 0x30
         "\u0635\u0636\u0637\u0638\u0639\u0641\u0642\u06a9"  # 0x40
         "\u06aa\u06ab\u06af\u06b3\u06b1\u0644\u0645\u0646"  # 0x48
