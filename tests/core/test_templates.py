@@ -6,6 +6,8 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from smscast.core.errors import UserError
 from smscast.core.templates import compile_template, render, unknown_variables
@@ -115,3 +117,19 @@ def test_bad_value_for_a_filter_is_a_clear_error() -> None:
 
 def test_trailing_newline_and_whitespace_are_kept() -> None:
     assert render(compile_template("a  b\n"), {}) == "a  b\n"
+
+
+@given(st.text(alphabet=st.sampled_from(list("{}%#()|.'\" abx_01\n+*-~")), max_size=60))
+@settings(max_examples=400)
+def test_any_source_compiles_or_fails_clearly_never_crashes(source: str) -> None:
+    try:
+        template = compile_template(source, known={"a", "b"})
+    except UserError as exc:
+        assert exc.problem.code.startswith("template.")
+        return
+    try:
+        text = render(template, {"a": 1, "b": "x"})
+    except UserError as exc:
+        assert exc.problem.message
+    else:
+        assert isinstance(text, str)
