@@ -54,10 +54,10 @@ class Blaster(asyncio.Protocol):
         self.fill()
 
     def fill(self) -> None:
-        """Tops the window up in one write."""
+        """Tops the window up in one write, once a quarter of it is free."""
         room = min(self.window - (self.sent - self.answered), self.total - self.sent)
-        if room <= 0:
-            return
+        if room < min(self.window // 4, self.total - self.sent) or room <= 0:
+            return  # wait for a quarter of the window: fewer, larger writes
         message = self.template
         out = []
         for _ in range(room):
@@ -70,7 +70,7 @@ class Blaster(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         acks = []
         for frame in self.framer.feed(data):
-            _, command_id, status, sequence = pdu.peek_header(frame)
+            _, command_id, status, _ = pdu.peek_header(frame)
             if command_id == CommandId.SUBMIT_SM_RESP:
                 self.answered += 1
                 if status:
@@ -150,7 +150,9 @@ def main() -> None:
     server_cpu, _, _ = server.stdout.readline().split()
     seconds = blaster.finished - blaster.started
     rate = args.n / seconds
-    print(f"submit_sm: {args.n} in {seconds:.3f} s, window {args.window}, refused {blaster.refused}")
+    print(
+        f"submit_sm: {args.n} in {seconds:.3f} s, window {args.window}, refused {blaster.refused}"
+    )
     print(f"delivery reports received and acknowledged: {blaster.reports}")
     print(
         f"CPU seconds: simulator {float(server_cpu):.2f}, this client {time.process_time():.2f} "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import urllib.error
 import urllib.request
 from typing import Any
@@ -98,8 +99,11 @@ async def _serve(config: Any) -> None:
     sim = await start_simulator(config)
     http = f", MO injection on http://{config.host}:{sim.http_port}/mo" if sim.http_port else ""
     console.print(f"SMSC simulator on {config.host}:{sim.port}{http} (Ctrl-C to stop)")
+    stop = asyncio.Event()
+    # `kill` (SIGTERM) stops it as cleanly as Ctrl-C: connections closed, ports freed.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     try:
-        await asyncio.Event().wait()
+        await stop.wait()
     finally:
         await sim.close()
 

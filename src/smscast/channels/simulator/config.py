@@ -11,7 +11,7 @@ on in the middle of a session.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Literal
 
 IdFormat = Literal["hex", "dec"]
@@ -80,7 +80,10 @@ class SimulatorConfig:
                 and not (isinstance(current, float) and isinstance(value, int))
             ):
                 raise ValueError(f"setting {name!r} wants a {type(current).__name__}")
-        for name, value in values.items():
-            current = getattr(self, name)
-            setattr(self, name, float(value) if isinstance(current, float) else value)
-        self.outcome_weights()
+        coerced: dict[str, Any] = {
+            name: float(value) if isinstance(getattr(self, name), float) else value
+            for name, value in values.items()
+        }
+        replace(self, **coerced).outcome_weights()  # check the whole before changing any
+        for name, value in coerced.items():
+            setattr(self, name, value)
