@@ -92,6 +92,7 @@ async def run(n: int, window: int, batch: int) -> tuple[float, float, int]:
             for i in range(n)
         ]
         started = time.perf_counter()
+        cpu_started = time.process_time()
         accepted = 0
         for start in range(0, n, batch):
             results = await client.send(messages[start : start + batch])
@@ -101,8 +102,14 @@ async def run(n: int, window: int, batch: int) -> tuple[float, float, int]:
             await asyncio.wait_for(done.wait(), 120)
         except TimeoutError:
             last_report = time.perf_counter()
+        cpu_used = time.process_time() - cpu_started
         await client.stop()
         await counter
+        print(
+            f"client CPU: {cpu_used:.2f} s for {n} messages and their reports "
+            f"({n / cpu_used:.0f} messages per CPU-second); load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
         submit_rate = accepted / (submitted - started)
         dlr_rate = reports / (last_report - started)
         if accepted != n or reports != n:

@@ -110,9 +110,15 @@ def parse_receipt_time(value: str) -> datetime | None:
     if not digits.isdigit() or len(digits) not in (10, 12):
         return None
     try:
-        year, month, day, hour, minute = (int(digits[i : i + 2]) for i in range(0, 10, 2))
-        second = int(digits[10:12]) if len(digits) == 12 else 0
-        return datetime(2000 + year, month, day, hour, minute, second, tzinfo=UTC)
+        return datetime(
+            2000 + int(digits[0:2]),
+            int(digits[2:4]),
+            int(digits[4:6]),
+            int(digits[6:8]),
+            int(digits[8:10]),
+            int(digits[10:12] or 0),
+            tzinfo=UTC,
+        )
     except ValueError:
         return None
 

@@ -22,6 +22,7 @@ from smscast.channels.smpp.window import Window
 _HEADER = struct.Struct(">IIII")
 _SUBMIT_SM_RESP = int(CommandId.SUBMIT_SM_RESP)
 _DELIVER_SM = int(CommandId.DELIVER_SM)
+_DELIVER_SM_RESP = int(CommandId.DELIVER_SM_RESP)
 _GENERIC_NACK = int(CommandId.GENERIC_NACK)
 _ENQUIRE_LINK = int(CommandId.ENQUIRE_LINK)
 _UNBIND = int(CommandId.UNBIND)
@@ -170,7 +171,8 @@ class SmppSession(asyncio.Protocol):
         if command_id == _DELIVER_SM:
             assert isinstance(decoded, pdu.DeliverSm)
             answer = self.handler.on_deliver(decoded)
-            self.answer(pdu.DeliverSmResp(sequence_number=seq, command_status=answer).encode())
+            # deliver_sm_resp is a header and an empty message_id: packed directly.
+            self.answer(_HEADER.pack(17, _DELIVER_SM_RESP, answer, seq) + b"\0")
         elif command_id == _ENQUIRE_LINK:
             self.answer(pdu.EnquireLinkResp(sequence_number=seq).encode())
         elif command_id == _UNBIND:
