@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -26,6 +27,12 @@ from smscast.channels.base import (
 )
 from smscast.channels.smpp import pdu
 from smscast.channels.smpp.client import SmppClient
+from smscast.channels.smpp.compose import (
+    compose_parts,
+    source_address,
+    submit_frame,
+    validity_period,
+)
 from smscast.channels.smpp.constants import CommandStatus, Tag
 from smscast.channels.smpp.settings import BindMode, IdFormat, SmppSettings
 from smscast.channels.smpp.window import MAX_SEQUENCE, Window
@@ -559,6 +566,18 @@ async def test_garbage_mid_stream_gets_generic_nack_and_the_session_survives(
     assert any(isinstance(e, LogEntry) and e.kind == "malformed_pdu" for e in events)
 
 
+async def test_a_pdu_cut_inside_its_mandatory_fields_is_nacked(smsc: ScriptedSmsc) -> None:
+    cut = pdu.GenericNack(sequence_number=31).encode()[:16]
+    cut = (19).to_bytes(4, "big") + (0x00000005).to_bytes(4, "big") + cut[8:] + b"abc"
+    async with running(settings_for(smsc)) as (client, _):
+        smsc.peers[0].raw(cut)
+        [result] = await client.send([message(1)])
+        await until(lambda: any(isinstance(p, pdu.GenericNack) for p in smsc.all_received()))
+    [nack] = [p for p in smsc.all_received() if isinstance(p, pdu.GenericNack)]
+    assert (nack.sequence_number, nack.command_status) == (31, CommandStatus.ESME_RINVCMDLEN)
+    assert result.outcome is SubmitOutcome.ACCEPTED
+
+
 async def test_a_malformed_deliver_sm_is_nacked_and_the_next_one_works(
     smsc: ScriptedSmsc,
 ) -> None:
@@ -574,3 +593,43 @@ async def test_a_malformed_deliver_sm_is_nacked_and_the_next_one_works(
     [nack] = [p for p in smsc.all_received() if isinstance(p, pdu.GenericNack)]
     assert nack.sequence_number == 7
     assert [e.text for e in events if isinstance(e, InboundMessage)] == ["fine"]
+
+
+# --- what goes into submit_sm ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("sender", "expected"),
+    [
+        ("+48500600700", (1, 1, "48500600700")),
+        ("4411", (3, 0, "4411")),
+        ("48500600700", (1, 1, "48500600700")),
+        ("Shop", (5, 0, "Shop")),
+    ],
+)
+def test_sender_ton_and_npi_follow_the_kind_of_sender(
+    sender: str, expected: tuple[int, int, str]
+) -> None:
+    assert source_address(sender, SmppSettings()) == expected
+    assert source_address(sender, SmppSettings(source_ton=2, source_npi=9))[:2] == (2, 9)
+
+
+def test_validity_is_relative_from_the_connector_or_absolute_from_the_message() -> None:
+    assert validity_period(None, None) == ""
+    assert validity_period(None, 2 * 86400 + 3723) == "000002010203000R"
+    deadline = datetime(2026, 3, 1, 13, 30, tzinfo=timezone(timedelta(hours=1)))
+    assert validity_period(deadline, 60) == "260301123000000+"
+
+
+def test_latin1_connectors_fall_back_to_ucs2_for_other_scripts() -> None:
+    settings = SmppSettings(data_coding=3)
+    [latin] = compose_parts(message(1, "Café olé"), settings, 1)
+    [cyrillic] = compose_parts(message(2, "Привет"), settings, 2)
+    assert pdu.decode(submit_frame(latin, 1)).data_coding == 3  # type: ignore[attr-defined]
+    assert pdu.decode(submit_frame(cyrillic, 1)).data_coding == 8  # type: ignore[attr-defined]
+
+
+def test_no_report_is_asked_for_when_the_message_does_not_want_one() -> None:
+    quiet = OutgoingMessage(1, "Shop", "+48600100200", "psst", want_report=False)
+    [body] = compose_parts(quiet, SmppSettings(), 1)
+    assert pdu.decode(submit_frame(body, 9)).registered_delivery == 0  # type: ignore[attr-defined]

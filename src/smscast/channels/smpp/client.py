@@ -133,7 +133,10 @@ class SmppClient:
             with contextlib.suppress(TimeoutError, ConnectionError):
                 await session.request(pdu.Unbind(), self.settings.response_timeout_s)
             session.close("unbound on stop")
-            await asyncio.wait_for(asyncio.shield(session.closed), self.settings.response_timeout_s)
+            try:
+                await asyncio.wait_for(session.closed, self.settings.response_timeout_s)
+            except TimeoutError:
+                session.abort("no close after unbind")
         self._submitter.fail_queued("stopped", "the connector stopped", None)
         self._receiver.expire(float("inf"))
         self._detail = "stopped"

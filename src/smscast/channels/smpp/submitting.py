@@ -281,7 +281,8 @@ class Submitter:
         self.timed_out.clear()
         if self.session is session:
             self.session = None
-        self.fail_queued("not_connected", reason, retry_after)
+        if self.session is None:  # a failed reconnect attempt must not touch a live queue
+            self.fail_queued("not_connected", reason, retry_after)
 
     def fail_queued(self, code: str, reason: str, retry_after: float | None) -> None:
         while self.queue:
