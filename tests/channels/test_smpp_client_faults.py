@@ -9,11 +9,12 @@ twice, and the connector carries on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import pytest
+from test_smpp_client import running, until
 
 from smscast.channels.base import (
     DeliveryReport,
@@ -27,6 +28,8 @@ from smscast.channels.simulator.config import SimulatorConfig
 from smscast.channels.simulator.server import RunningSimulator, start_simulator
 from smscast.channels.smpp.client import SmppClient
 from smscast.channels.smpp.settings import IdFormat, SmppSettings
+
+running_type = AbstractAsyncContextManager[tuple[SmppClient, list[Any]]]
 
 
 @pytest.fixture
@@ -47,10 +50,8 @@ async def simulator() -> AsyncIterator[RunningSimulator]:
     await running.close()
 
 
-@contextlib.asynccontextmanager
-async def connector(
-    simulator: RunningSimulator, **changes: Any
-) -> AsyncIterator[tuple[SmppClient, list[Any]]]:
+def connector(simulator: RunningSimulator, **changes: Any) -> running_type:
+    """The connector bound to the simulator, collecting its events (see `running`)."""
     values: dict[str, Any] = {
         "name": "sim",
         "port": simulator.port,
@@ -62,21 +63,7 @@ async def connector(
         "submit_id_format": IdFormat.HEX,
         "report_id_format": IdFormat.HEX,
     }
-    settings = SmppSettings(**(values | changes))
-    client = SmppClient(settings)
-    await client.start()
-    events: list[Any] = []
-
-    async def collect() -> None:
-        async for event in client.events():
-            events.append(event)
-
-    task = asyncio.create_task(collect())
-    try:
-        yield client, events
-    finally:
-        await client.stop()
-        await asyncio.wait_for(task, 5)
+    return running(SmppSettings(**(values | changes)))
 
 
 def messages(count: int, text: str = "Offer {i}: 20% off today") -> list[OutgoingMessage]:
@@ -86,12 +73,6 @@ def messages(count: int, text: str = "Offer {i}: 20% off today") -> list[Outgoin
         )
         for i in range(count)
     ]
-
-
-async def until(check: Callable[[], bool], timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not check():
-            await asyncio.sleep(0.01)
 
 
 def of_kind(events: list[Any], kind: type) -> list[Any]:
