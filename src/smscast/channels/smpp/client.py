@@ -265,7 +265,7 @@ class SmppClient:
     def on_deliver(self, deliver: pdu.DeliverSm) -> int:
         if self._events.qsize() >= MAX_PENDING_EVENTS:
             return CommandStatus.ESME_RX_T_APPN
-        self._receiver.on_deliver(deliver, time.monotonic(), datetime.now(UTC))
+        self._receiver.on_deliver(deliver, time.monotonic())
         return CommandStatus.ESME_ROK
 
     def on_problem(self, kind: str, detail: str, wire: bytes) -> None:

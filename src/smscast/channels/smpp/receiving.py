@@ -11,7 +11,7 @@ than dropped.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from smscast.channels.base import ChannelEvent, DeliveryReport, InboundMessage
 from smscast.channels.smpp import pdu
@@ -59,7 +59,7 @@ class Receiver:
         for early in self.matcher.remember(carrier_id, ref, now):
             self.emit(_with_ref(early, ref))
 
-    def on_deliver(self, deliver: pdu.DeliverSm, now: float, wall: datetime) -> None:
+    def on_deliver(self, deliver: pdu.DeliverSm, now: float) -> None:
         tlvs = deliver.tlvs
         is_report = (deliver.esm_class & ESM_TYPE_MASK) in _REPORT_TYPES or (
             Tag.RECEIPTED_MESSAGE_ID in tlvs
@@ -67,7 +67,7 @@ class Receiver:
         if is_report:
             self._report(deliver, now)
         else:
-            self._inbound(deliver, now, wall)
+            self._inbound(deliver, now, datetime.now(UTC))
 
     def expire(self, now: float) -> None:
         for report in self.matcher.expire(now):
@@ -92,15 +92,15 @@ class Receiver:
         except ReportError as exc:
             self.on_log("bad_report", str(exc), text)
             return
-        report = self._as_event(read)
-        ref = self.matcher.ref_for(report.carrier_id)
+        carrier_id = self._carrier_id(read)
+        ref = self.matcher.ref_for(carrier_id)
         if ref is not None:
-            self.emit(_with_ref(report, ref))
+            self.emit(_event(read, carrier_id, ref))
         elif self.awaiting_ids():
             # Its submit_sm_resp may still be on the way: hold it rather than lose the ref.
-            self.matcher.hold(report.carrier_id, report, now)
+            self.matcher.hold(carrier_id, _event(read, carrier_id, None), now)
         else:
-            self._emit_unmatched(report)
+            self._emit_unmatched(_event(read, carrier_id, None))
 
     def _emit_unmatched(self, report: DeliveryReport) -> None:
         self.on_log(
@@ -111,22 +111,15 @@ class Receiver:
         )
         self.emit(report)
 
-    def _as_event(self, read: ReadReport) -> DeliveryReport:
+    def _carrier_id(self, read: ReadReport) -> str:
         settings = self.settings
         try:
-            carrier_id = normalise_id(
+            return normalise_id(
                 read.carrier_id, settings.report_id_format, settings.submit_id_format
             )
         except ValueError as exc:
             self.on_log("bad_message_id", f"delivery report: {exc}", read.raw)
-            carrier_id = normalise_id(read.carrier_id, IdFormat.TEXT)
-        return DeliveryReport(
-            carrier_id=carrier_id,
-            state=read.state,
-            error_code=read.error_code,
-            done_at=read.done_at,
-            raw=read.raw,
-        )
+            return normalise_id(read.carrier_id, IdFormat.TEXT)
 
     # --- inbound texts ----------------------------------------------------------------
 
@@ -175,6 +168,10 @@ class Receiver:
                 sender, recipient, _join_best_effort(texts), late.parts[0][1], parts=total
             )
         )
+
+
+def _event(read: ReadReport, carrier_id: str, ref: int | None) -> DeliveryReport:
+    return DeliveryReport(carrier_id, read.state, ref, read.error_code, read.done_at, read.raw)
 
 
 def _with_ref(report: DeliveryReport, ref: int) -> DeliveryReport:
