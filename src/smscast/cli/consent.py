@@ -7,7 +7,12 @@ import typer
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import console, print_json
 from smscast.core.consent import Action, Channel, Source
-from smscast.engine.consent import ConsentChange, consent_history, rebuild_consent_state, record_consent
+from smscast.engine.consent import (
+    ConsentChange,
+    consent_history,
+    rebuild_consent_state,
+    record_consent,
+)
 
 app = typer.Typer(help="Consent history, opt-in and opt-out.", no_args_is_help=True)
 

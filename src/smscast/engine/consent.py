@@ -70,7 +70,7 @@ def record_consent(
             "evidence": change.evidence,
             "actor": change.actor,
             "occurred_at": change.now,
-        }])[0]  # fmt: skip
+        }])[contact.id]  # fmt: skip
         entry = LedgerEntry(
             event_id, change.channel, change.purpose, change.action.value, change.now
         )

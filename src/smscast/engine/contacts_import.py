@@ -33,6 +33,7 @@ from smscast.engine.row_parsing import (
 from smscast.engine.workspaces import WorkspaceRef
 from smscast.store import consent as consent_store
 from smscast.store import contacts as contact_store
+from smscast.store.bulk import DriverValues
 from smscast.store.models import ImportJob, table_of
 
 import_jobs = table_of(ImportJob)
@@ -256,13 +257,15 @@ class _BatchWriter:
             rows = self._drop_erased(conn, rows, summary, report)
         existing = contact_store.find_by_phones(conn, workspace_id, list(rows))
         now = self.request.now
-        inserts: list[dict[str, Any]] = []
+        values = DriverValues(conn)
+        moment = values.moment(now)
+        inserts: list[tuple[Any, ...]] = []
         updates: list[dict[str, Any]] = []
         seen: list[int] = []
         for phone, row in list(rows.items()):
             stored = existing.get(phone)
             if stored is None:
-                inserts.append(_new_contact(workspace_id, row, now, self.job_id))
+                inserts.append(_new_contact(values, workspace_id, row, moment, self.job_id))
                 summary.created += 1
             elif stored.last_import_id == self.job_id:
                 _reject(
@@ -388,22 +391,23 @@ class _BatchWriter:
                 "occurred_at": self.request.now,
             })  # fmt: skip
         event_ids = consent_store.append_events(conn, events)
-        consent_store.write_states(
-            conn,
-            [
-                {
-                    "contact_id": event["contact_id"],
-                    "channel": channel,
-                    "purpose": purpose,
-                    "status": (
-                        Status.OPTED_IN if event["action"] == Action.OPT_IN else Status.OPTED_OUT
-                    ).value,
-                    "event_id": event_id,
-                    "changed_at": self.request.now,
-                }
-                for event, event_id in zip(events, event_ids, strict=True)
-            ],
-        )
+        state_rows = [
+            {
+                "contact_id": event["contact_id"],
+                "channel": channel,
+                "purpose": purpose,
+                "status": (
+                    Status.OPTED_IN if event["action"] == Action.OPT_IN else Status.OPTED_OUT
+                ).value,
+                "event_id": event_ids[event["contact_id"]],
+                "changed_at": self.request.now,
+            }
+            for event in events
+        ]
+        had_state = [row for row in state_rows if row["contact_id"] in statuses]
+        consent_store.write_states(conn, had_state)
+        fresh = [row for row in state_rows if row["contact_id"] not in statuses]
+        consent_store.write_states(conn, fresh, replace=False)
 
 
 def _reject(summary: ImportSummary, report: ErrorReport, error: RowError) -> None:
@@ -416,20 +420,14 @@ def _warn(summary: ImportSummary, report: ErrorReport, error: RowError) -> None:
     report.add(error)
 
 
-def _new_contact(workspace_id: int, row: ContactRow, now: datetime, job_id: int) -> dict[str, Any]:
-    return {
-        "workspace_id": workspace_id,
-        "phone": row.phone,
-        "country": row.country,
-        "attributes": row.attributes,
-        "language": row.language,
-        "timezone": row.timezone,
-        "email": row.email,
-        "tags": list(row.tags),
-        "created_at": now,
-        "updated_at": now,
-        "last_import_id": job_id,
-    }
+def _new_contact(
+    values: DriverValues, workspace_id: int, row: ContactRow, moment: Any, job_id: int
+) -> tuple[Any, ...]:
+    """A new contact's row, in the order of NEW_CONTACT_COLUMNS."""
+    return (
+        workspace_id, row.phone, row.country, values.json(row.attributes), row.language,
+        row.timezone, row.email, values.json(list(row.tags)), moment, moment, job_id,
+    )  # fmt: skip
 
 
 def _merge(stored: contact_store.StoredContact, row: ContactRow) -> dict[str, Any] | None:

@@ -8,24 +8,51 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from smscast.core.consent import LedgerEntry, StateRow, derive_state
-from smscast.store.models import ConsentEvent, ConsentState, table_of
+from smscast.store.bulk import DriverValues, insert_returning, insert_rows
+from smscast.store.models import ConsentEvent, ConsentState, Contact, table_of
 
 events = table_of(ConsentEvent)
 states = table_of(ConsentState)
 
 
-def append_events(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
-    """Appends ledger rows and returns their ids, in the order given."""
+EVENT_COLUMNS = (
+    "workspace_id", "contact_id", "channel", "purpose", "action", "source", "evidence", "actor",
+    "occurred_at",
+)  # fmt: skip
+STATE_COLUMNS = ("contact_id", "channel", "purpose", "status", "event_id", "changed_at")
+
+
+def append_events(conn: Connection, rows: list[dict[str, Any]]) -> dict[int, int]:
+    """Appends ledger rows, at most one per contact; returns each contact's new event id."""
     if not rows:
-        return []
-    result = conn.execute(insert(events).returning(events.c.id, sort_by_parameter_order=True), rows)
-    return list(result.scalars())
+        return {}
+    values = DriverValues(conn)
+    tuples = [
+        tuple(values.moment(row[c]) if c == "occurred_at" else row[c] for c in EVENT_COLUMNS)
+        for row in rows
+    ]
+    returned = insert_returning(conn, events, EVENT_COLUMNS, tuples, ("contact_id", "id"))
+    return {contact_id: event_id for contact_id, event_id in returned}
 
 
-def write_states(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    """Upserts state rows (contact_id, channel, purpose, status, event_id, changed_at)."""
+def write_states(conn: Connection, rows: list[dict[str, Any]], replace: bool = True) -> None:
+    """Upserts state rows (contact_id, channel, purpose, status, event_id, changed_at).
+
+    `replace=False` skips removing earlier rows, for contacts known to have none.
+    """
     if not rows:
         return
+    if replace:
+        _delete_states(conn, rows)
+    values = DriverValues(conn)
+    tuples = [
+        tuple(values.moment(row[c]) if c == "changed_at" else row[c] for c in STATE_COLUMNS)
+        for row in rows
+    ]
+    insert_rows(conn, states, STATE_COLUMNS, tuples)
+
+
+def _delete_states(conn: Connection, rows: list[dict[str, Any]]) -> None:
     conn.execute(
         delete(states).where(
             states.c.contact_id == bindparam("k_contact"),
@@ -37,7 +64,6 @@ def write_states(conn: Connection, rows: list[dict[str, Any]]) -> None:
             for r in rows
         ],
     )
-    conn.execute(insert(states), rows)
 
 
 def state_rows(contact_id: int, rows: Sequence[StateRow]) -> list[dict[str, Any]]:
@@ -72,7 +98,6 @@ def current_state(conn: Connection, contact_id: int) -> list[dict[str, Any]]:
 
 def rebuild_states(conn: Connection, workspace_id: int, batch: int = 5000) -> int:
     """Derives every contact's state from the ledger again; returns the contacts rebuilt."""
-    from smscast.store.models import Contact
 
     contact_ids = select(table_of(Contact).c.id).where(
         table_of(Contact).c.workspace_id == workspace_id

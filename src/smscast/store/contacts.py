@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
+from smscast.store.bulk import insert_rows
 from smscast.store.models import ConsentState, Contact, ErasedPhone, table_of
 
 contacts = table_of(Contact)
@@ -61,9 +62,15 @@ def ids_by_phones(conn: Connection, workspace_id: int, phones: Sequence[str]) ->
     return {phone: contact_id for phone, contact_id in rows}
 
 
-def insert_contacts(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(contacts), rows)
+NEW_CONTACT_COLUMNS = (
+    "workspace_id", "phone", "country", "attributes", "language", "timezone", "email", "tags",
+    "created_at", "updated_at", "last_import_id",
+)  # fmt: skip
+
+
+def insert_contacts(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
+    """Inserts driver-ready tuples in the order of NEW_CONTACT_COLUMNS."""
+    insert_rows(conn, contacts, NEW_CONTACT_COLUMNS, rows)
 
 
 def update_contacts(conn: Connection, rows: list[dict[str, Any]]) -> None:
