@@ -22,7 +22,7 @@ from smscast.config import Settings
 from smscast.engine.workspaces import WorkspaceRef, create_workspace
 from smscast.store.db import create_db_engine
 from smscast.store.migrate import upgrade_database
-from smscast.store.models import Base
+from smscast.store.schema import metadata
 
 POSTGRES_URL = os.environ.get(
     "SMSCAST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -72,7 +72,7 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url: str = request.getfixturevalue("postgres_schema_url")
     yield url
     engine = create_engine(url)
-    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    tables = ", ".join(f'"{table.name}"' for table in metadata.sorted_tables)
     with engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()

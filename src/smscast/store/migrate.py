@@ -26,9 +26,9 @@ def upgrade_engine(engine: Engine) -> str:
     with engine.begin() as connection:
         config = alembic_config(str(engine.url))
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
-        revision = MigrationContext.configure(connection).get_current_revision()
-    return revision or "base"
+        command.upgrade(config, "heads")
+        heads = MigrationContext.configure(connection).get_current_heads()
+    return ", ".join(sorted(heads)) or "base"
 
 
 def upgrade_database(url: str) -> str:

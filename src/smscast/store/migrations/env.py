@@ -6,10 +6,10 @@ from alembic import context
 from sqlalchemy import Connection
 
 from smscast.store.db import create_db_engine
-from smscast.store.models import Base
+from smscast.store.schema import metadata
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def run_on(connection: Connection) -> None:

@@ -1,0 +1,11 @@
+"""Every table of smscast: importing this module registers all model modules.
+
+Alembic and the tests take `metadata` from here, so a new model module is added
+to this list and nowhere else.
+"""
+
+from smscast.store import messaging_models, models
+
+metadata = models.Base.metadata
+
+__all__ = ["messaging_models", "metadata", "models"]
