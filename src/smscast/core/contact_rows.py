@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import NamedTuple
 
 from smscast.core.consent import Action, parse_consent_cell
 from smscast.core.errors import Problem, UserError
@@ -28,7 +29,7 @@ COLUMN_ALIASES = {
 _ALIAS_TO_COLUMN = {
     alias: column for column, aliases in COLUMN_ALIASES.items() for alias in aliases
 }
-ATTRIBUTE_COLUMNS = frozenset({"first_name", "last_name"})
+ATTRIBUTE_COLUMNS = ("first_name", "last_name")
 _HEADER_JUNK = re.compile(r"[^\w]+")
 _LANGUAGE = re.compile(r"([a-zA-Z]{2,3})(?:[-_]([a-zA-Z]{2}|\d{3}))?")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -42,17 +43,19 @@ class ColumnMap:
 
     header: tuple[str, ...]
     known: dict[str, int]
-    attributes: tuple[tuple[str, int], ...]
+    attributes: tuple[tuple[str, int], ...]  # first and last name, then custom columns
 
 
-@dataclass(frozen=True, slots=True)
-class ContactRow:
-    """One row read from the file: what it says about one contact."""
+class ContactRow(NamedTuple):
+    """One row read from the file: what it says about one contact.
+
+    A named tuple because import workers send millions of these to the writer.
+    """
 
     row: int
     phone: str
     country: str
-    attributes: dict[str, str] = field(default_factory=dict)
+    attributes: dict[str, str]
     language: str | None = None
     timezone: str | None = None
     email: str | None = None
@@ -81,14 +84,15 @@ def map_columns(header: Sequence[str]) -> ColumnMap:
         else:
             attributes.append((key, index))
     if "phone" not in known:
-        names = ", ".join(COLUMN_ALIASES["phone"])
+        aliases = ", ".join(COLUMN_ALIASES["phone"])
         raise UserError.of(
             "no_phone_column",
-            f"no phone column in the header ({', '.join(header) or 'empty'}); name one of: {names}",
+            f"no phone column in the header ({', '.join(header) or 'empty'}); name one of: {aliases}",
             field="phone",
             line=1,
         )
-    return ColumnMap(tuple(header), known, tuple(attributes))
+    names = [(name, known[name]) for name in ATTRIBUTE_COLUMNS if name in known]
+    return ColumnMap(tuple(header), known, tuple(names + attributes))
 
 
 def read_contact_row(
@@ -109,21 +113,18 @@ def read_contact_row(
             )
         ]
     problems: list[Problem] = []
+    values = [unescape_cell(value) for value in cells]
+    values.extend([""] * (len(columns.header) - len(values)))
     known = columns.known
-
-    def cell(column: str) -> str:
-        index = known.get(column)
-        return unescape_cell(cells[index]) if index is not None and index < len(cells) else ""
-
-    for index, value in enumerate(cells):
+    for index, value in enumerate(values):
         if len(value) > MAX_CELL:
             problems.append(_problem(row, columns.header[index], "too_long", "is too long"))
     try:
-        phone = parse_phone(cell("phone"), default_country)
+        phone = parse_phone(values[known["phone"]], default_country)
     except PhoneError as error:
         problems.append(_at_row(row, error.problem))
         return problems
-    language = cell("language") or None
+    language = _cell(values, known, "language")
     if language is not None:
         match = _LANGUAGE.fullmatch(language)
         if match is None:
@@ -138,42 +139,38 @@ def read_contact_row(
         else:
             primary, region = match.groups()
             language = primary.lower() + (f"-{region.upper()}" if region else "")
-    zone = cell("timezone") or None
+    zone = _cell(values, known, "timezone")
     if zone is not None and zone not in known_zones:
         problems.append(
             _problem(
                 row, "timezone", "invalid_timezone", f'"{zone}" is not a time zone (Europe/Warsaw)'
             )
         )
-    email = cell("email") or None
+    email = _cell(values, known, "email")
     if email is not None and not _EMAIL.fullmatch(email):
         problems.append(
             _problem(row, "email", "invalid_email", f'"{email}" is not an email address')
         )
     consent: Action | None = None
-    try:
-        consent = parse_consent_cell(cell("consent"))
-    except ValueError as error:
-        problems.append(_problem(row, "consent", "invalid_consent", str(error)))
+    consent_cell = _cell(values, known, "consent")
+    if consent_cell is not None:
+        try:
+            consent = parse_consent_cell(consent_cell)
+        except ValueError as error:
+            problems.append(_problem(row, "consent", "invalid_consent", str(error)))
     if problems:
         return problems
-    attributes = {name: cell(name) for name in ATTRIBUTE_COLUMNS if cell(name)}
-    for name, index in columns.attributes:
-        if index < len(cells):
-            value = unescape_cell(cells[index])
-            if value:
-                attributes[name] = value
+    attributes = {name: values[index] for name, index in columns.attributes if values[index]}
+    tags = _cell(values, known, "tags")
     return ContactRow(
-        row=row,
-        phone=phone.e164,
-        country=phone.country,
-        attributes=attributes,
-        language=language,
-        timezone=zone,
-        email=email,
-        tags=split_tags(cell("tags")),
-        consent=consent,
-    )
+        row, phone.e164, phone.country, attributes, language, zone, email,
+        split_tags(tags) if tags else (), consent,
+    )  # fmt: skip
+
+
+def _cell(values: list[str], known: dict[str, int], column: str) -> str | None:
+    index = known.get(column)
+    return (values[index] or None) if index is not None else None
 
 
 def split_tags(value: str) -> tuple[str, ...]:
@@ -206,8 +203,8 @@ def spreadsheet_safe(value: str) -> str:
 
 
 def unescape_cell(value: str) -> str:
-    """Undoes `spreadsheet_safe`, so an exported file imports back unchanged."""
+    """Strips a cell and undoes `spreadsheet_safe`, so an export imports back unchanged."""
     value = value.strip()
-    if value[:1] == "'" and value[1:2] in FORMULA_STARTS and len(value) > 1:
+    if value[:1] == "'" and len(value) > 1 and value[1] in FORMULA_STARTS:
         return value[1:]
     return value

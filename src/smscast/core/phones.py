@@ -75,10 +75,9 @@ def _fast_international(digits: str) -> Phone | None:
     national = digits[length:]
     if not national:
         return None
-    if len(regions) == 1:
-        validator = _validator_for(regions[0])
-        if validator is not None:
-            return Phone("+" + digits, regions[0]) if validator(national) else None
+    if regions != ("001",):
+        region = _valid_region(regions, national)
+        return Phone("+" + digits, region) if region is not None else None
     number = PhoneNumber(country_code=country_code, national_number=int(national))
     zeros = len(national) - len(national.lstrip("0"))
     if zeros:
@@ -104,6 +103,34 @@ _TYPE_DESCS = (
     "personal_number", "pager", "uan", "voicemail",
 )  # fmt: skip
 Matcher = tuple[frozenset[int], re.Pattern[str]]
+
+
+def _valid_region(regions: tuple[str, ...], national: str) -> str | None:
+    """The region a national number belongs to if it is valid there, else None.
+
+    As the library decides for calling codes shared by several regions (+1, +44):
+    the first region whose leading digits match claims the number; a region
+    without leading digits claims it if the number is valid there.
+    """
+    for region in regions:
+        leading = _leading_digits(region)
+        validator = _validator_for(region)
+        if validator is None:
+            continue
+        if leading is None:
+            if validator(national):
+                return region
+        elif leading.match(national):
+            return region if validator(national) else None
+    return None
+
+
+@lru_cache(maxsize=512)
+def _leading_digits(region: str) -> re.Pattern[str] | None:
+    metadata = PhoneMetadata.metadata_for_region(region)
+    if metadata is None or metadata.leading_digits is None:
+        return None
+    return re.compile(metadata.leading_digits)
 
 
 @lru_cache(maxsize=512)

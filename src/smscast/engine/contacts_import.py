@@ -288,12 +288,15 @@ class _BatchWriter:
                     merged.update(_id=stored.id, updated_at=now, last_import_id=self.job_id)
                     updates.append(merged)
                     summary.updated += 1
-        contact_store.insert_contacts(conn, inserts)
+        ids = contact_store.insert_contacts(conn, inserts)
         contact_store.update_contacts(conn, updates)
         contact_store.mark_seen(conn, self.job_id, seen)
         with_consent = {phone: row for phone, row in rows.items() if row.consent is not None}
         if with_consent:
-            self._record_consent(conn, with_consent, summary, report)
+            for phone, stored in existing.items():
+                ids.setdefault(phone, stored.id)
+            known = [stored.id for phone, stored in existing.items() if phone in with_consent]
+            self._record_consent(conn, with_consent, ids, known, summary, report)
 
     def _drop_duplicates(
         self, batch: list[ContactRow], summary: ImportSummary, report: ErrorReport
@@ -338,13 +341,13 @@ class _BatchWriter:
         return rows
 
     def _record_consent(
-        self, conn: Connection, rows: dict[str, ContactRow], summary: ImportSummary,
-        report: ErrorReport,
+        self, conn: Connection, rows: dict[str, ContactRow], ids: dict[str, int],
+        existing_ids: list[int], summary: ImportSummary, report: ErrorReport,
     ) -> None:  # fmt: skip
+        """Appends consent events; only contacts that existed before can have a state."""
         workspace_id = self.request.workspace.id
-        ids = contact_store.ids_by_phones(conn, workspace_id, list(rows))
         channel, purpose = Channel.SMS.value, Purpose.PROMOTIONAL.value
-        statuses = contact_store.consent_status_of(conn, list(ids.values()), channel, purpose)
+        statuses = contact_store.consent_status_of(conn, existing_ids, channel, purpose)
         events: list[dict[str, Any]] = []
         for phone, row in rows.items():
             contact_id = ids[phone]

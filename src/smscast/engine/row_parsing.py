@@ -74,18 +74,11 @@ def parse_chunk(records: list[tuple[int, bytes]]) -> list[ParsedRow | None]:
         if isinstance(result, ContactRow):
             if result.timezone is None:
                 zone = timezone_for_phone(result.phone, context.default_timezone)
-                result = _with_timezone(result, zone)
+                result = result._replace(timezone=zone)
             out.append(result)
         else:
             out.append([_row_error(row, problem, cells, context.columns) for problem in result])
     return out
-
-
-def _with_timezone(row: ContactRow, zone: str) -> ContactRow:
-    return ContactRow(
-        row.row, row.phone, row.country, row.attributes, row.language, zone,
-        row.email, row.tags, row.consent,
-    )  # fmt: skip
 
 
 def _row_error(row: int, problem: Problem, cells: list[str], columns: ColumnMap) -> RowError:

@@ -14,6 +14,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 
 class DriverValues:
     """Converts values the way UtcDateTime and the JSON columns store them."""
@@ -26,7 +28,7 @@ class DriverValues:
         return utc.strftime("%Y-%m-%d %H:%M:%S.%f") if self.sqlite else utc
 
     def json(self, value: Any) -> str:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return _ENCODER.encode(value)
 
 
 def insert_rows(
@@ -60,4 +62,21 @@ def insert_returning(
         sql = head + ", ".join([one] * len(part)) + tail
         params = tuple(value for row in part for value in row)
         out.extend(tuple(row) for row in conn.exec_driver_sql(sql, params))
+    return out
+
+
+def select_in(
+    conn: Connection, sql: str, values: Sequence[Any], extra: Sequence[Any] = (), chunk: int = 5000
+) -> list[tuple[Any, ...]]:
+    """Runs `sql` (ending in `IN`) for `values` in chunks; `extra` parameters come first.
+
+    Plain placeholders instead of an expanding bind parameter: compiling thousands
+    of those per batch costs more than the query.
+    """
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    out: list[tuple[Any, ...]] = []
+    for start in range(0, len(values), chunk):
+        part = list(values[start : start + chunk])
+        statement = f"{sql} ({', '.join([marker] * len(part))})"
+        out.extend(tuple(row) for row in conn.exec_driver_sql(statement, (*extra, *part)))
     return out

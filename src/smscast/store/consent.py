@@ -26,11 +26,7 @@ def append_events(conn: Connection, rows: list[dict[str, Any]]) -> dict[int, int
     """Appends ledger rows, at most one per contact; returns each contact's new event id."""
     if not rows:
         return {}
-    values = DriverValues(conn)
-    tuples = [
-        tuple(values.moment(row[c]) if c == "occurred_at" else row[c] for c in EVENT_COLUMNS)
-        for row in rows
-    ]
+    tuples = _driver_tuples(conn, rows, EVENT_COLUMNS, "occurred_at")
     returned = insert_returning(conn, events, EVENT_COLUMNS, tuples, ("contact_id", "id"))
     return {contact_id: event_id for contact_id, event_id in returned}
 
@@ -44,12 +40,23 @@ def write_states(conn: Connection, rows: list[dict[str, Any]], replace: bool = T
         return
     if replace:
         _delete_states(conn, rows)
-    values = DriverValues(conn)
-    tuples = [
-        tuple(values.moment(row[c]) if c == "changed_at" else row[c] for c in STATE_COLUMNS)
-        for row in rows
-    ]
+    tuples = _driver_tuples(conn, rows, STATE_COLUMNS, "changed_at")
     insert_rows(conn, states, STATE_COLUMNS, tuples)
+
+
+def _driver_tuples(
+    conn: Connection, rows: list[dict[str, Any]], columns: Sequence[str], moment_column: str
+) -> list[tuple[Any, ...]]:
+    """Rows as tuples in `columns` order, the datetime column converted once per distinct value."""
+    values = DriverValues(conn)
+    moments: dict[Any, Any] = {}
+    tuples = []
+    for row in rows:
+        moment = row[moment_column]
+        if moment not in moments:
+            moments[moment] = values.moment(moment)
+        tuples.append(tuple(moments[moment] if c == moment_column else row[c] for c in columns))
+    return tuples
 
 
 def _delete_states(conn: Connection, rows: list[dict[str, Any]]) -> None:

@@ -6,6 +6,7 @@ thousands of rows on SQLite and PostgreSQL alike.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
-from smscast.store.bulk import insert_rows
+from smscast.store.bulk import insert_returning, select_in
 from smscast.store.models import ConsentState, Contact, ErasedPhone, table_of
 
 contacts = table_of(Contact)
@@ -38,28 +39,25 @@ class StoredContact:
 def find_by_phones(
     conn: Connection, workspace_id: int, phones: Sequence[str]
 ) -> dict[str, StoredContact]:
-    rows = conn.execute(
-        select(
-            contacts.c.id,
-            contacts.c.phone,
-            contacts.c.attributes,
-            contacts.c.language,
-            contacts.c.timezone,
-            contacts.c.email,
-            contacts.c.tags,
-            contacts.c.last_import_id,
-        ).where(contacts.c.workspace_id == workspace_id, contacts.c.phone.in_(phones))
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    rows = select_in(
+        conn,
+        "SELECT id, phone, attributes, language, timezone, email, tags, last_import_id "
+        f"FROM contacts WHERE workspace_id = {marker} AND phone IN",
+        phones,
+        (workspace_id,),
     )
-    return {row.phone: StoredContact(*row) for row in rows}
-
-
-def ids_by_phones(conn: Connection, workspace_id: int, phones: Sequence[str]) -> dict[str, int]:
-    rows = conn.execute(
-        select(contacts.c.phone, contacts.c.id).where(
-            contacts.c.workspace_id == workspace_id, contacts.c.phone.in_(phones)
-        )
-    )
-    return {phone: contact_id for phone, contact_id in rows}
+    found = {}
+    for row in rows:
+        attributes, tags = row[2], row[6]
+        found[row[1]] = StoredContact(
+            row[0], row[1],
+            json.loads(attributes) if isinstance(attributes, str) else attributes,
+            row[3], row[4], row[5],
+            json.loads(tags) if isinstance(tags, str) else tags,
+            row[7],
+        )  # fmt: skip
+    return found
 
 
 NEW_CONTACT_COLUMNS = (
@@ -68,9 +66,12 @@ NEW_CONTACT_COLUMNS = (
 )  # fmt: skip
 
 
-def insert_contacts(conn: Connection, rows: list[tuple[Any, ...]]) -> None:
-    """Inserts driver-ready tuples in the order of NEW_CONTACT_COLUMNS."""
-    insert_rows(conn, contacts, NEW_CONTACT_COLUMNS, rows)
+def insert_contacts(conn: Connection, rows: list[tuple[Any, ...]]) -> dict[str, int]:
+    """Inserts driver-ready tuples in the order of NEW_CONTACT_COLUMNS; returns phone → id."""
+    if not rows:
+        return {}
+    returned = insert_returning(conn, contacts, NEW_CONTACT_COLUMNS, rows, ("phone", "id"))
+    return {phone: contact_id for phone, contact_id in returned}
 
 
 def update_contacts(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -142,11 +143,12 @@ def forget_erasure(conn: Connection, workspace_id: int, phone_hash: str) -> None
 def consent_status_of(
     conn: Connection, contact_ids: Sequence[int], channel: str, purpose: str
 ) -> dict[int, str]:
-    rows = conn.execute(
-        select(consent_states.c.contact_id, consent_states.c.status).where(
-            consent_states.c.contact_id.in_(contact_ids),
-            consent_states.c.channel == channel,
-            consent_states.c.purpose == purpose,
-        )
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    rows = select_in(
+        conn,
+        "SELECT contact_id, status FROM consent_states "
+        f"WHERE channel = {marker} AND purpose = {marker} AND contact_id IN",
+        contact_ids,
+        (channel, purpose),
     )
     return {contact_id: status for contact_id, status in rows}
