@@ -61,6 +61,7 @@ class ContactRow(NamedTuple):
     email: str | None = None
     tags: tuple[str, ...] = ()
     consent: Action | None = None
+    encoded: tuple[str, str] | None = None  # attributes and tags as JSON, when the reader adds them
 
 
 def header_key(name: str) -> str:

@@ -348,69 +348,46 @@ class _BatchWriter:
         workspace_id = self.request.workspace.id
         channel, purpose = Channel.SMS.value, Purpose.PROMOTIONAL.value
         statuses = contact_store.consent_status_of(conn, existing_ids, channel, purpose)
-        events: list[dict[str, Any]] = []
+        values = DriverValues(conn)
+        moment = values.moment(self.request.now)
+        evidence = self.request.consent_source or f"import of {self.request.path.name}"
+        opt_in, opted_in, opted_out = Action.OPT_IN, Status.OPTED_IN.value, Status.OPTED_OUT.value
+        events: list[tuple[Any, ...]] = []
+        wanted_status: dict[int, str] = {}
         for phone, row in rows.items():
             contact_id = ids[phone]
             status = statuses.get(contact_id)
-            wanted = Status.OPTED_IN if row.consent == Action.OPT_IN else Status.OPTED_OUT
+            wanted = opted_in if row.consent is opt_in else opted_out
             if status == wanted:
                 continue
-            if row.consent == Action.OPT_IN:
-                if not self.request.consent_source:
-                    _warn(
-                        summary,
-                        report,
-                        RowError(
-                            row.row,
-                            "consent",
-                            "yes",
-                            f"row {row.row}: consent says yes but the import states no consent "
-                            "source (--consent-source); consent not recorded",
-                        ),
-                    )
+            if row.consent is opt_in:
+                refusal = self._refuse_opt_in(row, status)
+                if refusal is not None:
+                    _warn(summary, report, refusal)
                     continue
-                if not import_may_opt_in(Status(status) if status else None):
-                    _warn(
-                        summary,
-                        report,
-                        RowError(
-                            row.row,
-                            "consent",
-                            "yes",
-                            f"row {row.row}: {phone} has opted out; an import cannot opt them "
-                            "back in (consent not changed)",
-                        ),
-                    )
-                    continue
-            events.append({
-                "workspace_id": workspace_id,
-                "contact_id": contact_id,
-                "channel": channel,
-                "purpose": purpose,
-                "action": row.consent.value if row.consent else "",
-                "source": Source.IMPORT.value,
-                "evidence": self.request.consent_source or f"import of {self.request.path.name}",
-                "actor": self.request.actor,
-                "occurred_at": self.request.now,
-            })  # fmt: skip
-        event_ids = consent_store.append_events(conn, events)
-        state_rows = [
-            {
-                "contact_id": event["contact_id"],
-                "channel": channel,
-                "purpose": purpose,
-                "status": (
-                    Status.OPTED_IN if event["action"] == Action.OPT_IN else Status.OPTED_OUT
-                ).value,
-                "event_id": event_ids[event["contact_id"]],
-                "changed_at": self.request.now,
-            }
-            for event in events
+            wanted_status[contact_id] = wanted
+            action = row.consent.value if row.consent else ""
+            events.append((workspace_id, contact_id, channel, purpose, action,
+                           Source.IMPORT.value, evidence, self.request.actor, moment))  # fmt: skip
+        event_ids = consent_store.append_event_tuples(conn, events)
+        changed = [
+            (contact_id, channel, purpose, wanted_status[contact_id], event_id, moment)
+            for contact_id, event_id in event_ids.items()
         ]
-        had_state = [row for row in state_rows if row["contact_id"] in statuses]
-        consent_store.write_states(conn, had_state)
-        fresh = [row for row in state_rows if row["contact_id"] not in statuses]
-        consent_store.write_states(conn, fresh, replace=False)
+        consent_store.replace_state_tuples(conn, [row for row in changed if row[0] in statuses])
+        consent_store.insert_state_tuples(conn, [row for row in changed if row[0] not in statuses])
+
+    def _refuse_opt_in(self, row: ContactRow, status: str | None) -> RowError | None:
+        """Why an import may not record this row's opt-in, if it may not."""
+        if not self.request.consent_source:
+            return RowError(row.row, "consent", "yes",
+                            f"row {row.row}: consent says yes but the import states no consent "
+                            "source (--consent-source); consent not recorded")  # fmt: skip
+        if not import_may_opt_in(Status(status) if status else None):
+            return RowError(row.row, "consent", "yes",
+                            f"row {row.row}: {row.phone} has opted out; an import cannot opt "
+                            "them back in (consent not changed)")  # fmt: skip
+        return None
 
 
 def _reject(summary: ImportSummary, report: ErrorReport, error: RowError) -> None:
@@ -427,9 +404,10 @@ def _new_contact(
     values: DriverValues, workspace_id: int, row: ContactRow, moment: Any, job_id: int
 ) -> tuple[Any, ...]:
     """A new contact's row, in the order of NEW_CONTACT_COLUMNS."""
+    attributes, tags = row.encoded or (values.json(row.attributes), values.json(list(row.tags)))
     return (
-        workspace_id, row.phone, row.country, values.json(row.attributes), row.language,
-        row.timezone, row.email, values.json(list(row.tags)), moment, moment, job_id,
+        workspace_id, row.phone, row.country, attributes, row.language, row.timezone, row.email,
+        tags, moment, moment, job_id,
     )  # fmt: skip
 
 

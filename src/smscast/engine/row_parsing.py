@@ -7,6 +7,7 @@ come back in file order either way.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import zoneinfo
 from collections import deque
@@ -45,6 +46,7 @@ class ParseContext:
 
 ParsedRow = ContactRow | list[RowError]
 
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _context: ParseContext | None = None
 _parser: RecordParser | None = None
 _zones: frozenset[str] = frozenset()
@@ -72,10 +74,9 @@ def parse_chunk(records: list[tuple[int, bytes]]) -> list[ParsedRow | None]:
             continue
         result = read_contact_row(row, cells, context.columns, context.default_country, _zones)
         if isinstance(result, ContactRow):
-            if result.timezone is None:
-                zone = timezone_for_phone(result.phone, context.default_timezone)
-                result = result._replace(timezone=zone)
-            out.append(result)
+            zone = result.timezone or timezone_for_phone(result.phone, context.default_timezone)
+            encoded = (_encode(result.attributes), _encode(list(result.tags)))
+            out.append(result._replace(timezone=zone, encoded=encoded))
         else:
             out.append([_row_error(row, problem, cells, context.columns) for problem in result])
     return out

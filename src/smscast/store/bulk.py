@@ -56,12 +56,12 @@ def insert_returning(
     one = "(" + ", ".join([marker] * len(columns)) + ")"
     head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
     tail = f" RETURNING {', '.join(returning)}"
-    out: list[tuple[Any, ...]] = []
+    out: list[Any] = []
     for start in range(0, len(rows), chunk):
         part = rows[start : start + chunk]
         sql = head + ", ".join([one] * len(part)) + tail
         params = tuple(value for row in part for value in row)
-        out.extend(tuple(row) for row in conn.exec_driver_sql(sql, params))
+        out.extend(conn.exec_driver_sql(sql, params).fetchall())
     return out
 
 
@@ -74,9 +74,9 @@ def select_in(
     of those per batch costs more than the query.
     """
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    out: list[tuple[Any, ...]] = []
+    out: list[Any] = []
     for start in range(0, len(values), chunk):
         part = list(values[start : start + chunk])
         statement = f"{sql} ({', '.join([marker] * len(part))})"
-        out.extend(tuple(row) for row in conn.exec_driver_sql(statement, (*extra, *part)))
+        out.extend(conn.exec_driver_sql(statement, (*extra, *part)).fetchall())
     return out

@@ -24,9 +24,13 @@ STATE_COLUMNS = ("contact_id", "channel", "purpose", "status", "event_id", "chan
 
 def append_events(conn: Connection, rows: list[dict[str, Any]]) -> dict[int, int]:
     """Appends ledger rows, at most one per contact; returns each contact's new event id."""
-    if not rows:
+    return append_event_tuples(conn, _driver_tuples(conn, rows, EVENT_COLUMNS, "occurred_at"))
+
+
+def append_event_tuples(conn: Connection, tuples: list[tuple[Any, ...]]) -> dict[int, int]:
+    """As `append_events`, for driver-ready tuples in EVENT_COLUMNS order."""
+    if not tuples:
         return {}
-    tuples = _driver_tuples(conn, rows, EVENT_COLUMNS, "occurred_at")
     returned = insert_returning(conn, events, EVENT_COLUMNS, tuples, ("contact_id", "id"))
     return {contact_id: event_id for contact_id, event_id in returned}
 
@@ -36,11 +40,30 @@ def write_states(conn: Connection, rows: list[dict[str, Any]], replace: bool = T
 
     `replace=False` skips removing earlier rows, for contacts known to have none.
     """
-    if not rows:
-        return
-    if replace:
-        _delete_states(conn, rows)
     tuples = _driver_tuples(conn, rows, STATE_COLUMNS, "changed_at")
+    if replace:
+        replace_state_tuples(conn, tuples)
+    else:
+        insert_state_tuples(conn, tuples)
+
+
+def insert_state_tuples(conn: Connection, tuples: list[tuple[Any, ...]]) -> None:
+    """Inserts state rows for contacts that have none yet (driver-ready, STATE_COLUMNS order)."""
+    insert_rows(conn, states, STATE_COLUMNS, tuples)
+
+
+def replace_state_tuples(conn: Connection, tuples: list[tuple[Any, ...]]) -> None:
+    """Replaces the state rows with the same (contact, channel, purpose) as `tuples`."""
+    if not tuples:
+        return
+    conn.execute(
+        delete(states).where(
+            states.c.contact_id == bindparam("k_contact"),
+            states.c.channel == bindparam("k_channel"),
+            states.c.purpose == bindparam("k_purpose"),
+        ),
+        [{"k_contact": t[0], "k_channel": t[1], "k_purpose": t[2]} for t in tuples],
+    )
     insert_rows(conn, states, STATE_COLUMNS, tuples)
 
 
@@ -57,20 +80,6 @@ def _driver_tuples(
             moments[moment] = values.moment(moment)
         tuples.append(tuple(moments[moment] if c == moment_column else row[c] for c in columns))
     return tuples
-
-
-def _delete_states(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    conn.execute(
-        delete(states).where(
-            states.c.contact_id == bindparam("k_contact"),
-            states.c.channel == bindparam("k_channel"),
-            states.c.purpose == bindparam("k_purpose"),
-        ),
-        [
-            {"k_contact": r["contact_id"], "k_channel": r["channel"], "k_purpose": r["purpose"]}
-            for r in rows
-        ],
-    )
 
 
 def state_rows(contact_id: int, rows: Sequence[StateRow]) -> list[dict[str, Any]]:
