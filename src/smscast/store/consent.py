@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from smscast.core.consent import LedgerEntry, StateRow, derive_state
-from smscast.store.bulk import DriverValues, insert_returning, insert_rows
+from smscast.store.bulk import DriverValues, insert_keyed, insert_rows
 from smscast.store.models import ConsentEvent, ConsentState, Contact, table_of
 
 events = table_of(ConsentEvent)
@@ -31,8 +31,7 @@ def append_event_tuples(conn: Connection, tuples: list[tuple[Any, ...]]) -> dict
     """As `append_events`, for driver-ready tuples in EVENT_COLUMNS order."""
     if not tuples:
         return {}
-    returned = insert_returning(conn, events, EVENT_COLUMNS, tuples, ("contact_id", "id"))
-    return {contact_id: event_id for contact_id, event_id in returned}
+    return insert_keyed(conn, events, EVENT_COLUMNS, tuples, "contact_id")
 
 
 def write_states(conn: Connection, rows: list[dict[str, Any]], replace: bool = True) -> None:

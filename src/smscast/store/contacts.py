@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
 
-from smscast.store.bulk import insert_returning, select_in
+from smscast.store.bulk import insert_keyed, select_in
 from smscast.store.models import ConsentState, Contact, ErasedPhone, table_of
 
 contacts = table_of(Contact)
@@ -70,8 +70,7 @@ def insert_contacts(conn: Connection, rows: list[tuple[Any, ...]]) -> dict[str, 
     """Inserts driver-ready tuples in the order of NEW_CONTACT_COLUMNS; returns phone → id."""
     if not rows:
         return {}
-    returned = insert_returning(conn, contacts, NEW_CONTACT_COLUMNS, rows, ("phone", "id"))
-    return {phone: contact_id for phone, contact_id in returned}
+    return insert_keyed(conn, contacts, NEW_CONTACT_COLUMNS, rows, "phone")
 
 
 def update_contacts(conn: Connection, rows: list[dict[str, Any]]) -> None:
