@@ -1,0 +1,210 @@
+"""Connector rows: adding and listing them, and building the live connector from one.
+
+A row says what kind of carrier connection it is (`smpp`, `twilio`, `infobip`,
+`kannel`), its `settings` (the fields of that kind's settings class), and the
+limits every kind shares: `rate_per_s` (parts per second) and `window` (SMPP
+submits awaiting an answer; for HTTP carriers, requests in flight).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select
+
+from smscast.channels.base import Connector, ConnectorState
+from smscast.channels.providers.infobip import InfobipConnector, InfobipSettings
+from smscast.channels.providers.kannel import KannelConnector, KannelSettings
+from smscast.channels.providers.twilio import TwilioConnector, TwilioSettings
+from smscast.channels.smpp.client import SmppClient
+from smscast.channels.smpp.settings import SmppSettings
+from smscast.core.errors import UserError
+from smscast.engine.audit import record_audit
+from smscast.engine.workspaces import WorkspaceRef
+from smscast.store.dispatch_models import ConnectorStateRow
+from smscast.store.messaging_models import Connector as ConnectorModel
+from smscast.store.models import table_of
+
+connectors = table_of(ConnectorModel)
+connector_states = table_of(ConnectorStateRow)
+HTTP_KINDS: dict[str, tuple[type[Any], type[Any]]] = {
+    "twilio": (TwilioSettings, TwilioConnector),
+    "infobip": (InfobipSettings, InfobipConnector),
+    "kannel": (KannelSettings, KannelConnector),
+}
+KINDS = ("smpp", *HTTP_KINDS)
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectorRow:
+    id: int
+    workspace_id: int
+    name: str
+    kind: str
+    settings: dict[str, Any]
+    rate_per_s: float
+    window: int
+    enabled: bool
+
+
+def build_connector(row: ConnectorRow) -> Connector:
+    """The live connector a row describes; a UserError names what in it is wrong."""
+    settings = dict(row.settings)
+    try:
+        if row.kind == "smpp":
+            smpp = SmppSettings.from_mapping(
+                {**settings, "name": row.name, "window": row.window, "rate": row.rate_per_s}
+            )
+            return SmppClient(smpp)
+        if row.kind in HTTP_KINDS:
+            settings_class, connector_class = HTTP_KINDS[row.kind]
+            known = {f.name for f in dataclasses.fields(settings_class)}
+            unknown = sorted(set(settings) - known)
+            if unknown:
+                raise ValueError(f"{row.kind} settings: unknown key(s) {', '.join(unknown)}")
+            values = {**settings, "name": row.name, "rate": row.rate_per_s}
+            values["concurrency"] = row.window
+            connector: Connector = connector_class(settings_class(**values))
+            return connector
+    except (TypeError, ValueError) as error:
+        raise UserError.of(
+            "bad_connector_settings", f"connector {row.name!r}: {error}", field="settings"
+        ) from None
+    raise UserError.of(
+        "unknown_connector_kind",
+        f"connector {row.name!r}: kind {row.kind!r} is not one of {', '.join(KINDS)}",
+        field="kind",
+    )
+
+
+def load_connector(conn: Connection, connector_id: int) -> ConnectorRow | None:
+    row = conn.execute(select(connectors).where(connectors.c.id == connector_id)).first()
+    if row is None:
+        return None
+    return ConnectorRow(
+        row.id,
+        row.workspace_id,
+        row.name,
+        row.kind,
+        dict(row.settings or {}),
+        float(row.rate_per_s),
+        int(row.window),
+        bool(row.enabled),
+    )
+
+
+def add_connector(
+    engine: Engine,
+    workspace: WorkspaceRef,
+    *,
+    name: str,
+    kind: str,
+    settings: dict[str, Any],
+    rate_per_s: float,
+    window: int,
+    actor: str,
+    now: datetime,
+) -> ConnectorRow:
+    """Adds a connector after checking that its settings make a working connector."""
+    name = name.strip()
+    if not name:
+        raise UserError.of("empty_name", "a connector needs a name", field="name")
+    if rate_per_s < 0:
+        raise UserError.of(
+            "bad_rate", f"rate {rate_per_s} must be 0 (no limit) or more", field="rate"
+        )
+    if not 1 <= window <= 65535:
+        raise UserError.of("bad_window", f"window {window} must be 1-65535", field="window")
+    candidate = ConnectorRow(0, workspace.id, name, kind, settings, rate_per_s, window, True)
+    build_connector(candidate)
+    with engine.begin() as conn:
+        taken = conn.execute(
+            select(connectors.c.id).where(
+                connectors.c.workspace_id == workspace.id, connectors.c.name == name
+            )
+        ).first()
+        if taken:
+            raise UserError.of(
+                "connector_exists", f'a connector named "{name}" already exists', field="name"
+            )
+        connector_id = conn.execute(
+            insert(connectors)
+            .values(
+                workspace_id=workspace.id,
+                name=name,
+                kind=kind,
+                settings=settings,
+                rate_per_s=rate_per_s,
+                window=window,
+                enabled=True,
+                created_at=now,
+            )
+            .returning(connectors.c.id)
+        ).scalar_one()
+        record_audit(conn, workspace.id, actor, "connector.added", name, {"kind": kind}, now)
+    return dataclasses.replace(candidate, id=connector_id)
+
+
+def list_connectors(conn: Connection, workspace_id: int | None = None) -> list[dict[str, Any]]:
+    """Connectors with their lease and the last state their worker reported."""
+    query = (
+        select(connectors, connector_states)
+        .join(
+            connector_states,
+            connector_states.c.connector_id == connectors.c.id,
+            isouter=True,
+        )
+        .order_by(connectors.c.id)
+    )
+    if workspace_id is not None:
+        query = query.where(connectors.c.workspace_id == workspace_id)
+    out = []
+    for row in conn.execute(query):
+        out.append(
+            {
+                "id": row.id,
+                "name": row.name,
+                "kind": row.kind,
+                "rate_per_s": float(row.rate_per_s),
+                "window": row.window,
+                "enabled": bool(row.enabled),
+                "held_by": row.lease_owner,
+                "lease_until": row.lease_until,
+                "connected": bool(row.connected) if row.worker else None,
+                "detail": row.detail or "",
+                "in_flight": row.in_flight or 0,
+                "sent_per_s": float(row.sent_per_s or 0.0),
+                "last_errors": list(row.last_errors or []),
+                "state_at": row.updated_at,
+            }
+        )
+    return out
+
+
+def write_states(
+    conn: Connection, worker: str, states: list[tuple[int, ConnectorState]], now: datetime
+) -> None:
+    """Upserts what this worker sees of the connectors it holds."""
+    if not states:
+        return
+    ids = [connector_id for connector_id, _ in states]
+    conn.execute(connector_states.delete().where(connector_states.c.connector_id.in_(ids)))
+    conn.execute(
+        insert(connector_states),
+        [
+            {
+                "connector_id": connector_id,
+                "worker": worker,
+                "connected": state.connected,
+                "detail": state.detail[:2000],
+                "in_flight": state.in_flight,
+                "sent_per_s": state.sent_per_s,
+                "last_errors": [e[:500] for e in state.last_errors],
+                "updated_at": now,
+            }
+            for connector_id, state in states
+        ],
+    )

@@ -1,0 +1,195 @@
+"""What a connector tells us, persisted: delivery reports, inbound texts, its log.
+
+Events are gathered for up to 50 ms or 1000 events and written in one transaction,
+so a carrier reporting thousands of deliveries a second costs tens of transactions,
+not thousands. Inbound texts go to the inbound router (`engine.inbound`) one by one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import inspect
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, insert, select
+
+from smscast.channels.base import (
+    ChannelEvent,
+    Connector,
+    DeliveryReport,
+    InboundMessage,
+    LogEntry,
+    SubmitResult,
+)
+from smscast.config import Settings
+from smscast.engine.connector_log import record_log_entries
+from smscast.engine.db_thread import DbThread
+from smscast.engine.reports import apply_reports
+from smscast.store.messaging_models import Message, Number
+from smscast.store.models import Contact, table_of
+
+log = logging.getLogger("smscast.events")
+messages = table_of(Message)
+numbers = table_of(Number)
+contacts = table_of(Contact)
+GATHER_S = 0.05
+GATHER_MAX = 1000
+BACKLOG_MAX = 50_000  # events read but not yet written; beyond it reading waits
+
+
+class EventPump:
+    """Reads one connector's events until they end, writing them in batches."""
+
+    def __init__(
+        self,
+        db: DbThread,
+        settings: Settings,
+        connector: Connector,
+        connector_id: int,
+        workspace_id: int,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.connector = connector
+        self.connector_id = connector_id
+        self.workspace_id = workspace_id
+        self.clock = clock
+        self.late_window = timedelta(hours=settings.dlr_late_window_hours)
+        self.reports_written = 0
+        self._pending: list[ChannelEvent] = []
+        self._arrived = asyncio.Event()
+        self._full = asyncio.Event()
+        self._drained = asyncio.Event()
+        self._ended = False
+
+    async def run(self) -> None:
+        reader = asyncio.create_task(self._read())
+        try:
+            await self._flush_until_ended()
+        finally:
+            reader.cancel()
+
+    async def _read(self) -> None:
+        try:
+            async for event in self.connector.events():
+                if isinstance(event, SubmitResult):
+                    continue  # results come back from send(); nothing more to do here
+                self._pending.append(event)
+                self._arrived.set()
+                if len(self._pending) >= GATHER_MAX:
+                    self._full.set()
+                if len(self._pending) >= BACKLOG_MAX:
+                    self._drained.clear()
+                    await self._drained.wait()
+        finally:
+            self._ended = True
+            self._arrived.set()
+            self._full.set()
+
+    async def _flush_until_ended(self) -> None:
+        while True:
+            await self._arrived.wait()
+            if not self._ended:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._full.wait(), GATHER_S)
+            batch, self._pending = self._pending, []
+            self._arrived.clear()
+            self._full.clear()
+            self._drained.set()
+            if batch:
+                await self._write(batch)
+            if self._ended and not self._pending:
+                return
+
+    async def _write(self, batch: list[ChannelEvent]) -> None:
+        reports = [e for e in batch if isinstance(e, DeliveryReport)]
+        entries = [e for e in batch if isinstance(e, LogEntry)]
+        inbound = [e for e in batch if isinstance(e, InboundMessage)]
+        if reports or entries:
+            try:
+                await self.db.run(self._write_reports, reports, entries)
+            except Exception:
+                log.exception("connector %s: could not write %d reports", self.connector.name,
+                              len(reports))  # fmt: skip
+        for message in inbound:
+            try:
+                await self._inbound(message)
+            except Exception:
+                log.exception("connector %s: inbound from %s not handled", self.connector.name,
+                              message.sender)  # fmt: skip
+
+    def _write_reports(self, reports: list[DeliveryReport], entries: list[LogEntry]) -> None:
+        with self.db.engine.begin() as conn:
+            if reports:
+                apply_reports(conn, self.connector_id, reports, self.clock(), self.late_window)
+                self.reports_written += len(reports)
+            if entries:
+                record_log_entries(conn, self.connector_id, entries)
+
+    async def _inbound(self, message: InboundMessage) -> None:
+        handler = _inbound_handler()
+        if handler is None:
+            await self.db.run(self._store_inbound, message)
+            return
+        if inspect.iscoroutinefunction(handler):
+            await handler(self.db.engine, self.settings, self.connector_id, message)
+        else:
+            await self.db.run(handler, self.db.engine, self.settings, self.connector_id, message)
+
+    def _store_inbound(self, message: InboundMessage) -> None:
+        """Keeps an inbound text as a message row until the inbound router is installed."""
+        with self.db.engine.begin() as conn:
+            store_inbound_row(conn, self.workspace_id, self.connector_id, message)
+
+
+def _inbound_handler() -> Callable[..., Any] | None:
+    try:
+        module = importlib.import_module("smscast.engine.inbound")
+    except ImportError:
+        return None
+    handler: Callable[..., Any] | None = getattr(module, "handle_inbound", None)
+    return handler
+
+
+def store_inbound_row(
+    conn: Connection, workspace_id: int, connector_id: int, message: InboundMessage
+) -> int:
+    number_id = conn.execute(
+        select(numbers.c.id).where(
+            numbers.c.workspace_id == workspace_id,
+            numbers.c.number.in_([message.recipient, message.recipient.lstrip("+")]),
+        )
+    ).scalar()
+    contact_id = conn.execute(
+        select(contacts.c.id).where(
+            contacts.c.workspace_id == workspace_id,
+            contacts.c.phone.in_([message.sender, "+" + message.sender.lstrip("+")]),
+        )
+    ).scalar()
+    return int(
+        conn.execute(
+            insert(messages)
+            .values(
+                workspace_id=workspace_id,
+                direction="in",
+                kind="inbound",
+                purpose="informational",
+                contact_id=contact_id,
+                phone=message.sender,
+                number_id=number_id,
+                body=message.text,
+                parts=message.parts,
+                status="received",
+                connector_id=connector_id,
+                created_at=message.received_at,
+                done_at=message.received_at,
+            )
+            .returning(messages.c.id)
+        ).scalar_one()
+    )

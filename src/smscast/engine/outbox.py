@@ -1,0 +1,520 @@
+"""The outbox: every outgoing text is a row here, and the row is the dispatcher's task.
+
+A message moves queued → sending → sent | failed | unknown | back to queued (a
+temporary failure, later by backoff) and from sent on to delivered | undelivered
+| expired (see `reports`). `sending` is committed before a message is handed to
+the connector, so a crash can never make us send it twice: whatever a dead worker
+left in `sending` becomes `unknown` (reported, not resent). The dispatcher claims
+no more than the connector's window at a time, which bounds those unknowns.
+
+On PostgreSQL claims use FOR UPDATE SKIP LOCKED and are fenced by the connector's
+lease, so any number of workers share the outbox; SQLite has one writer anyway.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, text
+
+from smscast.channels.base import SubmitOutcome, SubmitResult
+from smscast.core.encoding import analyse
+from smscast.core.errors import UserError
+from smscast.engine.tally import Tally, read_moment
+from smscast.store.bulk import DriverValues
+from smscast.store.messaging_models import Connector, Message, Number
+from smscast.store.models import Workspace, table_of
+
+messages = table_of(Message)
+connectors = table_of(Connector)
+numbers = table_of(Number)
+workspaces = table_of(Workspace)
+
+#: States a message never leaves (the late-report window aside, see `reports`).
+FINAL_STATES = frozenset({"delivered", "undelivered", "expired", "failed", "cancelled"})
+#: Campaign states whose messages wait in the outbox instead of going out.
+HELD_CAMPAIGN_STATES = ("draft", "paused", "cancelled")
+ROUTE_BATCH = 5000
+NO_CONNECTOR = "no connector: add one with `smscast connectors add`"
+
+
+@dataclass(slots=True)
+class Claimed:
+    """What the dispatcher keeps of a claimed message until its submit result."""
+
+    id: int
+    workspace_id: int
+    phone: str
+    body: str
+    number_id: int | None
+    campaign_id: int | None
+    contact_id: int | None
+    kind: str
+    purpose: str
+    parts: int
+    cost: float
+    valid_until: datetime | None
+    deadline: datetime  # validity end: retries stop here
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How long to wait before resending after a temporary failure."""
+
+    first_s: float = 5.0
+    max_s: float = 300.0
+    validity: timedelta = timedelta(hours=48)  # for messages without valid_until
+
+    def delay(self, attempts: int, retry_after: float | None) -> timedelta:
+        backoff = min(self.max_s, self.first_s * 2 ** max(0, attempts - 1))
+        return timedelta(seconds=max(backoff, retry_after or 0.0))
+
+
+# --- enqueue ---------------------------------------------------------------------------
+
+
+def enqueue_messages(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
+    """Inserts outgoing messages as `queued`; returns their ids in the order given.
+
+    Keys are Message columns. `workspace_id`, `phone`, `body` and `kind` are required;
+    the sender number and connector default to the workspace's (see `route_queued`),
+    `send_after` to `created_at`, encoding and parts to what the body needs.
+    """
+    if not rows:
+        return []
+    known = set(messages.c.keys())
+    prepared: list[dict[str, Any]] = []
+    routes: dict[int, _Routes] = {}
+    for index, row in enumerate(rows):
+        unknown = sorted(set(row) - known)
+        if unknown:
+            raise UserError.of(
+                "unknown_field", f"message {index}: no message field {', '.join(unknown)}"
+            )
+        for key in ("workspace_id", "phone", "body", "kind"):
+            if not row.get(key):
+                raise UserError.of("missing_field", f"message {index}: {key} is missing", field=key)
+        values = _with_defaults(index, row)
+        workspace_id = values["workspace_id"]
+        if workspace_id not in routes:
+            routes[workspace_id] = _load_routes(conn, workspace_id)
+        values["number_id"], values["connector_id"] = routes[workspace_id].route(
+            values.get("number_id"), values.get("connector_id")
+        )
+        prepared.append(values)
+    result = conn.execute(
+        insert(messages).returning(messages.c.id, sort_by_parameter_order=True), prepared
+    )
+    return [row[0] for row in result]
+
+
+def _with_defaults(index: int, row: dict[str, Any]) -> dict[str, Any]:
+    values = dict(row)
+    values.setdefault("direction", "out")
+    values.setdefault("purpose", "informational")
+    values["status"] = "queued"
+    values.setdefault("created_at", datetime.now(UTC))
+    if values.get("send_after") is None:
+        values["send_after"] = values["created_at"]
+    if "encoding" not in values or "parts" not in values:
+        try:
+            info = analyse(values["body"])
+        except UserError as error:
+            raise UserError.of("bad_text", f"message {index}: {error}", field="body") from None
+        values.setdefault("encoding", info.encoding.value)
+        values.setdefault("parts", info.parts)
+    for key, default in (("parts_done", 0), ("attempts", 0), ("cost", 0), ("run", 0)):
+        values.setdefault(key, default)
+    return values
+
+
+# --- routing ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Routes:
+    """A workspace's numbers and connectors, to fill in a message's missing route."""
+
+    default_number: int | None
+    default_connector: int | None
+    connector_of_number: dict[int, int | None]
+
+    def route(self, number_id: int | None, connector_id: int | None) -> tuple[Any, Any]:
+        if number_id is None:
+            number_id = self.default_number
+        if connector_id is None:
+            connector_id = self.connector_of_number.get(number_id or -1) or self.default_connector
+        return number_id, connector_id
+
+
+def _load_routes(conn: Connection, workspace_id: int) -> _Routes:
+    """Default connector: the workspace's `default_connector_id` setting, else its first
+    enabled connector. Default sender: `default_number_id`, else a number on that
+    connector, else its first number."""
+    settings = (
+        conn.execute(
+            select(workspaces.c.settings).where(workspaces.c.id == workspace_id)
+        ).scalar_one_or_none()
+        or {}
+    )
+    enabled = [
+        row.id
+        for row in conn.execute(
+            select(connectors.c.id)
+            .where(connectors.c.workspace_id == workspace_id, connectors.c.enabled.is_(True))
+            .order_by(connectors.c.id)
+        )
+    ]
+    wanted = settings.get("default_connector_id")
+    default_connector = wanted if wanted in enabled else (enabled[0] if enabled else None)
+    owned = conn.execute(
+        select(numbers.c.id, numbers.c.connector_id)
+        .where(numbers.c.workspace_id == workspace_id)
+        .order_by(numbers.c.id)
+    ).all()
+    connector_of_number = {row.id: row.connector_id for row in owned}
+    default_number = settings.get("default_number_id")
+    if default_number not in connector_of_number:
+        on_default = [n for n, c in connector_of_number.items() if c == default_connector]
+        default_number = (on_default or list(connector_of_number) or [None])[0]
+    return _Routes(default_number, default_connector, connector_of_number)
+
+
+def route_queued(conn: Connection, now: datetime) -> int:
+    """Fills the connector, sender number and due time of queued messages that lack them.
+
+    Campaign launch writes rows in bulk without looking these up; this pass (run each
+    second) completes them. A message left without a connector stays queued, with an
+    error saying why, until a connector is added.
+    """
+    rows = conn.execute(
+        text(
+            "SELECT id, workspace_id, number_id, connector_id, created_at FROM messages "
+            "WHERE status = 'queued' AND (connector_id IS NULL OR number_id IS NULL "
+            "OR send_after IS NULL) LIMIT :limit"
+        ),
+        {"limit": ROUTE_BATCH},
+    ).all()
+    if not rows:
+        return 0
+    driver = DriverValues(conn)
+    routes: dict[int, _Routes] = {}
+    updates = []
+    for row in rows:
+        if row.workspace_id not in routes:
+            routes[row.workspace_id] = _load_routes(conn, row.workspace_id)
+        number_id, connector_id = routes[row.workspace_id].route(row.number_id, row.connector_id)
+        updates.append(
+            {
+                "id": row.id,
+                "number_id": number_id,
+                "connector_id": connector_id,
+                "send_after": driver.moment(read_moment(row.created_at) or now),
+                "error": None
+                if connector_id
+                else "no connector: add one with `smscast connectors add`",
+            }
+        )
+    conn.execute(
+        text(
+            "UPDATE messages SET number_id = :number_id, connector_id = :connector_id, "
+            "send_after = COALESCE(send_after, :send_after), error = :error "
+            "WHERE id = :id AND status = 'queued'"
+        ),
+        updates,
+    )
+    return sum(1 for u in updates if u["connector_id"])
+
+
+# --- claiming --------------------------------------------------------------------------
+
+_CLAIM = """
+UPDATE messages SET status = 'sending', claimed_by = :worker
+WHERE id IN (
+    SELECT id FROM messages
+    WHERE connector_id = :connector AND status = 'queued' AND send_after <= :now
+      AND (campaign_id IS NULL OR campaign_id NOT IN (
+          SELECT id FROM campaigns WHERE status IN ('draft', 'paused', 'cancelled')))
+    ORDER BY send_after
+    LIMIT :limit {lock}
+)
+AND EXISTS (
+    SELECT 1 FROM connectors
+    WHERE id = :connector AND lease_owner = :worker AND lease_until > :now)
+RETURNING id, workspace_id, phone, body, number_id, campaign_id, contact_id, kind, purpose,
+          parts, cost, valid_until, created_at, attempts
+"""
+
+
+def claim_due(
+    conn: Connection,
+    *,
+    connector_id: int,
+    worker: str,
+    now: datetime,
+    limit: int,
+    validity: timedelta,
+) -> list[Claimed]:
+    """Marks up to `limit` due messages of `connector_id` as `sending` by `worker`.
+
+    Only a worker holding the connector's lease claims anything (the lease is checked
+    in the same statement). Messages of paused, cancelled or draft campaigns are not
+    claimed.
+    """
+    lock = "FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
+    driver = DriverValues(conn)
+    rows = conn.execute(
+        text(_CLAIM.format(lock=lock)),
+        {"worker": worker, "connector": connector_id, "now": driver.moment(now), "limit": limit},
+    ).all()
+    claimed = []
+    for row in rows:
+        valid_until = read_moment(row.valid_until)
+        created_at = read_moment(row.created_at) or now
+        claimed.append(
+            Claimed(
+                id=row.id,
+                workspace_id=row.workspace_id,
+                phone=row.phone,
+                body=row.body,
+                number_id=row.number_id,
+                campaign_id=row.campaign_id,
+                contact_id=row.contact_id,
+                kind=row.kind,
+                purpose=row.purpose,
+                parts=row.parts,
+                cost=float(row.cost or 0),
+                valid_until=valid_until,
+                deadline=valid_until or created_at + validity,
+                attempts=row.attempts,
+            )
+        )
+    claimed.sort(key=lambda c: c.id)
+    return claimed
+
+
+def settle_unsendable(
+    conn: Connection,
+    outcomes: Sequence[tuple[Claimed, str, str, str | None, datetime | None]],
+    now: datetime,
+    tally: Tally,
+) -> None:
+    """Claimed messages that must not go now: (message, status, error_code, error, send_after).
+
+    status `queued` puts one back for later (quiet hours); `cancelled` (consent
+    withdrawn) and `expired` (validity over before it could go) end it.
+    """
+    if not outcomes:
+        return
+    driver = DriverValues(conn)
+    params = []
+    for message, status, code, error, send_after in outcomes:
+        final = status != "queued"
+        params.append(
+            {
+                "id": message.id,
+                "status": status,
+                "code": code,
+                "error": error,
+                "send_after": driver.moment(send_after or now),
+                "done_at": driver.moment(now) if final else None,
+            }
+        )
+        if final:
+            tally.add(message.campaign_id, now, queued=-1, **{_counter_of(status, code): 1})
+    conn.execute(
+        text(
+            "UPDATE messages SET status = :status, error_code = :code, error = :error, "
+            "send_after = :send_after, done_at = :done_at, claimed_by = NULL "
+            "WHERE id = :id AND status = 'sending'"
+        ),
+        params,
+    )
+
+
+def _counter_of(status: str, code: str) -> str:
+    if status == "cancelled":
+        return f"excluded_{code}" if code in ("opted_out", "no_consent") else "failed"
+    return status
+
+
+# --- submit results --------------------------------------------------------------------
+
+
+def record_results(
+    conn: Connection,
+    *,
+    connector_id: int,
+    worker: str,
+    claimed: dict[int, Claimed],
+    results: Sequence[SubmitResult],
+    now: datetime,
+    retry: RetryPolicy,
+    tally: Tally,
+) -> None:
+    """Writes what the connector said about each message it was handed.
+
+    Every change is guarded by `status = 'sending' AND claimed_by = worker`: a worker
+    that lost its connector's lease to another (which marked its messages unknown)
+    cannot overwrite that verdict.
+    """
+    driver = DriverValues(conn)
+    at = driver.moment(now)
+    sent: list[dict[str, Any]] = []
+    refs: list[dict[str, Any]] = []
+    retries: list[dict[str, Any]] = []
+    ended: list[dict[str, Any]] = []
+    for result in results:
+        message = claimed[result.ref]
+        attempts = message.attempts + 1
+        outcome = result.outcome
+        if outcome is SubmitOutcome.ACCEPTED:
+            parts = len(result.carrier_ids) or message.parts
+            sent.append({"id": message.id, "at": at, "parts": parts, "attempts": attempts})
+            refs.extend(
+                {"c": connector_id, "cid": carrier_id, "m": message.id, "p": part}
+                for part, carrier_id in enumerate(result.carrier_ids)
+            )
+            tally.add(message.campaign_id, now, sent=1, queued=-1, parts=parts, cost=message.cost)
+            continue
+        if outcome is SubmitOutcome.TEMPORARY:
+            due = now + retry.delay(attempts, result.retry_after)
+            if due <= message.deadline:
+                retries.append(
+                    {
+                        "id": message.id,
+                        "due": driver.moment(due),
+                        "attempts": attempts,
+                        "code": result.error_code,
+                        "error": _attempt_error(attempts, result),
+                    }
+                )
+                continue
+            status, code = "expired", "validity_ended"
+            reason = result.error or result.error_code
+            error: str | None = f"validity ended before a retry could go: {reason}"
+        elif outcome is SubmitOutcome.PERMANENT:
+            status, code, error = "failed", result.error_code or "refused", result.error
+        else:
+            status, code, error = "unknown", result.error_code or "no_answer", result.error
+        ended.append(
+            {
+                "id": message.id,
+                "status": status,
+                "code": code,
+                "error": error,
+                "attempts": attempts,
+                "done_at": at if status != "unknown" else None,
+            }
+        )
+        tally.add(message.campaign_id, now, queued=-1, **{status: 1})
+    guard = "WHERE id = :id AND status = 'sending' AND claimed_by = :worker"
+    if sent:
+        for row in sent:
+            row["worker"] = worker
+        conn.execute(
+            text(
+                "UPDATE messages SET status = 'sent', sent_at = :at, parts = :parts, "
+                f"attempts = :attempts, error_code = NULL, error = NULL {guard}"
+            ),
+            sent,
+        )
+        # A report may have come first and already moved the message on.
+        conn.execute(
+            text(
+                "UPDATE messages SET sent_at = :at, attempts = :attempts "
+                "WHERE id = :id AND sent_at IS NULL"
+            ),
+            [{"id": r["id"], "at": r["at"], "attempts": r["attempts"]} for r in sent],
+        )
+    if refs:
+        conn.execute(
+            text(
+                "INSERT INTO carrier_refs (connector_id, carrier_id, message_id, part) "
+                "VALUES (:c, :cid, :m, :p) ON CONFLICT DO NOTHING"
+            ),
+            refs,
+        )
+    if retries:
+        for row in retries:
+            row["worker"] = worker
+        conn.execute(
+            text(
+                "UPDATE messages SET status = 'queued', send_after = :due, attempts = :attempts, "
+                f"claimed_by = NULL, error_code = :code, error = :error {guard}"
+            ),
+            retries,
+        )
+    if ended:
+        for row in ended:
+            row["worker"] = worker
+        conn.execute(
+            text(
+                "UPDATE messages SET status = :status, error_code = :code, error = :error, "
+                f"attempts = :attempts, done_at = :done_at {guard}"
+            ),
+            ended,
+        )
+
+
+def _attempt_error(attempts: int, result: SubmitResult) -> str:
+    return f"attempt {attempts}: {result.error or result.error_code or 'temporary failure'}"
+
+
+# --- recovery and housekeeping ---------------------------------------------------------
+
+
+def mark_interrupted(conn: Connection, connector_id: int, now: datetime) -> list[int]:
+    """Messages a dead worker left in `sending` become `unknown`: they may have gone.
+
+    Run by the worker that has just taken the connector's lease, before it claims
+    anything; returns the ids so they can be reported.
+    """
+    rows = conn.execute(
+        text(
+            "UPDATE messages SET status = 'unknown', error_code = 'interrupted', "
+            "error = 'the worker sending it stopped before the carrier answered; not resent' "
+            "WHERE connector_id = :c AND status = 'sending' RETURNING id, campaign_id"
+        ),
+        {"c": connector_id},
+    ).all()
+    tally = Tally()
+    for row in rows:
+        tally.add(row.campaign_id, now, queued=-1, unknown=1)
+    tally.write(conn)
+    return sorted(row.id for row in rows)
+
+
+def cancel_cancelled_campaigns(conn: Connection, now: datetime) -> int:
+    """Queued messages of cancelled campaigns become `cancelled`, so nothing waits forever."""
+    rows = conn.execute(
+        text(
+            "UPDATE messages SET status = 'cancelled', error_code = 'campaign_cancelled', "
+            "done_at = :now WHERE status = 'queued' AND campaign_id IN "
+            "(SELECT id FROM campaigns WHERE status = 'cancelled') RETURNING campaign_id"
+        ),
+        {"now": DriverValues(conn).moment(now)},
+    ).all()
+    tally = Tally()
+    for row in rows:
+        tally.add(row.campaign_id, now, queued=-1)
+    tally.write(conn)
+    return len(rows)
+
+
+def outbox_counts(conn: Connection) -> dict[int | None, dict[str, int]]:
+    """Messages per connector and status, for `smscast connectors state`."""
+    rows = conn.execute(
+        text(
+            "SELECT connector_id, status, COUNT(*) AS n FROM messages WHERE direction = 'out' "
+            "AND status IN ('queued', 'sending', 'unknown') GROUP BY connector_id, status"
+        )
+    ).all()
+    counts: dict[int | None, dict[str, int]] = {}
+    for row in rows:
+        counts.setdefault(row.connector_id, {})[row.status] = row.n
+    return counts

@@ -1,0 +1,122 @@
+"""One held connector at work: connected, fed by a dispatcher, its events persisted.
+
+The runner owns the connector's life while this worker holds its lease: it first
+marks whatever a previous holder left in `sending` as unknown, connects (retrying
+with backoff while the carrier is down, the state saying why), then runs the
+dispatcher and the event pump until told to stop, and stops them in the order
+that loses nothing: stop claiming, let the connector answer what it was handed,
+record those answers, write the last events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from smscast.channels.base import Connector, ConnectorState
+from smscast.config import Settings
+from smscast.core.errors import UserError
+from smscast.engine.connectors import ConnectorRow, build_connector
+from smscast.engine.db_thread import DbThread
+from smscast.engine.dispatcher import Dispatcher, DispatchLimits, retry_policy
+from smscast.engine.events import EventPump
+from smscast.engine.outbox import mark_interrupted
+
+log = logging.getLogger("smscast.runtime")
+RECONNECT_MIN_S = 1.0
+RECONNECT_MAX_S = 30.0
+
+
+class ConnectorRunner:
+    """Runs one connector until `stop` (see the module docstring)."""
+
+    def __init__(
+        self,
+        db: DbThread,
+        settings: Settings,
+        worker: str,
+        row: ConnectorRow,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.db = db
+        self.settings = settings
+        self.worker = worker
+        self.row = row
+        self.clock = clock
+        self.connector: Connector | None = None
+        self.dispatcher: Dispatcher | None = None
+        self.events: EventPump | None = None
+        self.interrupted: list[int] = []
+        self._detail = "starting"
+        self._started = False
+        self._stop = asyncio.Event()
+
+    def state(self) -> ConnectorState:
+        if self.connector is not None and self._started:
+            return self.connector.state()
+        return ConnectorState(name=self.row.name, connected=False, detail=self._detail)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        row = self.row
+        try:
+            connector = build_connector(row)
+        except UserError as error:
+            self._detail = f"not started: {error}"
+            log.error("connector %s: %s", row.name, error)
+            await self._stop.wait()
+            return
+        self.connector = connector
+        self.interrupted = await self.db.run(self._recover)
+        if self.interrupted:
+            log.warning(
+                "connector %s: %d message(s) were being sent when the previous worker stopped; "
+                "marked unknown, not resent (ids %s%s)",
+                row.name,
+                len(self.interrupted),
+                ", ".join(map(str, self.interrupted[:20])),
+                " ..." if len(self.interrupted) > 20 else "",
+            )
+        if not await self._connect(connector):
+            return
+        self._started = True
+        settings = self.settings
+        limits = DispatchLimits.for_connector(row.window, row.rate_per_s, settings.claim_batch_size)
+        retry = retry_policy(
+            settings.retry_backoff_s, settings.retry_backoff_max_s, settings.message_validity_hours
+        )
+        dispatcher = Dispatcher(self.db, connector, row.id, self.worker, limits, retry, self.clock)
+        events = EventPump(self.db, settings, connector, row.id, row.workspace_id, self.clock)
+        self.dispatcher, self.events = dispatcher, events
+        feeding = asyncio.create_task(dispatcher.run(), name=f"{row.name}-dispatch")
+        writing = asyncio.create_task(events.run(), name=f"{row.name}-events")
+        await self._stop.wait()
+        dispatcher.stop()
+        await connector.stop()
+        await asyncio.gather(feeding, writing, return_exceptions=True)
+        self._started = False
+        self._detail = "stopped"
+
+    def _recover(self) -> list[int]:
+        with self.db.engine.begin() as conn:
+            return mark_interrupted(conn, self.row.id, self.clock())
+
+    async def _connect(self, connector: Connector) -> bool:
+        """Connects, retrying while the carrier is down; False if stopped meanwhile."""
+        delay = RECONNECT_MIN_S
+        while not self._stop.is_set():
+            try:
+                await connector.start()
+                return True
+            except (ConnectionError, OSError) as error:
+                self._detail = f"down: {error}; retrying in {delay:.0f}s (nothing is lost)"
+                log.warning("connector %s: %s", self.row.name, self._detail)
+            try:
+                await asyncio.wait_for(self._stop.wait(), delay)
+            except TimeoutError:
+                delay = min(RECONNECT_MAX_S, delay * 2)
+        return False

@@ -1,0 +1,183 @@
+"""The running system: connectors held by lease, their dispatchers, and the clockwork.
+
+`Runtime.run()` is what `smscast worker` and `smscast serve` run. Once a second it
+renews the leases it holds and takes one more free connector (so workers that
+start together share the connectors), routes newly queued messages, cancels what
+cancelled campaigns left queued, lets the campaigns side launch due campaigns and
+close finished ones, and records each held connector's state for the dashboard
+and `smscast connectors state`. Every few seconds it expires messages that got no
+delivery report by the end of their validity.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import logging
+import os
+import random
+import socket
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine
+
+from smscast.config import Settings
+from smscast.engine.connectors import load_connector, write_states
+from smscast.engine.db_thread import DbThread
+from smscast.engine.dispatcher import utc_now
+from smscast.engine.leases import free_connectors, release_lease, take_lease
+from smscast.engine.outbox import cancel_cancelled_campaigns, route_queued
+from smscast.engine.reports import expire_silent
+from smscast.engine.runner import ConnectorRunner
+
+log = logging.getLogger("smscast.runtime")
+TICK_S = 1.0
+SWEEP_EVERY = 10  # ticks between expiry sweeps
+#: Where the campaigns side may define its once-a-second hooks.
+CAMPAIGN_MODULES = ("smscast.engine.campaigns", "smscast.engine.launch", "smscast.engine.scheduler")
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Runtime:
+    """Holds connectors and runs them until `stop` (see the module docstring)."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        worker: str | None = None,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.worker = worker or settings.worker_id or default_worker_id()
+        self.clock = clock
+        self.db = DbThread(engine)
+        self.runners: dict[int, ConnectorRunner] = {}
+        self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._stop = asyncio.Event()
+        self._ticks = 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        log.info("worker %s: running", self.worker)
+        try:
+            while not self._stop.is_set():
+                await self._tick()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), TICK_S)
+        finally:
+            await self._shutdown()
+
+    async def _tick(self) -> None:
+        self._ticks += 1
+        try:
+            await self._hold_leases()
+            await self.db.run(self._maintain, self._ticks % SWEEP_EVERY == 1)
+            await self._campaign_hooks()
+            states = [(cid, runner.state()) for cid, runner in self.runners.items()]
+            await self.db.run(self._write_states, states)
+        except Exception:
+            log.exception("worker %s: housekeeping failed; trying again in a second", self.worker)
+
+    # --- leases -----------------------------------------------------------------------
+
+    async def _hold_leases(self) -> None:
+        seconds = self.settings.lease_seconds
+        held, taken = await self.db.run(self._renew_and_take, seconds)
+        for connector_id in list(self.runners):
+            if connector_id not in held:
+                log.warning("worker %s: lost the lease on connector %d", self.worker, connector_id)
+                await self._stop_runner(connector_id)
+        for connector_id in taken:
+            row = await self.db.run(self._load, connector_id)
+            if row is None:
+                continue
+            runner = ConnectorRunner(self.db, self.settings, self.worker, row, self.clock)
+            self.runners[connector_id] = runner
+            self._tasks[connector_id] = asyncio.create_task(runner.run(), name=f"run-{row.name}")
+            log.info("worker %s: took connector %s (%s)", self.worker, row.name, row.kind)
+
+    def _renew_and_take(self, seconds: float) -> tuple[set[int], list[int]]:
+        now = self.clock()
+        held: set[int] = set()
+        taken: list[int] = []
+        with self.engine.begin() as conn:
+            for connector_id in self.runners:
+                if take_lease(conn, connector_id, self.worker, now, seconds):
+                    held.add(connector_id)
+            free = [c for c in free_connectors(conn, self.worker, now) if c not in self.runners]
+            random.shuffle(free)
+            for connector_id in free[:1]:
+                if take_lease(conn, connector_id, self.worker, now, seconds):
+                    held.add(connector_id)
+                    taken.append(connector_id)
+        return held, taken
+
+    def _load(self, connector_id: int) -> Any:
+        with self.engine.connect() as conn:
+            return load_connector(conn, connector_id)
+
+    async def _stop_runner(self, connector_id: int) -> None:
+        runner = self.runners.pop(connector_id)
+        task = self._tasks.pop(connector_id)
+        runner.stop()
+        await asyncio.gather(task, return_exceptions=True)
+
+    async def _shutdown(self) -> None:
+        for connector_id in list(self.runners):
+            await self._stop_runner(connector_id)
+            with contextlib.suppress(Exception):
+                await self.db.run(self._release, connector_id)
+        self.db.close()
+        log.info("worker %s: stopped", self.worker)
+
+    def _release(self, connector_id: int) -> None:
+        with self.engine.begin() as conn:
+            release_lease(conn, connector_id, self.worker)
+
+    # --- housekeeping -------------------------------------------------------------------
+
+    def _maintain(self, sweep: bool) -> None:
+        now = self.clock()
+        with self.engine.begin() as conn:
+            route_queued(conn, now)
+            cancel_cancelled_campaigns(conn, now)
+        if sweep:
+            late = timedelta(hours=self.settings.dlr_late_window_hours)
+            with self.engine.begin() as conn:
+                expire_silent(conn, now, late)
+
+    def _write_states(self, states: list[Any]) -> None:
+        with self.engine.begin() as conn:
+            write_states(conn, self.worker, states, self.clock())
+
+    async def _campaign_hooks(self) -> None:
+        now = self.clock()
+        launch = _campaign_hook("launch_due_campaigns")
+        if launch is not None:
+            await self.db.run(launch, self.engine, self.settings, now)
+        complete = _campaign_hook("complete_finished_campaigns")
+        if complete is not None:
+            await self.db.run(complete, self.engine, now)
+
+
+def _campaign_hook(name: str) -> Callable[..., Any] | None:
+    for module_name in CAMPAIGN_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        hook: Callable[..., Any] | None = getattr(module, name, None)
+        if hook is not None:
+            return hook
+    return None
