@@ -79,7 +79,8 @@ def main() -> None:
         f"rows {summary.rows_read} created {summary.created} updated {summary.updated} "
         f"rejected {summary.rejected} in {elapsed:.1f}s"
     )
-    print(f"RESULT import_rows_per_s={summary.rows_read / elapsed:.0f} peak_rss_mb={peak_rss_mb():.0f}")
+    rate = summary.rows_read / elapsed
+    print(f"RESULT import_rows_per_s={rate:.0f} peak_rss_mb={peak_rss_mb():.0f}")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ def postgres_schema_url() -> Iterator[str]:
     try:
         with admin.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    except Exception as error:  # noqa: BLE001 - any failure to reach the server
+    except Exception as error:
         admin.dispose()
         message = f"PostgreSQL at {make_url(POSTGRES_URL).render_as_string()} unreachable: {error}"
         if IN_CI:

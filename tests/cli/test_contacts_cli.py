@@ -27,7 +27,9 @@ def run(*args: str) -> tuple[int, str]:
 
 
 def test_workspace_import_show_count_export_erase(cli_env: Path) -> None:
-    assert run("workspace", "create", "Shop", "--country", "PL", "--timezone", "Europe/Warsaw")[0] == 0
+    assert (
+        run("workspace", "create", "Shop", "--country", "PL", "--timezone", "Europe/Warsaw")[0] == 0
+    )
     source = cli_env / "list.csv"
     source.write_text("phone;first_name;consent\n600100200;Anna;tak\n+48 12;Bad;\n", "utf-8")
     code, out = run("contacts", "import", str(source), "--consent-source", "form", "--json")

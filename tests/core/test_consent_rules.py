@@ -21,7 +21,9 @@ from smscast.core.consent import (
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 entries = st.lists(
-    st.tuples(st.sampled_from(["promotional", "informational", "all"]), st.sampled_from(list(Action))),
+    st.tuples(
+        st.sampled_from(["promotional", "informational", "all"]), st.sampled_from(list(Action))
+    ),
     max_size=30,
 )
 

@@ -10,8 +10,8 @@ from smscast.core.contact_rows import (
     ContactRow,
     map_columns,
     read_contact_row,
-    spreadsheet_safe,
     split_tags,
+    spreadsheet_safe,
     unescape_cell,
 )
 from smscast.core.errors import UserError

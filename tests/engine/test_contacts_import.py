@@ -17,6 +17,7 @@ from smscast.engine.contacts import count_contacts, erase_contact, export_contac
 from smscast.engine.contacts_import import ImportRequest, ImportSummary, import_contacts
 from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.models import ImportJob, table_of
+
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
@@ -81,7 +82,7 @@ def test_broken_quoting_and_bad_bytes_lose_only_their_rows(engine, settings, wor
         b"phone,name,note\n"
         b'+48600100200,"Anna\nMaria",multi-line name\n'
         b'+48600100201,"never closed,x\n'
-        b"+48600100202,Jan,5\" screen\n"
+        b'+48600100202,Jan,5" screen\n'
         b"+48600100203,\xff\xfe broken utf-8 \xc4\x85,x\n"
         b"+48600100204,\xc5\x81ucja,ok\n"
     )
@@ -100,7 +101,9 @@ def write_bytes(path: Path, data: bytes) -> Path:
     return path
 
 
-def test_empty_file_and_missing_phone_column_are_clear_errors(engine, settings, workspace, tmp_path):
+def test_empty_file_and_missing_phone_column_are_clear_errors(
+    engine, settings, workspace, tmp_path
+):
     with pytest.raises(UserError, match="is empty"):
         run_import(engine, settings, workspace, write(tmp_path / "e.csv", ""))
     with pytest.raises(UserError, match="no phone column"):
@@ -172,7 +175,9 @@ def test_rerun_after_partial_import_completes_without_duplicates(engine, setting
     assert (summary.created, summary.unchanged, summary.rejected) == (180, 120, 0)
     assert count_contacts(engine, workspace)["contacts"] == 300
     with engine.connect() as conn:
-        job = conn.execute(select(table_of(ImportJob)).order_by(table_of(ImportJob).c.id.desc())).first()
+        job = conn.execute(
+            select(table_of(ImportJob)).order_by(table_of(ImportJob).c.id.desc())
+        ).first()
     assert job is not None and job.status == "finished" and job.created == 180
 
 

@@ -16,7 +16,9 @@ from smscast.engine.consent import (
 
 app = typer.Typer(help="Consent history, opt-in and opt-out.", no_args_is_help=True)
 
-WORKSPACE = typer.Option(None, "--workspace", "-w", help="Workspace name or id (default: the only one)")
+WORKSPACE = typer.Option(
+    None, "--workspace", "-w", help="Workspace name or id (default: the only one)"
+)
 
 
 @app.command("history")
@@ -69,7 +71,9 @@ def opt_out(
 def opt_in(
     phone: str = typer.Argument(..., help="Phone number"),
     channel: Channel = typer.Option(..., help="Channel the person opts in to"),
-    evidence: str = typer.Option(..., help="The consent the person gave, in their words or the form's"),
+    evidence: str = typer.Option(
+        ..., help="The consent the person gave, in their words or the form's"
+    ),
     purpose: str = typer.Option("promotional", help="promotional, informational or all"),
     workspace: str | None = WORKSPACE,
 ) -> None:

@@ -20,7 +20,9 @@ from smscast.engine.contacts_import import ImportRequest, import_contacts
 
 app = typer.Typer(help="Import, export, look up and erase contacts.", no_args_is_help=True)
 
-WORKSPACE = typer.Option(None, "--workspace", "-w", help="Workspace name or id (default: the only one)")
+WORKSPACE = typer.Option(
+    None, "--workspace", "-w", help="Workspace name or id (default: the only one)"
+)
 AS_JSON = typer.Option(False, "--json", help="Print JSON")
 
 
@@ -97,8 +99,10 @@ def show(
     for key, value in contact.items():
         if key == "consent":
             for state in value:
-                console.print(f"consent     {state['channel']}/{state['purpose']}: "
-                              f"{state['status']} since {state['changed_at']:%Y-%m-%d %H:%M}")
+                console.print(
+                    f"consent     {state['channel']}/{state['purpose']}: "
+                    f"{state['status']} since {state['changed_at']:%Y-%m-%d %H:%M}"
+                )
         else:
             console.print(f"{key:<11} {value}", highlight=False)
 
@@ -111,8 +115,10 @@ def count(workspace: str | None = WORKSPACE, as_json: bool = AS_JSON) -> None:
     if as_json:
         print_json(counts)
     else:
-        console.print(f"{counts['contacts']:,} contacts · {counts['opted_in']:,} opted in · "
-                      f"{counts['opted_out']:,} opted out")
+        console.print(
+            f"{counts['contacts']:,} contacts · {counts['opted_in']:,} opted in · "
+            f"{counts['opted_out']:,} opted out"
+        )
 
 
 @app.command("erase")
@@ -122,6 +128,7 @@ def erase(
 ) -> None:
     """Erase a person's data; a keyed hash of the phone stops a re-import without new consent."""
     with command_context() as ctx:
-        erased = erase_contact(ctx.engine, ctx.settings, ctx.workspace(workspace), phone,
-                               actor=actor(), now=now())
+        erased = erase_contact(
+            ctx.engine, ctx.settings, ctx.workspace(workspace), phone, actor=actor(), now=now()
+        )
     console.print(f"erased {erased}")

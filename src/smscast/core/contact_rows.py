@@ -88,7 +88,8 @@ def map_columns(header: Sequence[str]) -> ColumnMap:
         aliases = ", ".join(COLUMN_ALIASES["phone"])
         raise UserError.of(
             "no_phone_column",
-            f"no phone column in the header ({', '.join(header) or 'empty'}); name one of: {aliases}",
+            f"no phone column in the header ({', '.join(header) or 'empty'}); "
+            f"name one of: {aliases}",
             field="phone",
             line=1,
         )
