@@ -34,7 +34,7 @@ def phone(rng: random.Random, n: int) -> str:
     if kind < 0.88:
         return f"+49 151 {n:08d}"
     if kind < 0.94:
-        return f"+44 7700 {n:06d}"
+        return f"+44 7{400_000_000 + n:09d}"
     if kind < 0.97:
         return f"+1 {201 + n // 10_000_000 % 700} {200 + n // 10000 % 700} {n % 10000:04d}"
     return f"+33 6 {n:08d}"
