@@ -1,24 +1,90 @@
-"""The FastAPI application factory."""
+"""The FastAPI application factory: middleware, error shapes, and one router per subject."""
 
 from __future__ import annotations
 
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
+from sqlalchemy import Engine
+from starlette.middleware import Middleware
 
 from smscast import __version__
+from smscast.api.middleware import (
+    BodyLimitMiddleware,
+    CallerMiddleware,
+    IdempotencyMiddleware,
+    RateLimiter,
+)
+from smscast.api.problems import install_problem_handlers
+from smscast.api.routes import ROUTERS
 from smscast.config import Settings
+from smscast.store.db import create_db_engine
+
+DESCRIPTION = """Two-way SMS campaigns: contacts, consent, campaigns, inbound, tickets.
+
+**Authentication**: an API key as `Authorization: Bearer smc_…` (or `X-API-Key`), or a
+session from `POST /api/v1/auth/login`. Every object belongs to the caller's workspace;
+another workspace's objects answer 404.
+
+**Conventions**: lists take `limit` and `cursor` and answer `items` and `next_cursor`;
+a POST with an `Idempotency-Key` header is done once and its answer replayed on retries;
+errors are `application/problem+json` with `code` and `field`; each key or session may
+make `SMSCAST_API_RATE_LIMIT` requests per minute (over it: 429 with `Retry-After`).
+
+**Webhooks we send** carry `Smscast-Signature: t=<unix>,v1=<hex>`, the hex being
+HMAC-SHA256 with the endpoint's secret over `<t>.<raw body>`.
+"""
 
 
-def create_app(settings: Settings) -> FastAPI:
-    """Builds the app for `settings`; nothing happens at import time."""
+def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
+    """Builds the app for `settings`; nothing connects until the first request."""
+    engine = engine or create_db_engine(settings.database_url)
+    limiter = RateLimiter(settings.api_rate_limit)
     app = FastAPI(
         title="smscast",
         version=__version__,
-        description="Two-way SMS campaigns: contacts, consent, campaigns, inbound, tickets.",
+        description=DESCRIPTION,
+        lifespan=_lifespan,
+        middleware=[
+            Middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes),
+            Middleware(CallerMiddleware, engine=engine, settings=settings, limiter=limiter),
+            Middleware(IdempotencyMiddleware, engine=engine),
+        ],
     )
     app.state.settings = settings
+    app.state.engine = engine
+    install_problem_handlers(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness and version")
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
+    for router in ROUTERS:
+        app.include_router(router)
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Runs the webhook delivery worker next to the API while the server is up."""
+    settings: Settings = app.state.settings
+    stop = threading.Event()
+    worker = None
+    if settings.webhook_worker:
+        from smscast.engine.webhook_delivery import run_webhook_worker
+
+        worker = threading.Thread(
+            target=run_webhook_worker,
+            args=(app.state.engine, settings, stop),
+            name="smscast-webhooks",
+            daemon=True,
+        )
+        worker.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if worker is not None:
+            worker.join(timeout=15)

@@ -1,0 +1,31 @@
+"""One router per subject; `app.create_app` includes them in this order."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from smscast.api.routes import (
+    api_keys,
+    audit,
+    auth,
+    consent,
+    contacts,
+    imports,
+    templates,
+    users,
+    webhooks,
+    workspaces,
+)
+
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    workspaces.router,
+    users.router,
+    api_keys.router,
+    imports.router,  # before contacts: /contacts/imports is not /contacts/{contact_id}
+    contacts.router,
+    consent.router,
+    templates.router,
+    webhooks.router,
+    audit.router,
+]
