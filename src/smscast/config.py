@@ -50,6 +50,16 @@ class Settings(BaseSettings):
         0, description="Processes that parse a large import; 0 means one per CPU core"
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error")
+    inbound_reply_window_hours: float = Field(
+        72.0, description="How long after a campaign text an inbound counts as a reply to it"
+    )
+    auto_reply_limit_per_hour: int = Field(
+        5, description="Automatic replies per contact per hour (the loop guard)"
+    )
+    inbound_flood_per_minute: int = Field(
+        30, description="Inbound texts per sender per minute before more are set aside"
+    )
+    double_opt_in_hours: float = Field(24.0, description="How long a double opt-in waits for YES")
 
     @classmethod
     def settings_customise_sources(

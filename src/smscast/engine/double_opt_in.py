@@ -1,0 +1,69 @@
+"""Double opt-in: JOIN → "Reply YES to confirm…" → YES within the deadline → opt-in.
+
+The confirmed opt-in's evidence holds both texts the person sent and the prompt
+they answered, so the consent can be shown word for word later.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, delete, insert, select
+
+from smscast.core.consent import Action, Source
+from smscast.engine.inbound_consent import record_text_consent
+from smscast.store.inbound_models import PendingOptIn
+from smscast.store.models import table_of
+
+pending = table_of(PendingOptIn)
+
+
+def start_double_opt_in(
+    conn: Connection,
+    *,
+    workspace_id: int,
+    contact_id: int,
+    number_id: int,
+    rule_id: int | None,
+    purpose: str,
+    join_text: str,
+    prompt_text: str,
+    now: datetime,
+    within: timedelta,
+) -> None:
+    """Records the JOIN; a later JOIN replaces an earlier one still waiting."""
+    conn.execute(
+        delete(pending).where(pending.c.contact_id == contact_id, pending.c.number_id == number_id)
+    )
+    conn.execute(insert(pending).values(
+        workspace_id=workspace_id, contact_id=contact_id, number_id=number_id, rule_id=rule_id,
+        purpose=purpose or "promotional", join_text=join_text, prompt_text=prompt_text,
+        created_at=now, expires_at=now + within,
+    ))  # fmt: skip
+
+
+def confirm_double_opt_in(
+    conn: Connection,
+    *,
+    workspace_id: int,
+    contact_id: int,
+    number_id: int,
+    confirm_text: str,
+    number: str,
+    now: datetime,
+) -> int | None:
+    """Turns a waiting JOIN into a confirmed opt-in; None when there is none in time."""
+    row = conn.execute(
+        select(pending).where(pending.c.contact_id == contact_id, pending.c.number_id == number_id)
+    ).first()
+    if row is None or row.expires_at < now:
+        return None
+    evidence = (
+        f'double opt-in on {number}: sent "{row.join_text}" at {row.created_at:%Y-%m-%d %H:%M:%S}Z'
+        f', was asked "{row.prompt_text}", confirmed "{confirm_text}" at {now:%Y-%m-%d %H:%M:%S}Z'
+    )
+    conn.execute(delete(pending).where(pending.c.id == row.id))
+    return record_text_consent(
+        conn, workspace_id, contact_id, Action.OPT_IN, row.purpose, Source.DOUBLE_OPT_IN,
+        evidence, f"sms:{number}", now,
+    )  # fmt: skip

@@ -1,0 +1,293 @@
+"""Inbound texts: stored, routed by number and keyword, answered, turned into tickets.
+
+The connector runtime calls `handle_inbound` for every `InboundMessage` event (or
+`handle_inbound_batch` with what it has collected). One transaction per batch
+stores the texts (messages rows, direction "in"), how each was routed, the consent
+it gave or withdrew, and the answers as outbox rows; webhook posts follow the
+commit. A text that cannot be routed (a number we do not own, a sender that is
+not a phone number, a flood) is still stored, with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from smscast.channels.base import InboundMessage
+from smscast.config import Settings
+from smscast.core.encoding import analyse
+from smscast.core.errors import UserError
+from smscast.core.phones import Phone
+from smscast.core.router import Route, next_state, route
+from smscast.core.rule_actions import ActionKind
+from smscast.engine.inbound_apply import (
+    Effects,
+    Routed,
+    campaign_deltas,
+    carry_out,
+    save_contact_changes,
+)
+from smscast.engine.inbound_state import load_states, resolve_senders, sender_phone
+from smscast.engine.keyword_rules import load_routing
+from smscast.engine.numbers import NumberRef, find_number, numbers_of_connector
+from smscast.engine.outbox import enqueue_messages
+from smscast.engine.stats import bump_campaign_stats
+from smscast.engine.tickets import ticket_for_inbound
+from smscast.engine.webhook_forward import webhook_forwarder
+from smscast.engine.workspaces import WorkspaceRef, resolve_workspace
+from smscast.store.bulk import DriverValues, insert_returning, insert_rows
+from smscast.store.inbound_models import InboundRoute
+from smscast.store.messaging_models import Message
+from smscast.store.models import table_of
+
+log = logging.getLogger(__name__)
+messages = table_of(Message)
+routes = table_of(InboundRoute)
+UNROUTED = "unrouted"
+
+
+@dataclass(frozen=True, slots=True)
+class InboundResult:
+    """What became of one inbound text."""
+
+    message_id: int | None
+    route: str
+    contact_id: int | None = None
+    ticket_id: int | None = None
+    replies: int = 0
+    detail: str | None = None
+
+
+def handle_inbound(
+    engine: Engine, settings: Settings, connector_id: int, message: InboundMessage
+) -> InboundResult:
+    """Stores and routes one inbound text that arrived on `connector_id`."""
+    return handle_inbound_batch(engine, settings, connector_id, [message])[0]
+
+
+def handle_inbound_batch(
+    engine: Engine, settings: Settings, connector_id: int, batch: list[InboundMessage]
+) -> list[InboundResult]:
+    """Stores and routes texts in arrival order, in one transaction; results in that order."""
+    if not batch:
+        return []
+    effects = Effects()
+    with engine.begin() as conn:
+        workspace_id, owned = numbers_of_connector(conn, connector_id)
+        if workspace_id is None:
+            log.warning("inbound on unknown connector #%d: %d text(s) dropped", connector_id,
+                        len(batch))  # fmt: skip
+            return [InboundResult(None, UNROUTED, detail=f"no connector #{connector_id}")] * len(
+                batch
+            )
+        workspace = resolve_workspace(conn, str(workspace_id))
+        results = _handle(conn, settings, workspace, connector_id, owned, batch, effects)
+    forwarder = webhook_forwarder()
+    for post in effects.webhooks:
+        forwarder.submit(post)
+    return results
+
+
+def _handle(
+    conn: Connection, settings: Settings, workspace: WorkspaceRef, connector_id: int,
+    owned: list[NumberRef], batch: list[InboundMessage], effects: Effects,
+) -> list[InboundResult]:  # fmt: skip
+    results: list[InboundResult | None] = [None] * len(batch)
+    groups: dict[int, list[int]] = defaultdict(list)
+    by_id = {n.id: n for n in owned}
+    unrouted: list[tuple[int, NumberRef | None, str]] = []
+    for index, message in enumerate(batch):
+        number = find_number(owned, message.recipient)
+        if number is None:
+            unrouted.append((index, None, f"{message.recipient} is not a number of this workspace"))
+        else:
+            groups[number.id].append(index)
+    for number_id, indexes in groups.items():
+        number = by_id[number_id]
+        for index, result in _handle_number(
+            conn,
+            settings,
+            workspace,
+            connector_id,
+            number,
+            [(i, batch[i]) for i in indexes],
+            effects,
+            unrouted,
+        ):
+            results[index] = result  # fmt: skip
+    for index, result in _store_unrouted(conn, workspace, connector_id, batch, unrouted):
+        results[index] = result
+    return [r for r in results if r is not None]
+
+
+def _handle_number(
+    conn: Connection, settings: Settings, workspace: WorkspaceRef, connector_id: int,
+    number: NumberRef, items: list[tuple[int, InboundMessage]], effects: Effects,
+    unrouted: list[tuple[int, NumberRef | None, str]],
+) -> list[tuple[int, InboundResult]]:  # fmt: skip
+    phones: dict[int, Phone] = {}
+    for index, message in items:
+        phone = sender_phone(message.sender, number.country)
+        if phone is None:
+            unrouted.append((index, number, f"sender {message.sender!r} is not a phone number"))
+        else:
+            phones[index] = phone
+    if not phones:
+        return []
+    latest = max(message.received_at for _, message in items)
+    senders = resolve_senders(conn, workspace.id, {p.e164: p for p in phones.values()},
+                              workspace.timezone, latest)  # fmt: skip
+    routing = load_routing(conn, workspace, number, settings)
+    states = load_states(conn, number.id, list(senders.values()), latest, routing.reply_window)
+    confirm_within = timedelta(hours=settings.double_opt_in_hours)
+    planned: list[tuple[int, Routed]] = []
+    for index, message in items:
+        if index not in phones:
+            continue
+        sender = senders[phones[index].e164]
+        state = states[sender.id]
+        text = clean_text(message.text)
+        decision = route(text, state, routing, message.received_at)
+        states[sender.id] = next_state(state, decision, message.received_at, confirm_within)
+        planned.append((index, Routed(text, message.received_at, sender, decision,
+                                      state.opted_out)))  # fmt: skip
+    for _, item in planned:
+        if any(a.kind == ActionKind.TICKET for a in item.decision.actions):
+            item.ticket_id = ticket_for_inbound(conn, workspace.id, item.sender.id, number.id,
+                                                item.text, item.received_at)  # fmt: skip
+    _insert_inbound(conn, workspace.id, connector_id, number, [item for _, item in planned])
+    brand = str(number.settings.get("brand") or workspace.name)
+    for _, item in planned:
+        carry_out(conn, workspace.id, number, item, effects, brand, confirm_within)
+    save_contact_changes(conn, effects.changed, latest)
+    effects.changed.clear()
+    if effects.replies:
+        enqueue_messages(conn, effects.replies)
+        effects.replies = []
+    _insert_routes(conn, workspace.id, number, [item for _, item in planned])
+    _bump_stats([item for _, item in planned], conn)
+    return [(index, _result(item)) for index, item in planned]
+
+
+def clean_text(text: str) -> str:
+    """What can be stored on every database: no NUL, no lone surrogates (from a broken
+    UCS-2 part); everything else is kept exactly as received."""
+    text = text.replace("\x00", "")
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _text_info(text: str) -> tuple[str, int]:
+    try:
+        info = analyse(text)
+    except UserError:  # longer than any SMS we would send: still an inbound text
+        return "UCS-2", 0
+    return info.encoding.value, info.parts
+
+
+MESSAGE_COLUMNS = (
+    "workspace_id", "direction", "kind", "purpose", "contact_id", "phone", "number_id",
+    "connector_id", "ticket_id", "body", "encoding", "parts", "parts_done", "cost", "status",
+    "run", "attempts", "error", "created_at", "done_at",
+)  # fmt: skip
+
+
+def _insert_inbound(
+    conn: Connection, workspace_id: int, connector_id: int, number: NumberRef, items: list[Routed]
+) -> None:
+    values = DriverValues(conn)
+    rows = []
+    for item in items:
+        encoding, parts = _text_info(item.text)
+        status = "set_aside" if item.decision.route == Route.FLOOD else "received"
+        at = values.moment(item.received_at)
+        rows.append((
+            workspace_id, "in", "inbound", "informational", item.sender.id, item.sender.phone,
+            number.id, connector_id, item.ticket_id, item.text, encoding, parts, parts, 0,
+            status, 0, 0, None, at, at,
+        ))  # fmt: skip
+    ids = insert_returning(conn, messages, MESSAGE_COLUMNS, rows, ("id",))
+    for item, (message_id,) in zip(items, ids, strict=True):
+        item.message_id = int(message_id)
+
+
+ROUTE_COLUMNS = (
+    "message_id", "workspace_id", "number_id", "contact_id", "route", "keyword", "rule_id",
+    "campaign_id", "replies", "suppressed", "detail", "received_at",
+)  # fmt: skip
+
+
+def _insert_routes(
+    conn: Connection, workspace_id: int, number: NumberRef | None, items: list[Routed]
+) -> None:
+    values = DriverValues(conn)
+    insert_rows(conn, routes, ROUTE_COLUMNS, [
+        (
+            item.message_id, workspace_id, number.id if number else None, item.sender.id,
+            item.decision.route.value, item.decision.keyword, item.decision.rule_id,
+            item.decision.campaign_id, item.replies, item.decision.suppressed,
+            _detail(item), values.moment(item.received_at),
+        )
+        for item in items
+    ])  # fmt: skip
+
+
+def _detail(item: Routed) -> str | None:
+    details = list(item.details)
+    if item.decision.route == Route.FLOOD:
+        details.append("flood: too many texts from this sender in the last minute")
+    if item.decision.suppressed:
+        details.append(f"loop guard: {item.decision.suppressed} automatic answer(s) held back")
+    return "; ".join(details) or None
+
+
+def _bump_stats(items: list[Routed], conn: Connection) -> None:
+    totals: dict[tuple[int, datetime], dict[str, int]] = {}
+    for item in items:
+        deltas = campaign_deltas(item)
+        if not deltas:
+            continue
+        assert item.decision.campaign_id is not None
+        hour = item.received_at.replace(minute=0, second=0, microsecond=0)
+        bucket = totals.setdefault((item.decision.campaign_id, hour), {})
+        for name, value in deltas.items():
+            bucket[name] = bucket.get(name, 0) + value
+    for (campaign_id, hour), deltas in totals.items():
+        bump_campaign_stats(conn, campaign_id, hour, **deltas)
+
+
+def _result(item: Routed) -> InboundResult:
+    return InboundResult(item.message_id, item.decision.route.value, item.sender.id,
+                         item.ticket_id, item.replies, _detail(item))  # fmt: skip
+
+
+def _store_unrouted(
+    conn: Connection, workspace: WorkspaceRef, connector_id: int, batch: list[InboundMessage],
+    unrouted: list[tuple[int, NumberRef | None, str]],
+) -> list[tuple[int, InboundResult]]:  # fmt: skip
+    """Keeps texts nobody can answer, with the reason, for the operator to see."""
+    out: list[tuple[int, InboundResult]] = []
+    values = DriverValues(conn)
+    for index, number, reason in sorted(unrouted):
+        message = batch[index]
+        text = clean_text(message.text)
+        encoding, parts = _text_info(text)
+        at = values.moment(message.received_at)
+        row: tuple[Any, ...] = (
+            workspace.id, "in", "inbound", "informational", None, message.sender[:20],
+            number.id if number else None, connector_id, None, text, encoding, parts, parts, 0,
+            UNROUTED, 0, 0, reason, at, at,
+        )  # fmt: skip
+        [(message_id,)] = insert_returning(conn, messages, MESSAGE_COLUMNS, [row], ("id",))
+        insert_rows(conn, routes, ROUTE_COLUMNS, [(
+            message_id, workspace.id, number.id if number else None, None, UNROUTED, None, None,
+            None, 0, 0, reason, at,
+        )])  # fmt: skip
+        log.warning("inbound from %s to %s not routed: %s", message.sender, message.recipient,
+                    reason)  # fmt: skip
+        out.append((index, InboundResult(int(message_id), UNROUTED, detail=reason)))
+    return out

@@ -1,0 +1,184 @@
+"""Carrying out the router's decisions for a batch, inside its transaction.
+
+Consent events, tags and attributes, double opt-ins, tickets and the answers (as
+outbox rows) are written here; webhook posts are only collected, to be sent once
+the transaction committed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, update
+
+from smscast.core.consent import Action, Source
+from smscast.core.encoding import analyse
+from smscast.core.errors import UserError
+from smscast.core.router import Decision, Route
+from smscast.core.rule_actions import ActionKind, RuleAction
+from smscast.core.templates import MessageTemplate, compile_template, render
+from smscast.engine.double_opt_in import confirm_double_opt_in, start_double_opt_in
+from smscast.engine.inbound_consent import record_text_consent
+from smscast.engine.inbound_state import Sender
+from smscast.engine.numbers import NumberRef
+from smscast.engine.webhook_forward import WebhookPost
+from smscast.store.models import Contact, table_of
+
+contacts = table_of(Contact)
+
+
+@dataclass(slots=True)
+class Routed:
+    """One inbound text of the batch, its sender and what the router decided."""
+
+    text: str
+    received_at: datetime
+    sender: Sender
+    decision: Decision
+    was_opted_out: bool
+    message_id: int = 0
+    ticket_id: int | None = None
+    replies: int = 0
+    details: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Effects:
+    """What the batch leaves to do after the actions: rows to queue, posts to send."""
+
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    webhooks: list[WebhookPost] = field(default_factory=list)
+    changed: dict[int, Sender] = field(default_factory=dict)
+
+
+@lru_cache(maxsize=512)
+def _template(source: str) -> MessageTemplate:
+    return compile_template(source)
+
+
+def carry_out(
+    conn: Connection, workspace_id: int, number: NumberRef, item: Routed, effects: Effects,
+    brand: str, confirm_within: timedelta,
+) -> None:  # fmt: skip
+    """Performs every action of one decision, in order."""
+    for action in item.decision.actions:
+        kind = action.kind
+        if kind == ActionKind.REPLY:
+            _reply(workspace_id, number, item, action, action.text, effects, brand)
+        elif kind in (ActionKind.OPT_IN, ActionKind.OPT_OUT):
+            consent = Action.OPT_IN if kind == ActionKind.OPT_IN else Action.OPT_OUT
+            record_text_consent(conn, workspace_id, item.sender.id, consent, action.purpose,
+                                Source.KEYWORD, item.text, f"sms:{number.number}",
+                                item.received_at)  # fmt: skip
+        elif kind == ActionKind.DOUBLE_OPT_IN:
+            prompt = _render(action.text, item, brand) if action.text else None
+            start_double_opt_in(
+                conn, workspace_id=workspace_id, contact_id=item.sender.id, number_id=number.id,
+                rule_id=item.decision.rule_id, purpose=action.purpose, join_text=item.text,
+                prompt_text=prompt or "", now=item.received_at, within=confirm_within,
+            )  # fmt: skip
+            if prompt is not None:
+                _queue(workspace_id, number, item, "confirm", prompt, effects)
+        elif kind == ActionKind.CONFIRM_OPT_IN:
+            confirmed = confirm_double_opt_in(
+                conn, workspace_id=workspace_id, contact_id=item.sender.id, number_id=number.id,
+                confirm_text=item.text, number=number.number, now=item.received_at,
+            )  # fmt: skip
+            if confirmed is None:
+                item.details.append("no double opt-in waiting any more")
+                return
+        elif kind == ActionKind.TAG:
+            if action.name not in item.sender.tags:
+                item.sender.tags.append(action.name)
+                effects.changed[item.sender.id] = item.sender
+        elif kind == ActionKind.SET_ATTRIBUTE:
+            value = _render(action.text, item, brand) if action.text else item.decision.rest
+            if value is not None:
+                item.sender.attributes[action.name] = value
+                effects.changed[item.sender.id] = item.sender
+        elif kind == ActionKind.WEBHOOK:
+            effects.webhooks.append(WebhookPost(action.url, _payload(number, item)))
+        # TICKET is resolved before the inbound rows are written (they carry its id).
+
+
+def _reply(
+    workspace_id: int, number: NumberRef, item: Routed, action: RuleAction, source: str,
+    effects: Effects, brand: str,
+) -> None:  # fmt: skip
+    body = _render(source, item, brand)
+    if body is not None:
+        _queue(workspace_id, number, item, action.reply_kind.value, body, effects)
+
+
+def _render(source: str, item: Routed, brand: str) -> str | None:
+    values = {
+        **item.sender.attributes, "phone": item.sender.phone, "text": item.text,
+        "keyword": item.decision.keyword or "", "rest": item.decision.rest, "sender": brand,
+    }  # fmt: skip
+    try:
+        return render(_template(source), values, language=item.sender.language or "en").strip()
+    except UserError as error:
+        item.details.append(f"answer not sent: {error.problem.message}")
+        return None
+
+
+def _queue(
+    workspace_id: int, number: NumberRef, item: Routed, kind: str, body: str, effects: Effects
+) -> None:
+    if not body:
+        item.details.append("answer not sent: the template rendered to nothing")
+        return
+    try:
+        info = analyse(body)
+    except UserError as error:
+        item.details.append(f"answer not sent: {error.problem.message}")
+        return
+    effects.replies.append({
+        "workspace_id": workspace_id, "direction": "out", "kind": kind,
+        "purpose": "informational", "contact_id": item.sender.id, "phone": item.sender.phone,
+        "number_id": number.id, "connector_id": number.connector_id, "ticket_id": item.ticket_id,
+        "body": body, "encoding": info.encoding.value, "parts": info.parts, "status": "queued",
+        "send_after": item.received_at, "created_at": item.received_at,
+    })  # fmt: skip
+    item.replies += 1
+
+
+def _payload(number: NumberRef, item: Routed) -> dict[str, Any]:
+    decision = item.decision
+    return {
+        "event": "inbound", "message_id": item.message_id, "from": item.sender.phone,
+        "to": number.number, "text": item.text, "received_at": item.received_at.isoformat(),
+        "route": decision.route.value, "keyword": decision.keyword, "rest": decision.rest,
+        "rule_id": decision.rule_id, "campaign_id": decision.campaign_id,
+        "contact_id": item.sender.id,
+    }  # fmt: skip
+
+
+def save_contact_changes(conn: Connection, changed: dict[int, Sender], now: datetime) -> None:
+    """Writes tags and attributes the batch's actions changed, one row per contact."""
+    if not changed:
+        return
+    conn.execute(
+        update(contacts)
+        .where(contacts.c.id == bindparam("k_id"))
+        .values(tags=bindparam("k_tags"), attributes=bindparam("k_attributes"), updated_at=now),
+        [{"k_id": s.id, "k_tags": s.tags, "k_attributes": s.attributes} for s in changed.values()],
+    )
+
+
+def campaign_deltas(item: Routed) -> dict[str, int]:
+    """What one inbound adds to the campaign it answers: a reply, perhaps an opt-out."""
+    decision = item.decision
+    if decision.campaign_id is None or decision.route in (Route.EMPTY, Route.FLOOD):
+        return {}
+    deltas = {"replies": 1}
+    opts_out = any(
+        a.kind == ActionKind.OPT_OUT and a.purpose in ("all", "promotional")
+        for a in decision.actions
+    )
+    if opts_out and not item.was_opted_out:
+        deltas["opt_outs"] = 1
+    return deltas

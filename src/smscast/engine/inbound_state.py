@@ -1,0 +1,220 @@
+"""What the router needs to know of the senders of a batch, read in a few queries.
+
+One query per fact for the whole batch (consent, pending double opt-ins, the last
+campaign text, automatic replies in the last hour, texts in the last minute) keeps
+inbound processing at thousands of texts per second; the router then moves each
+contact's state along in memory as the batch's texts are routed in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from smscast.core.errors import UserError
+from smscast.core.phones import Phone, PhoneError, parse_phone, timezone_for_phone
+from smscast.core.router import CampaignContact, ContactState
+from smscast.core.rule_actions import parse_actions
+from smscast.store.inbound_models import PendingOptIn
+from smscast.store.messaging_models import Campaign, Message
+from smscast.store.models import ConsentState, Contact, table_of
+
+contacts = table_of(Contact)
+messages = table_of(Message)
+campaigns = table_of(Campaign)
+pending = table_of(PendingOptIn)
+consent_states = table_of(ConsentState)
+GUARDED_KINDS = ("auto_reply", "help", "confirm")
+
+
+@dataclass(slots=True)
+class Sender:
+    """A contact who texted us, with what the answers to them need."""
+
+    id: int
+    phone: str
+    language: str | None
+    attributes: dict[str, Any]
+    tags: list[str]
+
+
+def sender_phone(raw: str, country: str) -> Phone | None:
+    """The sender's E.164 number: carriers send international numbers without `+`."""
+    text = raw.strip()
+    digits = text.lstrip("+")
+    candidates = [text] if text.startswith("+") else []
+    if digits.isdigit():
+        candidates += [f"+{digits}", digits]
+    for candidate in candidates:
+        try:
+            return parse_phone(candidate, country)
+        except PhoneError:
+            continue
+    return None
+
+
+def resolve_senders(
+    conn: Connection, workspace_id: int, phones: dict[str, Phone], fallback_zone: str,
+    now: datetime,
+) -> dict[str, Sender]:  # fmt: skip
+    """Contacts for these phones; unknown senders become contacts with no consent.
+
+    Inserts skip rows another worker created meanwhile, then everything is read back.
+    """
+    found = _contacts_by_phone(conn, workspace_id, list(phones))
+    missing = [phone for e164, phone in phones.items() if e164 not in found]
+    if missing:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        rows: list[dict[str, Any]] = [
+            {
+                "workspace_id": workspace_id, "phone": p.e164, "country": p.country,
+                "attributes": {}, "language": None,
+                "timezone": timezone_for_phone(p.e164, fallback_zone), "email": None, "tags": [],
+                "created_at": now, "updated_at": now,
+            }
+            for p in missing
+        ]  # fmt: skip
+        conn.execute(dialect.insert(contacts).on_conflict_do_nothing(), rows)
+        found.update(_contacts_by_phone(conn, workspace_id, [p.e164 for p in missing]))
+    return found
+
+
+def _contacts_by_phone(conn: Connection, workspace_id: int, phones: list[str]) -> dict[str, Sender]:
+    out: dict[str, Sender] = {}
+    for start in range(0, len(phones), 900):
+        rows = conn.execute(
+            select(
+                contacts.c.id,
+                contacts.c.phone,
+                contacts.c.language,
+                contacts.c.attributes,
+                contacts.c.tags,
+            ).where(
+                contacts.c.workspace_id == workspace_id,
+                contacts.c.phone.in_(phones[start : start + 900]),
+            )
+        )
+        for r in rows:
+            out[r.phone] = Sender(r.id, r.phone, r.language, dict(r.attributes or {}),
+                                  list(r.tags or []))  # fmt: skip
+    return out
+
+
+def load_states(
+    conn: Connection,
+    number_id: int,
+    senders: Sequence[Sender],
+    now: datetime,
+    reply_window: timedelta,
+) -> dict[int, ContactState]:
+    """The routing state of every sender, as of `now` (the batch's latest arrival)."""
+    ids = sorted({s.id for s in senders})
+    opted_out = _opted_out(conn, ids)
+    pending_until = _pending(conn, number_id, ids)
+    last_campaign = _last_campaigns(conn, number_id, ids, now - reply_window)
+    guarded = _counts(conn, ids, "out", now - timedelta(hours=1), GUARDED_KINDS)
+    recent = _counts(conn, ids, "in", now - timedelta(minutes=1), None)
+    language = {s.id: s.language for s in senders}
+    return {
+        cid: ContactState(
+            opted_out=cid in opted_out, language=language.get(cid),
+            pending_opt_in_until=pending_until.get(cid), last_campaign=last_campaign.get(cid),
+            auto_replies_last_hour=guarded.get(cid, 0), inbound_last_minute=recent.get(cid, 0),
+        )
+        for cid in ids
+    }  # fmt: skip
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[i : i + 900] for i in range(0, len(ids), 900)]
+
+
+def _opted_out(conn: Connection, ids: list[int]) -> set[int]:
+    out: set[int] = set()
+    for chunk in _chunks(ids):
+        out.update(conn.execute(
+            select(consent_states.c.contact_id).where(
+                consent_states.c.contact_id.in_(chunk), consent_states.c.channel == "sms",
+                consent_states.c.purpose == "promotional", consent_states.c.status == "opted_out",
+            )
+        ).scalars())  # fmt: skip
+    return out
+
+
+def _pending(conn: Connection, number_id: int, ids: list[int]) -> dict[int, datetime]:
+    out: dict[int, datetime] = {}
+    for chunk in _chunks(ids):
+        rows = conn.execute(
+            select(pending.c.contact_id, pending.c.expires_at).where(
+                pending.c.number_id == number_id, pending.c.contact_id.in_(chunk)
+            )
+        )
+        out.update({r.contact_id: r.expires_at for r in rows})
+    return out
+
+
+def _last_campaigns(
+    conn: Connection, number_id: int, ids: list[int], since: datetime
+) -> dict[int, CampaignContact]:
+    latest: dict[int, tuple[datetime, int]] = {}
+    for chunk in _chunks(ids):
+        rows = conn.execute(
+            select(messages.c.contact_id, messages.c.campaign_id, messages.c.sent_at).where(
+                messages.c.contact_id.in_(chunk), messages.c.direction == "out",
+                messages.c.number_id == number_id, messages.c.campaign_id.is_not(None),
+                messages.c.sent_at >= since,
+            )
+        )  # fmt: skip
+        for r in rows:
+            if r.contact_id not in latest or r.sent_at > latest[r.contact_id][0]:
+                latest[r.contact_id] = (r.sent_at, r.campaign_id)
+    if not latest:
+        return {}
+    options = dict(conn.execute(
+        select(campaigns.c.id, campaigns.c.options).where(
+            campaigns.c.id.in_({c for _, c in latest.values()})
+        )
+    ).all())  # fmt: skip
+    return {
+        cid: _campaign_contact(campaign_id, sent_at, options.get(campaign_id) or {})
+        for cid, (sent_at, campaign_id) in latest.items()
+    }
+
+
+def _campaign_contact(
+    campaign_id: int, sent_at: datetime, options: dict[str, Any]
+) -> CampaignContact:
+    """A campaign asks for replies with options `ask_reply: true` and, optionally,
+    `reply_actions` (the same JSON actions as a keyword rule)."""
+    try:
+        actions = parse_actions(options.get("reply_actions") or [], where="reply_actions")
+    except UserError:
+        actions = ()
+    asks = bool(options.get("ask_reply")) or bool(actions)
+    return CampaignContact(campaign_id, sent_at, asks, actions)
+
+
+def _counts(
+    conn: Connection, ids: list[int], direction: str, since: datetime,
+    kinds: tuple[str, ...] | None,
+) -> dict[int, int]:  # fmt: skip
+    out: dict[int, int] = {}
+    for chunk in _chunks(ids):
+        query = (
+            select(messages.c.contact_id, func.count())
+            .where(
+                messages.c.contact_id.in_(chunk),
+                messages.c.direction == direction,
+                messages.c.created_at >= since,
+            )
+            .group_by(messages.c.contact_id)
+        )
+        if kinds is not None:
+            query = query.where(messages.c.kind.in_(kinds))
+        out.update({cid: n for cid, n in conn.execute(query)})
+    return out

@@ -1,0 +1,212 @@
+"""Keyword rules of a number and the workspace's edits of the compliance lists.
+
+Rules are checked when they are written (keyword clashes with STOP/HELP, broken
+templates, bad webhook URLs) so a mistake is an error for the operator, never a
+surprise for the customer who texts.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, insert, select
+
+from smscast.config import Settings
+from smscast.core.errors import UserError
+from smscast.core.keywords import (
+    ComplianceKind,
+    ComplianceOverride,
+    compliance_words,
+    normalise,
+)
+from smscast.core.router import KeywordRule as RuleValue
+from smscast.core.router import MatchMode, Routing, build_index
+from smscast.core.rule_actions import action_to_json, parse_actions
+from smscast.engine.audit import record_audit
+from smscast.engine.numbers import NumberRef, number_by_text
+from smscast.engine.workspaces import WorkspaceRef
+from smscast.store.inbound_models import ComplianceKeyword, KeywordRule
+from smscast.store.models import table_of
+
+rules = table_of(KeywordRule)
+compliance = table_of(ComplianceKeyword)
+
+
+def add_keyword_rule(
+    engine: Engine,
+    workspace: WorkspaceRef,
+    number: str,
+    keyword: str | None,
+    actions: Any,
+    *,
+    aliases: list[str] | None = None,
+    match: str = "first_word",
+    campaign_id: int | None = None,
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Adds a rule to a number; `keyword` None adds the number's default rule."""
+    parsed = parse_actions(actions)
+    if match not in {m.value for m in MatchMode}:
+        raise UserError.of("invalid_match", f'"{match}" is not exact or first_word', field="match")
+    words = None if keyword is None else _keyword(keyword, "keyword")
+    alias_words = [_keyword(a, "aliases") for a in aliases or []]
+    with engine.begin() as conn:
+        ref = number_by_text(conn, workspace, number)
+        _refuse_compliance_clash(conn, workspace, [w for w in [words, *alias_words] if w])
+        clash = conn.execute(
+            select(rules.c.id).where(
+                rules.c.number_id == ref.id,
+                rules.c.keyword.is_(None) if words is None else rules.c.keyword == words,
+            )
+        ).first()
+        if clash:
+            what = "a default rule" if words is None else f'a rule for "{words}"'
+            raise UserError.of("rule_exists", f"{ref.number} already has {what}", field="keyword")
+        values = {
+            "workspace_id": workspace.id, "number_id": ref.id, "keyword": words,
+            "aliases": alias_words, "match": match,
+            "actions": [action_to_json(a) for a in parsed], "campaign_id": campaign_id,
+            "enabled": True, "created_at": now,
+        }  # fmt: skip
+        rule_id = conn.execute(insert(rules).values(values).returning(rules.c.id)).scalar_one()
+        subject = f"{ref.number} {words or '*'}"
+        record_audit(
+            conn, workspace.id, actor, "keyword_rule.added", subject, {"rule_id": rule_id}, now
+        )
+    return {"id": rule_id, "number": ref.number, **{k: values[k] for k in
+            ("keyword", "aliases", "match", "actions", "campaign_id")}}  # fmt: skip
+
+
+def _keyword(raw: str, field: str) -> str:
+    word = normalise(raw)
+    if not word:
+        raise UserError.of(
+            "empty_keyword", f'"{raw}" has no letters or digits to match', field=field
+        )
+    return word
+
+
+def _refuse_compliance_clash(conn: Connection, workspace: WorkspaceRef, words: list[str]) -> None:
+    lists = workspace_compliance(conn, workspace)
+    for word in words:
+        kind = lists.kind_of(word)
+        if kind is not None:
+            raise UserError.of(
+                "compliance_keyword",
+                f'"{word}" is a compliance keyword ({kind}) and always means that; '
+                "remove it from the compliance list first to use it as a keyword",
+                field="keyword",
+            )
+
+
+def list_keyword_rules(
+    engine: Engine, workspace: WorkspaceRef, number: str | None = None
+) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        query = select(rules).where(rules.c.workspace_id == workspace.id).order_by(rules.c.id)
+        if number is not None:
+            query = query.where(rules.c.number_id == number_by_text(conn, workspace, number).id)
+        return [dict(r._mapping) for r in conn.execute(query)]
+
+
+def remove_keyword_rule(
+    engine: Engine, workspace: WorkspaceRef, rule_id: int, *, actor: str, now: datetime
+) -> None:
+    with engine.begin() as conn:
+        done = conn.execute(
+            delete(rules).where(rules.c.id == rule_id, rules.c.workspace_id == workspace.id)
+        ).rowcount
+        if not done:
+            raise UserError.of("unknown_rule", f"no keyword rule #{rule_id}", field="id")
+        record_audit(conn, workspace.id, actor, "keyword_rule.removed", f"#{rule_id}", {}, now)
+
+
+def edit_compliance_word(
+    engine: Engine,
+    workspace: WorkspaceRef,
+    kind: str,
+    word: str,
+    *,
+    language: str,
+    removed: bool,
+    actor: str,
+    now: datetime,
+) -> None:
+    """Adds a word to a compliance list, or takes one off (`removed`), for one language."""
+    if kind not in {k.value for k in ComplianceKind}:
+        allowed = ", ".join(k.value for k in ComplianceKind)
+        raise UserError.of("invalid_kind", f'"{kind}" is not a list ({allowed})', field="kind")
+    normalised = _keyword(word, "word")
+    with engine.begin() as conn:
+        conn.execute(delete(compliance).where(
+            compliance.c.workspace_id == workspace.id, compliance.c.language == language,
+            compliance.c.kind == kind, compliance.c.word == normalised,
+        ))  # fmt: skip
+        conn.execute(insert(compliance).values(
+            workspace_id=workspace.id, language=language, kind=kind, word=normalised,
+            removed=removed, created_at=now,
+        ))  # fmt: skip
+        action = "compliance_word.removed" if removed else "compliance_word.added"
+        record_audit(conn, workspace.id, actor, action, f"{language} {kind} {normalised}", {}, now)
+
+
+def compliance_overrides(conn: Connection, workspace_id: int) -> list[ComplianceOverride]:
+    rows = conn.execute(
+        select(compliance)
+        .where(compliance.c.workspace_id == workspace_id)
+        .order_by(compliance.c.id)
+    )
+    return [ComplianceOverride(r.language, ComplianceKind(r.kind), r.word, r.removed) for r in rows]
+
+
+def workspace_languages(workspace: WorkspaceRef) -> list[str]:
+    configured = workspace.settings.get("languages")
+    if isinstance(configured, list) and configured:
+        return [str(x) for x in configured]
+    return ["pl"] if workspace.country == "PL" else ["en"]
+
+
+def workspace_compliance(conn: Connection, workspace: WorkspaceRef) -> Any:
+    return compliance_words(
+        workspace_languages(workspace), compliance_overrides(conn, workspace.id)
+    )
+
+
+def list_compliance_words(engine: Engine, workspace: WorkspaceRef) -> dict[str, list[str]]:
+    with engine.connect() as conn:
+        words = workspace_compliance(conn, workspace)
+    return {
+        "opt_out": sorted(words.opt_out), "opt_in": sorted(words.opt_in),
+        "help": sorted(words.help),
+    }  # fmt: skip
+
+
+def number_rules(conn: Connection, number_id: int) -> list[RuleValue]:
+    rows = conn.execute(
+        select(rules).where(rules.c.number_id == number_id, rules.c.enabled.is_(True))
+    )
+    return [
+        RuleValue(
+            r.id, r.keyword, parse_actions(r.actions), tuple(r.aliases or ()), MatchMode(r.match),
+            r.campaign_id,
+        )
+        for r in rows
+    ]  # fmt: skip
+
+
+def load_routing(
+    conn: Connection, workspace: WorkspaceRef, number: NumberRef, settings: Settings
+) -> Routing:
+    """Everything the router reads about one number; built once per batch."""
+    replies = number.settings.get("replies")
+    return Routing(
+        compliance=workspace_compliance(conn, workspace),
+        rules=build_index(number_rules(conn, number.id)),
+        language=workspace_languages(workspace)[0],
+        replies=dict(replies) if isinstance(replies, dict) else {},
+        reply_window=timedelta(hours=settings.inbound_reply_window_hours),
+        auto_reply_limit=settings.auto_reply_limit_per_hour,
+        flood_limit=settings.inbound_flood_per_minute,
+    )

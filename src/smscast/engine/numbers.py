@@ -1,0 +1,179 @@
+"""Numbers a workspace owns (long numbers, short codes) and how an inbound finds its own.
+
+Carriers write the number a text was sent to in many ways: `48500100200` (no plus,
+international TON), `+48500100200`, `0048…`, or the national form `500100200`;
+a short code is just its digits. `find_number` accepts all of them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select
+
+from smscast.core.errors import UserError
+from smscast.core.phones import PhoneError, parse_phone
+from smscast.engine.audit import record_audit
+from smscast.engine.workspaces import WorkspaceRef
+from smscast.store.messaging_models import Connector, Number
+from smscast.store.models import table_of
+
+numbers = table_of(Number)
+connectors = table_of(Connector)
+SHORT_CODE_MAX_DIGITS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class NumberRef:
+    id: int
+    workspace_id: int
+    number: str
+    kind: str
+    country: str
+    connector_id: int | None
+    settings: dict[str, Any]
+
+
+def digits_of(address: str) -> str:
+    """The digits of an address as carriers write it, without `+` or a `00` prefix."""
+    text = address.strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if text.startswith("00") or (not text.startswith("+") and digits.startswith("00")):
+        digits = digits[2:]
+    return digits
+
+
+def parse_number(raw: str, country: str) -> tuple[str, str]:
+    """(stored form, kind): E.164 for a long number, bare digits for a short code."""
+    text = raw.strip()
+    digits = "".join(ch for ch in text if ch.isdigit())
+    if not text.startswith("+") and 3 <= len(digits) <= SHORT_CODE_MAX_DIGITS and digits == text:
+        return digits, "short"
+    try:
+        return parse_phone(text, country).e164, "long"
+    except PhoneError as error:
+        raise UserError.of(
+            "invalid_number",
+            f'"{raw}" is neither a phone number for {country} nor a short code (3-8 digits)',
+            field="number",
+        ) from error
+
+
+def add_number(
+    engine: Engine,
+    workspace: WorkspaceRef,
+    raw: str,
+    *,
+    connector: str | None,
+    country: str | None = None,
+    settings: dict[str, Any] | None = None,
+    actor: str,
+    now: datetime,
+) -> NumberRef:
+    """Registers a number the workspace owns, bound to the connector its texts use."""
+    country = (country or workspace.country).upper()
+    number, kind = parse_number(raw, country)
+    with engine.begin() as conn:
+        connector_id = _connector_id(conn, workspace, connector) if connector else None
+        exists = conn.execute(
+            select(numbers.c.id).where(
+                numbers.c.workspace_id == workspace.id, numbers.c.number == number
+            )
+        ).first()
+        if exists:
+            raise UserError.of("number_exists", f"{number} is already registered", field="number")
+        values = {
+            "workspace_id": workspace.id, "number": number, "kind": kind, "country": country,
+            "connector_id": connector_id, "smart_encoding": False, "settings": settings or {},
+            "created_at": now,
+        }  # fmt: skip
+        number_id = conn.execute(
+            insert(numbers).values(values).returning(numbers.c.id)
+        ).scalar_one()
+        record_audit(conn, workspace.id, actor, "number.added", number, {"kind": kind}, now)
+    return NumberRef(number_id, workspace.id, number, kind, country, connector_id, settings or {})
+
+
+def _connector_id(conn: Connection, workspace: WorkspaceRef, name: str) -> int:
+    condition = connectors.c.name == name
+    if name.isdigit():
+        condition = condition | (connectors.c.id == int(name))
+    row = conn.execute(
+        select(connectors.c.id).where(connectors.c.workspace_id == workspace.id, condition)
+    ).first()
+    if row is None:
+        raise UserError.of("unknown_connector", f'no connector named "{name}"', field="connector")
+    return int(row.id)
+
+
+def list_numbers(engine: Engine, workspace: WorkspaceRef) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(numbers, connectors.c.name.label("connector"))
+            .outerjoin(connectors, connectors.c.id == numbers.c.connector_id)
+            .where(numbers.c.workspace_id == workspace.id)
+            .order_by(numbers.c.id)
+        )
+        return [
+            {
+                "id": r.id, "number": r.number, "kind": r.kind, "country": r.country,
+                "connector": r.connector, "created_at": r.created_at,
+            }
+            for r in rows
+        ]  # fmt: skip
+
+
+def number_by_text(conn: Connection, workspace: WorkspaceRef, raw: str) -> NumberRef:
+    """The workspace's number written as `raw` (any form); an error naming it if none."""
+    candidates = [_ref(r) for r in conn.execute(
+        select(numbers).where(numbers.c.workspace_id == workspace.id)
+    )]  # fmt: skip
+    found = find_number(candidates, raw)
+    if found is None:
+        raise UserError.of("unknown_number", f'"{raw}" is not a number of this workspace',
+                           field="number")  # fmt: skip
+    return found
+
+
+def numbers_of_connector(conn: Connection, connector_id: int) -> tuple[int | None, list[NumberRef]]:
+    """(the connector's workspace, every number of that workspace), the connector's first.
+
+    A text for a number of the workspace that arrives on another of its connectors is
+    still ours; a text for a number the workspace does not have is not.
+    """
+    workspace_id = conn.execute(
+        select(connectors.c.workspace_id).where(connectors.c.id == connector_id)
+    ).scalar()
+    if workspace_id is None:
+        return None, []
+    rows = conn.execute(
+        select(numbers).where(numbers.c.workspace_id == workspace_id).order_by(numbers.c.id)
+    )
+    refs = [_ref(r) for r in rows]
+    refs.sort(key=lambda n: n.connector_id != connector_id)
+    return int(workspace_id), refs
+
+
+def find_number(candidates: list[NumberRef], recipient: str) -> NumberRef | None:
+    """The number a text was sent to, from the recipient address as the carrier wrote it."""
+    wanted = digits_of(recipient)
+    if not wanted:
+        return None
+    for number in candidates:
+        if digits_of(number.number) == wanted:
+            return number
+    national = wanted.lstrip("0")
+    if len(national) > SHORT_CODE_MAX_DIGITS:  # a long number written nationally
+        for number in candidates:
+            if number.kind == "long" and digits_of(number.number).endswith(national):
+                return number
+    return None
+
+
+def _ref(row: Any) -> NumberRef:
+    return NumberRef(
+        row.id, row.workspace_id, row.number, row.kind, row.country, row.connector_id,
+        dict(row.settings or {}),
+    )  # fmt: skip

@@ -1,0 +1,208 @@
+"""Support tickets: one conversation per contact and number, answered by agents.
+
+States: open (the customer waits for us), pending (we wait for the customer),
+solved. A text from the customer opens the ticket again, whatever its state.
+Agent replies leave through the outbox like every other text, so the thread shows
+each reply's delivery status as the dispatcher and the reports move it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, or_, select, update
+
+from smscast.core.encoding import analyse
+from smscast.core.errors import UserError
+from smscast.engine.audit import record_audit
+from smscast.engine.outbox import enqueue_messages
+from smscast.engine.workspaces import WorkspaceRef
+from smscast.store.inbound_models import Ticket, TicketNote
+from smscast.store.messaging_models import Message, Number
+from smscast.store.models import Contact, table_of
+
+tickets = table_of(Ticket)
+notes = table_of(TicketNote)
+messages = table_of(Message)
+contacts = table_of(Contact)
+numbers = table_of(Number)
+STATES = ("open", "pending", "solved")
+
+
+def ticket_for_inbound(
+    conn: Connection, workspace_id: int, contact_id: int, number_id: int, text: str, now: datetime
+) -> int:
+    """The contact's ticket on this number, created or (if pending or solved) reopened."""
+    row = conn.execute(
+        select(tickets.c.id).where(
+            tickets.c.contact_id == contact_id, tickets.c.number_id == number_id
+        )
+    ).first()
+    if row is not None:
+        conn.execute(
+            update(tickets)
+            .where(tickets.c.id == row.id)
+            .values(state="open", solved_at=None, updated_at=now, last_inbound_at=now)
+        )
+        return int(row.id)
+    return int(conn.execute(
+        insert(tickets).values(
+            workspace_id=workspace_id, contact_id=contact_id, number_id=number_id, state="open",
+            assignee=None, subject=" ".join(text.split())[:200], created_at=now, updated_at=now,
+            last_inbound_at=now, solved_at=None,
+        ).returning(tickets.c.id)
+    ).scalar_one())  # fmt: skip
+
+
+def list_tickets(
+    engine: Engine,
+    workspace: WorkspaceRef,
+    *,
+    state: str | None = None,
+    assignee: str | None = None,
+    search: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Tickets, most recently active first; `search` looks in phones, subjects and texts."""
+    if state is not None and state not in STATES:
+        raise UserError.of("invalid_state", f'"{state}" is not {", ".join(STATES)}', field="state")
+    query = (
+        select(tickets, contacts.c.phone, numbers.c.number)
+        .join(contacts, contacts.c.id == tickets.c.contact_id)
+        .join(numbers, numbers.c.id == tickets.c.number_id)
+        .where(tickets.c.workspace_id == workspace.id)
+        .order_by(tickets.c.updated_at.desc(), tickets.c.id.desc())
+        .limit(limit)
+    )
+    if state is not None:
+        query = query.where(tickets.c.state == state)
+    if assignee is not None:
+        query = query.where(tickets.c.assignee == assignee)
+    if search:
+        pattern = f"%{search}%"
+        in_texts = select(messages.c.ticket_id).where(
+            messages.c.ticket_id.is_not(None), messages.c.body.ilike(pattern)
+        )
+        query = query.where(or_(
+            contacts.c.phone.like(pattern), tickets.c.subject.ilike(pattern),
+            tickets.c.id.in_(in_texts),
+        ))  # fmt: skip
+    with engine.connect() as conn:
+        return [_summary(r) for r in conn.execute(query)]
+
+
+def _summary(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id, "state": row.state, "phone": row.phone, "number": row.number,
+        "assignee": row.assignee, "subject": row.subject, "updated_at": row.updated_at,
+        "created_at": row.created_at,
+    }  # fmt: skip
+
+
+def show_ticket(engine: Engine, workspace: WorkspaceRef, ticket_id: int) -> dict[str, Any]:
+    """The ticket and its thread: texts both ways (with delivery status) and notes, in order."""
+    with engine.connect() as conn:
+        ticket = _ticket(conn, workspace, ticket_id)
+        texts = conn.execute(
+            select(
+                messages.c.id,
+                messages.c.direction,
+                messages.c.kind,
+                messages.c.body,
+                messages.c.status,
+                messages.c.error,
+                messages.c.created_at,
+            )
+            .where(messages.c.ticket_id == ticket_id)
+            .order_by(messages.c.created_at, messages.c.id)
+        ).all()
+        note_rows = conn.execute(
+            select(notes).where(notes.c.ticket_id == ticket_id).order_by(notes.c.id)
+        ).all()
+    thread = [
+        {"type": "message", "id": m.id, "direction": m.direction, "kind": m.kind, "body": m.body,
+         "status": m.status, "error": m.error, "at": m.created_at}
+        for m in texts
+    ] + [
+        {"type": "note", "id": n.id, "author": n.author, "body": n.body, "at": n.created_at}
+        for n in note_rows
+    ]  # fmt: skip
+    thread.sort(key=lambda item: (item["at"], item["type"] == "note", item["id"]))
+    return {**_summary(ticket), "thread": thread}
+
+
+def _ticket(conn: Connection, workspace: WorkspaceRef, ticket_id: int) -> Any:
+    row = conn.execute(
+        select(tickets, contacts.c.phone, numbers.c.number, numbers.c.connector_id)
+        .join(contacts, contacts.c.id == tickets.c.contact_id)
+        .join(numbers, numbers.c.id == tickets.c.number_id)
+        .where(tickets.c.id == ticket_id, tickets.c.workspace_id == workspace.id)
+    ).first()
+    if row is None:
+        raise UserError.of("unknown_ticket", f"no ticket #{ticket_id}", field="ticket")
+    return row
+
+
+def reply_to_ticket(
+    engine: Engine, workspace: WorkspaceRef, ticket_id: int, body: str, *, actor: str,
+    now: datetime,
+) -> int:  # fmt: skip
+    """Queues an agent's answer to the customer; the ticket then waits for them (pending)."""
+    if not body.strip():
+        raise UserError.of("empty_reply", "the reply is empty", field="body")
+    info = analyse(body)
+    with engine.begin() as conn:
+        ticket = _ticket(conn, workspace, ticket_id)
+        [message_id] = enqueue_messages(conn, [{
+            "workspace_id": workspace.id, "direction": "out", "kind": "agent_reply",
+            "purpose": "informational", "contact_id": ticket.contact_id, "phone": ticket.phone,
+            "number_id": ticket.number_id, "connector_id": ticket.connector_id,
+            "ticket_id": ticket_id, "body": body, "encoding": info.encoding.value,
+            "parts": info.parts, "status": "queued", "send_after": now, "created_at": now,
+        }])  # fmt: skip
+        conn.execute(
+            update(tickets).where(tickets.c.id == ticket_id).values(state="pending", updated_at=now)
+        )
+        record_audit(conn, workspace.id, actor, "ticket.replied", f"#{ticket_id}",
+                     {"message_id": message_id}, now)  # fmt: skip
+    return int(message_id)
+
+
+def assign_ticket(
+    engine: Engine, workspace: WorkspaceRef, ticket_id: int, assignee: str | None, *,
+    actor: str, now: datetime,
+) -> None:  # fmt: skip
+    """Gives the ticket to an agent (their login), or to nobody with None."""
+    with engine.begin() as conn:
+        _ticket(conn, workspace, ticket_id)
+        conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(
+            assignee=assignee or None, updated_at=now))  # fmt: skip
+        record_audit(conn, workspace.id, actor, "ticket.assigned", f"#{ticket_id}",
+                     {"assignee": assignee}, now)  # fmt: skip
+
+
+def solve_ticket(
+    engine: Engine, workspace: WorkspaceRef, ticket_id: int, *, actor: str, now: datetime
+) -> None:
+    with engine.begin() as conn:
+        _ticket(conn, workspace, ticket_id)
+        conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(
+            state="solved", solved_at=now, updated_at=now))  # fmt: skip
+        record_audit(conn, workspace.id, actor, "ticket.solved", f"#{ticket_id}", {}, now)
+
+
+def add_ticket_note(
+    engine: Engine, workspace: WorkspaceRef, ticket_id: int, body: str, *, actor: str,
+    now: datetime,
+) -> int:  # fmt: skip
+    """An internal note: for the team only, never texted."""
+    if not body.strip():
+        raise UserError.of("empty_note", "the note is empty", field="body")
+    with engine.begin() as conn:
+        _ticket(conn, workspace, ticket_id)
+        note_id = conn.execute(insert(notes).values(
+            ticket_id=ticket_id, author=actor, body=body, created_at=now,
+        ).returning(notes.c.id)).scalar_one()  # fmt: skip
+        conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(updated_at=now))
+    return int(note_id)
