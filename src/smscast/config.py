@@ -60,6 +60,16 @@ class Settings(BaseSettings):
         30, description="Inbound texts per sender per minute before more are set aside"
     )
     double_opt_in_hours: float = Field(24.0, description="How long a double opt-in waits for YES")
+    session_hours: float = Field(12.0, description="How long a dashboard sign-in lasts, in hours")
+    api_max_body_bytes: int = Field(
+        10_000_000, description="Largest request body the API accepts (contact imports included)"
+    )
+    api_rate_limit: int = Field(600, description="Requests per minute per API key or session")
+    webhook_allow_private: bool = Field(
+        False, description="Let outgoing webhooks reach loopback, link-local and private addresses"
+    )
+    webhook_timeout_s: float = Field(10.0, description="How long one webhook delivery may take")
+    webhook_worker: bool = Field(True, description="Deliver outgoing webhooks from the API process")
 
     @classmethod
     def settings_customise_sources(

@@ -34,10 +34,14 @@ def make_key(engine: Engine, workspace: WorkspaceRef, now: datetime) -> KeyMaker
 
     def make(role: str = "owner", in_workspace: WorkspaceRef | None = None, **kw: object) -> str:
         made = create_api_key(
-            engine, in_workspace or workspace, f"{role} key", role,
+            engine,
+            in_workspace or workspace,
+            f"{role} key",
+            role,
             expires_at=kw.get("expires_at"),  # type: ignore[arg-type]
-            actor="test", now=now,
-        )  # fmt: skip
+            actor="test",
+            now=now,
+        )
         return made.token
 
     return make

@@ -51,25 +51,38 @@ def test_roles_limit_what_a_key_may_do(anonymous: TestClient, make_key) -> None:
     refused = anonymous.post("/api/v1/contacts", json={"phone": "+48601234567"})
     assert problem_of(refused, 403)["code"] == "forbidden"
     anonymous.headers["Authorization"] = f"Bearer {make_key('agent')}"
-    assert problem_of(anonymous.post("/api/v1/api-keys", json={"name": "x", "role": "viewer"}),
-                      403)["code"] == "forbidden"  # fmt: skip
+    assert (
+        problem_of(anonymous.post("/api/v1/api-keys", json={"name": "x", "role": "viewer"}), 403)[
+            "code"
+        ]
+        == "forbidden"
+    )
     anonymous.headers["Authorization"] = f"Bearer {make_key('admin')}"
     refused = anonymous.post("/api/v1/api-keys", json={"name": "x", "role": "owner"})
     assert problem_of(refused, 403)["field"] == "role"
-    assert anonymous.post("/api/v1/api-keys", json={"name": "x", "role": "agent"}).status_code == 201
+    assert (
+        anonymous.post("/api/v1/api-keys", json={"name": "x", "role": "agent"}).status_code == 201
+    )
 
 
 def test_sign_in_gives_a_session_that_signs_out(
     anonymous: TestClient, engine: Engine, workspace: WorkspaceRef
 ) -> None:
-    first = ensure_first_run(engine, country="PL", timezone="Europe/Warsaw",
-                             admin_email="admin@localhost", now=datetime.now(UTC))  # fmt: skip
+    first = ensure_first_run(
+        engine,
+        country="PL",
+        timezone="Europe/Warsaw",
+        admin_email="admin@localhost",
+        now=datetime.now(UTC),
+    )
     assert first is not None
-    wrong = anonymous.post("/api/v1/auth/login",
-                           json={"email": "admin@localhost", "password": "nope-nope-nope"})  # fmt: skip
+    wrong = anonymous.post(
+        "/api/v1/auth/login", json={"email": "admin@localhost", "password": "nope-nope-nope"}
+    )
     assert problem_of(wrong, 401)["code"] == "bad_login"
-    unknown = anonymous.post("/api/v1/auth/login",
-                             json={"email": "who@localhost", "password": "nope-nope-nope"})  # fmt: skip
+    unknown = anonymous.post(
+        "/api/v1/auth/login", json={"email": "who@localhost", "password": "nope-nope-nope"}
+    )
     assert problem_of(unknown, 401)["detail"] == problem_of(wrong, 401)["detail"]
     login = anonymous.post(
         "/api/v1/auth/login",
@@ -89,11 +102,14 @@ def test_sign_in_gives_a_session_that_signs_out(
 def test_users_are_added_with_roles_and_the_last_owner_stays(
     client: TestClient, engine: Engine, workspace: WorkspaceRef
 ) -> None:
-    weak = client.post("/api/v1/users", json={"email": "ala@shop.example", "role": "agent",
-                                              "password": "short"})  # fmt: skip
+    weak = client.post(
+        "/api/v1/users", json={"email": "ala@shop.example", "role": "agent", "password": "short"}
+    )
     assert problem_of(weak, 422)["field"] == "password"
-    added = client.post("/api/v1/users", json={"email": "ala@shop.example", "role": "agent",
-                                               "password": "a long passphrase"})  # fmt: skip
+    added = client.post(
+        "/api/v1/users",
+        json={"email": "ala@shop.example", "role": "agent", "password": "a long passphrase"},
+    )
     assert added.status_code == 201, added.text
     user_id = added.json()["id"]
     again = client.post("/api/v1/users", json={"email": "ala@shop.example", "role": "viewer"})
@@ -102,13 +118,17 @@ def test_users_are_added_with_roles_and_the_last_owner_stays(
     assert promoted.json()["role"] == "owner"
     last = client.patch(f"/api/v1/users/{user_id}", json={"role": "viewer"})
     assert problem_of(last, 422)["code"] == "last_owner"
-    bob = client.post("/api/v1/users", json={"email": "bob@shop.example", "role": "owner",
-                                             "password": "another long one"})  # fmt: skip
+    bob = client.post(
+        "/api/v1/users",
+        json={"email": "bob@shop.example", "role": "owner", "password": "another long one"},
+    )
     assert bob.status_code == 201
     demoted = client.patch(f"/api/v1/users/{user_id}", json={"role": "viewer"})
     assert demoted.json()["role"] == "viewer"
-    assert problem_of(client.patch(f"/api/v1/users/{user_id}", json={"role": "god"}),
-                      422)["field"] == "role"  # fmt: skip
+    assert (
+        problem_of(client.patch(f"/api/v1/users/{user_id}", json={"role": "god"}), 422)["field"]
+        == "role"
+    )
     login = TestClient(client.app).post(
         "/api/v1/auth/login", json={"email": "ala@shop.example", "password": "a long passphrase"}
     )

@@ -4,11 +4,17 @@ Alembic and the tests take `metadata` from here, so a new model module is added
 to this list and nowhere else.
 """
 
-from smscast.store import dispatch_models, inbound_models, messaging_models, models
+from smscast.store import (
+    api_models,
+    dispatch_models,     inbound_models,
+    messaging_models,
+    models,
+)
 
 metadata = models.Base.metadata
 
 __all__ = [
+    "api_models",
     "dispatch_models",
     "inbound_models",
     "messaging_models",
