@@ -46,10 +46,39 @@ class Settings(BaseSettings):
     default_timezone: str = Field("Europe/Warsaw", description="Time zone of the first workspace")
     admin_email: str = Field("admin@localhost", description="Login of the first admin user")
     import_batch_size: int = Field(5000, description="Contacts written per transaction on import")
+    launch_batch_size: int = Field(
+        5000, description="Campaign recipients written per transaction on launch"
+    )
     import_workers: int = Field(
         0, description="Processes that parse a large import; 0 means one per CPU core"
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error")
+    simulator: bool = Field(
+        True, description="`smscast serve` runs the built-in SMSC simulator and a connector to it"
+    )
+    simulator_port: int = Field(2775, description="SMPP port of the built-in simulator")
+    simulator_http_port: int = Field(
+        2776, description="HTTP port of the simulator (inbound injection, stats); 0: none"
+    )
+    worker_id: str = Field(
+        "", description="This worker's name in connector leases; empty: host name and process id"
+    )
+    claim_batch_size: int = Field(
+        1000, description="Most messages one connector claims from the outbox at a time"
+    )
+    lease_seconds: float = Field(
+        15.0, description="How long a worker holds a connector without renewing it"
+    )
+    retry_backoff_s: float = Field(
+        5.0, description="First wait before resending after a temporary failure (then doubled)"
+    )
+    retry_backoff_max_s: float = Field(300.0, description="Longest wait between resends")
+    message_validity_hours: float = Field(
+        48.0, description="How long a message without its own validity may keep being retried"
+    )
+    dlr_late_window_hours: float = Field(
+        72.0, description="How long after sending a delivery report still changes a message"
+    )
     inbound_reply_window_hours: float = Field(
         72.0, description="How long after a campaign text an inbound counts as a reply to it"
     )

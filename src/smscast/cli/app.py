@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from smscast.cli import bootstrap, consent, contacts, db, serve, simulator, text, workspace
+from smscast.cli import worker as worker_cli
 
 app = typer.Typer(
     name="smscast",
@@ -22,3 +23,4 @@ app.add_typer(text.app, name="text")
 app.add_typer(simulator.app, name="simulator")
 serve.register(app)
 bootstrap.register(app)
+worker_cli.register(app)

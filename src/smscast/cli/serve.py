@@ -1,10 +1,25 @@
-"""`smscast serve`: the web server (API, docs, later the dashboard)."""
+"""`smscast serve`: the web server, the dispatcher and (by default) the SMSC simulator.
+
+One process and one event loop run all three, so a new user's first campaign is
+sent and delivered with nothing else running: the simulator answers on
+127.0.0.1:2775, a connector named "simulator" and a sender number are created for
+the first workspace, and the runtime sends what is queued through it.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
 import typer
 
-from smscast.config import load_settings
+from smscast.cli.output import fail
+from smscast.config import Settings, load_settings
 
 
 def register(app: typer.Typer) -> None:
@@ -12,16 +27,78 @@ def register(app: typer.Typer) -> None:
     def serve(
         host: str = typer.Option(None, help="Address to listen on [default: 127.0.0.1]"),
         port: int = typer.Option(None, help="Port to listen on [default: 8000]"),
+        simulator: bool = typer.Option(
+            None,
+            "--simulator/--no-simulator",
+            help="Run the built-in SMSC simulator [default: SMSCAST_SIMULATOR, on]",
+        ),
     ) -> None:
-        """Serve the API and the dashboard."""
-        import uvicorn
-
-        from smscast.api.app import create_app
-
-        settings = load_settings()
-        uvicorn.run(
-            create_app(settings),
-            host=host or settings.host,
-            port=port or settings.port,
-            log_level=settings.log_level,
+        """Serve the API and the dashboard, send queued messages, run the simulator."""
+        try:
+            settings = load_settings()
+        except ValueError as error:
+            fail(f"configuration: {error}")
+        if simulator is not None:
+            settings = settings.model_copy(update={"simulator": simulator})
+        logging.basicConfig(
+            level=settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
+        try:
+            asyncio.run(_serve(settings, host or settings.host, port or settings.port))
+        except OSError as error:
+            fail(f"cannot start: {error}")
+
+
+async def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from smscast.api.app import create_app
+    from smscast.channels.simulator import SimulatorConfig, start_simulator
+    from smscast.engine.connectors import ensure_simulator_connector
+    from smscast.engine.runtime import Runtime
+    from smscast.store.db import create_db_engine
+
+    engine = create_db_engine(settings.database_url)
+    simulator = None
+    if settings.simulator:
+        simulator = await start_simulator(
+            SimulatorConfig(
+                port=settings.simulator_port, http_port=settings.simulator_http_port or None
+            )
+        )
+        ensure_simulator_connector(engine, simulator.port, datetime.now(UTC))
+    runtime = Runtime(engine, settings)
+    config = uvicorn.Config(
+        create_app(settings), host=host, port=port, log_level=settings.log_level
+    )
+    server = _make_server(config)
+    running = asyncio.create_task(runtime.run(), name="runtime")
+    try:
+        await server.serve()
+    finally:
+        runtime.stop()
+        await running
+        if simulator is not None:
+            await simulator.close()
+        engine.dispose()
+
+
+def _make_server(config: Any) -> Any:
+    """uvicorn's server, with signal handling that stops only the server loop: the caller
+    then stops the dispatcher cleanly instead of the signal being raised again."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            loop = asyncio.get_running_loop()
+            for signum in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(signum, self.handle_exit, signum, None)
+            try:
+                yield
+            finally:
+                for signum in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(signum)
+
+    return Server(config)

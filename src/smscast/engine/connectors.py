@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from smscast.channels.base import Connector, ConnectorState
 from smscast.channels.providers.infobip import InfobipConnector, InfobipSettings
@@ -26,10 +26,13 @@ from smscast.engine.audit import record_audit
 from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.dispatch_models import ConnectorStateRow
 from smscast.store.messaging_models import Connector as ConnectorModel
-from smscast.store.models import table_of
+from smscast.store.messaging_models import Number
+from smscast.store.models import Workspace, table_of
 
 connectors = table_of(ConnectorModel)
 connector_states = table_of(ConnectorStateRow)
+numbers = table_of(Number)
+workspaces = table_of(Workspace)
 HTTP_KINDS: dict[str, tuple[type[Any], type[Any]]] = {
     "twilio": (TwilioSettings, TwilioConnector),
     "infobip": (InfobipSettings, InfobipConnector),
@@ -208,3 +211,74 @@ def write_states(
             for connector_id, state in states
         ],
     )
+
+
+SIMULATOR_CONNECTOR = "simulator"
+SIMULATOR_NUMBER = "4000"
+
+
+def ensure_simulator_connector(engine: Engine, port: int, now: datetime) -> int | None:
+    """Gives the first workspace a connector to the built-in simulator and a sender number,
+    so a new installation can send at once; returns the connector id (None: no workspace).
+
+    An existing "simulator" connector is pointed at `port` if that changed.
+    """
+    with engine.begin() as conn:
+        workspace_id = conn.execute(
+            select(workspaces.c.id).order_by(workspaces.c.id).limit(1)
+        ).scalar()
+        if workspace_id is None:
+            return None
+        found = conn.execute(
+            select(connectors.c.id, connectors.c.settings).where(
+                connectors.c.workspace_id == workspace_id,
+                connectors.c.name == SIMULATOR_CONNECTOR,
+            )
+        ).first()
+        settings = {"host": "127.0.0.1", "port": port, "system_id": "smscast"}
+        if found is None:
+            connector_id = conn.execute(
+                insert(connectors)
+                .values(
+                    workspace_id=workspace_id,
+                    name=SIMULATOR_CONNECTOR,
+                    kind="smpp",
+                    settings=settings,
+                    rate_per_s=1000.0,
+                    window=100,
+                    enabled=True,
+                    created_at=now,
+                )
+                .returning(connectors.c.id)
+            ).scalar_one()
+            record_audit(
+                conn, workspace_id, "smscast", "connector.added", SIMULATOR_CONNECTOR, {}, now
+            )
+        else:
+            connector_id = found.id
+            if dict(found.settings or {}).get("port") != port:
+                conn.execute(
+                    update(connectors)
+                    .where(connectors.c.id == connector_id)
+                    .values(settings={**dict(found.settings or {}), "port": port})
+                )
+        has_number = conn.execute(
+            select(numbers.c.id).where(numbers.c.workspace_id == workspace_id).limit(1)
+        ).first()
+        if has_number is None:
+            country = conn.execute(
+                select(workspaces.c.country).where(workspaces.c.id == workspace_id)
+            ).scalar_one()
+            conn.execute(
+                insert(numbers).values(
+                    workspace_id=workspace_id,
+                    number=SIMULATOR_NUMBER,
+                    kind="short",
+                    country=country,
+                    connector_id=connector_id,
+                    smart_encoding=False,
+                    settings={},
+                    created_at=now,
+                )
+            )
+    return int(connector_id)

@@ -1,0 +1,179 @@
+"""`smscast worker` runs the dispatcher without the web server; `smscast connectors` sets
+up the carrier connections it sends through."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import datetime
+from typing import Any
+
+import typer
+
+from smscast.cli.context import actor, command_context, now
+from smscast.cli.output import console, fail, print_json
+from smscast.engine.connectors import KINDS, add_connector, list_connectors
+from smscast.engine.outbox import outbox_counts
+
+connectors_app = typer.Typer(help="Carrier connections: add, list, state.", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("worker")(worker)
+    app.add_typer(connectors_app, name="connectors")
+
+
+def worker(
+    worker_id: str = typer.Option(
+        None, "--id", help="Name in connector leases [default: SMSCAST_WORKER_ID or host:pid]"
+    ),
+) -> None:
+    """Send queued messages and record delivery reports until stopped (Ctrl-C, SIGTERM)."""
+    from smscast.engine.runtime import Runtime
+
+    with command_context() as ctx:
+        logging.basicConfig(
+            level=ctx.settings.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        runtime = Runtime(ctx.engine, ctx.settings, worker=worker_id)
+        asyncio.run(_run_until_signalled(runtime))
+
+
+async def _run_until_signalled(runtime: Any) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, runtime.stop)
+    await runtime.run()
+
+
+def _parse_settings(pairs: list[str]) -> dict[str, Any]:
+    """`key=value` pairs; values that read as JSON numbers or booleans become those."""
+    import json
+
+    settings: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            fail(f"--setting {pair!r}: write it as key=value")
+        try:
+            parsed = json.loads(value)
+            settings[key.strip()] = parsed if isinstance(parsed, int | float | bool) else value
+        except ValueError:
+            settings[key.strip()] = value
+    return settings
+
+
+@connectors_app.command("add")
+def add(
+    name: str = typer.Argument(..., help="Name of the connector (unique in the workspace)"),
+    kind: str = typer.Option("smpp", help=f"One of: {', '.join(KINDS)}"),
+    host: str = typer.Option(None, help="SMPP: the SMSC's address"),
+    port: int = typer.Option(None, help="SMPP: the SMSC's port"),
+    system_id: str = typer.Option(None, help="SMPP: system_id to bind with"),
+    password: str = typer.Option(None, help="SMPP: password to bind with"),
+    rate: float = typer.Option(100.0, help="Parts per second at most (0: no limit)"),
+    window: int = typer.Option(10, help="Submits awaiting an answer at once (HTTP: requests)"),
+    setting: list[str] = typer.Option(
+        [], "--setting", help="Any other setting of this kind, as key=value (repeatable)"
+    ),
+    workspace: str = typer.Option(None, help="Workspace name or id"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+) -> None:
+    """Add a carrier connection; a worker picks it up within a second."""
+    if kind not in KINDS:
+        fail(f"--kind {kind!r}: choose one of {', '.join(KINDS)}")
+    settings = _parse_settings(setting)
+    named = {"host": host, "port": port, "system_id": system_id, "password": password}
+    if kind != "smpp" and any(v is not None for v in named.values()):
+        fail(f"--host/--port/--system-id/--password are SMPP options; for {kind} use --setting")
+    settings.update({k: v for k, v in named.items() if v is not None})
+    with command_context() as ctx:
+        row = add_connector(
+            ctx.engine,
+            ctx.workspace(workspace),
+            name=name,
+            kind=kind,
+            settings=settings,
+            rate_per_s=rate,
+            window=window,
+            actor=actor(),
+            now=now(),
+        )
+    if as_json:
+        print_json({"id": row.id, "name": row.name, "kind": row.kind})
+    else:
+        console.print(f"Added connector [bold]{row.name}[/] (#{row.id}, {row.kind})")
+
+
+@connectors_app.command("list")
+def list_(
+    workspace: str = typer.Option(None, help="Workspace name or id"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+) -> None:
+    """List connectors with their limits and who holds them."""
+    with command_context() as ctx:
+        ref = ctx.workspace(workspace)
+        with ctx.engine.connect() as conn:
+            items = list_connectors(conn, ref.id)
+    if as_json:
+        print_json([_public(item) for item in items])
+        return
+    if not items:
+        console.print("No connectors yet: add one with `smscast connectors add NAME ...`")
+    for item in items:
+        console.print(
+            f"#{item['id']}  {item['name']}  {item['kind']}  rate {item['rate_per_s']:g}/s  "
+            f"window {item['window']}  {'enabled' if item['enabled'] else 'disabled'}  "
+            f"held by {item['held_by'] or '-'}"
+        )
+
+
+@connectors_app.command("state")
+def state(
+    workspace: str = typer.Option(None, help="Workspace name or id"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+) -> None:
+    """Show whether each connector is sending, why not, and what waits in the outbox."""
+    with command_context() as ctx:
+        ref = ctx.workspace(workspace)
+        with ctx.engine.connect() as conn:
+            items = list_connectors(conn, ref.id)
+            counts = outbox_counts(conn)
+    for item in items:
+        waiting = counts.get(item["id"], {})
+        item["queued"] = waiting.get("queued", 0)
+        item["sending"] = waiting.get("sending", 0)
+        item["unknown"] = waiting.get("unknown", 0)
+        item["state"] = _word(item, now())
+    if as_json:
+        print_json([_public(item) for item in items])
+        return
+    for item in items:
+        detail = f" ({item['detail']})" if item["detail"] else ""
+        console.print(
+            f"#{item['id']}  {item['name']}  [bold]{item['state']}[/]{detail}  "
+            f"queued {item['queued']}  in flight {item['in_flight']}  "
+            f"{item['sent_per_s']:.0f} parts/s  unknown {item['unknown']}",
+            highlight=False,
+        )
+        for error in item["last_errors"]:
+            console.print(f"    last error: {error}", highlight=False)
+    unrouted = counts.get(None, {}).get("queued", 0)
+    if unrouted:
+        console.print(f"{unrouted} queued message(s) have no connector yet")
+
+
+def _word(item: dict[str, Any], at: datetime) -> str:
+    """sending, paused (down: nothing is lost, it waits), disabled, or not running."""
+    if not item["enabled"]:
+        return "disabled"
+    held = item["held_by"] and item["lease_until"] and item["lease_until"] > at
+    if item["connected"] is None or not held:
+        return "no worker"
+    return "sending" if item["connected"] else "paused"
+
+
+def _public(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in item.items()}
