@@ -6,7 +6,9 @@ to this list and nowhere else.
 
 from smscast.store import (
     api_models,
-    dispatch_models,     inbound_models,
+    campaign_models,
+    dispatch_models,
+    inbound_models,
     messaging_models,
     models,
 )
@@ -15,6 +17,7 @@ metadata = models.Base.metadata
 
 __all__ = [
     "api_models",
+    "campaign_models",
     "dispatch_models",
     "inbound_models",
     "messaging_models",

@@ -1,0 +1,71 @@
+"""A workspace's campaign rules, read from its `settings` JSON with defaults in code.
+
+- `quiet_hours` ({"start": "21:00", "end": "08:00"}): recipient-local hours without
+  promotional texts (the dispatcher reads the same key);
+  `quiet_hours_informational` (true): false exempts informational campaigns.
+- `frequency_cap_limit` / `frequency_cap_days` (2 / 7): promotional texts per contact
+  per rolling window, across campaigns (limit 0: no cap).
+- `opt_out_footer_required` (false), `opt_out_keyword` ("STOP"): promotional texts end
+  with the opt-out instruction in the contact's language.
+- `short_domain` ("http://127.0.0.1:8000"): tracked links are `{short_domain}/l/{token}`.
+- `part_price` (0.0): cost of one SMS part, for campaign cost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from smscast.core.caps import FrequencyCap, cap_from_settings
+from smscast.core.errors import UserError
+from smscast.core.schedule import QuietHours, parse_clock
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignRules:
+    quiet: QuietHours = field(default_factory=QuietHours)
+    quiet_informational: bool = True
+    cap: FrequencyCap = field(default_factory=FrequencyCap)
+    footer_required: bool = False
+    opt_out_keyword: str = "STOP"
+    short_domain: str = "http://127.0.0.1:8000"
+    part_price: float = 0.0
+
+    def quiet_applies(self, purpose: str) -> bool:
+        return purpose == "promotional" or self.quiet_informational
+
+
+def _bool(settings: dict[str, Any], key: str, default: bool) -> bool:
+    value = settings.get(key, default)
+    if not isinstance(value, bool):
+        raise UserError.of("bad_setting", f"{key} must be true or false", field=key)
+    return value
+
+
+def rules_from_settings(settings: dict[str, Any]) -> CampaignRules:
+    """The rules of a workspace; a wrong value names its setting."""
+    window = settings.get("quiet_hours") or {}
+    if not isinstance(window, dict):
+        raise UserError.of("bad_setting", 'quiet_hours is {"start": "21:00", "end": "08:00"}',
+                           field="quiet_hours")  # fmt: skip
+    quiet = QuietHours(
+        parse_clock(str(window.get("start", "21:00")), field="quiet_hours.start"),
+        parse_clock(str(window.get("end", "08:00")), field="quiet_hours.end"),
+    )
+    price = settings.get("part_price", 0.0)
+    if not isinstance(price, int | float) or price < 0:
+        raise UserError.of("bad_setting", "part_price must be a number ≥ 0", field="part_price")
+    domain = str(settings.get("short_domain", "http://127.0.0.1:8000")).rstrip("/")
+    if not domain.startswith(("http://", "https://")):
+        raise UserError.of(
+            "bad_setting", "short_domain must start with http:// or https://", field="short_domain"
+        )
+    return CampaignRules(
+        quiet=quiet,
+        quiet_informational=_bool(settings, "quiet_hours_informational", True),
+        cap=cap_from_settings(settings),
+        footer_required=_bool(settings, "opt_out_footer_required", False),
+        opt_out_keyword=str(settings.get("opt_out_keyword", "STOP")),
+        short_domain=domain,
+        part_price=float(price),
+    )

@@ -1,0 +1,202 @@
+"""Coupon pools: import or generate codes, hand them out once each, record redemptions.
+
+A launch claims codes in batches inside the same transaction that writes the
+messages carrying them, so a crash either keeps both or neither, and no code is
+ever given to two people: the claim only takes rows whose `allocated_at` is empty
+(on PostgreSQL skipping rows another launch has locked).
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select, update
+
+from smscast.core.errors import UserError
+from smscast.engine.audit import record_audit
+from smscast.engine.stats import bump_campaign_stats
+from smscast.engine.workspaces import WorkspaceRef
+from smscast.store.bulk import insert_rows
+from smscast.store.campaign_models import Coupon, CouponPool
+from smscast.store.messaging_models import Campaign, Message
+from smscast.store.models import table_of
+
+pools = table_of(CouponPool)
+coupons = table_of(Coupon)
+messages = table_of(Message)
+campaigns = table_of(Campaign)
+
+CODE_ALPHABET = "".join(c for c in string.ascii_uppercase + string.digits if c not in "O0I1")
+"""Generated codes avoid letters people misread (O/0, I/1) when typing them at a till."""
+MAX_CODE = 64
+
+
+def pool_id(conn: Connection, workspace: WorkspaceRef, name: str, *, create: bool = False,
+            now: datetime | None = None) -> int:  # fmt: skip
+    row = conn.execute(
+        select(pools.c.id).where(pools.c.workspace_id == workspace.id, pools.c.name == name)
+    ).first()
+    if row is not None:
+        return int(row.id)
+    if not create or now is None:
+        raise UserError.of("unknown_pool", f'no coupon pool named "{name}"', field="coupon_pool")
+    return int(
+        conn.execute(
+            insert(pools)
+            .values(workspace_id=workspace.id, name=name, created_at=now)
+            .returning(pools.c.id)
+        ).scalar_one()
+    )
+
+
+def _clean_codes(codes: Iterable[str]) -> list[str]:
+    cleaned: list[str] = []
+    seen: set[str] = set()
+    for number, raw in enumerate(codes, start=1):
+        code = raw.strip()
+        if not code:
+            continue
+        if len(code) > MAX_CODE or any(c.isspace() for c in code):
+            raise UserError.of(
+                "bad_coupon", f'code {number} "{code[:70]}": codes are up to {MAX_CODE} '
+                "characters without spaces", field="codes",
+            )  # fmt: skip
+        if code not in seen:
+            seen.add(code)
+            cleaned.append(code)
+    return cleaned
+
+
+def add_codes(
+    engine: Engine, workspace: WorkspaceRef, pool: str, codes: Iterable[str], *,
+    actor: str, now: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    """Adds codes to a pool (creating it), skipping ones it already has; returns the counts."""
+    cleaned = _clean_codes(codes)
+    with engine.begin() as conn:
+        target = pool_id(conn, workspace, pool, create=True, now=now)
+        existing = set(
+            conn.execute(select(coupons.c.code).where(coupons.c.pool_id == target)).scalars()
+        )
+        fresh = [code for code in cleaned if code not in existing]
+        for start in range(0, len(fresh), 10_000):
+            insert_rows(conn, coupons, ("pool_id", "code"),
+                        [(target, code) for code in fresh[start : start + 10_000]])  # fmt: skip
+        record_audit(conn, workspace.id, actor, "coupons.added", pool, {"added": len(fresh)}, now)
+    return {"pool": pool, "added": len(fresh), "skipped": len(cleaned) - len(fresh)}
+
+
+def generate_codes(
+    engine: Engine, workspace: WorkspaceRef, pool: str, count: int, *, rng: random.Random,
+    length: int = 8, prefix: str = "", actor: str, now: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    """Adds `count` new random codes (`prefix` + `length` characters) to a pool."""
+    if count < 1 or length < 4:
+        raise UserError.of("bad_count", "generate at least 1 code of at least 4 characters",
+                           field="count")  # fmt: skip
+    codes: set[str] = set()
+    while len(codes) < count:
+        codes.update(
+            prefix + "".join(rng.choices(CODE_ALPHABET, k=length))
+            for _ in range(count - len(codes))
+        )
+    return add_codes(engine, workspace, pool, sorted(codes), actor=actor, now=now)
+
+
+def free_codes(conn: Connection, pool: int) -> int:
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(coupons)
+            .where(coupons.c.pool_id == pool, coupons.c.allocated_at.is_(None))
+        ).scalar_one()
+    )
+
+
+def allocate_coupons(
+    conn: Connection, pool: int, campaign_id: int, count: int, now: datetime
+) -> list[str]:
+    """Claims `count` free codes of the pool for the campaign, or fails naming the shortfall."""
+    claimed: list[str] = []
+    while len(claimed) < count:
+        free = (
+            select(coupons.c.id)
+            .where(coupons.c.pool_id == pool, coupons.c.allocated_at.is_(None))
+            .order_by(coupons.c.id)
+            .limit(count - len(claimed))
+        )
+        if conn.dialect.name == "postgresql":
+            free = free.with_for_update(skip_locked=True)
+        rows = conn.execute(
+            update(coupons)
+            .where(coupons.c.id.in_(free.scalar_subquery()), coupons.c.allocated_at.is_(None))
+            .values(campaign_id=campaign_id, allocated_at=now)
+            .returning(coupons.c.code)
+        ).scalars().all()
+        if not rows:
+            raise UserError.of(
+                "coupons_exhausted",
+                f"the coupon pool ran out: {count - len(claimed)} codes missing",
+                field="coupon_pool",
+            )
+        claimed.extend(rows)
+    return claimed
+
+
+def redeem_coupon(
+    engine: Engine, workspace: WorkspaceRef, code: str, *, actor: str, now: datetime
+) -> dict[str, Any]:
+    """Marks a handed-out code as used, once; counts it for the campaign that sent it."""
+    code = code.strip()
+    with engine.begin() as conn:
+        row = conn.execute(
+            select(coupons, pools.c.name.label("pool"))
+            .join(pools, pools.c.id == coupons.c.pool_id)
+            .where(pools.c.workspace_id == workspace.id, coupons.c.code == code)
+            .with_for_update()
+        ).first()
+        if row is None:
+            raise UserError.of("unknown_coupon", f'no coupon "{code}"', field="code")
+        if row.redeemed_at is not None:
+            raise UserError.of(
+                "coupon_redeemed",
+                f'coupon "{code}" was already redeemed at {row.redeemed_at:%Y-%m-%d %H:%M} UTC',
+                field="code",
+            )
+        if row.allocated_at is None:
+            raise UserError.of(
+                "coupon_not_given", f'coupon "{code}" was never sent to anyone', field="code"
+            )
+        conn.execute(
+            update(coupons).where(coupons.c.id == row.id).values(redeemed_at=now, redeemed_by=actor)
+        )
+        contact_id = None
+        if row.campaign_id is not None:
+            bump_campaign_stats(conn, row.campaign_id, now, redemptions=1)
+            contact_id = conn.execute(
+                select(messages.c.contact_id).where(
+                    messages.c.campaign_id == row.campaign_id, messages.c.coupon_code == code
+                )
+            ).scalar()
+        record_audit(conn, workspace.id, actor, "coupon.redeemed", code, {"pool": row.pool}, now)
+    return {"code": code, "pool": row.pool, "campaign_id": row.campaign_id,
+            "contact_id": contact_id, "redeemed_at": now.isoformat()}  # fmt: skip
+
+
+def pool_summaries(engine: Engine, workspace: WorkspaceRef) -> list[dict[str, Any]]:
+    given = func.count(coupons.c.allocated_at)
+    used = func.count(coupons.c.redeemed_at)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(pools.c.name, func.count(coupons.c.id), given, used)
+            .select_from(pools.outerjoin(coupons, coupons.c.pool_id == pools.c.id))
+            .where(pools.c.workspace_id == workspace.id)
+            .group_by(pools.c.id, pools.c.name)
+            .order_by(pools.c.name)
+        ).all()
+    return [{"pool": name, "codes": total, "allocated": g, "free": total - g, "redeemed": u}
+            for name, total, g, u in rows]  # fmt: skip

@@ -1,0 +1,109 @@
+"""Campaign counters in hourly buckets, and the report that sums them.
+
+Every part of the system that changes what a campaign achieved (launch, dispatcher,
+delivery reports, clicks, replies, opt-outs, redemptions) adds its change to the
+bucket of the hour it happened in, inside its own transaction. A report then sums
+a few hundred rows instead of counting tens of millions of messages.
+
+`queued` is a level, not an event count: launch adds to it, and whoever moves a
+message out of `queued` (sent, failed, expired, cancelled) subtracts one. `parts`
+and `cost` count what was handed to carriers, so the dispatcher adds them on send.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from smscast.core.errors import UserError
+from smscast.store.campaign_models import COUNTERS, EXCLUSION_REASONS, CampaignStats
+from smscast.store.messaging_models import Campaign
+from smscast.store.models import table_of
+
+campaign_stats = table_of(CampaignStats)
+campaigns = table_of(Campaign)
+FIELDS = (*COUNTERS, "cost")
+log = logging.getLogger(__name__)
+
+
+def hour_of(at: datetime) -> datetime:
+    """The bucket a moment falls in: its UTC hour."""
+    return at.replace(minute=0, second=0, microsecond=0)
+
+
+def bump_campaign_stats(
+    conn: Connection, campaign_id: int, at: datetime, **deltas: int | float
+) -> None:
+    """Adds `deltas` (counter name → change) to the campaign's bucket for the hour of `at`."""
+    unknown = set(deltas) - set(FIELDS)
+    if unknown:  # a caller's new state must not fail its whole batch: keep the rest
+        log.warning("no campaign counter named %s; change not counted", ", ".join(sorted(unknown)))
+    changes = {name: value for name, value in deltas.items() if value and name in FIELDS}
+    if not changes:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    insert = dialect.insert(campaign_stats).values(
+        campaign_id=campaign_id,
+        hour=hour_of(at),
+        **{name: changes.get(name, 0) for name in FIELDS},
+    )
+    upsert = insert.on_conflict_do_update(
+        index_elements=[campaign_stats.c.campaign_id, campaign_stats.c.hour],
+        set_={name: campaign_stats.c[name] + insert.excluded[name] for name in changes},
+    )
+    conn.execute(upsert)
+
+
+def campaign_totals(conn: Connection, campaign_id: int) -> dict[str, Any]:
+    """Every counter summed over the campaign's buckets."""
+    sums = [func.coalesce(func.sum(campaign_stats.c[name]), 0).label(name) for name in FIELDS]
+    row = conn.execute(
+        select(*sums).where(campaign_stats.c.campaign_id == campaign_id)
+    ).one()._mapping
+    totals: dict[str, Any] = {name: int(row[name]) for name in COUNTERS}
+    totals["cost"] = round(float(row["cost"]), 5)
+    return totals
+
+
+def hourly_counts(conn: Connection, campaign_id: int) -> list[dict[str, Any]]:
+    """The buckets themselves, oldest first, for charts."""
+    rows = conn.execute(
+        select(campaign_stats)
+        .where(campaign_stats.c.campaign_id == campaign_id)
+        .order_by(campaign_stats.c.hour)
+    ).all()
+    return [
+        {"hour": row.hour.isoformat(), **{name: row._mapping[name] for name in FIELDS}}
+        for row in rows
+    ]
+
+
+def campaign_report(engine: Engine, workspace_id: int, campaign_id: int) -> dict[str, Any]:
+    """What the campaign achieved so far: status and every counter, exclusions by reason."""
+    with engine.connect() as conn:
+        campaign = conn.execute(
+            select(campaigns).where(
+                campaigns.c.id == campaign_id, campaigns.c.workspace_id == workspace_id
+            )
+        ).first()
+        if campaign is None:
+            raise UserError.of(
+                "unknown_campaign", f"no campaign with id {campaign_id}", field="campaign"
+            )
+        totals = campaign_totals(conn, campaign_id)
+        hours = hourly_counts(conn, campaign_id)
+    excluded = {reason: totals.pop(f"excluded_{reason}") for reason in EXCLUSION_REASONS}
+    return {
+        "id": campaign.id,
+        "name": campaign.name,
+        "status": campaign.status,
+        "purpose": campaign.purpose,
+        **totals,
+        "excluded": excluded,
+        "excluded_total": sum(excluded.values()),
+        "hours": hours,
+    }
