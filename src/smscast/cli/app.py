@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from smscast.cli import bootstrap, consent, contacts, db, serve, simulator, text, workspace
+from smscast.cli import (
+    bootstrap,
+    consent,
+    contacts,
+    db,
+    keywords,
+    numbers,
+    serve,
+    simulator,
+    text,
+    tickets,
+    workspace,
+)
 from smscast.cli import worker as worker_cli
 
 app = typer.Typer(
@@ -21,6 +33,9 @@ app.add_typer(contacts.app, name="contacts")
 app.add_typer(consent.app, name="consent")
 app.add_typer(text.app, name="text")
 app.add_typer(simulator.app, name="simulator")
+app.add_typer(numbers.app, name="numbers")
+app.add_typer(keywords.app, name="keywords")
+app.add_typer(tickets.app, name="tickets")
 serve.register(app)
 bootstrap.register(app)
 worker_cli.register(app)

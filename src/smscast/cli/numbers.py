@@ -1,0 +1,94 @@
+"""`smscast numbers`: the long numbers and short codes people text."""
+
+from __future__ import annotations
+
+import typer
+
+from smscast.cli.context import actor, command_context, now
+from smscast.cli.output import console, print_json
+from smscast.engine.numbers import add_number, list_numbers
+from smscast.engine.response_report import number_report
+
+app = typer.Typer(help="Numbers and short codes: add, list, response report.", no_args_is_help=True)
+
+WORKSPACE = typer.Option(
+    None, "--workspace", "-w", help="Workspace name or id (default: the only one)"
+)
+
+
+@app.command("add")
+def add(
+    number: str = typer.Argument(..., help="Long number (+48500100200) or short code (4000)"),
+    connector: str | None = typer.Option(None, help="Connector (name or id) its texts use"),
+    country: str | None = typer.Option(None, help="Country of the number (default: workspace's)"),
+    brand: str | None = typer.Option(None, help="Name that starts automatic answers"),
+    workspace: str | None = WORKSPACE,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+) -> None:
+    """Register a number the workspace owns."""
+    with command_context() as ctx:
+        ref = add_number(ctx.engine, ctx.workspace(workspace), number, connector=connector,
+                         country=country, settings={"brand": brand} if brand else {},
+                         actor=actor(), now=now())  # fmt: skip
+    shown = {"id": ref.id, "number": ref.number, "kind": ref.kind, "country": ref.country,
+             "connector_id": ref.connector_id}  # fmt: skip
+    if as_json:
+        print_json(shown)
+    else:
+        console.print(f"Added {ref.kind} number [bold]{ref.number}[/] (#{ref.id})")
+
+
+@app.command("list")
+def list_(
+    workspace: str | None = WORKSPACE,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+) -> None:
+    """List the workspace's numbers."""
+    with command_context() as ctx:
+        items = list_numbers(ctx.engine, ctx.workspace(workspace))
+    if as_json:
+        print_json(items)
+        return
+    for item in items:
+        console.print(f"#{item['id']}  {item['number']}  {item['kind']}  {item['country']}  "
+                      f"connector: {item['connector'] or '-'}", highlight=False)  # fmt: skip
+    if not items:
+        console.print("no numbers yet; add one with `smscast numbers add NUMBER --connector NAME`")
+
+
+@app.command("report")
+def report(
+    number: str = typer.Argument(..., help="The number or short code"),
+    workspace: str | None = WORKSPACE,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+) -> None:
+    """Inbound volume, keyword hits and campaign responses on one number."""
+    with command_context() as ctx:
+        result = number_report(ctx.engine, ctx.workspace(workspace), number)
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"[bold]{result['number']}[/] ({result['kind']}): {result['inbound']} inbound "
+                  f"from {result['unique_senders']} senders", highlight=False)  # fmt: skip
+    for route, count in result["by_route"].items():
+        console.print(f"  {route:<16} {count}", highlight=False)
+    if result["keywords"]:
+        console.print("[bold]keywords[/]")
+    for k in result["keywords"]:
+        console.print(f"  {k['keyword']:<20} {k['hits']} hits, {k['unique_senders']} senders",
+                      highlight=False)  # fmt: skip
+    if result["campaigns"]:
+        console.print("[bold]campaigns[/]")
+    for c in result["campaigns"]:
+        median = c["median_first_reply_s"]
+        console.print(
+            f"  #{c['campaign_id']} {c['name']}: sent {c['sent']}, replies {c['replies']}, "
+            f"responders {c['unique_responders']} ({_percent(c['response_rate'])}), "
+            f"opt-outs {c['opt_outs']} ({_percent(c['opt_out_rate'])}), median first reply "
+            f"{'-' if median is None else f'{median:.0f}s'}",
+            highlight=False,
+        )
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{rate * 100:.1f}%"
