@@ -26,9 +26,10 @@ contacts = table_of(Contact)
 campaigns = table_of(Campaign)
 workspaces = table_of(Workspace)
 
-#: Kinds that answer the person's own request (HELP, the STOP confirmation): consent
-#: rules for marketing do not stop them.
-COMPLIANCE_KINDS = frozenset({"help"})
+#: Kinds that answer the person's own request (HELP, the STOP confirmation, the
+#: double opt-in prompt): consent rules for marketing do not stop them. The STOP
+#: confirmation is kind "confirm" and goes to someone who has just opted out.
+COMPLIANCE_KINDS = frozenset({"help", "confirm"})
 
 Held = tuple[Claimed, str, str, str | None, datetime | None]
 
