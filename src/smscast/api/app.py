@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from starlette.middleware import Middleware
 
 from smscast import __version__
+from smscast.api.links import router as links_router
 from smscast.api.middleware import (
     BodyLimitMiddleware,
     CallerMiddleware,
@@ -63,6 +64,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
 
     for router in ROUTERS:
         app.include_router(router)
+    app.include_router(links_router)
     return app
 
 

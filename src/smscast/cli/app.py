@@ -6,11 +6,14 @@ import typer
 
 from smscast.cli import (
     bootstrap,
+    campaigns,
     consent,
     contacts,
+    coupons,
     db,
     keywords,
     numbers,
+    segments,
     serve,
     simulator,
     text,
@@ -36,6 +39,9 @@ app.add_typer(simulator.app, name="simulator")
 app.add_typer(numbers.app, name="numbers")
 app.add_typer(keywords.app, name="keywords")
 app.add_typer(tickets.app, name="tickets")
+app.add_typer(segments.app, name="segments")
+app.add_typer(campaigns.app, name="campaigns")
+app.add_typer(coupons.app, name="coupons")
 serve.register(app)
 bootstrap.register(app)
 worker_cli.register(app)

@@ -1,0 +1,203 @@
+"""`smscast campaigns`: create, launch, pause, resume, cancel, report."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from smscast.cli.context import actor, command_context, now
+from smscast.cli.output import console, print_json
+from smscast.core.errors import UserError
+from smscast.core.schedule import parse_clock, parse_duration, parse_moment
+from smscast.engine.campaigns import ABTest, CampaignDraft, change_status, create_campaign
+from smscast.engine.campaigns import list_campaigns as list_rows
+from smscast.engine.launch import launch_campaign
+from smscast.engine.stats import campaign_report
+from smscast.engine.workspaces import WorkspaceRef
+
+app = typer.Typer(help="Campaigns: create, launch, pause, resume, cancel, report.",
+                  no_args_is_help=True)  # fmt: skip
+
+WORKSPACE = typer.Option(
+    None, "--workspace", "-w", help="Workspace name or id (default: the only one)"
+)
+AS_JSON = typer.Option(False, "--json", help="Print JSON")
+
+
+def _variants(texts: list[str]) -> tuple[tuple[str, str], ...]:
+    found = []
+    for text in texts:
+        name, sep, body = text.partition("=")
+        if not sep or not name.strip() or not body:
+            raise UserError.of("bad_variant", f'--variant "{text}": write it as NAME=TEXT',
+                               field="variant")  # fmt: skip
+        found.append((name.strip(), body))
+    return tuple(found)
+
+
+def _split(text: str | None) -> tuple[int, ...]:
+    if not text:
+        return ()
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise UserError.of("bad_split", f'--split "{text}": percentages like 50,50',
+                           field="split") from None  # fmt: skip
+
+
+def _draft(workspace: WorkspaceRef, options: dict[str, Any]) -> CampaignDraft:
+    if options["at"] and options["local_time"]:
+        raise UserError.of("bad_schedule", "give --at or --local-time, not both", field="at")
+    if options["segment"] is None and not options["segment_name"]:
+        raise UserError.of("no_segment", "give --segment 'EXPR' or --segment-name NAME",
+                           field="segment")  # fmt: skip
+    ab = None
+    if options["ab_sample"]:
+        ab = ABTest(options["ab_sample"], options["ab_metric"],
+                    parse_duration(options["ab_decide_after"], field="ab-decide-after"))
+    return CampaignDraft(
+        name=options["name"], body=options["body"], segment=options["segment"] or "",
+        segment_name=options["segment_name"], variants=_variants(options["variant"]),
+        split=_split(options["split"]), purpose=options["purpose"],
+        from_number=options["from_number"],
+        at=parse_moment(options["at"], workspace.timezone) if options["at"] else None,
+        local_time=parse_clock(options["local_time"], field="local-time")
+        if options["local_time"] else None,
+        spread=parse_duration(options["spread"], field="spread") if options["spread"]
+        else parse_duration("0s"),
+        cron=options["cron"], coupon_pool=options["coupon_pool"],
+        smart_encoding=options["smart_encoding"], expects_reply=options["expects_reply"],
+        validity=parse_duration(options["validity"], field="validity")
+        if options["validity"] else None,
+        ab_test=ab,
+    )  # fmt: skip
+
+
+@app.command("create")
+def create(
+    name: str = typer.Option(..., "--name", help="Campaign name"),
+    body: str = typer.Option(..., "--body", help="Message template (variant A)"),
+    segment: str | None = typer.Option(None, "--segment", help="Segment expression"),
+    segment_name: str | None = typer.Option(None, "--segment-name", help="A saved segment"),
+    variant: list[str] = typer.Option([], "--variant", help="Another variant: NAME=TEMPLATE"),
+    split: str | None = typer.Option(None, "--split", help="Percent per variant: 50,50"),
+    purpose: str = typer.Option("promotional", "--purpose", help="promotional|informational"),
+    from_number: str | None = typer.Option(None, "--from", help="Sending number"),
+    at: str | None = typer.Option(None, "--at", help="Start at (ISO; workspace time if no zone)"),
+    local_time: str | None = typer.Option(
+        None, "--local-time", help="HH:MM in each recipient's zone"
+    ),
+    spread: str | None = typer.Option(None, "--spread", help="Spread sending over (2h, 90m)"),
+    cron: str | None = typer.Option(None, "--cron", help="Recurring: '0 10 * * MON'"),
+    coupon_pool: str | None = typer.Option(None, "--coupon-pool", help="Pool for {{ coupon }}"),
+    smart_encoding: bool = typer.Option(
+        False, "--smart-encoding", help="Replace look-alikes to stay GSM-7"
+    ),
+    expects_reply: bool = typer.Option(
+        False, "--expects-reply", help="Replies belong to this campaign"
+    ),
+    validity: str | None = typer.Option(None, "--validity", help="Give up after (48h)"),
+    ab_sample: int = typer.Option(0, "--ab-sample", help="A/B test phase: percent of segment"),
+    ab_metric: str = typer.Option("click", "--ab-metric", help="delivery|click|reply"),
+    ab_decide_after: str = typer.Option("2h", "--ab-decide-after", help="Pick the winner after"),
+    workspace: str | None = WORKSPACE,
+    as_json: bool = AS_JSON,
+) -> None:
+    """Create a draft campaign; prints its id."""
+    options = dict(locals())
+    with command_context() as ctx:
+        ref = ctx.workspace(workspace)
+        campaign_id = create_campaign(ctx.engine, ref, _draft(ref, options), actor=actor(),
+                                      now=now())  # fmt: skip
+    if as_json:
+        print_json({"id": campaign_id})
+    else:
+        typer.echo(campaign_id)
+
+
+@app.command("launch")
+def launch(campaign_id: int = typer.Argument(...), workspace: str | None = WORKSPACE,
+           as_json: bool = AS_JSON) -> None:  # fmt: skip
+    """Launch now (or schedule, when it has a time or a cron); again to finish a stopped launch."""
+    with command_context() as ctx:
+        result = launch_campaign(ctx.engine, ctx.settings, ctx.workspace(workspace), campaign_id,
+                                 actor=actor(), now=now())  # fmt: skip
+    if as_json:
+        print_json(result)
+        return
+    if result["status"] == "scheduled":
+        console.print(f"campaign {campaign_id} scheduled for {result['next_run_at']}")
+        return
+    excluded = ", ".join(f"{k} {v}" for k, v in result["excluded"].items()) or "none"
+    console.print(f"campaign {campaign_id} running: {result['queued']} queued; excluded: "
+                  f"{excluded}", highlight=False)  # fmt: skip
+    for problem in result["problems"]:
+        console.print(f"  {problem}", highlight=False)
+
+
+def _change(campaign_id: int, workspace: str | None, action: str, as_json: bool) -> None:
+    with command_context() as ctx:
+        result = change_status(ctx.engine, ctx.workspace(workspace), campaign_id, action,
+                               actor=actor(), now=now())  # fmt: skip
+    if as_json:
+        print_json(result)
+    else:
+        console.print(f"campaign {campaign_id} {result['status']}")
+
+
+@app.command("pause")
+def pause(campaign_id: int = typer.Argument(...), workspace: str | None = WORKSPACE,
+          as_json: bool = AS_JSON) -> None:  # fmt: skip
+    """Stop sending; queued messages wait."""
+    _change(campaign_id, workspace, "pause", as_json)
+
+
+@app.command("resume")
+def resume(campaign_id: int = typer.Argument(...), workspace: str | None = WORKSPACE,
+           as_json: bool = AS_JSON) -> None:  # fmt: skip
+    """Carry on sending a paused campaign."""
+    _change(campaign_id, workspace, "resume", as_json)
+
+
+@app.command("cancel")
+def cancel(campaign_id: int = typer.Argument(...), workspace: str | None = WORKSPACE,
+           as_json: bool = AS_JSON) -> None:  # fmt: skip
+    """Stop for good; queued messages become cancelled."""
+    _change(campaign_id, workspace, "cancel", as_json)
+
+
+@app.command("list")
+def list_(workspace: str | None = WORKSPACE, as_json: bool = AS_JSON) -> None:
+    """Campaigns with their status."""
+    with command_context() as ctx:
+        rows = list_rows(ctx.engine, ctx.workspace(workspace))
+    if as_json:
+        print_json(rows)
+        return
+    for row in rows:
+        console.print(f"{row['id']:>5}  {row['status']:<10} {row['name']}  ({row['queued']} "
+                      "queued)", highlight=False)  # fmt: skip
+
+
+@app.command("report")
+def report(campaign_id: int = typer.Argument(...), workspace: str | None = WORKSPACE,
+           as_json: bool = AS_JSON) -> None:  # fmt: skip
+    """What a campaign achieved: counters, exclusions by reason, cost."""
+    with command_context() as ctx:
+        result = campaign_report(ctx.engine, ctx.workspace(workspace).id, campaign_id)
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"[bold]{result['name']}[/] ({result['status']}, {result['purpose']})")
+    for key in ("targeted", "queued", "sent", "delivered", "undelivered", "failed", "expired",
+                "unknown", "cancelled", "parts", "cost", "clicks", "unique_clicks", "bot_clicks",
+                "replies", "opt_outs", "redemptions"):  # fmt: skip
+        console.print(f"  {key:<14} {result[key]}", highlight=False)
+    console.print(f"  excluded       {result['excluded_total']}", highlight=False)
+    for reason, count in result["excluded"].items():
+        if count:
+            console.print(f"    {reason:<16} {count}", highlight=False)
+
+
+
