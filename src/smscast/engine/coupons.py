@@ -131,12 +131,17 @@ def allocate_coupons(
         )
         if conn.dialect.name == "postgresql":
             free = free.with_for_update(skip_locked=True)
-        rows = conn.execute(
-            update(coupons)
-            .where(coupons.c.id.in_(free.scalar_subquery()), coupons.c.allocated_at.is_(None))
-            .values(campaign_id=campaign_id, allocated_at=now)
-            .returning(coupons.c.code)
-        ).scalars().all()
+        ids = list(conn.execute(free).scalars())
+        rows = (
+            conn.execute(
+                update(coupons)
+                .where(coupons.c.id.in_(ids), coupons.c.allocated_at.is_(None))
+                .values(campaign_id=campaign_id, allocated_at=now)
+                .returning(coupons.c.code)
+            ).scalars().all()
+            if ids
+            else []
+        )
         if not rows:
             raise UserError.of(
                 "coupons_exhausted",
@@ -145,6 +150,15 @@ def allocate_coupons(
             )
         claimed.extend(rows)
     return claimed
+
+
+def release_coupons(conn: Connection, pool: int, codes: list[str]) -> None:
+    """Gives back codes claimed in this transaction for texts that were not written."""
+    conn.execute(
+        update(coupons)
+        .where(coupons.c.pool_id == pool, coupons.c.code.in_(codes))
+        .values(campaign_id=None, allocated_at=None)
+    )
 
 
 def redeem_coupon(

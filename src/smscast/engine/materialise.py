@@ -25,7 +25,7 @@ from smscast.core.errors import UserError
 from smscast.core.links import new_tokens
 from smscast.core.templates import compile_template
 from smscast.engine.campaigns import campaign_row, launches, messages, variants
-from smscast.engine.coupons import allocate_coupons, free_codes
+from smscast.engine.coupons import allocate_coupons, free_codes, release_coupons
 from smscast.engine.recipients import (
     SAMPLE_SEED,
     BuiltBatch,
@@ -239,6 +239,8 @@ def _write_batch(conn: Connection, plan: Plan, eligible: list[Member], batch: Bu
         coupons = allocate_coupons(conn, plan.pool, plan.campaign.id, len(eligible), now)
     tokens = new_tokens(rng, len(eligible)) if plan.uses_link else None
     plan.builder.build(eligible, batch, coupons, tokens)
+    if batch.unused_coupons and plan.pool is not None:
+        release_coupons(conn, plan.pool, batch.unused_coupons)
     if batch.new_links:
         conn.execute(insert(campaign_links), [
             {"campaign_id": plan.campaign.id, "position": position, "url": url}

@@ -76,6 +76,8 @@ class BuiltBatch:
     problems: list[str] = field(default_factory=list)
     parts: int = 0
     new_links: dict[str, int] = field(default_factory=dict)
+    unused_coupons: list[str] = field(default_factory=list)
+    """Codes claimed for members whose text could not be made: they go back to the pool."""
 
 
 class RecipientBuilder:
@@ -196,6 +198,8 @@ class RecipientBuilder:
                 message = self.compose(member, variant, coupon, token, batch)
             except UserError as error:
                 batch.excluded["missing_value"] += 1
+                if coupon is not None:
+                    batch.unused_coupons.append(coupon)
                 if len(batch.problems) < 5:
                     batch.problems.append(_problem_text(member, error.problem))
                 continue

@@ -107,10 +107,12 @@ class SegmentCompiler:
         text = self.text(field)
         looks_numeric: ColumnElement[bool]
         if self.postgres:
-            looks_numeric = text.op("~")(bindparam("numeric", _NUMERIC_POSTGRES, unique=True))
+            pattern = bindparam("numeric", _NUMERIC_POSTGRES, unique=True)
+            looks_numeric = text.op("~", is_comparison=True)(pattern)
         else:
-            digits = text.op("GLOB")(bindparam("digit", "*[0-9]*", unique=True))
-            others = text.op("GLOB")(bindparam("other", _NUMERIC_SQLITE, unique=True))
+            glob = text.op("GLOB", is_comparison=True)
+            digits = glob(bindparam("digit", "*[0-9]*", unique=True))
+            others = glob(bindparam("other", _NUMERIC_SQLITE, unique=True))
             looks_numeric = and_(digits, not_(others))
         return case((looks_numeric, cast(text, Float)), else_=None)
 
