@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from campaign_data import add_contact
 from sqlalchemy import func, insert, select
 
-from campaign_data import add_contact
 from smscast.core.errors import UserError
 from smscast.engine.campaigns import CampaignDraft, create_campaign
 from smscast.engine.segments import count_segment, save_segment

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from campaign_data import add_contact, add_pool
 from sqlalchemy import func, insert, select, update
 
-from campaign_data import add_contact, add_pool
 from smscast.core.errors import UserError
 from smscast.engine import materialise
 from smscast.engine.campaigns import CampaignDraft, create_campaign
