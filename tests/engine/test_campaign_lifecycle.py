@@ -29,7 +29,8 @@ campaigns = table_of(Campaign)
 
 def status_of(engine, campaign_id):
     with engine.connect() as conn:
-        return conn.execute(select(campaigns.c.status).where(campaigns.c.id == campaign_id)).scalar()
+        query = select(campaigns.c.status).where(campaigns.c.id == campaign_id)
+        return conn.execute(query).scalar()
 
 
 def statuses(engine, campaign_id):

@@ -158,8 +158,9 @@ def test_local_time_and_quiet_hours_per_recipient(engine, settings, workspace, n
     assert new_york.send_after == datetime(2026, 11, 26, 13, 0, tzinfo=UTC)
 
 
-def test_informational_may_skip_quiet_hours_and_spread_fills_the_window(engine, settings,
-                                                                         workspace, now):  # fmt: skip
+def test_informational_may_skip_quiet_hours_and_spread_fills_the_window(
+    engine, settings, workspace, now
+):
     workspace = with_settings(engine, workspace, quiet_hours_informational=False)
     for i in range(30):
         add_contact(engine, workspace, f"+486001004{i:02d}", now, consent=None)
