@@ -25,6 +25,7 @@ from smscast.core.encoding import analyse
 from smscast.core.errors import UserError
 from smscast.engine.tally import Tally, read_moment
 from smscast.store.bulk import DriverValues
+from smscast.store.driver_sql import execute_many, fetch
 from smscast.store.messaging_models import Connector, Message, Number
 from smscast.store.models import Workspace, table_of
 
@@ -233,18 +234,17 @@ def route_queued(conn: Connection, now: datetime) -> int:
 # --- claiming --------------------------------------------------------------------------
 
 _CLAIM = """
-UPDATE messages SET status = 'sending', claimed_by = :worker
+UPDATE messages SET status = 'sending', claimed_by = ?
 WHERE id IN (
     SELECT id FROM messages
-    WHERE connector_id = :connector AND status = 'queued' AND send_after <= :now
+    WHERE connector_id = ? AND status = 'queued' AND send_after <= ?
       AND (campaign_id IS NULL OR campaign_id NOT IN (
           SELECT id FROM campaigns WHERE status IN ('draft', 'paused', 'cancelled')))
     ORDER BY send_after
-    LIMIT :limit {lock}
+    LIMIT ? {lock}
 )
 AND EXISTS (
-    SELECT 1 FROM connectors
-    WHERE id = :connector AND lease_owner = :worker AND lease_until > :now)
+    SELECT 1 FROM connectors WHERE id = ? AND lease_owner = ? AND lease_until > ?)
 RETURNING id, workspace_id, phone, body, number_id, campaign_id, contact_id, kind, purpose,
           parts, cost, valid_until, created_at, attempts
 """
@@ -266,33 +266,27 @@ def claim_due(
     claimed.
     """
     lock = "FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else ""
-    driver = DriverValues(conn)
-    rows = conn.execute(
-        text(_CLAIM.format(lock=lock)),
-        {"worker": worker, "connector": connector_id, "now": driver.moment(now), "limit": limit},
-    ).all()
+    at = DriverValues(conn).moment(now)
+    rows = fetch(
+        conn,
+        _CLAIM.format(lock=lock),
+        (worker, connector_id, at, limit, connector_id, worker, at),
+    )
+    moments: dict[Any, datetime | None] = {}  # a launch gives many rows the same times
+
+    def moment(value: Any) -> datetime | None:
+        if value not in moments:
+            moments[value] = read_moment(value)
+        return moments[value]
+
     claimed = []
-    for row in rows:
-        valid_until = read_moment(row.valid_until)
-        created_at = read_moment(row.created_at) or now
-        claimed.append(
-            Claimed(
-                id=row.id,
-                workspace_id=row.workspace_id,
-                phone=row.phone,
-                body=row.body,
-                number_id=row.number_id,
-                campaign_id=row.campaign_id,
-                contact_id=row.contact_id,
-                kind=row.kind,
-                purpose=row.purpose,
-                parts=row.parts,
-                cost=float(row.cost or 0),
-                valid_until=valid_until,
-                deadline=valid_until or created_at + validity,
-                attempts=row.attempts,
-            )
-        )
+    for (id_, workspace_id, phone, body, number_id, campaign_id, contact_id, kind, purpose,
+         parts, cost, valid_until, created_at, attempts) in rows:  # fmt: skip
+        valid = moment(valid_until)
+        deadline = valid or (moment(created_at) or now) + validity
+        row = Claimed(id_, workspace_id, phone, body, number_id, campaign_id, contact_id, kind,
+                      purpose, parts, float(cost or 0), valid, deadline, attempts)  # fmt: skip
+        claimed.append(row)
     claimed.sort(key=lambda c: c.id)
     return claimed
 
@@ -364,19 +358,19 @@ def record_results(
     """
     driver = DriverValues(conn)
     at = driver.moment(now)
-    sent: list[dict[str, Any]] = []
-    refs: list[dict[str, Any]] = []
-    retries: list[dict[str, Any]] = []
-    ended: list[dict[str, Any]] = []
+    sent: list[tuple[Any, ...]] = []
+    refs: list[tuple[Any, ...]] = []
+    retries: list[tuple[Any, ...]] = []
+    ended: list[tuple[Any, ...]] = []
     for result in results:
         message = claimed[result.ref]
         attempts = message.attempts + 1
         outcome = result.outcome
         if outcome is SubmitOutcome.ACCEPTED:
             parts = len(result.carrier_ids) or message.parts
-            sent.append({"id": message.id, "at": at, "parts": parts, "attempts": attempts})
+            sent.append((at, parts, attempts, message.id, worker))
             refs.extend(
-                {"c": connector_id, "cid": carrier_id, "m": message.id, "p": part}
+                (connector_id, carrier_id, message.id, part)
                 for part, carrier_id in enumerate(result.carrier_ids)
             )
             tally.add(message.campaign_id, now, sent=1, queued=-1, parts=parts, cost=message.cost)
@@ -384,81 +378,50 @@ def record_results(
         if outcome is SubmitOutcome.TEMPORARY:
             due = now + retry.delay(attempts, result.retry_after)
             if due <= message.deadline:
+                error = _attempt_error(attempts, result)
                 retries.append(
-                    {
-                        "id": message.id,
-                        "due": driver.moment(due),
-                        "attempts": attempts,
-                        "code": result.error_code,
-                        "error": _attempt_error(attempts, result),
-                    }
+                    (driver.moment(due), attempts, result.error_code, error, message.id, worker)
                 )
                 continue
             status, code = "expired", "validity_ended"
             reason = result.error or result.error_code
-            error: str | None = f"validity ended before a retry could go: {reason}"
+            error = f"validity ended before a retry could go: {reason}"
         elif outcome is SubmitOutcome.PERMANENT:
-            status, code, error = "failed", result.error_code or "refused", result.error
+            status, code, error = "failed", result.error_code or "refused", result.error or ""
         else:
-            status, code, error = "unknown", result.error_code or "no_answer", result.error
-        ended.append(
-            {
-                "id": message.id,
-                "status": status,
-                "code": code,
-                "error": error,
-                "attempts": attempts,
-                "done_at": at if status != "unknown" else None,
-            }
-        )
+            status, code, error = "unknown", result.error_code or "no_answer", result.error or ""
+        done_at = at if status != "unknown" else None
+        ended.append((status, code, error, attempts, done_at, message.id, worker))
         tally.add(message.campaign_id, now, queued=-1, **{status: 1})
-    guard = "WHERE id = :id AND status = 'sending' AND claimed_by = :worker"
-    if sent:
-        for row in sent:
-            row["worker"] = worker
-        conn.execute(
-            text(
-                "UPDATE messages SET status = 'sent', sent_at = :at, parts = :parts, "
-                f"attempts = :attempts, error_code = NULL, error = NULL {guard}"
-            ),
-            sent,
-        )
-        # A report may have come first and already moved the message on.
-        conn.execute(
-            text(
-                "UPDATE messages SET sent_at = :at, attempts = :attempts "
-                "WHERE id = :id AND sent_at IS NULL"
-            ),
-            [{"id": r["id"], "at": r["at"], "attempts": r["attempts"]} for r in sent],
-        )
-    if refs:
-        conn.execute(
-            text(
-                "INSERT INTO carrier_refs (connector_id, carrier_id, message_id, part) "
-                "VALUES (:c, :cid, :m, :p) ON CONFLICT DO NOTHING"
-            ),
-            refs,
-        )
-    if retries:
-        for row in retries:
-            row["worker"] = worker
-        conn.execute(
-            text(
-                "UPDATE messages SET status = 'queued', send_after = :due, attempts = :attempts, "
-                f"claimed_by = NULL, error_code = :code, error = :error {guard}"
-            ),
-            retries,
-        )
-    if ended:
-        for row in ended:
-            row["worker"] = worker
-        conn.execute(
-            text(
-                "UPDATE messages SET status = :status, error_code = :code, error = :error, "
-                f"attempts = :attempts, done_at = :done_at {guard}"
-            ),
-            ended,
-        )
+    guard = "WHERE id = ? AND status = 'sending' AND claimed_by = ?"
+    # A report may have come before the answer and already finished the message:
+    # then only its sending time is filled in.
+    execute_many(
+        conn,
+        "UPDATE messages SET status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, "
+        "sent_at = COALESCE(sent_at, ?), parts = ?, attempts = ?, error_code = NULL, "
+        "error = NULL WHERE id = ? AND claimed_by = ? "
+        "AND status IN ('sending', 'delivered', 'undelivered', 'expired')",
+        sent,
+    )
+    execute_many(
+        conn,
+        "INSERT INTO carrier_refs (connector_id, carrier_id, message_id, part) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        refs,
+    )
+    execute_many(
+        conn,
+        "UPDATE messages SET status = 'queued', send_after = ?, attempts = ?, "
+        f"claimed_by = NULL, error_code = ?, error = ? {guard}",
+        retries,
+    )
+    execute_many(
+        conn,
+        "UPDATE messages SET status = ?, error_code = ?, error = ?, attempts = ?, "
+        f"done_at = ? {guard}",
+        ended,
+    )
 
 
 def _attempt_error(attempts: int, result: SubmitResult) -> str:

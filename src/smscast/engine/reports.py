@@ -17,13 +17,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, bindparam, text
+from sqlalchemy import Connection, text
 
 from smscast.channels.base import DeliveryReport, ReportState
 from smscast.engine.outbox import FINAL_STATES
-from smscast.engine.tally import Tally, read_moment
+from smscast.engine.tally import Tally
 from smscast.store.bulk import DriverValues
+from smscast.store.driver_sql import execute_many, fetch, in_list
 
 #: What each final report state makes of the message it concerns.
 MESSAGE_STATE = {
@@ -45,8 +47,7 @@ class _Message:
     parts: int
     parts_done: int
     campaign_id: int | None
-    sent_at: datetime | None
-    started: datetime
+    since: Any  # sent_at (or created_at), as the driver gives it: compared, not parsed
     changed: bool = False
     error_code: str | None = None
     done_at: datetime | None = None
@@ -73,51 +74,52 @@ def apply_reports(
     """Records every report and moves the messages they finish, in one transaction."""
     if not reports:
         return ReportOutcome(0, 0, 0, 0)
-    known = _carrier_refs(conn, connector_id, [r.carrier_id for r in reports])
-    message_ids = {ref for ref, _ in known.values()} | {r.ref for r in reports if r.ref}
-    loaded = _messages(conn, message_ids)
+    loaded = _messages(conn, {r.ref for r in reports if r.ref})
+    # Single-part messages the connector matched need no lookup: their own status
+    # says whether they were already reported. Parts of long ones are counted by id.
+    lookup = [
+        r.carrier_id
+        for r in reports
+        if r.ref is None or r.ref not in loaded or loaded[r.ref].parts > 1
+    ]
+    known = _carrier_refs(conn, connector_id, lookup)
+    loaded.update(_messages(conn, {ref for ref, _ in known.values()} - loaded.keys()))
     driver = DriverValues(conn)
-    stored, new_refs, part_states = [], [], []
-    seen: dict[str, str] = {}  # carrier ids given a final state in this batch
+    at = driver.moment(now)
+    oldest = driver.moment(now - late_window)
+    stored: list[tuple[Any, ...]] = []
+    new_refs: list[tuple[Any, ...]] = []
+    part_states: list[tuple[Any, ...]] = []
+    seen: set[str] = set()  # carrier ids given a final state in this batch
     applied = repeated = unmatched = late = 0
     tally = Tally()
     for report in reports:
         ref_state = known.get(report.carrier_id)
         message_id = ref_state[0] if ref_state else report.ref
-        if message_id is not None and message_id not in loaded:
-            message_id = None  # a ref for a message that is gone
-        stored.append(
-            {
-                "c": connector_id,
-                "m": message_id,
-                "cid": report.carrier_id,
-                "state": report.state.value,
-                "code": report.error_code,
-                "raw": report.raw,
-                "at": driver.moment(now),
-            }
-        )
-        final_state = MESSAGE_STATE.get(report.state)
-        if message_id is None:
+        message = loaded.get(message_id) if message_id is not None else None
+        state = report.state.value
+        stored.append((connector_id, message.id if message else None, report.carrier_id, state,
+                       report.error_code, report.raw, at))  # fmt: skip
+        if message is None:
             unmatched += 1
             continue
+        final_state = MESSAGE_STATE.get(report.state)
         if final_state is None:
             continue  # intermediate (accepted, unknown): kept, changes nothing
         if (ref_state and ref_state[1]) or report.carrier_id in seen:
             repeated += 1
             continue
-        seen[report.carrier_id] = report.state.value
-        if ref_state is None:
-            new_refs.append(
-                {"c": connector_id, "cid": report.carrier_id, "m": message_id, "s": report.state}
-            )
-        else:
-            part_states.append({"c": connector_id, "cid": report.carrier_id, "s": report.state})
-        message = loaded[message_id]
-        if now - (message.sent_at or message.started) > late_window:
+        seen.add(report.carrier_id)
+        if message.parts > 1 or ref_state is not None:
+            if ref_state is None:
+                new_refs.append((connector_id, report.carrier_id, message.id, state))
+            else:
+                part_states.append((state, connector_id, report.carrier_id))
+        if message.since < oldest:
             late += 1
-            continue
-        if _advance(message, final_state, report, now, tally):
+        elif message.status in FINAL_STATES:
+            repeated += 1
+        elif _advance(message, final_state, report, now, tally):
             applied += 1
     _write(conn, stored, new_refs, part_states, loaded.values(), driver)
     tally.write(conn)
@@ -128,8 +130,6 @@ def _advance(
     message: _Message, final_state: str, report: DeliveryReport, now: datetime, tally: Tally
 ) -> bool:
     """Counts one part's final report against its message; True if the message finished."""
-    if message.status in FINAL_STATES:
-        return False
     if final_state == "delivered":
         message.parts_done += 1
         message.changed = True
@@ -153,98 +153,85 @@ def _carrier_refs(
     """carrier id → (message id, part state already reported or None)."""
     found: dict[str, tuple[int, str | None]] = {}
     unique = sorted(set(carrier_ids))
-    query = text(
-        "SELECT carrier_id, message_id, state FROM carrier_refs "
-        "WHERE connector_id = :c AND carrier_id IN :ids"
-    ).bindparams(bindparam("ids", expanding=True))
     for start in range(0, len(unique), CHUNK):
-        rows = conn.execute(query, {"c": connector_id, "ids": unique[start : start + CHUNK]})
-        for row in rows:
-            found[row.carrier_id] = (row.message_id, row.state)
+        chunk = unique[start : start + CHUNK]
+        rows = fetch(
+            conn,
+            "SELECT carrier_id, message_id, state FROM carrier_refs "
+            f"WHERE connector_id = ? AND carrier_id IN {in_list(len(chunk))}",
+            (connector_id, *chunk),
+        )
+        for carrier_id, message_id, state in rows:
+            found[carrier_id] = (message_id, state)
     return found
 
 
 def _messages(conn: Connection, ids: set[int]) -> dict[int, _Message]:
     loaded: dict[int, _Message] = {}
     unique = sorted(ids)
-    query = text(
-        "SELECT id, status, parts, parts_done, campaign_id, sent_at, created_at "
-        "FROM messages WHERE id IN :ids"
-    ).bindparams(bindparam("ids", expanding=True))
     for start in range(0, len(unique), CHUNK):
-        for row in conn.execute(query, {"ids": unique[start : start + CHUNK]}):
-            created = read_moment(row.created_at)
-            assert created is not None
-            loaded[row.id] = _Message(
-                row.id,
-                row.status,
-                max(1, row.parts),
-                row.parts_done,
-                row.campaign_id,
-                read_moment(row.sent_at),
-                created,
-            )
+        chunk = unique[start : start + CHUNK]
+        rows = fetch(
+            conn,
+            "SELECT id, status, parts, parts_done, campaign_id, COALESCE(sent_at, created_at) "
+            f"FROM messages WHERE id IN {in_list(len(chunk))}",
+            tuple(chunk),
+        )
+        for id_, status, parts, parts_done, campaign_id, since in rows:
+            loaded[id_] = _Message(id_, status, max(1, parts), parts_done, campaign_id, since)
     return loaded
 
 
 def _write(
     conn: Connection,
-    stored: list[dict[str, object]],
-    new_refs: list[dict[str, object]],
-    part_states: list[dict[str, object]],
+    stored: list[tuple[Any, ...]],
+    new_refs: list[tuple[Any, ...]],
+    part_states: list[tuple[Any, ...]],
     loaded: Iterable[_Message],
     driver: DriverValues,
 ) -> None:
-    conn.execute(
-        text(
-            "INSERT INTO delivery_reports "
-            "(connector_id, message_id, carrier_id, state, error_code, raw, received_at) "
-            "VALUES (:c, :m, :cid, :state, :code, :raw, :at)"
-        ),
+    execute_many(
+        conn,
+        "INSERT INTO delivery_reports "
+        "(connector_id, message_id, carrier_id, state, error_code, raw, received_at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
         stored,
     )
-    if new_refs:
-        conn.execute(
-            text(
-                "INSERT INTO carrier_refs (connector_id, carrier_id, message_id, part, state) "
-                "VALUES (:c, :cid, :m, 0, :s) ON CONFLICT DO NOTHING"
-            ),
-            new_refs,
-        )
-    if part_states:
-        conn.execute(
-            text(
-                "UPDATE carrier_refs SET state = :s "
-                "WHERE connector_id = :c AND carrier_id = :cid AND state IS NULL"
-            ),
-            part_states,
-        )
+    execute_many(
+        conn,
+        "INSERT INTO carrier_refs (connector_id, carrier_id, message_id, part, state) "
+        "VALUES (?, ?, ?, 0, ?) ON CONFLICT DO NOTHING",
+        new_refs,
+    )
+    execute_many(
+        conn,
+        "UPDATE carrier_refs SET state = ? "
+        "WHERE connector_id = ? AND carrier_id = ? AND state IS NULL",
+        part_states,
+    )
     changed = [m for m in loaded if m.changed]
-    finished = [m for m in changed if m.was]
-    counting = [m for m in changed if not m.was]
-    if finished:
-        conn.execute(
-            text(
-                "UPDATE messages SET status = :status, parts_done = :done, error_code = :code, "
-                "done_at = :done_at WHERE id = :id AND status = :was"
-            ),
-            [
-                {
-                    "id": m.id,
-                    "status": m.status,
-                    "done": m.parts_done,
-                    "code": m.error_code,
-                    "done_at": driver.moment(m.done_at) if m.done_at else None,
-                    "was": m.was,
-                }
-                for m in finished
-            ],
-        )
-    if counting:
-        conn.execute(
-            text("UPDATE messages SET parts_done = :done WHERE id = :id"),
-            [{"id": m.id, "done": m.parts_done} for m in counting],
-        )
+    execute_many(
+        conn,
+        "UPDATE messages SET status = ?, parts_done = ?, error_code = ?, done_at = ? "
+        "WHERE id = ? AND status = ?",
+        [
+            (
+                m.status,
+                m.parts_done,
+                m.error_code,
+                driver.moment(m.done_at) if m.done_at else None,
+                m.id,
+                m.was,
+            )
+            for m in changed
+            if m.was
+        ],
+    )
+    execute_many(
+        conn,
+        "UPDATE messages SET parts_done = ? WHERE id = ?",
+        [(m.parts_done, m.id) for m in changed if not m.was],
+    )
 
 
 def expire_silent(conn: Connection, now: datetime, late_window: timedelta) -> int:

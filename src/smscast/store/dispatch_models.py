@@ -48,5 +48,3 @@ UNROUTED_INDEX = Index(
         "status = 'queued' AND (connector_id IS NULL OR number_id IS NULL OR send_after IS NULL)"
     ),
 )
-# The expiry sweep: sent messages still waiting for a report, by deadline.
-SWEEP_INDEX = Index("ix_messages_sweep", Message.status, Message.valid_until)

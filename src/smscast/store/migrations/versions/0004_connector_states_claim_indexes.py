@@ -1,4 +1,4 @@
-"""dispatch: connector states, outbox claim/routing/sweep indexes
+"""dispatch: connector states, outbox claim and routing indexes
 
 Revision ID: 0004
 Revises: 0002
@@ -50,11 +50,9 @@ def upgrade() -> None:
         sqlite_where=sa.text(UNROUTED),
         postgresql_where=sa.text(UNROUTED),
     )
-    op.create_index("ix_messages_sweep", "messages", ["status", "valid_until"], unique=False)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_messages_sweep", table_name="messages")
     op.drop_index("ix_messages_unrouted", table_name="messages")
     op.drop_index("ix_messages_claim", table_name="messages")
     op.drop_table("connector_states")
