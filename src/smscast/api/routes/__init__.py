@@ -11,6 +11,7 @@ from smscast.api.routes import (
     consent,
     contacts,
     imports,
+    provider_hooks,
     templates,
     users,
     webhooks,
@@ -28,4 +29,5 @@ ROUTERS: list[APIRouter] = [
     templates.router,
     webhooks.router,
     audit.router,
+    provider_hooks.router,
 ]
