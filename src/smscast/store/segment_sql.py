@@ -107,7 +107,7 @@ class SegmentCompiler:
         text = self.text(field)
         looks_numeric: ColumnElement[bool]
         if self.postgres:
-            pattern = bindparam("numeric", _NUMERIC_POSTGRES, unique=True)
+            pattern: Any = bindparam("numeric", _NUMERIC_POSTGRES, unique=True)
             looks_numeric = text.op("~", is_comparison=True)(pattern)
         else:
             glob = text.op("GLOB", is_comparison=True)
