@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 
 from smscast.config import Settings
 from smscast.core.consent import Action, Source
@@ -16,6 +16,7 @@ from smscast.engine.consent import ConsentChange, consent_history, record_consen
 from smscast.engine.contacts import count_contacts, erase_contact, export_contacts, show_contact
 from smscast.engine.contacts_import import ImportRequest, ImportSummary, import_contacts
 from smscast.engine.workspaces import WorkspaceRef
+from smscast.store.messaging_models import Message
 from smscast.store.models import ImportJob, table_of
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
@@ -137,9 +138,19 @@ def test_consent_needs_a_source_and_never_undoes_an_opt_out(engine, settings, wo
 def test_erased_phone_is_refused_until_new_consent(engine, settings, workspace, tmp_path):
     path = write(tmp_path / "e.csv", "phone,first_name,consent\n+48600100200,Anna,yes\n")
     run_import(engine, settings, workspace, path, consent_source="form")
+    contact_id = show_contact(engine, workspace, "+48600100200")["id"]
+    with engine.begin() as conn:
+        conn.execute(insert(table_of(Message)).values(
+            workspace_id=workspace.id, direction="out", kind="campaign", purpose="informational",
+            contact_id=contact_id, phone="+48600100200", body="Your order shipped",
+            status="queued", created_at=NOW,
+        ))  # fmt: skip
     erase_contact(engine, settings, workspace, "+48600100200", actor="test", now=NOW)
     with pytest.raises(UserError, match="no contact"):
         show_contact(engine, workspace, "+48600100200")
+    with engine.connect() as conn:
+        left = conn.execute(select(table_of(Message).c.id)).all()
+    assert left == [], "an erased person's queued texts are gone, so nothing more is sent"
     summary = run_import(engine, settings, workspace, path, consent_source="form")
     assert (summary.created, summary.rejected) == (0, 1)
     assert "erased" in report_rows(tmp_path / "e.errors.csv")[0]["reason"]

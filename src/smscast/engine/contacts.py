@@ -19,10 +19,12 @@ from smscast.engine.audit import record_audit
 from smscast.engine.workspaces import WorkspaceRef
 from smscast.store import consent as consent_store
 from smscast.store import contacts as contact_store
+from smscast.store.messaging_models import Message
 from smscast.store.models import ConsentEvent, Contact, table_of
 
 contacts = table_of(Contact)
 consent_events = table_of(ConsentEvent)
+messages = table_of(Message)
 EXPORT_COLUMNS = ("phone", "first_name", "last_name", "language", "timezone", "email", "tags",
                   "consent")  # fmt: skip
 
@@ -157,14 +159,16 @@ def erase_contact(
     engine: Engine, settings: Settings, workspace: WorkspaceRef, raw_phone: str, *,
     actor: str, now: datetime,
 ) -> str:  # fmt: skip
-    """Deletes the person's data and consent ledger; keeps a keyed hash of the phone.
+    """Deletes the person's data, texts and consent ledger; keeps a keyed hash of the phone.
 
+    Their texts go too, queued ones included, so nothing more is sent to them.
     The hash lets a later import recognise the number and refuse it without new
     consent, while the number itself is gone.
     """
     with engine.begin() as conn:
         contact = contact_for_phone(conn, workspace, raw_phone)
         assert contact is not None
+        conn.execute(delete(messages).where(messages.c.contact_id == contact.id))
         conn.execute(delete(consent_events).where(consent_events.c.contact_id == contact.id))
         conn.execute(delete(contacts).where(contacts.c.id == contact.id))
         key = settings.resolved_secret_key()
