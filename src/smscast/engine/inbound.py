@@ -30,6 +30,7 @@ from smscast.engine.inbound_apply import (
     Routed,
     campaign_deltas,
     carry_out,
+    flush_consent,
     save_contact_changes,
 )
 from smscast.engine.inbound_state import load_states, resolve_senders, sender_phone
@@ -37,7 +38,7 @@ from smscast.engine.keyword_rules import load_routing
 from smscast.engine.numbers import NumberRef, find_number, numbers_of_connector
 from smscast.engine.outbox import enqueue_messages
 from smscast.engine.stats import bump_campaign_stats
-from smscast.engine.tickets import ticket_for_inbound
+from smscast.engine.tickets import tickets_for_inbound
 from smscast.engine.webhook_forward import webhook_forwarder
 from smscast.engine.workspaces import WorkspaceRef, resolve_workspace
 from smscast.store.bulk import DriverValues, insert_returning, insert_rows
@@ -156,14 +157,21 @@ def _handle_number(
         states[sender.id] = next_state(state, decision, message.received_at, confirm_within)
         planned.append((index, Routed(text, message.received_at, sender, decision,
                                       state.opted_out)))  # fmt: skip
-    for _, item in planned:
-        if any(a.kind == ActionKind.TICKET for a in item.decision.actions):
-            item.ticket_id = ticket_for_inbound(conn, workspace.id, item.sender.id, number.id,
-                                                item.text, item.received_at)  # fmt: skip
+    ticketed = [
+        item
+        for _, item in planned
+        if any(a.kind == ActionKind.TICKET for a in item.decision.actions)
+    ]
+    ticket_of = tickets_for_inbound(
+        conn, workspace.id, number.id, [(i.sender.id, i.text, i.received_at) for i in ticketed]
+    )
+    for item in ticketed:
+        item.ticket_id = ticket_of[item.sender.id]
     _insert_inbound(conn, workspace.id, connector_id, number, [item for _, item in planned])
     brand = str(number.settings.get("brand") or workspace.name)
     for _, item in planned:
         carry_out(conn, workspace.id, number, item, effects, brand, confirm_within)
+    flush_consent(conn, effects)
     save_contact_changes(conn, effects.changed, latest)
     effects.changed.clear()
     if effects.replies:

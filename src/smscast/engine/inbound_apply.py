@@ -21,7 +21,7 @@ from smscast.core.router import Decision, Route
 from smscast.core.rule_actions import ActionKind, RuleAction
 from smscast.core.templates import MessageTemplate, compile_template, render
 from smscast.engine.double_opt_in import confirm_double_opt_in, start_double_opt_in
-from smscast.engine.inbound_consent import record_text_consent
+from smscast.engine.inbound_consent import write_text_consents
 from smscast.engine.inbound_state import Sender
 from smscast.engine.numbers import NumberRef
 from smscast.engine.webhook_forward import WebhookPost
@@ -52,6 +52,14 @@ class Effects:
     replies: list[dict[str, Any]] = field(default_factory=list)
     webhooks: list[WebhookPost] = field(default_factory=list)
     changed: dict[int, Sender] = field(default_factory=dict)
+    consent: list[dict[str, Any]] = field(default_factory=list)  # ledger rows, in order
+
+
+def flush_consent(conn: Connection, effects: Effects) -> None:
+    """Writes the consent events collected so far (the opt-outs before anything else)."""
+    if effects.consent:
+        write_text_consents(conn, effects.consent)
+        effects.consent = []
 
 
 @lru_cache(maxsize=512)
@@ -70,9 +78,12 @@ def carry_out(
             _reply(workspace_id, number, item, action, action.text, effects, brand)
         elif kind in (ActionKind.OPT_IN, ActionKind.OPT_OUT):
             consent = Action.OPT_IN if kind == ActionKind.OPT_IN else Action.OPT_OUT
-            record_text_consent(conn, workspace_id, item.sender.id, consent, action.purpose,
-                                Source.KEYWORD, item.text, f"sms:{number.number}",
-                                item.received_at)  # fmt: skip
+            effects.consent.append({
+                "workspace_id": workspace_id, "contact_id": item.sender.id, "channel": "sms",
+                "purpose": action.purpose, "action": consent.value,
+                "source": Source.KEYWORD.value, "evidence": item.text,
+                "actor": f"sms:{number.number}", "occurred_at": item.received_at,
+            })  # fmt: skip
         elif kind == ActionKind.DOUBLE_OPT_IN:
             prompt = _render(action.text, item, brand) if action.text else None
             start_double_opt_in(
@@ -83,6 +94,7 @@ def carry_out(
             if prompt is not None:
                 _queue(workspace_id, number, item, "confirm", prompt, effects)
         elif kind == ActionKind.CONFIRM_OPT_IN:
+            flush_consent(conn, effects)  # the ledger keeps this contact's order
             confirmed = confirm_double_opt_in(
                 conn, workspace_id=workspace_id, contact_id=item.sender.id, number_id=number.id,
                 confirm_text=item.text, number=number.number, now=item.received_at,

@@ -7,6 +7,7 @@ dispatcher's consent re-check sees the new state.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -35,3 +36,30 @@ def record_text_consent(
     rows = consent_store.state_rows(contact_id, list(derive_state([entry]).values()))
     consent_store.write_states(conn, rows)
     return event_id
+
+
+def write_text_consents(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Appends many events (ledger rows, in the order given) and moves the state.
+
+    The ledger takes at most one event per contact per insert, so rows are written
+    in rounds in which each contact appears once; order per contact is kept.
+    """
+    start = 0
+    while start < len(rows):
+        seen: set[int] = set()
+        end = start
+        while end < len(rows) and rows[end]["contact_id"] not in seen:
+            seen.add(rows[end]["contact_id"])
+            end += 1
+        chunk = rows[start:end]
+        ids = consent_store.append_events(conn, chunk)
+        states = []
+        for row in chunk:
+            entry = LedgerEntry(
+                ids[row["contact_id"]], row["channel"], row["purpose"], row["action"],
+                row["occurred_at"],
+            )  # fmt: skip
+            derived = list(derive_state([entry]).values())
+            states += consent_store.state_rows(row["contact_id"], derived)
+        consent_store.write_states(conn, states)
+        start = end

@@ -11,13 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
 
 from smscast.core.encoding import analyse
 from smscast.core.errors import UserError
 from smscast.engine.audit import record_audit
 from smscast.engine.outbox import enqueue_messages
 from smscast.engine.workspaces import WorkspaceRef
+from smscast.store.bulk import DriverValues, insert_returning
 from smscast.store.inbound_models import Ticket, TicketNote
 from smscast.store.messaging_models import Message, Number
 from smscast.store.models import Contact, table_of
@@ -53,6 +54,53 @@ def ticket_for_inbound(
             last_inbound_at=now, solved_at=None,
         ).returning(tickets.c.id)
     ).scalar_one())  # fmt: skip
+
+
+def tickets_for_inbound(
+    conn: Connection,
+    workspace_id: int,
+    number_id: int,
+    texts: list[tuple[int, str, datetime]],
+) -> dict[int, int]:
+    """`ticket_for_inbound` for a batch of (contact, text, received at), in few statements;
+    returns each contact's ticket id."""
+    if not texts:
+        return {}
+    latest: dict[int, datetime] = {}
+    first_text: dict[int, str] = {}
+    for contact_id, text, at in texts:
+        latest[contact_id] = max(at, latest.get(contact_id, at))
+        first_text.setdefault(contact_id, text)
+    ids = sorted(latest)
+    found: dict[int, int] = {}
+    for start in range(0, len(ids), 900):
+        rows = conn.execute(
+            select(tickets.c.contact_id, tickets.c.id).where(
+                tickets.c.number_id == number_id, tickets.c.contact_id.in_(ids[start : start + 900])
+            )
+        )
+        found.update({contact_id: ticket_id for contact_id, ticket_id in rows})
+    if found:
+        conn.execute(
+            update(tickets)
+            .where(tickets.c.id == bindparam("k_id"))
+            .values(state="open", solved_at=None, updated_at=bindparam("k_at"),
+                    last_inbound_at=bindparam("k_at")),
+            [{"k_id": found[c], "k_at": latest[c]} for c in found],
+        )  # fmt: skip
+    new = [c for c in ids if c not in found]
+    if new:
+        values = DriverValues(conn)
+        rows = [
+            (workspace_id, c, number_id, "open", " ".join(first_text[c].split())[:200],
+             values.moment(latest[c]), values.moment(latest[c]), values.moment(latest[c]))
+            for c in new
+        ]  # fmt: skip
+        columns = ("workspace_id", "contact_id", "number_id", "state", "subject", "created_at",
+                   "updated_at", "last_inbound_at")  # fmt: skip
+        created = insert_returning(conn, tickets, columns, rows, ("contact_id", "id"))
+        found.update({contact_id: ticket_id for contact_id, ticket_id in created})
+    return found
 
 
 def list_tickets(

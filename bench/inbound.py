@@ -1,0 +1,190 @@
+"""Inbound throughput: MO texts over SMPP → routed → answers queued → sent back over SMPP.
+
+The SMSC simulator runs in its own process and injects N MO texts (a seeded mix of
+keywords, STOPs, HELP/START and free text from 5,000 senders) into one SMPP
+binding. Our side is one process as `smscast worker` would run it: the SMPP client
+receives the texts, `handle_inbound_batch` stores and routes what has arrived
+(one transaction per batch, on SQLite), and the real dispatcher sends the answers
+back through the same binding. The clock runs from the first injected text until
+every text is routed and every answer has been accepted by the simulator.
+
+    python bench/inbound.py [--n 20000] [--batch 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select, update
+
+from smscast.channels.base import InboundMessage
+from smscast.channels.smpp.client import SmppClient
+from smscast.channels.smpp.settings import SmppSettings
+from smscast.config import Settings
+from smscast.engine.connectors import add_connector
+from smscast.engine.db_thread import DbThread
+from smscast.engine.dispatcher import Dispatcher, DispatchLimits
+from smscast.engine.inbound import handle_inbound_batch
+from smscast.engine.keyword_rules import add_keyword_rule
+from smscast.engine.numbers import add_number
+from smscast.engine.outbox import RetryPolicy
+from smscast.engine.workspaces import create_workspace
+from smscast.store.db import create_db_engine
+from smscast.store.messaging_models import Connector, Message
+from smscast.store.migrate import upgrade_database
+from smscast.store.models import table_of
+
+SHORT = "4000"
+WORKER = "bench"
+SIMULATOR = """
+import asyncio, random, sys
+from smscast.channels.simulator.config import SimulatorConfig
+from smscast.channels.simulator.server import start_simulator
+
+TEXTS = ["pizza", "Pizza!", "PIZZA large", "pizza", "sushi", "Sushi please", "STOP", "Stop.",
+         "HELP", "pomoc", "START", "where is my order?", "thanks!", "👍", "Can I change the time?",
+         "pizza", "sushi", "JOIN", "yes", "hello"]
+
+async def main():
+    n = int(sys.argv[1])
+    sim = await start_simulator(SimulatorConfig(
+        port=0, http_port=None, dlr_delay=0.0, delivered=1.0, undeliverable=0.0, expired=0.0,
+        rejected=0.0, seed=1, keep_messages=1000, keep_pending=n + 1000))
+    print(sim.port, flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.readline)
+    rng = random.Random(7)
+    for i in range(n):
+        await sim.send_mo(f"+48600{rng.randrange(5000):06d}", "4000", rng.choice(TEXTS))
+        if i % 500 == 499:
+            await asyncio.sleep(0)
+    await loop.run_in_executor(None, sys.stdin.read)
+    print(sim.stats.submits, flush=True)
+    await sim.close()
+
+asyncio.run(main())
+"""
+
+
+def prepare(url: str, port: int) -> tuple[Engine, Settings, int]:
+    upgrade_database(url)
+    engine = create_db_engine(url)
+    settings = Settings(database_url=url, secret_key="bench", data_dir=Path(tempfile.gettempdir()))
+    now = datetime.now(UTC)
+    workspace = create_workspace(engine, "Shop", "PL", "Europe/Warsaw", actor="bench", now=now)
+    connector = add_connector(engine, workspace, name="sim", kind="smpp", window=100,
+                              rate_per_s=0.0, actor="bench", now=now,
+                              settings={"host": "127.0.0.1", "port": port})  # fmt: skip
+    add_number(engine, workspace, SHORT, connector="sim", actor="bench", now=now)
+    rules = {
+        "PIZZA": [{"type": "reply", "text": "Hi {{ first_name | default('there') }}! PIZZA10"}],
+        "SUSHI": [{"type": "reply", "text": "Sushi code S5"}, {"type": "tag", "name": "sushi"}],
+        "JOIN": [{"type": "double_opt_in", "text": "Reply YES to get Shop offers"}],
+    }
+    for keyword, actions in rules.items():
+        add_keyword_rule(engine, workspace, SHORT, keyword, actions, actor="bench", now=now)
+    with engine.begin() as conn:
+        conn.execute(update(table_of(Connector)).values(
+            lease_owner=WORKER, lease_until=now + timedelta(days=1)))  # fmt: skip
+    return engine, settings, connector.id
+
+
+def unsent(engine: Engine) -> int:
+    messages = table_of(Message)
+    with engine.connect() as conn:
+        return int(conn.execute(
+            select(func.count()).select_from(messages).where(
+                messages.c.direction == "out", messages.c.status.in_(("queued", "sending")))
+        ).scalar_one())  # fmt: skip
+
+
+def statuses(engine: Engine) -> dict[str, int]:
+    messages = table_of(Message)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(messages.c.status, func.count())
+            .where(messages.c.direction == "out")
+            .group_by(messages.c.status)
+        )
+        return {status: count for status, count in rows}
+
+
+async def run(n: int, batch_size: int, workdir: str) -> tuple[float, int, int]:
+    simulator = subprocess.Popen([sys.executable, "-c", SIMULATOR, str(n)],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert simulator.stdin is not None and simulator.stdout is not None
+    try:
+        port = int(simulator.stdout.readline())
+        engine, settings, connector_id = prepare(f"sqlite:///{workdir}/bench.db", port)
+        client = SmppClient(SmppSettings(name="sim", port=port, window=100, response_timeout_s=30))
+        await client.start()
+        db = DbThread(engine)
+        limits = DispatchLimits.for_connector(window=100, rate_per_s=0.0, claim_batch=2000)
+        dispatcher = Dispatcher(db, client, connector_id, WORKER, limits, RetryPolicy())
+        sending = asyncio.create_task(dispatcher.run())
+        routed = 0
+        replies = 0
+        arrived: list[InboundMessage] = []
+
+        async def receive() -> None:
+            async for event in client.events():
+                if isinstance(event, InboundMessage):
+                    arrived.append(event)
+
+        receiving = asyncio.create_task(receive())
+        simulator.stdin.write("go\n")
+        simulator.stdin.flush()
+        started = time.perf_counter()
+        cpu_started = time.process_time()
+        while routed < n:
+            if not arrived:
+                await asyncio.sleep(0.005)
+                continue
+            batch, arrived[:] = arrived[:batch_size], arrived[batch_size:]
+            results = await db.run(handle_inbound_batch, engine, settings, connector_id, batch)
+            routed += len(results)
+            replies += sum(r.replies for r in results)
+        while await db.run(unsent, engine):
+            await asyncio.sleep(0.01)
+        elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        print(f"answers by status: {await db.run(statuses, engine)}")
+        dispatcher.stop()
+        await sending
+        await client.stop()
+        await receiving
+        db.close()
+        print(f"routed {routed} texts, queued {replies} answers, all sent or settled in {elapsed:.2f} s; "
+              f"our process used {cpu:.2f} CPU-s ({routed / cpu:.0f} texts per CPU-second); "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
+        return elapsed, routed, replies
+    finally:
+        simulator.stdin.close()
+        accepted = simulator.stdout.readline().strip()
+        simulator.wait(20)
+        print(f"simulator accepted {accepted or '?'} submits")
+        child = resource.getrusage(resource.RUSAGE_CHILDREN)
+        print(f"simulator CPU: {child.ru_utime + child.ru_stime:.1f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=20_000, help="MO texts to inject")
+    parser.add_argument("--batch", type=int, default=2000, help="texts routed per transaction")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as workdir:
+        elapsed, routed, _ = asyncio.run(run(args.n, args.batch, workdir))
+    print(f"RESULT inbound_msgs_per_s={routed / elapsed:.0f}")
+
+
+if __name__ == "__main__":
+    main()
