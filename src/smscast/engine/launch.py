@@ -25,7 +25,8 @@ from smscast.engine.campaigns import (
     launches,
     next_run_time,
 )
-from smscast.engine.materialise import Stage, make_plan, materialise
+from smscast.engine.materialise import Stage, check_coupons, make_plan, materialise
+from smscast.engine.segments import segment_where
 from smscast.engine.workspaces import WorkspaceRef, resolve_workspace
 
 STALE_LAUNCH = timedelta(seconds=60)
@@ -106,9 +107,6 @@ def launch_campaign(
         return {"id": campaign_id, "status": "scheduled", "next_run_at": due.isoformat()}
     with engine.connect() as conn:  # refuse up front (e.g. too few coupons), still a draft
         plan = make_plan(conn, workspace, campaign, 0, _first_stage(campaign), now)
-        from smscast.engine.materialise import check_coupons
-        from smscast.engine.segments import segment_where
-
         check_coupons(conn, plan, segment_where(conn, workspace, campaign.segment_expression,
                                                 now), 0)  # fmt: skip
     _start_run(engine, workspace, campaign, now)
@@ -163,9 +161,7 @@ def launch_due_campaigns(engine: Engine, settings: Settings, now: datetime,
         with engine.connect() as conn:
             campaign = conn.execute(select(campaigns).where(campaigns.c.id == campaign_id)).one()
             workspace = resolve_workspace(conn, str(campaign.workspace_id))
-        stage = _first_stage(campaign) if stage_name != "rest" else Stage("rest", 0)
-        if stage_name == "rest":
-            stage = Stage("rest", _first_stage(campaign).sample_percent)
+        stage = Stage(stage_name, _first_stage(campaign).sample_percent)
         touched.append(campaign_id)
         try:
             run_campaign(engine, settings, workspace, campaign_id, stage, now, rng)
