@@ -119,8 +119,8 @@ def statuses(engine: Engine) -> dict[str, int]:
 
 
 async def run(n: int, batch_size: int, workdir: str) -> tuple[float, int, int]:
-    simulator = subprocess.Popen([sys.executable, "-c", SIMULATOR, str(n)],
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    command = [sys.executable, "-c", SIMULATOR, str(n)]
+    simulator = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert simulator.stdin is not None and simulator.stdout is not None
     try:
         port = int(simulator.stdout.readline())
@@ -163,9 +163,11 @@ async def run(n: int, batch_size: int, workdir: str) -> tuple[float, int, int]:
         await client.stop()
         await receiving
         db.close()
-        print(f"routed {routed} texts, queued {replies} answers, all sent or settled in {elapsed:.2f} s; "
-              f"our process used {cpu:.2f} CPU-s ({routed / cpu:.0f} texts per CPU-second); "
-              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
+        print(
+            f"routed {routed} texts, queued {replies} answers, all settled in {elapsed:.2f} s; "
+            f"our process used {cpu:.2f} CPU-s ({routed / cpu:.0f} texts per CPU-second); "
+            f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+        )
         return elapsed, routed, replies
     finally:
         simulator.stdin.close()
