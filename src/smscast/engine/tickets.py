@@ -74,12 +74,12 @@ def tickets_for_inbound(
     ids = sorted(latest)
     found: dict[int, int] = {}
     for start in range(0, len(ids), 900):
-        rows = conn.execute(
+        existing = conn.execute(
             select(tickets.c.contact_id, tickets.c.id).where(
                 tickets.c.number_id == number_id, tickets.c.contact_id.in_(ids[start : start + 900])
             )
         )
-        found.update({contact_id: ticket_id for contact_id, ticket_id in rows})
+        found.update({contact_id: ticket_id for contact_id, ticket_id in existing})
     if found:
         conn.execute(
             update(tickets)
