@@ -21,7 +21,25 @@ from smscast.engine.auth import AuthError
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE = "application/problem+json"
-NOT_FOUND_CODES = frozenset({"unknown_contact", "not_found"})
+NOT_FOUND_CODES = frozenset(
+    {
+        "not_found",
+        "unknown_api_key",
+        "unknown_campaign",
+        "unknown_connector",
+        "unknown_contact",
+        "unknown_coupon",
+        "unknown_import",
+        "unknown_message",
+        "unknown_number",
+        "unknown_pool",
+        "unknown_rule",
+        "unknown_segment",
+        "unknown_ticket",
+        "unknown_user",
+        "unknown_webhook",
+    }
+)
 CONFLICT_CODES = frozenset(
     {
         "contact_exists",

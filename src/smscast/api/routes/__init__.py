@@ -5,14 +5,20 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from smscast.api.routes import (
+    analytics,
     api_keys,
     audit,
     auth,
+    campaigns,
+    connectors,
     consent,
     contacts,
     imports,
+    messages,
     provider_hooks,
+    routing,
     templates,
+    tickets,
     users,
     webhooks,
     workspaces,
@@ -28,6 +34,12 @@ ROUTERS: list[APIRouter] = [
     consent.router,
     templates.router,
     webhooks.router,
+    messages.router,
+    campaigns.router,
+    routing.router,
+    tickets.router,
+    connectors.router,
+    analytics.router,
     audit.router,
     provider_hooks.router,
 ]

@@ -1,0 +1,159 @@
+"""Campaigns: create a draft, launch or schedule it, pause, resume, cancel, report."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Path
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from smscast.api.deps import Api, idempotency_key, reader, require
+from smscast.api.problems import COMMON_RESPONSES
+from smscast.core.roles import Permission
+from smscast.engine.campaigns import CampaignDraft, change_status, create_campaign, list_campaigns
+from smscast.engine.launch import launch_campaign
+from smscast.engine.stats import campaign_report
+
+router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"], responses=COMMON_RESPONSES)
+writer = require(Permission.CAMPAIGNS_WRITE)
+Id = Path(ge=1, le=2**31 - 1, description="The campaign's id")
+
+
+class Variant(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=50, examples=["B"])
+    body: str = Field(min_length=1, max_length=5000)
+
+
+class CampaignIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "name": "Black Friday",
+                    "body": "Hi {{ first_name | default('') }}, -30% today: "
+                    "{{ link('https://shop.example/bf') }}",
+                    "segment": 'tags contains "vip"',
+                    "at": "2026-11-27T08:00:00Z",
+                }
+            ]
+        },
+    )
+
+    name: str = Field(min_length=1, max_length=200)
+    body: str = Field(min_length=1, max_length=5000, description="Variant A's template")
+    segment: str = Field("", max_length=5000, description="A segment expression")
+    segment_name: str | None = Field(None, max_length=200, description="Or a saved segment")
+    variants: list[Variant] = Field(default_factory=list, max_length=10)
+    split: list[int] = Field(default_factory=list, max_length=11)
+    purpose: Literal["promotional", "informational"] = "promotional"
+    from_number: str | None = Field(None, max_length=20)
+    at: AwareDatetime | None = Field(None, description="Send at this moment (else on launch)")
+    spread_minutes: int = Field(0, ge=0, le=10080)
+    cron: str | None = Field(None, max_length=100, description="Repeat on this schedule")
+    coupon_pool: str | None = Field(None, max_length=200)
+    smart_encoding: bool = False
+    expects_reply: bool = False
+
+
+class CampaignSummary(BaseModel):
+    id: int
+    name: str
+    status: str = Field(examples=["draft"])
+    purpose: str
+    queued: int
+
+
+class CampaignList(BaseModel):
+    items: list[CampaignSummary]
+
+
+class StatusOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: int
+    status: str = Field(examples=["running"])
+
+
+@router.get("", summary="List campaigns", response_model=CampaignList)
+def campaigns(api: Api = Depends(reader)) -> Any:
+    return {"items": list_campaigns(api.engine, api.workspace)}
+
+
+@router.post(
+    "",
+    summary="Create a draft campaign",
+    status_code=201,
+    response_model=StatusOut,
+    dependencies=[Depends(idempotency_key)],
+)
+def create(body: CampaignIn, api: Api = Depends(writer)) -> Any:
+    draft = CampaignDraft(
+        name=body.name,
+        body=body.body,
+        segment=body.segment,
+        segment_name=body.segment_name,
+        variants=tuple((v.name, v.body) for v in body.variants),
+        split=tuple(body.split),
+        purpose=body.purpose,
+        from_number=body.from_number,
+        at=body.at,
+        spread=timedelta(minutes=body.spread_minutes),
+        cron=body.cron,
+        coupon_pool=body.coupon_pool,
+        smart_encoding=body.smart_encoding,
+        expects_reply=body.expects_reply,
+    )
+    campaign_id = create_campaign(
+        api.engine, api.workspace, draft, actor=api.caller.actor, now=api.now
+    )
+    return {"id": campaign_id, "status": "draft"}
+
+
+@router.get(
+    "/{campaign_id}",
+    summary="A campaign's report: status and every counter",
+    response_model=StatusOut,
+)
+def report(campaign_id: int = Id, api: Api = Depends(reader)) -> Any:
+    return {"id": campaign_id, **campaign_report(api.engine, api.workspace.id, campaign_id)}
+
+
+@router.post(
+    "/{campaign_id}/launch",
+    summary="Launch now, or schedule when it has a time",
+    response_model=StatusOut,
+    dependencies=[Depends(idempotency_key)],
+)
+def launch(campaign_id: int = Id, api: Api = Depends(writer)) -> Any:
+    return launch_campaign(
+        api.engine, api.settings, api.workspace, campaign_id, actor=api.caller.actor, now=api.now
+    )
+
+
+def _change(api: Api, campaign_id: int, action: str) -> Any:
+    return change_status(
+        api.engine, api.workspace, campaign_id, action, actor=api.caller.actor, now=api.now
+    )
+
+
+@router.post("/{campaign_id}/pause", summary="Pause sending", response_model=StatusOut)
+def pause(campaign_id: int = Id, api: Api = Depends(writer)) -> Any:
+    return _change(api, campaign_id, "pause")
+
+
+@router.post("/{campaign_id}/resume", summary="Resume sending", response_model=StatusOut)
+def resume(campaign_id: int = Id, api: Api = Depends(writer)) -> Any:
+    return _change(api, campaign_id, "resume")
+
+
+@router.post(
+    "/{campaign_id}/cancel",
+    summary="Cancel; queued messages are not sent",
+    response_model=StatusOut,
+)
+def cancel(campaign_id: int = Id, api: Api = Depends(writer)) -> Any:
+    return _change(api, campaign_id, "cancel")

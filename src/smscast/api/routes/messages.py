@@ -1,0 +1,119 @@
+"""Messages: send one (to, from, body), read its status, list by campaign or contact."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from smscast.api.deps import Api, idempotency_key, reader, require
+from smscast.api.pagination import Page, PageParams, page_of, page_params
+from smscast.api.problems import COMMON_RESPONSES
+from smscast.core.roles import Permission
+from smscast.engine.single_messages import list_messages, send_message, show_message
+
+router = APIRouter(prefix="/api/v1/messages", tags=["messages"], responses=COMMON_RESPONSES)
+Id = Path(ge=1, le=2**63 - 1, description="The message's id")
+
+
+class SendIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={"examples": [{"to": "+48601234567", "body": "Your order has shipped"}]},
+    )
+
+    to: str = Field(min_length=1, max_length=40, description="The recipient, any common format")
+    from_: str | None = Field(
+        None,
+        alias="from",
+        max_length=20,
+        description="One of the workspace's numbers; default: its first",
+    )
+    body: str = Field(min_length=1, max_length=1600)
+    purpose: Literal["informational", "promotional"] = "informational"
+    valid_until: AwareDatetime | None = Field(None, description="Not sent after this moment")
+
+
+class MessageOut(BaseModel):
+    id: int
+    direction: str = Field(examples=["out"])
+    kind: str = Field(examples=["api"])
+    purpose: str
+    contact_id: int | None
+    phone: str = Field(examples=["+48601234567"])
+    number_id: int | None
+    campaign_id: int | None
+    ticket_id: int | None
+    body: str
+    encoding: str = Field(examples=["GSM-7"])
+    parts: int
+    cost: float
+    status: str = Field(
+        examples=["queued"],
+        description="queued, sending, sent, delivered, "
+        "undelivered, failed, expired, unknown, cancelled, received",
+    )
+    send_after: datetime | None
+    valid_until: datetime | None
+    attempts: int
+    connector_id: int | None
+    error_code: str | None
+    error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    done_at: datetime | None
+
+
+@router.post(
+    "",
+    summary="Send one message (queued, then dispatched)",
+    status_code=202,
+    response_model=MessageOut,
+    dependencies=[Depends(idempotency_key)],
+)
+def send(body: SendIn, api: Api = Depends(require(Permission.MESSAGES_SEND))) -> Any:
+    return send_message(
+        api.engine,
+        api.workspace,
+        body.to,
+        body.body,
+        sender=body.from_,
+        purpose=body.purpose,
+        valid_until=body.valid_until,
+        actor=api.caller.actor,
+        now=api.now,
+    )
+
+
+@router.get(
+    "",
+    summary="List messages by campaign, contact, direction or status",
+    response_model=Page[MessageOut],
+)
+def messages(
+    api: Api = Depends(reader),
+    page: PageParams = Depends(page_params),
+    campaign_id: int | None = Query(None, ge=1, le=2**31 - 1),
+    contact_id: int | None = Query(None, ge=1, le=2**63 - 1),
+    direction: Literal["out", "in"] | None = Query(None),
+    status: str | None = Query(None, max_length=12),
+) -> Any:
+    items = list_messages(
+        api.engine,
+        api.workspace,
+        after=page.after,
+        limit=page.limit,
+        campaign_id=campaign_id,
+        contact_id=contact_id,
+        direction=direction,
+        status=status,
+    )
+    return page_of(items, page)
+
+
+@router.get("/{message_id}", summary="One message and its status", response_model=MessageOut)
+def one(message_id: int = Id, api: Api = Depends(reader)) -> Any:
+    return show_message(api.engine, api.workspace, message_id)

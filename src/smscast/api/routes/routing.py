@@ -1,0 +1,213 @@
+"""Numbers, keyword rules, segments and coupon pools: the workspace's sending setup."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from smscast.api.deps import Api, idempotency_key, reader, require
+from smscast.api.problems import COMMON_RESPONSES
+from smscast.core.roles import Permission
+from smscast.engine.coupons import pool_summaries, redeem_coupon
+from smscast.engine.keyword_rules import add_keyword_rule, list_keyword_rules, remove_keyword_rule
+from smscast.engine.numbers import add_number, list_numbers
+from smscast.engine.segments import count_segment, delete_segment, list_segments, save_segment
+
+router = APIRouter(prefix="/api/v1", responses=COMMON_RESPONSES)
+numbers_writer = require(Permission.NUMBERS_WRITE)
+campaigns_writer = require(Permission.CAMPAIGNS_WRITE)
+
+
+class Loose(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class Items(BaseModel):
+    items: list[Loose]
+
+
+class NumberIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"number": "+48500100200", "connector": "simulator"}]},
+    )
+
+    number: str = Field(min_length=1, max_length=20)
+    connector: str | None = Field(None, max_length=100)
+    country: str | None = Field(None, min_length=2, max_length=2)
+
+
+class RuleIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "number": "+48500100200",
+                    "keyword": "PROMO",
+                    "aliases": ["PROMOS"],
+                    "actions": [{"type": "reply", "text": "Your code: SAVE10"}],
+                }
+            ]
+        },
+    )
+
+    number: str = Field(min_length=1, max_length=20)
+    keyword: str | None = Field(None, max_length=50, description="null: the number's default")
+    aliases: list[str] = Field(default_factory=list, max_length=20)
+    actions: list[dict[str, Any]] = Field(min_length=1, max_length=10)
+    match: str = Field("first_word", max_length=20)
+
+
+class SegmentIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "vip", "expression": 'tags contains "vip"'}]},
+    )
+
+    name: str = Field(min_length=1, max_length=200)
+    expression: str = Field(min_length=1, max_length=5000)
+
+
+class CountIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"expression": 'tags contains "vip"'}]}
+    )
+
+    expression: str = Field(min_length=1, max_length=5000)
+
+
+class CountOut(BaseModel):
+    expression: str
+    count: int
+
+
+class RedeemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"code": "AB12CD"}]})
+
+    code: str = Field(min_length=1, max_length=64)
+
+
+@router.get("/numbers", tags=["numbers"], summary="The workspace's numbers", response_model=Items)
+def numbers(api: Api = Depends(reader)) -> Any:
+    return {"items": list_numbers(api.engine, api.workspace)}
+
+
+@router.post(
+    "/numbers",
+    tags=["numbers"],
+    summary="Add a number",
+    status_code=201,
+    response_model=Loose,
+    dependencies=[Depends(idempotency_key)],
+)
+def new_number(body: NumberIn, api: Api = Depends(numbers_writer)) -> Any:
+    ref = add_number(
+        api.engine,
+        api.workspace,
+        body.number,
+        connector=body.connector,
+        country=body.country,
+        actor=api.caller.actor,
+        now=api.now,
+    )
+    return {"id": ref.id, "number": body.number}
+
+
+@router.get("/keyword-rules", tags=["numbers"], summary="Keyword rules", response_model=Items)
+def rules(api: Api = Depends(reader), number: str | None = Query(None, max_length=20)) -> Any:
+    return {"items": list_keyword_rules(api.engine, api.workspace, number)}
+
+
+@router.post(
+    "/keyword-rules",
+    tags=["numbers"],
+    summary="Add a keyword rule",
+    status_code=201,
+    response_model=Loose,
+    dependencies=[Depends(idempotency_key)],
+)
+def new_rule(body: RuleIn, api: Api = Depends(numbers_writer)) -> Any:
+    return add_keyword_rule(
+        api.engine,
+        api.workspace,
+        body.number,
+        body.keyword,
+        body.actions,
+        aliases=body.aliases,
+        match=body.match,
+        actor=api.caller.actor,
+        now=api.now,
+    )
+
+
+@router.delete(
+    "/keyword-rules/{rule_id}", tags=["numbers"], summary="Remove a keyword rule", status_code=204
+)
+def drop_rule(
+    rule_id: int = Path(ge=1, le=2**31 - 1), api: Api = Depends(numbers_writer)
+) -> Response:
+    remove_keyword_rule(api.engine, api.workspace, rule_id, actor=api.caller.actor, now=api.now)
+    return Response(status_code=204)
+
+
+@router.get("/segments", tags=["segments"], summary="Saved segments", response_model=Items)
+def segments(api: Api = Depends(reader)) -> Any:
+    return {"items": list_segments(api.engine, api.workspace)}
+
+
+@router.post(
+    "/segments",
+    tags=["segments"],
+    summary="Save (or replace) a named segment",
+    status_code=201,
+    response_model=Loose,
+    dependencies=[Depends(idempotency_key)],
+)
+def new_segment(body: SegmentIn, api: Api = Depends(campaigns_writer)) -> Any:
+    return save_segment(
+        api.engine, api.workspace, body.name, body.expression, actor=api.caller.actor, now=api.now
+    )
+
+
+@router.post(
+    "/segments/count",
+    tags=["segments"],
+    summary="How many contacts match (preview)",
+    response_model=CountOut,
+)
+def count(body: CountIn, api: Api = Depends(reader)) -> Any:
+    return count_segment(api.engine, api.workspace, body.expression, api.now)
+
+
+@router.delete(
+    "/segments/{name}", tags=["segments"], summary="Delete a saved segment", status_code=204
+)
+def drop_segment(
+    name: str = Path(max_length=200), api: Api = Depends(campaigns_writer)
+) -> Response:
+    delete_segment(api.engine, api.workspace, name, actor=api.caller.actor, now=api.now)
+    return Response(status_code=204)
+
+
+@router.get(
+    "/coupon-pools",
+    tags=["coupons"],
+    summary="Coupon pools and their codes left",
+    response_model=Items,
+)
+def pools(api: Api = Depends(reader)) -> Any:
+    return {"items": pool_summaries(api.engine, api.workspace)}
+
+
+@router.post(
+    "/coupons/redeem",
+    tags=["coupons"],
+    summary="Mark a handed-out code as used",
+    response_model=Loose,
+    dependencies=[Depends(idempotency_key)],
+)
+def redeem(body: RedeemIn, api: Api = Depends(require(Permission.COUPONS_REDEEM))) -> Any:
+    return redeem_coupon(api.engine, api.workspace, body.code, actor=api.caller.actor, now=api.now)

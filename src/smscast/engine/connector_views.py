@@ -1,0 +1,45 @@
+"""Connectors as the API shows them: state and live throughput, and their exchange log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from smscast.core.errors import UserError
+from smscast.engine.connector_log import connector_log
+from smscast.engine.connectors import list_connectors
+from smscast.engine.workspaces import WorkspaceRef
+
+
+def connectors_of(engine: Engine, workspace: WorkspaceRef) -> list[dict[str, Any]]:
+    with engine.connect() as conn:
+        return list_connectors(conn, workspace.id)
+
+
+def show_connector(engine: Engine, workspace: WorkspaceRef, connector_id: int) -> dict[str, Any]:
+    for connector in connectors_of(engine, workspace):
+        if connector["id"] == connector_id:
+            return connector
+    raise UserError.of("unknown_connector", f"no connector #{connector_id}", field="connector_id")
+
+
+def connector_log_entries(
+    engine: Engine,
+    workspace: WorkspaceRef,
+    connector_id: int,
+    *,
+    before: int,
+    limit: int,
+    errors_only: bool = False,
+) -> list[dict[str, Any]]:
+    """The newest log entries first (credentials were redacted when they were written)."""
+    show_connector(engine, workspace, connector_id)
+    query = select(connector_log).where(connector_log.c.connector_id == connector_id)
+    if before:
+        query = query.where(connector_log.c.id < before)
+    if errors_only:
+        query = query.where(connector_log.c.error.is_not(None))
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(connector_log.c.id.desc()).limit(limit)).all()
+    return [dict(row._mapping) for row in rows]

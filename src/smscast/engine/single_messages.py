@@ -1,0 +1,153 @@
+"""One message at a time, as the send API asks: enqueue it, read it, list by campaign or contact.
+
+Sending goes through the outbox like every other text (`outbox.enqueue_messages`),
+so consent, quiet hours and rate limits apply at dispatch as they do to campaigns.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from smscast.core.errors import UserError
+from smscast.core.phones import PhoneError, parse_phone
+from smscast.engine.audit import record_audit
+from smscast.engine.contacts import contact_for_phone
+from smscast.engine.numbers import number_by_text
+from smscast.engine.outbox import enqueue_messages
+from smscast.engine.workspaces import WorkspaceRef
+from smscast.store.messaging_models import Message
+from smscast.store.models import table_of
+
+messages = table_of(Message)
+SHOWN = (
+    "id",
+    "direction",
+    "kind",
+    "purpose",
+    "contact_id",
+    "phone",
+    "number_id",
+    "campaign_id",
+    "ticket_id",
+    "body",
+    "encoding",
+    "parts",
+    "cost",
+    "status",
+    "send_after",
+    "valid_until",
+    "attempts",
+    "connector_id",
+    "error_code",
+    "error",
+    "created_at",
+    "sent_at",
+    "done_at",
+)
+
+
+def send_message(
+    engine: Engine,
+    workspace: WorkspaceRef,
+    to: str,
+    body: str,
+    *,
+    sender: str | None,
+    purpose: str,
+    valid_until: datetime | None,
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Queues one text to `to` (from `sender`, or the workspace's default number)."""
+    try:
+        phone = parse_phone(to, workspace.country).e164
+    except PhoneError as error:
+        raise UserError.of(error.problem.code, error.problem.message, field="to") from None
+    if purpose not in ("informational", "promotional"):
+        raise UserError.of(
+            "unknown_purpose", f'"{purpose}" is not informational or promotional', field="purpose"
+        )
+    with engine.begin() as conn:
+        number_id = _sender(conn, workspace, sender) if sender else None
+        contact = contact_for_phone(conn, workspace, phone, must_exist=False)
+        row: dict[str, Any] = {
+            "workspace_id": workspace.id,
+            "phone": phone,
+            "body": body,
+            "kind": "api",
+            "purpose": purpose,
+            "contact_id": contact.id if contact else None,
+            "created_at": now,
+            "valid_until": valid_until,
+        }
+        if number_id is not None:
+            row["number_id"] = number_id
+        message_id = enqueue_messages(conn, [row])[0]
+        record_audit(
+            conn,
+            workspace.id,
+            actor,
+            "message.queued",
+            f"message #{message_id}",
+            {"to": phone},
+            now,
+        )
+        return _message(conn, workspace, message_id)
+
+
+def _sender(conn: Any, workspace: WorkspaceRef, sender: str) -> int:
+    try:
+        return number_by_text(conn, workspace, sender).id
+    except UserError as error:
+        raise UserError.of("unknown_sender", error.problem.message, field="from") from None
+
+
+def _message(conn: Any, workspace: WorkspaceRef, message_id: int) -> dict[str, Any]:
+    row = conn.execute(
+        select(*(messages.c[c] for c in SHOWN)).where(
+            messages.c.id == message_id, messages.c.workspace_id == workspace.id
+        )
+    ).first()
+    if row is None:
+        raise UserError.of("unknown_message", f"no message #{message_id}", field="message_id")
+    shown = dict(row._mapping)
+    shown["cost"] = float(shown["cost"] or 0)
+    return shown
+
+
+def show_message(engine: Engine, workspace: WorkspaceRef, message_id: int) -> dict[str, Any]:
+    with engine.connect() as conn:
+        return _message(conn, workspace, message_id)
+
+
+def list_messages(
+    engine: Engine,
+    workspace: WorkspaceRef,
+    *,
+    after: int,
+    limit: int,
+    campaign_id: int | None = None,
+    contact_id: int | None = None,
+    direction: str | None = None,
+    status: str | None = None,
+) -> list[dict[str, Any]]:
+    query = select(*(messages.c[c] for c in SHOWN)).where(
+        messages.c.workspace_id == workspace.id, messages.c.id > after
+    )
+    for column, value in (
+        ("campaign_id", campaign_id),
+        ("contact_id", contact_id),
+        ("direction", direction),
+        ("status", status),
+    ):
+        if value is not None:
+            query = query.where(messages.c[column] == value)
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(messages.c.id).limit(limit)).all()
+    out = [dict(row._mapping) for row in rows]
+    for item in out:
+        item["cost"] = float(item["cost"] or 0)
+    return out
