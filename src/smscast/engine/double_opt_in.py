@@ -7,8 +7,9 @@ they answered, so the consent can be shown word for word later.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from smscast.core.consent import Action, Source
 from smscast.engine.inbound_consent import record_text_consent
@@ -18,8 +19,7 @@ from smscast.store.models import table_of
 pending = table_of(PendingOptIn)
 
 
-def start_double_opt_in(
-    conn: Connection,
+def pending_row(
     *,
     workspace_id: int,
     contact_id: int,
@@ -30,16 +30,28 @@ def start_double_opt_in(
     prompt_text: str,
     now: datetime,
     within: timedelta,
-) -> None:
-    """Records the JOIN; a later JOIN replaces an earlier one still waiting."""
+) -> dict[str, Any]:
+    """A JOIN waiting for its YES, as `start_double_opt_ins` writes it."""
+    return {
+        "workspace_id": workspace_id, "contact_id": contact_id, "number_id": number_id,
+        "rule_id": rule_id, "purpose": purpose or "promotional", "join_text": join_text,
+        "prompt_text": prompt_text, "created_at": now, "expires_at": now + within,
+    }  # fmt: skip
+
+
+def start_double_opt_ins(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Records JOINs (in order); a later JOIN replaces an earlier one still waiting."""
+    if not rows:
+        return
+    latest = {(row["contact_id"], row["number_id"]): row for row in rows}
     conn.execute(
-        delete(pending).where(pending.c.contact_id == contact_id, pending.c.number_id == number_id)
+        delete(pending).where(
+            pending.c.contact_id == bindparam("k_contact"),
+            pending.c.number_id == bindparam("k_number"),
+        ),
+        [{"k_contact": c, "k_number": n} for c, n in latest],
     )
-    conn.execute(insert(pending).values(
-        workspace_id=workspace_id, contact_id=contact_id, number_id=number_id, rule_id=rule_id,
-        purpose=purpose or "promotional", join_text=join_text, prompt_text=prompt_text,
-        created_at=now, expires_at=now + within,
-    ))  # fmt: skip
+    conn.execute(insert(pending), list(latest.values()))
 
 
 def confirm_double_opt_in(

@@ -20,7 +20,11 @@ from smscast.core.errors import UserError
 from smscast.core.router import Decision, Route
 from smscast.core.rule_actions import ActionKind, RuleAction
 from smscast.core.templates import MessageTemplate, compile_template, render
-from smscast.engine.double_opt_in import confirm_double_opt_in, start_double_opt_in
+from smscast.engine.double_opt_in import (
+    confirm_double_opt_in,
+    pending_row,
+    start_double_opt_ins,
+)
 from smscast.engine.inbound_consent import write_text_consents
 from smscast.engine.inbound_state import Sender
 from smscast.engine.numbers import NumberRef
@@ -53,13 +57,17 @@ class Effects:
     webhooks: list[WebhookPost] = field(default_factory=list)
     changed: dict[int, Sender] = field(default_factory=dict)
     consent: list[dict[str, Any]] = field(default_factory=list)  # ledger rows, in order
+    pending: list[dict[str, Any]] = field(default_factory=list)  # double opt-ins started
 
 
 def flush_consent(conn: Connection, effects: Effects) -> None:
-    """Writes the consent events collected so far (the opt-outs before anything else)."""
+    """Writes the consent events and double opt-ins collected so far."""
     if effects.consent:
         write_text_consents(conn, effects.consent)
         effects.consent = []
+    if effects.pending:
+        start_double_opt_ins(conn, effects.pending)
+        effects.pending = []
 
 
 @lru_cache(maxsize=512)
@@ -86,11 +94,11 @@ def carry_out(
             })  # fmt: skip
         elif kind == ActionKind.DOUBLE_OPT_IN:
             prompt = _render(action.text, item, brand) if action.text else None
-            start_double_opt_in(
-                conn, workspace_id=workspace_id, contact_id=item.sender.id, number_id=number.id,
+            effects.pending.append(pending_row(
+                workspace_id=workspace_id, contact_id=item.sender.id, number_id=number.id,
                 rule_id=item.decision.rule_id, purpose=action.purpose, join_text=item.text,
                 prompt_text=prompt or "", now=item.received_at, within=confirm_within,
-            )  # fmt: skip
+            ))  # fmt: skip  # fmt: skip
             if prompt is not None:
                 _queue(workspace_id, number, item, "confirm", prompt, effects)
         elif kind == ActionKind.CONFIRM_OPT_IN:
