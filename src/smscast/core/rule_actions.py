@@ -49,6 +49,7 @@ class RuleAction:
     reply_kind: ReplyKind = ReplyKind.AUTO_REPLY
     guarded: bool = True  # counts against the loop guard (all but the opt-out confirmation)
 
+
 _PURPOSES = ("promotional", "informational", "all")
 _USER_KINDS = tuple(k for k in ActionKind if k != ActionKind.CONFIRM_OPT_IN)
 
