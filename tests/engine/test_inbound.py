@@ -176,7 +176,7 @@ async def test_reply_is_attributed_to_the_campaign_that_last_texted_the_contact(
         engine, workspace, numbers[1].id, first.contact_id, sent - timedelta(hours=1)
     )
     campaign = add_sent_campaign(engine, workspace, numbers[1].id, first.contact_id, sent,
-                                 options={"ask_reply": True})  # fmt: skip
+                                 options={"expects_reply": True})  # fmt: skip
     reply = await mo.send(PHONE, LONG, "Sounds good")
     stop = await mo.send(PHONE, LONG, "STOP")
     assert reply.route == "campaign_reply"

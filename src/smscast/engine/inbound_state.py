@@ -189,13 +189,13 @@ def _last_campaigns(
 def _campaign_contact(
     campaign_id: int, sent_at: datetime, options: dict[str, Any]
 ) -> CampaignContact:
-    """A campaign asks for replies with options `ask_reply: true` and, optionally,
+    """A campaign asks for replies with options `expects_reply: true` and, optionally,
     `reply_actions` (the same JSON actions as a keyword rule)."""
     try:
         actions = parse_actions(options.get("reply_actions") or [], where="reply_actions")
     except UserError:
         actions = ()
-    asks = bool(options.get("ask_reply")) or bool(actions)
+    asks = bool(options.get("expects_reply")) or bool(actions)
     return CampaignContact(campaign_id, sent_at, asks, actions)
 
 
