@@ -21,7 +21,7 @@ depends_on = None
 UtcDateTime = smscast.store.types.UtcDateTime
 
 
-def _json() -> sa.types.TypeEngine:
+def _json() -> sa.types.TypeEngine[object]:
     return sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql')
 
 
