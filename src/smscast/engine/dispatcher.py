@@ -127,22 +127,27 @@ class Dispatcher:
             await asyncio.wait_for(self._wake.wait(), timeout)
 
     def _hand(self, batch: list[Claimed]) -> None:
-        claimed = {message.id: message for message in batch}
-        outgoing = [
-            OutgoingMessage(
-                ref=message.id,
-                sender=self._senders.get(message.number_id or -1, ""),
-                recipient=message.phone,
-                text=message.body,
-                valid_until=message.valid_until,
-            )
-            for message in batch
-        ]
-        self.in_flight += len(batch)
-        self.handed += len(batch)
-        task = asyncio.create_task(self._send(claimed, outgoing))
-        self._sends.add(task)
-        task.add_done_callback(self._sends.discard)
+        """Hands `batch` over in slices, so answers come back (and free room) slice by
+        slice while the rest is still on the wire."""
+        size = self.limits.least_claim
+        for start in range(0, len(batch), size):
+            chunk = batch[start : start + size]
+            claimed = {message.id: message for message in chunk}
+            outgoing = [
+                OutgoingMessage(
+                    ref=message.id,
+                    sender=self._senders.get(message.number_id or -1, ""),
+                    recipient=message.phone,
+                    text=message.body,
+                    valid_until=message.valid_until,
+                )
+                for message in chunk
+            ]
+            self.in_flight += len(chunk)
+            self.handed += len(chunk)
+            task = asyncio.create_task(self._send(claimed, outgoing))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
 
     async def _send(self, claimed: dict[int, Claimed], outgoing: list[OutgoingMessage]) -> None:
         try:

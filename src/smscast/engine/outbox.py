@@ -25,7 +25,7 @@ from smscast.core.encoding import analyse
 from smscast.core.errors import UserError
 from smscast.engine.tally import Tally, read_moment
 from smscast.store.bulk import DriverValues
-from smscast.store.driver_sql import execute_many, fetch
+from smscast.store.driver_sql import driver_sql, execute_many, fetch
 from smscast.store.messaging_models import Connector, Message, Number
 from smscast.store.models import Workspace, table_of
 
@@ -38,7 +38,8 @@ workspaces = table_of(Workspace)
 FINAL_STATES = frozenset({"delivered", "undelivered", "expired", "failed", "cancelled"})
 #: Campaign states whose messages wait in the outbox instead of going out.
 HELD_CAMPAIGN_STATES = ("draft", "paused", "cancelled")
-ROUTE_BATCH = 5000
+ROUTE_BATCH = 20_000
+ROUTE_ROUNDS = 10  # at most ROUTE_BATCH × ROUTE_ROUNDS messages routed a second
 NO_CONNECTOR = "no connector: add one with `smscast connectors add`"
 
 
@@ -189,46 +190,41 @@ def route_queued(conn: Connection, now: datetime) -> int:
     """Fills the connector, sender number and due time of queued messages that lack them.
 
     Campaign launch writes rows in bulk without looking these up; this pass (run each
-    second) completes them. A message left without a connector stays queued, with an
-    error saying why, until a connector is added.
+    second) completes them, a workspace at a time, in set-based updates. A message
+    left without a connector stays queued, with an error saying why, until a
+    connector is added.
     """
-    rows = conn.execute(
-        text(
-            "SELECT id, workspace_id, number_id, connector_id, created_at FROM messages "
-            "WHERE status = 'queued' AND (connector_id IS NULL OR number_id IS NULL "
-            "OR send_after IS NULL) LIMIT :limit"
-        ),
-        {"limit": ROUTE_BATCH},
-    ).all()
-    if not rows:
-        return 0
-    driver = DriverValues(conn)
-    routes: dict[int, _Routes] = {}
-    updates = []
-    for row in rows:
-        if row.workspace_id not in routes:
-            routes[row.workspace_id] = _load_routes(conn, row.workspace_id)
-        number_id, connector_id = routes[row.workspace_id].route(row.number_id, row.connector_id)
-        updates.append(
-            {
-                "id": row.id,
-                "number_id": number_id,
-                "connector_id": connector_id,
-                "send_after": driver.moment(read_moment(row.created_at) or now),
-                "error": None
-                if connector_id
-                else "no connector: add one with `smscast connectors add`",
-            }
+    del now  # routing needs no clock; kept for a uniform housekeeping signature
+    unrouted = "status = 'queued' AND (connector_id IS NULL OR send_after IS NULL)"
+    found = fetch(conn, f"SELECT DISTINCT workspace_id FROM messages WHERE {unrouted}")
+    workspace_ids = [row[0] for row in found]
+    routed = 0
+    for workspace_id in workspace_ids:
+        routes = _load_routes(conn, workspace_id)
+        number = routes.default_number
+        connector_of_number = (
+            "(SELECT n.connector_id FROM numbers n WHERE n.id = COALESCE(messages.number_id, ?))"
         )
-    conn.execute(
-        text(
-            "UPDATE messages SET number_id = :number_id, connector_id = :connector_id, "
-            "send_after = COALESCE(send_after, :send_after), error = :error "
-            "WHERE id = :id AND status = 'queued'"
-        ),
-        updates,
-    )
-    return sum(1 for u in updates if u["connector_id"])
+        connector = f"COALESCE(connector_id, {connector_of_number}, ?)"
+        statement = (
+            f"UPDATE messages SET number_id = COALESCE(number_id, ?), connector_id = {connector}, "
+            "send_after = COALESCE(send_after, created_at), "
+            f"error = CASE WHEN {connector} IS NULL THEN ? ELSE error END "
+            f"WHERE id IN (SELECT id FROM messages WHERE workspace_id = ? AND {unrouted} LIMIT ?)"
+        )
+        params = (number, number, routes.default_connector, number, routes.default_connector,
+                  NO_CONNECTOR, workspace_id, ROUTE_BATCH)  # fmt: skip
+        for _ in range(ROUTE_ROUNDS):
+            cursor = conn.connection.cursor()
+            try:
+                cursor.execute(driver_sql(conn, statement), params)
+                changed = cursor.rowcount
+            finally:
+                cursor.close()
+            routed += changed
+            if changed < ROUTE_BATCH or routes.default_connector is None:
+                break
+    return routed
 
 
 # --- claiming --------------------------------------------------------------------------

@@ -34,17 +34,20 @@ class ConnectorStateRow(Base):
     updated_at: Mapped[datetime]
 
 
-# The dispatcher's claim: due messages of one connector, in send_after order.
-CLAIM_INDEX = Index("ix_messages_claim", Message.connector_id, Message.status, Message.send_after)
-# Queued messages still missing their route (connector, sender number or due time):
+# The dispatcher's claim: due messages of one connector, in send_after order. Partial,
+# so a message leaves it once claimed and its later status changes cost it nothing.
+CLAIM_INDEX = Index(
+    "ix_messages_claim",
+    Message.connector_id,
+    Message.send_after,
+    sqlite_where=text("status = 'queued'"),
+    postgresql_where=text("status = 'queued'"),
+)
+# Queued messages still missing their route (connector or due time):
 # a partial index keeps the once-a-second routing pass from scanning the outbox.
 UNROUTED_INDEX = Index(
     "ix_messages_unrouted",
     Message.id,
-    sqlite_where=text(
-        "status = 'queued' AND (connector_id IS NULL OR number_id IS NULL OR send_after IS NULL)"
-    ),
-    postgresql_where=text(
-        "status = 'queued' AND (connector_id IS NULL OR number_id IS NULL OR send_after IS NULL)"
-    ),
+    sqlite_where=text("status = 'queued' AND (connector_id IS NULL OR send_after IS NULL)"),
+    postgresql_where=text("status = 'queued' AND (connector_id IS NULL OR send_after IS NULL)"),
 )

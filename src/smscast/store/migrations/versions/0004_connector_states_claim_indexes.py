@@ -18,7 +18,7 @@ down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-UNROUTED = "status = 'queued' AND (connector_id IS NULL OR number_id IS NULL OR send_after IS NULL)"
+UNROUTED = "status = 'queued' AND (connector_id IS NULL OR send_after IS NULL)"
 
 
 def upgrade() -> None:
@@ -40,7 +40,12 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("connector_id"),
     )
     op.create_index(
-        "ix_messages_claim", "messages", ["connector_id", "status", "send_after"], unique=False
+        "ix_messages_claim",
+        "messages",
+        ["connector_id", "send_after"],
+        unique=False,
+        sqlite_where=sa.text("status = 'queued'"),
+        postgresql_where=sa.text("status = 'queued'"),
     )
     op.create_index(
         "ix_messages_unrouted",
