@@ -195,7 +195,7 @@ def _write(
         "INSERT INTO delivery_reports "
         "(connector_id, message_id, carrier_id, state, error_code, raw, received_at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        stored,
+        sorted(stored, key=lambda row: row[1] or 0),  # in index order: fewer pages touched
     )
     execute_many(
         conn,
@@ -209,7 +209,7 @@ def _write(
         "WHERE connector_id = ? AND carrier_id = ? AND state IS NULL",
         part_states,
     )
-    changed = [m for m in loaded if m.changed]
+    changed = sorted((m for m in loaded if m.changed), key=lambda m: m.id)
     execute_many(
         conn,
         "UPDATE messages SET status = ?, parts_done = ?, error_code = ?, done_at = ? "
