@@ -181,16 +181,19 @@ def test_promotional_texts_wait_out_quiet_hours(
     contact_id = contact_id_of(engine, "+48600100200")
     [promo] = queue_texts(engine, workspace, ["+48600100200"], now, contact_id=contact_id,
                           purpose="promotional")  # fmt: skip
+    [campaign_info] = queue_texts(engine, workspace, ["+48600100201"], now, kind="campaign")
+    [reply] = queue_texts(engine, workspace, ["+48600100200"], now, contact_id=contact_id)
     hold(engine, connector.id, late)
     with engine.begin() as conn:
         claimed = claim_due(conn, connector_id=connector.id, worker="w1", now=late, limit=10,
                             validity=DAY)  # fmt: skip
         to_send, held = check_before_sending(conn, claimed, late)
         settle_unsendable(conn, held, late, Tally())
-    assert to_send == []
-    row = row_of(engine, promo)
-    assert row.status == "queued"
-    assert row.send_after == (now + timedelta(days=1)).replace(hour=7, minute=0)  # 08:00 local
+    assert [m.id for m in to_send] == [reply]  # an answer to someone who just wrote
+    morning = (now + timedelta(days=1)).replace(hour=7, minute=0)  # 08:00 in Warsaw
+    for held_id in (promo, campaign_info):
+        row = row_of(engine, held_id)
+        assert (row.status, row.send_after, row.error_code) == ("queued", morning, "quiet_hours")
 
 
 def test_submit_results_move_messages_on(

@@ -14,16 +14,16 @@ from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
 
+from smscast.core.campaign_rules import CampaignRules, rules_from_settings
 from smscast.core.consent import Purpose, Status, may_send
 from smscast.core.errors import UserError
-from smscast.core.schedule import QuietHours, next_allowed_time, parse_clock
+from smscast.core.phones import timezone_for_phone
+from smscast.core.schedule import next_allowed_time_in_zones
 from smscast.engine.outbox import Claimed
-from smscast.store.messaging_models import Campaign
 from smscast.store.models import ConsentState, Contact, Workspace, table_of
 
 states = table_of(ConsentState)
 contacts = table_of(Contact)
-campaigns = table_of(Campaign)
 workspaces = table_of(Workspace)
 
 #: Kinds that answer the person's own request (HELP, the STOP confirmation, the
@@ -34,17 +34,13 @@ COMPLIANCE_KINDS = frozenset({"help", "confirm"})
 Held = tuple[Claimed, str, str, str | None, datetime | None]
 
 
-def quiet_hours_of(*sources: dict[str, Any] | None) -> QuietHours:
-    """The first `quiet_hours` ({"start": "21:00", "end": "08:00"}) found in campaign
-    schedule, then workspace settings; else the default 21:00-08:00."""
-    for source in sources:
-        value = (source or {}).get("quiet_hours")
-        if isinstance(value, dict) and "start" in value and "end" in value:
-            try:
-                return QuietHours(parse_clock(str(value["start"])), parse_clock(str(value["end"])))
-            except UserError:
-                continue
-    return QuietHours()
+def rules_of(settings: dict[str, Any] | None) -> CampaignRules:
+    """The workspace's campaign rules (quiet hours as launch reads them); defaults when
+    its settings are unreadable, so a typo there never stops sending altogether."""
+    try:
+        return rules_from_settings(settings or {})
+    except UserError:
+        return CampaignRules()
 
 
 def check_before_sending(
@@ -60,8 +56,6 @@ def check_before_sending(
         else:
             alive.append(message)
     checked = [m for m in alive if m.contact_id is not None and m.kind not in COMPLIANCE_KINDS]
-    if not checked:
-        return alive, held
     consent = _consent(conn, {m.contact_id for m in checked if m.contact_id is not None})
     blocked: set[int] = set()
     for message in checked:
@@ -73,14 +67,16 @@ def check_before_sending(
             why = f"consent for {purpose.value} texts: {status or 'none given'} at dispatch"
             held.append((message, "cancelled", code, why, None))
             blocked.add(message.id)
-    promotional = [m for m in checked if m.purpose == "promotional" and m.id not in blocked]
-    for message, until in _quiet(conn, promotional, now):
+    timed = [m for m in alive if m.id not in blocked and _may_be_quiet(m)]
+    for message, until in _quiet(conn, timed, now):
         held.append((message, "queued", "quiet_hours", "held until quiet hours end", until))
         blocked.add(message.id)
     return [m for m in alive if m.id not in blocked], held
 
 
 def _consent(conn: Connection, contact_ids: set[int]) -> dict[tuple[int, str], Status]:
+    if not contact_ids:
+        return {}
     rows = conn.execute(
         select(states.c.contact_id, states.c.purpose, states.c.status).where(
             states.c.channel == "sms",
@@ -91,47 +87,49 @@ def _consent(conn: Connection, contact_ids: set[int]) -> dict[tuple[int, str], S
     return {(row.contact_id, row.purpose): Status(row.status) for row in rows}
 
 
-def _quiet(
-    conn: Connection, promotional: list[Claimed], now: datetime
-) -> list[tuple[Claimed, datetime]]:
-    if not promotional:
+def _may_be_quiet(message: Claimed) -> bool:
+    """Promotional texts, and campaign texts of any purpose, keep quiet hours; replies
+    to someone who just wrote to us do not."""
+    return message.purpose == "promotional" or message.kind == "campaign"
+
+
+def _quiet(conn: Connection, timed: list[Claimed], now: datetime) -> list[tuple[Claimed, datetime]]:
+    """Messages that would now land in quiet hours, with the moment they may go.
+
+    The zones are the contact's own and the one its number implies, as at launch.
+    """
+    if not timed:
         return []
-    zones = dict(
-        conn.execute(
-            select(contacts.c.id, contacts.c.timezone).where(
-                contacts.c.id.in_(bindparam("ids", expanding=True))
-            ),
-            {"ids": sorted({m.contact_id for m in promotional if m.contact_id is not None})},
-        ).all()
-    )
-    schedules: dict[int, dict[str, Any]] = {}
-    campaign_ids = sorted({m.campaign_id for m in promotional if m.campaign_id is not None})
-    if campaign_ids:
-        schedules = dict(
+    contact_ids = sorted({m.contact_id for m in timed if m.contact_id is not None})
+    own_zone: dict[int, str] = {}
+    if contact_ids:
+        own_zone = dict(
             conn.execute(
-                select(campaigns.c.id, campaigns.c.schedule).where(
-                    campaigns.c.id.in_(bindparam("ids", expanding=True))
+                select(contacts.c.id, contacts.c.timezone).where(
+                    contacts.c.id.in_(bindparam("ids", expanding=True))
                 ),
-                {"ids": campaign_ids},
+                {"ids": contact_ids},
             ).all()
         )
     workspace_rows = conn.execute(
         select(workspaces.c.id, workspaces.c.settings, workspaces.c.timezone).where(
             workspaces.c.id.in_(bindparam("ids", expanding=True))
         ),
-        {"ids": sorted({m.workspace_id for m in promotional})},
+        {"ids": sorted({m.workspace_id for m in timed})},
     ).all()
-    workspace_of = {row.id: row for row in workspace_rows}
+    workspace_of = {row.id: (rules_of(row.settings), row.timezone) for row in workspace_rows}
     late = []
-    for message in promotional:
-        workspace = workspace_of[message.workspace_id]
-        schedule = schedules.get(message.campaign_id or -1)
-        quiet = quiet_hours_of(schedule, workspace.settings)
-        zone = zones.get(message.contact_id) or workspace.timezone
+    for message in timed:
+        rules, workspace_zone = workspace_of[message.workspace_id]
+        if not rules.quiet_applies(message.purpose):
+            continue
+        own = own_zone.get(message.contact_id or -1) or workspace_zone
+        by_number = timezone_for_phone(message.phone, own)
+        zones = (own,) if by_number == own else (own, by_number)
         try:
-            allowed = next_allowed_time(now, zone, quiet)
+            allowed = next_allowed_time_in_zones(now, zones, rules.quiet)
         except UserError:
-            allowed = next_allowed_time(now, workspace.timezone, quiet)
+            allowed = next_allowed_time_in_zones(now, (workspace_zone,), rules.quiet)
         if allowed > now:
             late.append((message, allowed))
     return late

@@ -117,12 +117,12 @@ class EventPump:
             except Exception:
                 log.exception("connector %s: could not write %d reports", self.connector.name,
                               len(reports))  # fmt: skip
-        for message in inbound:
+        if inbound:
             try:
-                await self._inbound(message)
+                await self._inbound(inbound)
             except Exception:
-                log.exception("connector %s: inbound from %s not handled", self.connector.name,
-                              message.sender)  # fmt: skip
+                log.exception("connector %s: %d inbound text(s) not handled", self.connector.name,
+                              len(inbound))  # fmt: skip
 
     def _write_reports(self, reports: list[DeliveryReport], entries: list[LogEntry]) -> None:
         with self.db.engine.begin() as conn:
@@ -132,29 +132,30 @@ class EventPump:
             if entries:
                 record_log_entries(conn, self.connector_id, entries)
 
-    async def _inbound(self, message: InboundMessage) -> None:
-        handler = _inbound_handler()
-        if handler is None:
-            await self.db.run(self._store_inbound, message)
+    async def _inbound(self, batch: list[InboundMessage]) -> None:
+        """To the inbound router (`engine.inbound`), a batch at a time where it takes one."""
+        try:
+            module = importlib.import_module("smscast.engine.inbound")
+        except ImportError:
+            await self.db.run(self._store_inbound, batch)
             return
-        if inspect.iscoroutinefunction(handler):
-            await handler(self.db.engine, self.settings, self.connector_id, message)
-        else:
-            await self.db.run(handler, self.db.engine, self.settings, self.connector_id, message)
+        engine, settings, connector_id = self.db.engine, self.settings, self.connector_id
+        handle_batch = getattr(module, "handle_inbound_batch", None)
+        if handle_batch is not None:
+            await self.db.run(handle_batch, engine, settings, connector_id, batch)
+            return
+        handle: Callable[..., Any] = module.handle_inbound
+        for message in batch:
+            if inspect.iscoroutinefunction(handle):
+                await handle(engine, settings, connector_id, message)
+            else:
+                await self.db.run(handle, engine, settings, connector_id, message)
 
-    def _store_inbound(self, message: InboundMessage) -> None:
-        """Keeps an inbound text as a message row until the inbound router is installed."""
+    def _store_inbound(self, batch: list[InboundMessage]) -> None:
+        """Keeps inbound texts as message rows where no inbound router is installed."""
         with self.db.engine.begin() as conn:
-            store_inbound_row(conn, self.workspace_id, self.connector_id, message)
-
-
-def _inbound_handler() -> Callable[..., Any] | None:
-    try:
-        module = importlib.import_module("smscast.engine.inbound")
-    except ImportError:
-        return None
-    handler: Callable[..., Any] | None = getattr(module, "handle_inbound", None)
-    return handler
+            for message in batch:
+                store_inbound_row(conn, self.workspace_id, self.connector_id, message)
 
 
 def store_inbound_row(
