@@ -52,6 +52,7 @@ def test_every_operation_answers_as_documented(
         @given(case=operation.as_strategy())
         @settings(
             max_examples=25,
+            derandomize=True,
             deadline=None,
             database=None,
             suppress_health_check=list(HealthCheck),

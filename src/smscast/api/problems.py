@@ -190,5 +190,5 @@ def install_problem_handlers(app: FastAPI) -> None:
 PROBLEM_CONTENT = {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemBody"}}}
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ProblemBody, "description": _TITLES[status], "content": PROBLEM_CONTENT}
-    for status in (401, 403, 404, 413, 422, 429)
+    for status in (401, 403, 404, 409, 413, 422, 429)
 }
