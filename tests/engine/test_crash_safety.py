@@ -34,8 +34,10 @@ workspaces = table_of(Workspace)
 contacts = table_of(Contact)
 numbers = table_of(Number)
 NO_QUIET_HOURS = {"start": "00:00", "end": "00:00"}
-RECIPIENTS = 6000
-KILLS = 4
+# The full-size run of the issue: SMSCAST_CRASH_RECIPIENTS=100000 SMSCAST_CRASH_KILLS=10
+RECIPIENTS = int(os.environ.get("SMSCAST_CRASH_RECIPIENTS", "6000"))
+KILLS = int(os.environ.get("SMSCAST_CRASH_KILLS", "4"))
+RATE = max(1500, RECIPIENTS // 20)  # parts per second per connector: the run lasts ~20 s
 WINDOW = 40
 
 
@@ -103,7 +105,7 @@ async def test_kill_minus_nine_never_sends_twice(
     now = datetime.now().astimezone()
     connector_ids = [
         add_sim_connector(
-            engine, workspace, sim.port, now, name=f"sim{n}", window=WINDOW, rate=1500,
+            engine, workspace, sim.port, now, name=f"sim{n}", window=WINDOW, rate=RATE,
             system_id=f"crash{n}",
         ).id
         for n in range(workers)
