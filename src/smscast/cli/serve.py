@@ -55,19 +55,19 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
 
     from smscast.api.app import create_app
     from smscast.channels.simulator import SimulatorConfig, start_simulator
-    from smscast.engine.connectors import ensure_simulator_connector
     from smscast.engine.runtime import Runtime
     from smscast.store.db import create_db_engine
 
     engine = create_db_engine(settings.database_url)
     simulator = None
+    background: list[asyncio.Task[None]] = []
     if settings.simulator:
         simulator = await start_simulator(
             SimulatorConfig(
                 port=settings.simulator_port, http_port=settings.simulator_http_port or None
             )
         )
-        ensure_simulator_connector(engine, simulator.port, datetime.now(UTC))
+        background.append(asyncio.create_task(_connect_simulator(engine, simulator.port)))
     runtime = Runtime(engine, settings)
     config = uvicorn.Config(
         create_app(settings), host=host, port=port, log_level=settings.log_level
@@ -77,11 +77,24 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
     try:
         await server.serve()
     finally:
+        for task in background:
+            task.cancel()
         runtime.stop()
         await running
         if simulator is not None:
             await simulator.close()
         engine.dispose()
+
+
+async def _connect_simulator(engine: Any, port: int) -> None:
+    """Gives the first workspace its simulator connector; waits for one to be created
+    (`smscast bootstrap`, the API) when the database has none yet."""
+    from smscast.engine.connectors import ensure_simulator_connector
+
+    while (
+        await asyncio.to_thread(ensure_simulator_connector, engine, port, datetime.now(UTC)) is None
+    ):
+        await asyncio.sleep(2.0)
 
 
 def _make_server(config: Any) -> Any:
