@@ -135,3 +135,23 @@ async def test_inbound_texts_and_the_connector_log_are_kept(
     with engine.connect() as conn:
         kinds = set(conn.execute(select(connector_log.c.kind)).scalars())
     assert "bind" in kinds
+
+
+async def test_an_edited_connector_is_restarted_with_its_new_settings(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef
+) -> None:
+    now = datetime.now(UTC)
+    sim = await start_simulator(sim_config())
+    row = add_sim_connector(engine, workspace, free_port(), now)  # a wrong port at first
+    queue_texts(engine, workspace, ["+48600100200", "+48600100201"], now)
+    runtime = Runtime(engine, settings, worker="w1")
+    running = asyncio.create_task(runtime.run())
+    try:
+        await wait_for(lambda: runtime.runners and not runtime.runners[row.id].state().connected)
+        with engine.begin() as conn:
+            conn.execute(update(connectors).values(settings={**row.settings, "port": sim.port}))
+        await wait_for(lambda: count_by_status(engine) == {"delivered": 2})
+    finally:
+        runtime.stop()
+        await running
+        await sim.close()

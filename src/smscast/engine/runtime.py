@@ -25,7 +25,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from smscast.config import Settings
-from smscast.engine.connectors import load_connector, write_states
+from smscast.engine.connectors import ConnectorRow, load_connector, write_states
 from smscast.engine.db_thread import DbThread
 from smscast.engine.dispatcher import utc_now
 from smscast.engine.leases import free_connectors, release_lease, take_lease
@@ -98,8 +98,15 @@ class Runtime:
             if connector_id not in held:
                 log.warning("worker %s: lost the lease on connector %d", self.worker, connector_id)
                 await self._stop_runner(connector_id)
+        rows = await self.db.run(self._load, [*self.runners, *taken])
+        for connector_id, runner in list(self.runners.items()):
+            if rows.get(connector_id) != runner.row:  # edited: restart with the new settings
+                log.info("worker %s: connector %s changed; restarting it", self.worker,
+                         runner.row.name)  # fmt: skip
+                await self._stop_runner(connector_id)
+                taken.append(connector_id)
         for connector_id in taken:
-            row = await self.db.run(self._load, connector_id)
+            row = rows.get(connector_id)
             if row is None:
                 continue
             runner = ConnectorRunner(self.db, self.settings, self.worker, row, self.clock)
@@ -123,9 +130,14 @@ class Runtime:
                     taken.append(connector_id)
         return held, taken
 
-    def _load(self, connector_id: int) -> Any:
+    def _load(self, connector_ids: list[int]) -> dict[int, ConnectorRow]:
+        rows: dict[int, ConnectorRow] = {}
         with self.engine.connect() as conn:
-            return load_connector(conn, connector_id)
+            for connector_id in connector_ids:
+                row = load_connector(conn, connector_id)
+                if row is not None:
+                    rows[connector_id] = row
+        return rows
 
     async def _stop_runner(self, connector_id: int) -> None:
         runner = self.runners.pop(connector_id)
