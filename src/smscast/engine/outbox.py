@@ -18,14 +18,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, text
+from sqlalchemy import Connection, insert, text
 
 from smscast.channels.base import SubmitOutcome, SubmitResult
 from smscast.core.encoding import analyse
 from smscast.core.errors import UserError
+from smscast.engine.routing import Routes, load_routes
 from smscast.engine.tally import Tally, read_moment
 from smscast.store.bulk import DriverValues
-from smscast.store.driver_sql import driver_sql, execute_many, fetch
+from smscast.store.driver_sql import execute_many, fetch
 from smscast.store.messaging_models import Connector, Message, Number
 from smscast.store.models import Workspace, table_of
 
@@ -38,9 +39,6 @@ workspaces = table_of(Workspace)
 FINAL_STATES = frozenset({"delivered", "undelivered", "expired", "failed", "cancelled"})
 #: Campaign states whose messages wait in the outbox instead of going out.
 HELD_CAMPAIGN_STATES = ("draft", "paused", "cancelled")
-ROUTE_BATCH = 20_000
-ROUTE_ROUNDS = 10  # at most ROUTE_BATCH × ROUTE_ROUNDS messages routed a second
-NO_CONNECTOR = "no connector: add one with `smscast connectors add`"
 
 
 @dataclass(slots=True)
@@ -83,14 +81,14 @@ def enqueue_messages(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
     """Inserts outgoing messages as `queued`; returns their ids in the order given.
 
     Keys are Message columns. `workspace_id`, `phone`, `body` and `kind` are required;
-    the sender number and connector default to the workspace's (see `route_queued`),
+    the sender number and connector default to the workspace's (see `routing`),
     `send_after` to `created_at`, encoding and parts to what the body needs.
     """
     if not rows:
         return []
     known = set(messages.c.keys())
     prepared: list[dict[str, Any]] = []
-    routes: dict[int, _Routes] = {}
+    routes: dict[int, Routes] = {}
     for index, row in enumerate(rows):
         unknown = sorted(set(row) - known)
         if unknown:
@@ -103,7 +101,7 @@ def enqueue_messages(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
         values = _with_defaults(index, row)
         workspace_id = values["workspace_id"]
         if workspace_id not in routes:
-            routes[workspace_id] = _load_routes(conn, workspace_id)
+            routes[workspace_id] = load_routes(conn, workspace_id)
         values["number_id"], values["connector_id"] = routes[workspace_id].route(
             values.get("number_id"), values.get("connector_id")
         )
@@ -132,99 +130,6 @@ def _with_defaults(index: int, row: dict[str, Any]) -> dict[str, Any]:
     for key, default in (("parts_done", 0), ("attempts", 0), ("cost", 0), ("run", 0)):
         values.setdefault(key, default)
     return values
-
-
-# --- routing ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class _Routes:
-    """A workspace's numbers and connectors, to fill in a message's missing route."""
-
-    default_number: int | None
-    default_connector: int | None
-    connector_of_number: dict[int, int | None]
-
-    def route(self, number_id: int | None, connector_id: int | None) -> tuple[Any, Any]:
-        if number_id is None:
-            number_id = self.default_number
-        if connector_id is None:
-            connector_id = self.connector_of_number.get(number_id or -1) or self.default_connector
-        return number_id, connector_id
-
-
-def _load_routes(conn: Connection, workspace_id: int) -> _Routes:
-    """Default connector: the workspace's `default_connector_id` setting, else its first
-    enabled connector. Default sender: `default_number_id`, else a number on that
-    connector, else its first number."""
-    settings = (
-        conn.execute(
-            select(workspaces.c.settings).where(workspaces.c.id == workspace_id)
-        ).scalar_one_or_none()
-        or {}
-    )
-    enabled = [
-        row.id
-        for row in conn.execute(
-            select(connectors.c.id)
-            .where(connectors.c.workspace_id == workspace_id, connectors.c.enabled.is_(True))
-            .order_by(connectors.c.id)
-        )
-    ]
-    wanted = settings.get("default_connector_id")
-    default_connector = wanted if wanted in enabled else (enabled[0] if enabled else None)
-    owned = conn.execute(
-        select(numbers.c.id, numbers.c.connector_id)
-        .where(numbers.c.workspace_id == workspace_id)
-        .order_by(numbers.c.id)
-    ).all()
-    connector_of_number = {row.id: row.connector_id for row in owned}
-    default_number = settings.get("default_number_id")
-    if default_number not in connector_of_number:
-        on_default = [n for n, c in connector_of_number.items() if c == default_connector]
-        default_number = (on_default or list(connector_of_number) or [None])[0]
-    return _Routes(default_number, default_connector, connector_of_number)
-
-
-def route_queued(conn: Connection, now: datetime) -> int:
-    """Fills the connector, sender number and due time of queued messages that lack them.
-
-    Campaign launch writes rows in bulk without looking these up; this pass (run each
-    second) completes them, a workspace at a time, in set-based updates. A message
-    left without a connector stays queued, with an error saying why, until a
-    connector is added.
-    """
-    del now  # routing needs no clock; kept for a uniform housekeeping signature
-    unrouted = "status = 'queued' AND (connector_id IS NULL OR send_after IS NULL)"
-    found = fetch(conn, f"SELECT DISTINCT workspace_id FROM messages WHERE {unrouted}")
-    workspace_ids = [row[0] for row in found]
-    routed = 0
-    for workspace_id in workspace_ids:
-        routes = _load_routes(conn, workspace_id)
-        number = routes.default_number
-        connector_of_number = (
-            "(SELECT n.connector_id FROM numbers n WHERE n.id = COALESCE(messages.number_id, ?))"
-        )
-        connector = f"COALESCE(connector_id, {connector_of_number}, ?)"
-        statement = (
-            f"UPDATE messages SET number_id = COALESCE(number_id, ?), connector_id = {connector}, "
-            "send_after = COALESCE(send_after, created_at), "
-            f"error = CASE WHEN {connector} IS NULL THEN ? ELSE error END "
-            f"WHERE id IN (SELECT id FROM messages WHERE workspace_id = ? AND {unrouted} LIMIT ?)"
-        )
-        params = (number, number, routes.default_connector, number, routes.default_connector,
-                  NO_CONNECTOR, workspace_id, ROUTE_BATCH)  # fmt: skip
-        for _ in range(ROUTE_ROUNDS):
-            cursor = conn.connection.cursor()
-            try:
-                cursor.execute(driver_sql(conn, statement), params)
-                changed = cursor.rowcount
-            finally:
-                cursor.close()
-            routed += changed
-            if changed < ROUTE_BATCH or routes.default_connector is None:
-                break
-    return routed
 
 
 # --- claiming --------------------------------------------------------------------------

@@ -29,8 +29,9 @@ from smscast.engine.connectors import ConnectorRow, load_connector, write_states
 from smscast.engine.db_thread import DbThread
 from smscast.engine.dispatcher import utc_now
 from smscast.engine.leases import free_connectors, release_lease, take_lease
-from smscast.engine.outbox import cancel_cancelled_campaigns, route_queued
+from smscast.engine.outbox import cancel_cancelled_campaigns
 from smscast.engine.reports import expire_silent
+from smscast.engine.routing import route_queued
 from smscast.engine.runner import ConnectorRunner
 
 log = logging.getLogger("smscast.runtime")
