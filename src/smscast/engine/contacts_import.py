@@ -9,30 +9,38 @@ the others. The per-row error report is written next to the file.
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from tempfile import TemporaryDirectory
 from typing import Any, TextIO
 
 from sqlalchemy import Connection, Engine, insert, update
 
 from smscast.config import Settings
-from smscast.core.consent import Action, Channel, Purpose, Source, Status, import_may_opt_in
 from smscast.core.contact_rows import ContactRow, map_columns, spreadsheet_safe
-from smscast.core.erasure import phone_hash
 from smscast.core.errors import UserError
-from smscast.engine.csv_reader import RawRecord, RecordParser, detect_format, raw_records
+from smscast.engine.csv_reader import (
+    CsvFormat,
+    RawRecord,
+    RecordParser,
+    detect_format,
+    raw_records,
+    record_blocks,
+)
 from smscast.engine.row_parsing import (
     PARALLEL_MIN_BYTES,
     ParseContext,
     RowError,
-    parse_records,
+    StagedBlock,
+    stage_blocks,
 )
 from smscast.engine.workspaces import WorkspaceRef
-from smscast.store import consent as consent_store
 from smscast.store import contacts as contact_store
+from smscast.store import import_stage as stage_store
 from smscast.store.bulk import DriverValues
 from smscast.store.models import ImportJob, table_of
 
@@ -120,38 +128,30 @@ def import_contacts(
         raise UserError.of("no_file", f"{path} does not exist or is not a file", field="file")
     fmt = detect_format(path)
     with path.open("rb") as handle:
-        records = raw_records(handle, fmt.delimiter)
-        header = _read_header(records, fmt.encoding, fmt.delimiter, path)
+        header, header_row = _read_header(raw_records(handle, fmt.delimiter), fmt, path)
         columns = map_columns(header)
         job_id = _start_job(engine, request)
         summary = ImportSummary(job_id)
         report = ErrorReport(error_report_path(path))
-        context = ParseContext(
-            fmt.encoding, fmt.delimiter, columns, request.workspace.country,
-            request.workspace.timezone,
-        )  # fmt: skip
-        workers = _workers(settings, path)
-        writer = _BatchWriter(engine, settings, request, job_id)
-        done_bytes = 0
         try:
-            batch: list[ContactRow] = []
-            for size, parsed in parse_records(records, context, workers):
-                done_bytes += size
-                if parsed is None:
-                    continue
-                summary.rows_read += 1
-                if isinstance(parsed, ContactRow):
-                    batch.append(parsed)
-                    if len(batch) >= settings.import_batch_size:
-                        writer.write(batch, summary, report)
-                        batch = []
+            with engine.connect() as conn, TemporaryDirectory(prefix="smscast-import-") as folder:
+                writer = _BatchWriter(conn, request, job_id, "consent" in columns.known)
+                context = ParseContext(
+                    fmt.encoding, fmt.delimiter, columns, request.workspace.country,
+                    request.workspace.timezone, max(1, settings.import_batch_size),
+                    writer.erasure_key(settings),
+                )  # fmt: skip
+                blocks = record_blocks(handle, fmt.delimiter, header_row)
+                done_bytes = 0
+                try:
+                    for staged in stage_blocks(blocks, context, _workers(settings, path), folder):
+                        writer.write_block(staged, summary, report)
+                        Path(staged.path).unlink()
+                        done_bytes += staged.size
                         if on_progress:
                             on_progress(done_bytes, summary.rows_read)
-                else:
-                    summary.rejected += 1
-                    for error in parsed:
-                        report.add(error)
-            writer.write(batch, summary, report)
+                finally:
+                    writer.close()
         finally:
             summary.error_report = report.close()
             _finish_job(engine, job_id, summary, request.now)
@@ -160,14 +160,13 @@ def import_contacts(
     return summary
 
 
-def _read_header(
-    records: Iterator[RawRecord], encoding: str, delimiter: str, path: Path
-) -> list[str]:
-    parser = RecordParser(encoding, delimiter)
+def _read_header(records: Iterator[RawRecord], fmt: CsvFormat, path: Path) -> tuple[list[str], int]:
+    """The header's cells and its row number (blank lines before it are skipped)."""
+    parser = RecordParser(fmt.encoding, fmt.delimiter)
     for record in records:
         cells = parser.parse(record)
         if isinstance(cells, list) and any(cell.strip() for cell in cells):
-            return cells
+            return cells, record.row
         if not isinstance(cells, list):
             raise UserError.of("bad_header", f"{path.name}: header {cells.message}", line=1)
     raise UserError.of("empty_file", f"{path.name} is empty: there is no header row")
@@ -221,194 +220,163 @@ def _counters(summary: ImportSummary) -> dict[str, int]:
     }
 
 
-@dataclass(slots=True)
 class _BatchWriter:
-    """Writes one batch of parsed rows per transaction."""
+    """Merges staged batches into the workspace, one transaction per batch.
 
-    engine: Engine
-    settings: Settings
-    request: ImportRequest
-    job_id: int
-    check_erasures: bool | None = None
-    key: bytes = field(default=b"")
+    Holds one connection for the whole import: the TEMP table a batch is merged
+    from lives in it.
+    """
 
-    def write(self, batch: list[ContactRow], summary: ImportSummary, report: ErrorReport) -> None:
-        if not batch:
-            return
-        with self.engine.begin() as conn:
-            if self.check_erasures is None:
-                self.check_erasures = contact_store.has_erasures(conn, self.request.workspace.id)
-                if self.check_erasures:
-                    self.key = self.settings.resolved_secret_key()
-            self._write(conn, batch, summary, report)
+    def __init__(self, conn: Connection, request: ImportRequest, job_id: int, consent: bool):
+        self.conn = conn
+        self.request = request
+        self.job_id = job_id
+        self.consent = consent
+        self.check_erasures = contact_store.has_erasures(conn, request.workspace.id)
+        conn.commit()
+        self.moment = DriverValues(conn).moment(request.now)
+        stage_store.prepare_batches(conn)
+
+    def erasure_key(self, settings: Settings) -> bytes | None:
+        """The key erased phones are hashed with, when there are any to refuse."""
+        return settings.resolved_secret_key() if self.check_erasures else None
+
+    def close(self) -> None:
+        stage_store.drop_batches(self.conn)
+
+    def write_block(self, staged: StagedBlock, summary: ImportSummary, report: ErrorReport) -> None:
+        errors = staged.errors
+        with stage_store.StageReader(self.conn, staged.path) as stage:
+            start = taken = 0
+            for index, (end, last_row) in enumerate(staged.batches):
+                upto = len(errors) if index == len(staged.batches) - 1 else taken
+                while upto < len(errors) and errors[upto].row <= last_row:
+                    upto += 1
+                self._write_batch(stage, start, end, errors[taken:upto], summary, report)
+                start, taken = end, upto
+        if not staged.batches and errors:
+            with self.conn.begin():
+                self._count(errors, summary)
+                for error in errors:
+                    report.add(error)
+
+    def _write_batch(
+        self, stage: stage_store.StageReader, start: int, end: int, errors: list[RowError],
+        summary: ImportSummary, report: ErrorReport,
+    ) -> None:  # fmt: skip
+        conn, workspace_id = self.conn, self.request.workspace.id
+        found = list(errors)
+        counts = ImportSummary(summary.job_id, rows_read=end - start)
+        with conn.begin():
+            for row, phone, first in stage.duplicates(start, end):
+                found.append(RowError(row, "phone", phone, f"row {row}: {phone} is the same "
+                                      f"number as row {first}; row skipped"))  # fmt: skip
+            stage.load(start, end)
+            if self.check_erasures:
+                for row, phone in stage_store.skip_erased(conn, workspace_id):
+                    found.append(RowError(row, "phone", phone, f"row {row}: {phone} was erased "
+                                          "at the person's request; it can come back only with "
+                                          "new consent (smscast consent opt-in)"))  # fmt: skip
+            found.extend(self._merge_stored(counts))
+            counts.created = stage_store.insert_new_contacts(
+                conn, workspace_id, self.job_id, self.moment
+            )
+            if self.consent:
+                warnings = self._record_consent()
+                counts.warnings = len(warnings)
+                found.extend(warnings)
+            self._count(errors, counts)
+            counts.rejected += len(found) - len(errors) - counts.warnings
+            _add(summary, counts)
             conn.execute(
                 update(import_jobs)
                 .where(import_jobs.c.id == self.job_id)
                 .values(**_counters(summary))
             )
+        for error in sorted(found, key=lambda error: error.row):
+            report.add(error)
 
-    def _write(
-        self, conn: Connection, batch: list[ContactRow], summary: ImportSummary,
-        report: ErrorReport,
-    ) -> None:  # fmt: skip
-        workspace_id = self.request.workspace.id
-        rows = self._drop_duplicates(batch, summary, report)
-        if self.check_erasures:
-            rows = self._drop_erased(conn, rows, summary, report)
-        existing = contact_store.find_by_phones(conn, workspace_id, list(rows))
-        now = self.request.now
-        values = DriverValues(conn)
-        moment = values.moment(now)
-        inserts: list[tuple[Any, ...]] = []
+    def _count(self, errors: list[RowError], summary: ImportSummary) -> None:
+        """Counts rows refused while parsing (a row may have several errors)."""
+        rows = len({error.row for error in errors})
+        summary.rows_read += rows
+        summary.rejected += rows
+
+    def _merge_stored(self, counts: ImportSummary) -> list[RowError]:
+        """Merges rows whose phone is already a contact, in Python: they are few on a
+        first import, and merging tags keeps their order."""
+        refused: list[RowError] = []
+        marks: list[tuple[int, int, int]] = []
         updates: list[dict[str, Any]] = []
         seen: list[int] = []
-        for phone, row in list(rows.items()):
-            stored = existing.get(phone)
-            if stored is None:
-                inserts.append(_new_contact(values, workspace_id, row, moment, self.job_id))
-                summary.created += 1
-            elif stored.last_import_id == self.job_id:
-                _reject(
-                    summary,
-                    report,
-                    RowError(
-                        row.row,
-                        "phone",
-                        phone,
-                        f"row {row.row}: {phone} appears earlier in this file; row skipped",
-                    ),
-                )
-                del rows[phone]
-            else:
-                merged = _merge(stored, row)
-                if merged is None:
-                    seen.append(stored.id)
-                    summary.unchanged += 1
-                else:
-                    merged.update(_id=stored.id, updated_at=now, last_import_id=self.job_id)
-                    updates.append(merged)
-                    summary.updated += 1
-        ids = contact_store.insert_contacts(conn, inserts)
-        contact_store.update_contacts(conn, updates)
-        contact_store.mark_seen(conn, self.job_id, seen)
-        with_consent = {phone: row for phone, row in rows.items() if row.consent is not None}
-        if with_consent:
-            for phone, stored in existing.items():
-                ids.setdefault(phone, stored.id)
-            known = [stored.id for phone, stored in existing.items() if phone in with_consent]
-            self._record_consent(conn, with_consent, ids, known, summary, report)
-
-    def _drop_duplicates(
-        self, batch: list[ContactRow], summary: ImportSummary, report: ErrorReport
-    ) -> dict[str, ContactRow]:
-        rows: dict[str, ContactRow] = {}
-        for row in batch:
-            first = rows.get(row.phone)
-            if first is None:
-                rows[row.phone] = row
-            else:
-                _reject(
-                    summary,
-                    report,
-                    RowError(
-                        row.row,
-                        "phone",
-                        row.phone,
-                        f"row {row.row}: {row.phone} is the same number as row {first.row}; "
-                        "row skipped",
-                    ),
-                )
-        return rows
-
-    def _drop_erased(
-        self, conn: Connection, rows: dict[str, ContactRow], summary: ImportSummary,
-        report: ErrorReport,
-    ) -> dict[str, ContactRow]:  # fmt: skip
-        hashes = {phone_hash(self.key, phone): phone for phone in rows}
-        for hashed in contact_store.erased_hashes(conn, self.request.workspace.id, list(hashes)):
-            row = rows.pop(hashes[hashed])
-            _reject(
-                summary,
-                report,
-                RowError(
-                    row.row,
-                    "phone",
-                    row.phone,
-                    f"row {row.row}: {row.phone} was erased at the person's request; it can "
-                    "come back only with new consent (smscast consent opt-in)",
-                ),
-            )
-        return rows
-
-    def _record_consent(
-        self, conn: Connection, rows: dict[str, ContactRow], ids: dict[str, int],
-        existing_ids: list[int], summary: ImportSummary, report: ErrorReport,
-    ) -> None:  # fmt: skip
-        """Appends consent events; only contacts that existed before can have a state."""
-        workspace_id = self.request.workspace.id
-        channel, purpose = Channel.SMS.value, Purpose.PROMOTIONAL.value
-        statuses = contact_store.consent_status_of(conn, existing_ids, channel, purpose)
-        values = DriverValues(conn)
-        moment = values.moment(self.request.now)
-        evidence = self.request.consent_source or f"import of {self.request.path.name}"
-        opt_in, opted_in, opted_out = Action.OPT_IN, Status.OPTED_IN.value, Status.OPTED_OUT.value
-        events: list[tuple[Any, ...]] = []
-        wanted_status: dict[int, str] = {}
-        for phone, row in rows.items():
-            contact_id = ids[phone]
-            status = statuses.get(contact_id)
-            wanted = opted_in if row.consent is opt_in else opted_out
-            if status == wanted:
+        now = self.request.now
+        for seq, row_no, phone, *values in stage_store.stored_matches(
+            self.conn, self.request.workspace.id
+        ):
+            row, stored = _staged_row(row_no, phone, values), _stored_contact(phone, values)
+            if stored.last_import_id == self.job_id:
+                refused.append(RowError(row_no, "phone", phone, f"row {row_no}: {phone} appears "
+                                        "earlier in this file; row skipped"))  # fmt: skip
+                marks.append((stored.id, 1, seq))
                 continue
-            if row.consent is opt_in:
-                refusal = self._refuse_opt_in(row, status)
-                if refusal is not None:
-                    _warn(summary, report, refusal)
-                    continue
-            wanted_status[contact_id] = wanted
-            action = row.consent.value if row.consent else ""
-            events.append((workspace_id, contact_id, channel, purpose, action,
-                           Source.IMPORT.value, evidence, self.request.actor, moment))  # fmt: skip
-        event_ids = consent_store.append_event_tuples(conn, events)
-        changed = [
-            (contact_id, channel, purpose, wanted_status[contact_id], event_id, moment)
-            for contact_id, event_id in event_ids.items()
-        ]
-        consent_store.replace_state_tuples(conn, [row for row in changed if row[0] in statuses])
-        consent_store.insert_state_tuples(conn, [row for row in changed if row[0] not in statuses])
+            marks.append((stored.id, 0, seq))
+            merged = _merge(stored, row)
+            if merged is None:
+                seen.append(stored.id)
+                counts.unchanged += 1
+            else:
+                merged.update(_id=stored.id, updated_at=now, last_import_id=self.job_id)
+                updates.append(merged)
+                counts.updated += 1
+        contact_store.update_contacts(self.conn, updates)
+        contact_store.mark_seen(self.conn, self.job_id, seen)
+        stage_store.mark_stored(self.conn, marks)
+        return refused
 
-    def _refuse_opt_in(self, row: ContactRow, status: str | None) -> RowError | None:
-        """Why an import may not record this row's opt-in, if it may not."""
-        if not self.request.consent_source:
-            return RowError(row.row, "consent", "yes",
-                            f"row {row.row}: consent says yes but the import states no consent "
-                            "source (--consent-source); consent not recorded")  # fmt: skip
-        if not import_may_opt_in(Status(status) if status else None):
-            return RowError(row.row, "consent", "yes",
-                            f"row {row.row}: {row.phone} has opted out; an import cannot opt "
-                            "them back in (consent not changed)")  # fmt: skip
-        return None
-
-
-def _reject(summary: ImportSummary, report: ErrorReport, error: RowError) -> None:
-    summary.rejected += 1
-    report.add(error)
-
-
-def _warn(summary: ImportSummary, report: ErrorReport, error: RowError) -> None:
-    summary.warnings += 1
-    report.add(error)
+    def _record_consent(self) -> list[RowError]:
+        """Records consent changes; returns the opt-ins refused, as warnings."""
+        conn, request = self.conn, self.request
+        stage_store.resolve_new_ids(conn, request.workspace.id)
+        warnings = []
+        for row, phone in stage_store.refused_opt_ins(conn, bool(request.consent_source)):
+            if not request.consent_source:
+                reason = (f"row {row}: consent says yes but the import states no consent "
+                          "source (--consent-source); consent not recorded")  # fmt: skip
+            else:
+                reason = (f"row {row}: {phone} has opted out; an import cannot opt them back "
+                          "in (consent not changed)")  # fmt: skip
+            warnings.append(RowError(row, "consent", "yes", reason))
+        evidence = request.consent_source or f"import of {request.path.name}"
+        stage_store.record_consent_changes(
+            conn, request.workspace.id, evidence, request.actor, self.moment
+        )
+        return warnings
 
 
-def _new_contact(
-    values: DriverValues, workspace_id: int, row: ContactRow, moment: Any, job_id: int
-) -> tuple[Any, ...]:
-    """A new contact's row, in the order of NEW_CONTACT_COLUMNS."""
-    attributes, tags = row.encoded or (values.json(row.attributes), values.json(list(row.tags)))
-    return (
-        workspace_id, row.phone, row.country, attributes, row.language, row.timezone, row.email,
-        tags, moment, moment, job_id,
+def _add(summary: ImportSummary, counts: ImportSummary) -> None:
+    for name in ("rows_read", "created", "updated", "unchanged", "rejected", "warnings"):
+        setattr(summary, name, getattr(summary, name) + getattr(counts, name))
+
+
+def _staged_row(row_no: int, phone: str, values: list[Any]) -> ContactRow:
+    country, attributes, language, zone, zone_given, email, tags = values[:7]
+    return ContactRow(
+        row_no, phone, country, json.loads(attributes), language, zone if zone_given else None,
+        email, tuple(json.loads(tags)),
     )  # fmt: skip
+
+
+def _stored_contact(phone: str, values: list[Any]) -> contact_store.StoredContact:
+    contact_id, attributes, language, zone, email, tags, last_import_id = values[7:]
+    return contact_store.StoredContact(
+        contact_id, phone, _loaded(attributes), language, zone, email, _loaded(tags),
+        last_import_id,
+    )  # fmt: skip
+
+
+def _loaded(value: Any) -> Any:
+    """JSON as SQLite returns it (text) or PostgreSQL does (already decoded)."""
+    return json.loads(value) if isinstance(value, str) else value
 
 
 def _merge(stored: contact_store.StoredContact, row: ContactRow) -> dict[str, Any] | None:

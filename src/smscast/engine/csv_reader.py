@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ DELIMITERS = ",;\t|"
 MAX_RECORD_LINES = 20
 MAX_RECORD_BYTES = 64 * 1024
 SCAN_CHUNK = 1 << 20
+BLOCK_BYTES = 1 << 20
 BOM_UTF8 = codecs.BOM_UTF8
 
 
@@ -39,6 +39,17 @@ class RawRecord:
     row: int
     data: bytes
     problem: Problem | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordBlock:
+    """Consecutive records from `first_row` on: quote-free lines (`data`, one record
+    per line) or records already grouped (`records`); `size` is the bytes read."""
+
+    first_row: int
+    size: int
+    data: bytes = b""
+    records: tuple[RawRecord, ...] = ()
 
 
 def detect_format(path: Path) -> CsvFormat:
@@ -92,41 +103,102 @@ def _guess_delimiter(sample: str) -> str:
 
 
 def raw_records(handle: BinaryIO, delimiter: str) -> Iterator[RawRecord]:
-    """Groups physical lines into records; rows are numbered from 1 (the header)."""
-    lines: deque[bytes] = deque()
-    source = iter(handle)
+    """Groups physical lines into records, reading no line past the last record taken.
+
+    Rows are numbered from 1 (the header). Used for the header: `record_blocks`
+    goes on from where the handle stands.
+    """
+    lines: list[bytes] = []
     row = 0
+    while True:
+        line = handle.readline()
+        if line:
+            lines.append(line)
+        records, lines, row = group_lines(lines, delimiter, row, final=not line)
+        yield from records
+        if not line:
+            return
 
-    def next_line() -> bytes | None:
-        if lines:
-            return lines.popleft()
-        return next(source, None)
 
-    while (line := next_line()) is not None:
-        row += 1
-        if line.count(b'"') % 2 == 0 or _quote_state(line, delimiter) != "open":
-            yield RawRecord(row, line)
+def record_blocks(
+    handle: BinaryIO, delimiter: str, after_row: int, block_bytes: int = BLOCK_BYTES
+) -> Iterator[RecordBlock]:
+    """The rest of the file as blocks of whole records, about `block_bytes` each.
+
+    A block without a quote character is passed on as raw bytes, one record per
+    line, so grouping costs nothing; only blocks with quotes are grouped here,
+    and a record still open at a block's end is finished from the next block.
+    """
+    row = after_row
+    carry: list[bytes] = []
+    while True:
+        chunk = handle.read(block_bytes)
+        if chunk and not chunk.endswith(b"\n"):
+            chunk += handle.readline()
+        if not carry and b'"' not in chunk:
+            if not chunk:
+                return
+            yield RecordBlock(row + 1, len(chunk), data=chunk)
+            row += chunk.count(b"\n") + (not chunk.endswith(b"\n"))
             continue
-        taken = [line]
-        size = len(line)
-        state = "open"
-        while state == "open" and len(taken) < MAX_RECORD_LINES and size < MAX_RECORD_BYTES:
-            more = next_line()
-            if more is None:
+        first = row + 1
+        records, carry, row = group_lines(carry + _lines(chunk), delimiter, row, final=not chunk)
+        if records:
+            yield RecordBlock(first, len(chunk), records=tuple(records))
+        if not chunk:
+            return
+
+
+def _lines(chunk: bytes) -> list[bytes]:
+    """Lines split at `\\n` only, each keeping its line end (as iterating a binary file does)."""
+    pieces = chunk.split(b"\n")
+    last = pieces.pop()
+    lines = [piece + b"\n" for piece in pieces]
+    if last:
+        lines.append(last)
+    return lines
+
+
+def group_lines(
+    lines: list[bytes], delimiter: str, row: int, final: bool
+) -> tuple[list[RawRecord], list[bytes], int]:
+    """Groups `lines` into records numbered after `row`.
+
+    Returns the records, the lines of a record still open at the end (to be
+    continued with more lines; none when `final`) and the last row number used.
+    A quote that never closes within MAX_RECORD_LINES lines or MAX_RECORD_BYTES
+    is reported on its row and reading resumes on the next line.
+    """
+    records: list[RawRecord] = []
+    at = 0
+    while at < len(lines):
+        line = lines[at]
+        if line.count(b'"') % 2 == 0 or _quote_state(line, delimiter) != "open":
+            row += 1
+            records.append(RawRecord(row, line))
+            at += 1
+            continue
+        end, size, state = at + 1, len(line), "open"
+        while state == "open" and end - at < MAX_RECORD_LINES and size < MAX_RECORD_BYTES:
+            if end >= len(lines):
                 break
-            taken.append(more)
-            size += len(more)
-            if more.count(b'"') % 2 == 1:
-                state = _quote_state(b"".join(taken), delimiter)
+            size += len(lines[end])
+            end += 1
+            if lines[end - 1].count(b'"') % 2 == 1:
+                state = _quote_state(b"".join(lines[at:end]), delimiter)
+        limited = end - at >= MAX_RECORD_LINES or size >= MAX_RECORD_BYTES
+        if state == "open" and not limited and not final:
+            return records, lines[at:], row
+        row += 1
         if state == "closed":
-            yield RawRecord(row, b"".join(taken))
+            records.append(RawRecord(row, b"".join(lines[at:end])))
+            at = end
         else:
-            lines.extendleft(reversed(taken[1:]))
-            yield RawRecord(
-                row,
-                b"",
-                Problem("broken_quoting", f"row {row}: a quote opens but never closes", line=row),
-            )
+            problem = Problem("broken_quoting", f"row {row}: a quote opens but never closes",
+                              line=row)  # fmt: skip
+            records.append(RawRecord(row, b"", problem))
+            at += 1
+    return records, [], row
 
 
 def _quote_state(data: bytes, delimiter: str) -> str:

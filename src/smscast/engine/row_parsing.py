@@ -1,28 +1,34 @@
-"""Turning raw CSV records into contact rows, in this process or in a pool of them.
+"""Turning blocks of CSV records into staged contact rows, in this process or in a pool.
 
-Parsing phone numbers dominates an import's cost, so large files are parsed by
-one process per core while the main process writes to the database. Results
-come back in file order either way.
+Parsing (cells, phone numbers, JSON) is most of an import's Python work, so
+large files are parsed by one process per core while the main process merges
+staged batches into the database. Each block's rows go to a stage file of its
+own (see `store.import_stage`); only the file's name, the refused rows and a few
+counts travel back. Results come back in file order either way.
 """
 
 from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import zoneinfo
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import islice
+from itertools import count
 from typing import Any
 
+from smscast.core.consent import Action
 from smscast.core.contact_rows import ColumnMap, ContactRow, read_contact_row
+from smscast.core.erasure import phone_hash
 from smscast.core.errors import Problem
 from smscast.core.phones import timezone_for_phone
-from smscast.engine.csv_reader import RawRecord, RecordParser
+from smscast.engine.csv_reader import RawRecord, RecordBlock, RecordParser
+from smscast.store.import_stage import StageRow, write_stage
 
-CHUNK_ROWS = 2000
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024
+_WANTED = {Action.OPT_IN: "opted_in", Action.OPT_OUT: "opted_out"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,9 +48,25 @@ class ParseContext:
     columns: ColumnMap
     default_country: str
     default_timezone: str
+    batch_rows: int
+    erasure_key: bytes | None = None  # set when the workspace has erased phones to refuse
 
 
-ParsedRow = ContactRow | list[RowError]
+@dataclass(frozen=True, slots=True)
+class StagedBlock:
+    """What parsing one block gave: its stage file and what the writer needs besides.
+
+    `batches` holds, per batch of at most `batch_rows` staged rows, the seq it ends
+    before and the row number it ends on, so the writer can commit batch by batch
+    and report each refused row with its batch.
+    """
+
+    path: str
+    size: int
+    rows_read: int
+    errors: list[RowError]
+    batches: list[tuple[int, int]]
+
 
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _context: ParseContext | None = None
@@ -59,27 +81,96 @@ def _init(context: ParseContext) -> None:
     _zones = frozenset(zoneinfo.available_timezones())
 
 
-def parse_chunk(records: list[tuple[int, bytes]]) -> list[ParsedRow | None]:
-    """Parses records; blank lines give None. Runs in a worker or in the caller."""
-    assert _context is not None and _parser is not None
-    context, parser = _context, _parser
-    out: list[ParsedRow | None] = []
-    for row, data in records:
-        cells = parser.parse(RawRecord(row, data))
-        if isinstance(cells, Problem):
-            out.append([RowError(row, cells.field or "", _preview(data), cells.message)])
+def stage_block(block: RecordBlock, path: str) -> StagedBlock:
+    """Parses a block, writes its good rows to a stage file at `path`. Runs in a worker."""
+    assert _context is not None
+    context = _context
+    rows: list[StageRow] = []
+    errors: list[RowError] = []
+    first_of: dict[str, int] = {}
+    batches: list[tuple[int, int]] = []
+    read = 0
+    for row, cells in _cells(block):
+        if cells is None:
             continue
-        if not cells or (len(cells) == 1 and not cells[0].strip()):
-            out.append(None)
+        read += 1
+        if isinstance(cells, RowError):
+            errors.append(cells)
             continue
         result = read_contact_row(row, cells, context.columns, context.default_country, _zones)
-        if isinstance(result, ContactRow):
-            zone = result.timezone or timezone_for_phone(result.phone, context.default_timezone)
-            encoded = (_encode(result.attributes), _encode(list(result.tags)))
-            out.append(result._replace(timezone=zone, encoded=encoded))
-        else:
-            out.append([_row_error(row, problem, cells, context.columns) for problem in result])
-    return out
+        if not isinstance(result, ContactRow):
+            errors.extend(_row_error(row, problem, cells, context.columns) for problem in result)
+            continue
+        first = first_of.setdefault(result.phone, row)
+        rows.append(_stage_row(context, result, -1 if first == row else first))
+        if len(rows) % context.batch_rows == 0:
+            batches.append((len(rows), row))
+    if len(rows) % context.batch_rows:
+        batches.append((len(rows), rows[-1][0]))
+    write_stage(path, rows)
+    return StagedBlock(path, block.size, read, errors, batches)
+
+
+def _stage_row(context: ParseContext, row: ContactRow, dup_of: int) -> StageRow:
+    zone = row.timezone or timezone_for_phone(row.phone, context.default_timezone)
+    key = context.erasure_key
+    consent = row.consent
+    return (
+        row.row, row.phone, row.country, _encode(row.attributes), row.language, zone,
+        int(row.timezone is not None), row.email, _encode(row.tags),
+        consent.value if consent else None, _WANTED[consent] if consent else None,
+        phone_hash(key, row.phone) if key else None, dup_of,
+    )  # fmt: skip
+
+
+Cells = list[str] | RowError | None
+
+
+def _cells(block: RecordBlock) -> Iterator[tuple[int, Cells]]:
+    """(row, cells) per record; None for a blank line, a RowError for an unreadable one."""
+    assert _context is not None
+    if block.records:
+        for record in block.records:
+            yield record.row, _parse(record)
+        return
+    try:
+        text = block.data.decode(_context.encoding)
+    except UnicodeDecodeError:
+        text = None
+    if text is None or "\x00" in text or "\r" in text.replace("\r\n", "\n"):
+        yield from _cells_one_by_one(block)
+        return
+    delimiter = _context.delimiter
+    lines = text.split("\n")
+    if lines[-1] == "":
+        lines.pop()
+    row = block.first_row
+    for line in lines:
+        if line.endswith("\r"):
+            line = line[:-1]
+        yield row, (line.split(delimiter) if line.strip() else None)
+        row += 1
+
+
+def _cells_one_by_one(block: RecordBlock) -> Iterator[tuple[int, Cells]]:
+    """The careful path for a block with a bad byte or a stray CR: each line on its own."""
+    lines = block.data.split(b"\n")
+    if lines[-1] == b"":
+        lines.pop()
+    for offset, line in enumerate(lines):
+        row = block.first_row + offset
+        yield row, _parse(RawRecord(row, line + b"\n"))
+
+
+def _parse(record: RawRecord) -> Cells:
+    assert _parser is not None
+    cells = _parser.parse(record)
+    if isinstance(cells, Problem):
+        preview = record.data[:80].decode("utf-8", errors="replace").rstrip("\r\n")
+        return RowError(record.row, cells.field or "", preview, cells.message)
+    if not cells or (len(cells) == 1 and not cells[0].strip()):
+        return None
+    return cells
 
 
 def _row_error(row: int, problem: Problem, cells: list[str], columns: ColumnMap) -> RowError:
@@ -89,63 +180,24 @@ def _row_error(row: int, problem: Problem, cells: list[str], columns: ColumnMap)
     return RowError(row, column, value, problem.message)
 
 
-def _preview(data: bytes) -> str:
-    return data[:80].decode("utf-8", errors="replace").rstrip("\r\n")
-
-
-def parse_records(
-    records: Iterable[RawRecord], context: ParseContext, workers: int
-) -> Iterator[tuple[int, ParsedRow | None]]:
-    """Yields (bytes consumed, parsed row) for each record, in file order."""
-    chunks = _chunks(records)
+def stage_blocks(
+    blocks: Iterable[RecordBlock], context: ParseContext, workers: int, folder: str
+) -> Iterator[StagedBlock]:
+    """Stages each block in a file under `folder`; yields them in file order."""
+    paths = (os.path.join(folder, f"block-{n}.db") for n in count())
     if workers <= 1:
         _init(context)
-        for size, chunk, problems in chunks:
-            yield from _merge(size, chunk, parse_chunk(chunk), problems)
+        for block in blocks:
+            yield stage_block(block, next(paths))
         return
-    # A bounded window of chunks in flight keeps memory flat: Pool.imap would read
+    # A bounded window of blocks in flight keeps memory flat: Pool.imap would read
     # the whole file ahead into its task queue.
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(workers, initializer=_init, initargs=(context,)) as pool:
-        in_flight: deque[tuple[int, list[tuple[int, bytes]], list[RowError], Any]] = deque()
-        for size, chunk, problems in chunks:
-            in_flight.append((size, chunk, problems, pool.apply_async(parse_chunk, (chunk,))))
-            if len(in_flight) >= workers * 4:
-                done = in_flight.popleft()
-                yield from _merge(done[0], done[1], done[3].get(), done[2])
+        in_flight: deque[Any] = deque()
+        for block in blocks:
+            in_flight.append(pool.apply_async(stage_block, (block, next(paths))))
+            if len(in_flight) >= workers * 2:
+                yield in_flight.popleft().get()
         while in_flight:
-            done = in_flight.popleft()
-            yield from _merge(done[0], done[1], done[3].get(), done[2])
-
-
-def _merge(
-    size: int,
-    chunk: list[tuple[int, bytes]],
-    parsed: list[ParsedRow | None],
-    problems: list[RowError],
-) -> Iterator[tuple[int, ParsedRow | None]]:
-    """Puts rows the reader refused (broken quoting) back among the parsed ones, by row."""
-    share = size // max(1, len(parsed) + len(problems))
-    items: list[tuple[int, ParsedRow | None]] = [
-        (row, result) for (row, _), result in zip(chunk, parsed, strict=True)
-    ]
-    items.extend((problem.row, [problem]) for problem in problems)
-    if problems:
-        items.sort(key=lambda item: item[0])
-    for _, result in items:
-        yield share, result
-
-
-def _chunks(
-    records: Iterable[RawRecord],
-) -> Iterator[tuple[int, list[tuple[int, bytes]], list[RowError]]]:
-    iterator = iter(records)
-    while True:
-        batch = list(islice(iterator, CHUNK_ROWS))
-        if not batch:
-            return
-        chunk = [(r.row, r.data) for r in batch if r.problem is None]
-        problems = [
-            RowError(r.row, "", "", r.problem.message) for r in batch if r.problem is not None
-        ]
-        yield sum(len(r.data) for r in batch), chunk, problems
+            yield in_flight.popleft().get()

@@ -1,0 +1,246 @@
+"""Staged import rows and the set-based merge of one batch of them into contacts and consent.
+
+Parsing workers write the rows of each block of a CSV file to a small SQLite
+file of their own (`write_stage`). The writer copies one batch at a time into the
+TEMP table `import_stage` and merges it with a few INSERT … SELECT / UPDATE
+statements, so per-row work runs inside the database, not in Python. The SQL is
+the same on SQLite and PostgreSQL; only how a batch is loaded (ATTACH on SQLite,
+an executemany on PostgreSQL) and the JSON cast differ.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+STAGE_COLUMNS = (
+    "row_no", "phone", "country", "attributes", "language", "timezone", "tz_given", "email",
+    "tags", "consent", "wanted", "hash", "dup_of",
+)  # fmt: skip
+StageRow = tuple[Any, ...]  # values in STAGE_COLUMNS order
+
+_STAGE_FILE_DDL = (
+    "CREATE TABLE rows (seq INTEGER PRIMARY KEY, row_no INTEGER, phone TEXT, country TEXT, "
+    "attributes TEXT, language TEXT, timezone TEXT, tz_given INTEGER, email TEXT, tags TEXT, "
+    "consent TEXT, wanted TEXT, hash TEXT, dup_of INTEGER)"
+)
+_BATCH_DDL = (
+    "CREATE TEMP TABLE IF NOT EXISTS import_stage (seq INTEGER PRIMARY KEY, row_no BIGINT, "
+    "phone TEXT, country TEXT, attributes TEXT, language TEXT, timezone TEXT, tz_given INTEGER, "
+    "email TEXT, tags TEXT, consent TEXT, wanted TEXT, hash TEXT, contact_id BIGINT, "
+    "existed INTEGER NOT NULL DEFAULT 0, skip INTEGER NOT NULL DEFAULT 0, status TEXT, "
+    "warn INTEGER NOT NULL DEFAULT 0)"
+)
+_LOADED = ", ".join(("seq", *STAGE_COLUMNS[:-1]))
+CHANNEL, PURPOSE = "sms", "promotional"
+
+
+def write_stage(path: str, rows: list[StageRow]) -> None:
+    """Writes a block's rows (seq 1, 2, …) to a new stage file; durability is not needed."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as db:
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
+        db.execute("BEGIN")
+        db.execute(_STAGE_FILE_DDL)
+        marks = ", ".join("?" * len(STAGE_COLUMNS))
+        db.executemany(f"INSERT INTO rows ({', '.join(STAGE_COLUMNS)}) VALUES ({marks})", rows)
+        db.execute("COMMIT")
+
+
+@dataclass(slots=True)
+class StageReader:
+    """Loads batches of one stage file into `import_stage` on the writer's connection."""
+
+    conn: Connection
+    path: str
+    _source: sqlite3.Connection | None = None
+
+    def __enter__(self) -> StageReader:
+        if self.conn.dialect.name == "sqlite":
+            self.conn.exec_driver_sql("ATTACH DATABASE ? AS stage", (self.path,))
+        else:
+            self._source = sqlite3.connect(self.path)
+        self.conn.commit()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._source is not None:
+            self._source.close()
+        else:
+            self.conn.rollback()
+            self.conn.exec_driver_sql("DETACH DATABASE stage")
+            self.conn.commit()
+
+    def duplicates(self, start: int, end: int) -> list[tuple[int, str, int]]:
+        """(row, phone, first row) of rows repeating a phone seen earlier in the block."""
+        sql = "SELECT row_no, phone, dup_of FROM {} WHERE seq > ? AND seq <= ? AND dup_of >= 0"
+        return self._read(sql, (start, end))
+
+    def load(self, start: int, end: int) -> None:
+        """Replaces the content of `import_stage` by the batch's rows that are not repeats."""
+        self.conn.exec_driver_sql("DELETE FROM import_stage")
+        where = "WHERE seq > ? AND seq <= ? AND dup_of < 0"
+        if self._source is None:
+            self.conn.exec_driver_sql(
+                f"INSERT INTO import_stage ({_LOADED}) SELECT {_LOADED} FROM stage.rows {where}",
+                (start, end),
+            )
+            return
+        rows = self._read(f"SELECT {_LOADED} FROM {{}} {where}", (start, end))
+        if rows:
+            marks = ", ".join(["%s"] * len(rows[0]))
+            self.conn.exec_driver_sql(
+                f"INSERT INTO import_stage ({_LOADED}) VALUES ({marks})", rows
+            )
+
+    def _read(self, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        if self._source is None:
+            marked = sql.format("stage.rows")
+            return [tuple(row) for row in self.conn.exec_driver_sql(marked, tuple(params))]
+        return self._source.execute(sql.format("rows"), params).fetchall()
+
+
+def prepare_batches(conn: Connection) -> None:
+    """Creates this connection's `import_stage` table (TEMP: private to the connection)."""
+    conn.exec_driver_sql(_BATCH_DDL)
+    conn.commit()
+
+
+def drop_batches(conn: Connection) -> None:
+    conn.rollback()
+    conn.exec_driver_sql("DROP TABLE IF EXISTS import_stage")
+    conn.commit()
+
+
+def skip_erased(conn: Connection, workspace_id: int) -> list[tuple[int, str]]:
+    """Marks rows whose phone hash is an erased person's; returns their (row, phone)."""
+    conn.execute(
+        text(
+            "UPDATE import_stage SET skip = 1 WHERE hash IN "
+            "(SELECT phone_hash FROM erased_phones WHERE workspace_id = :ws)"
+        ),
+        {"ws": workspace_id},
+    )
+    return _pairs(conn, "SELECT row_no, phone FROM import_stage WHERE skip = 1 ORDER BY seq")
+
+
+def stored_matches(conn: Connection, workspace_id: int) -> list[tuple[Any, ...]]:
+    """Rows whose phone is already a contact: the row's values, then the stored ones."""
+    return [
+        tuple(row)
+        for row in conn.execute(
+            text(
+                "SELECT s.seq, s.row_no, s.phone, s.country, s.attributes, s.language, "
+                "s.timezone, s.tz_given, s.email, s.tags, c.id, c.attributes, c.language, "
+                "c.timezone, c.email, c.tags, c.last_import_id FROM import_stage s "
+                "JOIN contacts c ON c.workspace_id = :ws AND c.phone = s.phone "
+                "WHERE s.skip = 0 ORDER BY s.seq"
+            ),
+            {"ws": workspace_id},
+        )
+    ]
+
+
+def mark_stored(conn: Connection, rows: list[tuple[int, int, int]]) -> None:
+    """(contact id, skip 0/1, seq): rows that matched a stored contact."""
+    if rows:
+        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            f"UPDATE import_stage SET existed = 1, contact_id = {marker}, skip = {marker} "
+            f"WHERE seq = {marker}",
+            rows,
+        )
+
+
+def insert_new_contacts(conn: Connection, workspace_id: int, job_id: int, moment: Any) -> int:
+    """Inserts a contact for every row without one; returns how many were created."""
+    attributes, tags = _json(conn, "attributes"), _json(conn, "tags")
+    created = conn.execute(
+        text(
+            "INSERT INTO contacts (workspace_id, phone, country, attributes, language, "
+            "timezone, email, tags, created_at, updated_at, last_import_id) "
+            f"SELECT :ws, phone, country, {attributes}, language, timezone, email, {tags}, "
+            ":now, :now, :job FROM import_stage WHERE skip = 0 AND existed = 0 ORDER BY seq "
+            "ON CONFLICT (workspace_id, phone) DO NOTHING"
+        ),
+        {"ws": workspace_id, "now": moment, "job": job_id},
+    ).rowcount
+    return int(created)
+
+
+def resolve_new_ids(conn: Connection, workspace_id: int) -> None:
+    conn.execute(
+        text(
+            "UPDATE import_stage SET contact_id = (SELECT c.id FROM contacts c "
+            "WHERE c.workspace_id = :ws AND c.phone = import_stage.phone) "
+            "WHERE skip = 0 AND existed = 0 AND consent IS NOT NULL"
+        ),
+        {"ws": workspace_id},
+    )
+
+
+def refused_opt_ins(conn: Connection, with_source: bool) -> list[tuple[int, str]]:
+    """Marks opt-ins the import may not record; returns their (row, phone).
+
+    Without a consent source no opt-in may be recorded; with one, an opt-out
+    still stands. A row already matching the stored status changes nothing.
+    """
+    conn.execute(
+        text(
+            f"UPDATE import_stage SET status = (SELECT st.status FROM consent_states st "
+            f"WHERE st.contact_id = import_stage.contact_id AND st.channel = '{CHANNEL}' "
+            f"AND st.purpose = '{PURPOSE}') WHERE existed = 1 AND skip = 0 "
+            "AND consent IS NOT NULL"
+        )
+    )
+    refused = "status = 'opted_out'" if with_source else "(status IS NULL OR status <> wanted)"
+    conn.exec_driver_sql(
+        f"UPDATE import_stage SET warn = 1 WHERE skip = 0 AND consent = 'opt_in' AND {refused}"
+    )
+    return _pairs(conn, "SELECT row_no, phone FROM import_stage WHERE warn = 1 ORDER BY seq")
+
+
+_CONSENT_CHANGES = (
+    "FROM import_stage WHERE skip = 0 AND warn = 0 AND consent IS NOT NULL "
+    "AND (status IS NULL OR status <> wanted)"
+)
+
+
+def record_consent_changes(
+    conn: Connection, workspace_id: int, evidence: str, actor: str, moment: Any
+) -> None:
+    """Appends a ledger event and sets the state for every row whose consent changes."""
+    conn.execute(
+        text(
+            "INSERT INTO consent_events (workspace_id, contact_id, channel, purpose, action, "
+            "source, evidence, actor, occurred_at) "
+            f"SELECT :ws, contact_id, '{CHANNEL}', '{PURPOSE}', consent, 'import', :evidence, "
+            f":actor, :now {_CONSENT_CHANGES} ORDER BY seq"
+        ),
+        {"ws": workspace_id, "evidence": evidence, "actor": actor, "now": moment},
+    )
+    conn.execute(
+        text(
+            "INSERT INTO consent_states (contact_id, channel, purpose, status, event_id, "
+            f"changed_at) SELECT contact_id, '{CHANNEL}', '{PURPOSE}', wanted, "
+            "(SELECT max(e.id) FROM consent_events e "
+            "WHERE e.contact_id = import_stage.contact_id), "
+            f":now {_CONSENT_CHANGES} ON CONFLICT (contact_id, channel, purpose) DO UPDATE SET "
+            "status = excluded.status, event_id = excluded.event_id, "
+            "changed_at = excluded.changed_at"
+        ),
+        {"now": moment},
+    )
+
+
+def _json(conn: Connection, column: str) -> str:
+    return column if conn.dialect.name == "sqlite" else f"CAST({column} AS JSONB)"
+
+
+def _pairs(conn: Connection, sql: str) -> list[tuple[int, str]]:
+    return [(int(row), str(phone)) for row, phone in conn.exec_driver_sql(sql)]
