@@ -61,3 +61,17 @@ def test_time_zone_comes_from_the_number_or_the_fallback() -> None:
     assert timezone_for_phone("+48600100200", "UTC") == "Europe/Warsaw"
     assert timezone_for_phone("+12125550100", "Europe/Warsaw") == "America/New_York"
     assert timezone_for_phone("+61412345678", "Europe/Warsaw") == "Europe/Warsaw"
+
+
+@settings(max_examples=3000, deadline=None)
+@given(code=st.sampled_from(CODES), national=st.from_regex(r"[1-9][0-9]{5,11}", fullmatch=True))
+def test_time_zone_agrees_with_phonenumbers(code: int, national: str) -> None:
+    raw = f"+{code}{national}"
+    try:
+        phone = parse_phone(raw, "PL")
+    except PhoneError:
+        return
+    number = phonenumbers.parse(phone.e164)
+    zones = phonenumbers.timezone.time_zones_for_number(number)
+    expected = zones[0] if len(zones) == 1 and zones[0] != "Etc/Unknown" else "Fallback/Zone"
+    assert timezone_for_phone(phone.e164, "Fallback/Zone") == expected

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 from smscast.core.consent import Action, parse_consent_cell
@@ -61,7 +62,6 @@ class ContactRow(NamedTuple):
     email: str | None = None
     tags: tuple[str, ...] = ()
     consent: Action | None = None
-    encoded: tuple[str, str] | None = None  # attributes and tags as JSON, when the reader adds them
 
 
 def header_key(name: str) -> str:
@@ -104,23 +104,34 @@ def read_contact_row(
     default_country: str,
     known_zones: frozenset[str],
 ) -> ContactRow | list[Problem]:
-    """The contact a row describes, or every problem that stops it being read."""
-    if len(cells) > len(columns.header):
+    """The contact a row describes, or every problem that stops it being read.
+
+    Runs for every row of an import: cells that repeat from row to row (language,
+    consent, tags) are read once per distinct value.
+    """
+    width = len(columns.header)
+    if len(cells) > width:
         return [
             Problem(
                 "extra_cells",
-                f"row {row} has {len(cells)} cells but the header has {len(columns.header)} "
+                f"row {row} has {len(cells)} cells but the header has {width} "
                 "(a stray delimiter or broken quoting?)",
                 line=row,
             )
         ]
+    values = [cell.strip() for cell in cells]
+    if "'" in "".join(values):
+        values = [unescape_cell(value) for value in values]
+    if len(values) < width:
+        values.extend([""] * (width - len(values)))
     problems: list[Problem] = []
-    values = [unescape_cell(value) for value in cells]
-    values.extend([""] * (len(columns.header) - len(values)))
+    if max(map(len, values)) > MAX_CELL:
+        problems.extend(
+            _problem(row, columns.header[index], "too_long", "is too long")
+            for index, value in enumerate(values)
+            if len(value) > MAX_CELL
+        )
     known = columns.known
-    for index, value in enumerate(values):
-        if len(value) > MAX_CELL:
-            problems.append(_problem(row, columns.header[index], "too_long", "is too long"))
     try:
         phone = parse_phone(values[known["phone"]], default_country)
     except PhoneError as error:
@@ -128,8 +139,8 @@ def read_contact_row(
         return problems
     language = _cell(values, known, "language")
     if language is not None:
-        match = _LANGUAGE.fullmatch(language)
-        if match is None:
+        code = _language_code(language)
+        if code is None:
             problems.append(
                 _problem(
                     row,
@@ -138,9 +149,7 @@ def read_contact_row(
                     f'"{language}" is not a language code (pl, en, pt-BR)',
                 )
             )
-        else:
-            primary, region = match.groups()
-            language = primary.lower() + (f"-{region.upper()}" if region else "")
+        language = code
     zone = _cell(values, known, "timezone")
     if zone is not None and zone not in known_zones:
         problems.append(
@@ -156,23 +165,46 @@ def read_contact_row(
     consent: Action | None = None
     consent_cell = _cell(values, known, "consent")
     if consent_cell is not None:
-        try:
-            consent = parse_consent_cell(consent_cell)
-        except ValueError as error:
-            problems.append(_problem(row, "consent", "invalid_consent", str(error)))
+        consent, refusal = _consent_of(consent_cell)
+        if refusal:
+            problems.append(_problem(row, "consent", "invalid_consent", refusal))
     if problems:
         return problems
     attributes = {name: values[index] for name, index in columns.attributes if values[index]}
     tags = _cell(values, known, "tags")
     return ContactRow(
         row, phone.e164, phone.country, attributes, language, zone, email,
-        split_tags(tags) if tags else (), consent,
+        _tags_of(tags) if tags else (), consent,
     )  # fmt: skip
 
 
 def _cell(values: list[str], known: dict[str, int], column: str) -> str | None:
     index = known.get(column)
     return (values[index] or None) if index is not None else None
+
+
+@lru_cache(maxsize=1024)
+def _language_code(value: str) -> str | None:
+    """`PT_br` → `pt-BR`; None when the value is not a language code."""
+    match = _LANGUAGE.fullmatch(value)
+    if match is None:
+        return None
+    primary, region = match.groups()
+    return primary.lower() + (f"-{region.upper()}" if region else "")
+
+
+@lru_cache(maxsize=256)
+def _consent_of(value: str) -> tuple[Action | None, str]:
+    """The consent a cell gives and, when it cannot be read, why."""
+    try:
+        return parse_consent_cell(value), ""
+    except ValueError as error:
+        return None, str(error)
+
+
+@lru_cache(maxsize=4096)
+def _tags_of(value: str) -> tuple[str, ...]:
+    return split_tags(value)
 
 
 def split_tags(value: str) -> tuple[str, ...]:

@@ -212,11 +212,26 @@ def timezone_for_phone(e164: str, fallback: str) -> str:
 
     Numbers of a country with one zone (+48 → Europe/Warsaw) need no lookup; for
     countries with several, phonenumbers knows the zone of geographic numbers
-    (+1 212 → America/New_York) but not of mobiles, which get `fallback`.
+    (+1 212 → America/New_York) but not of mobiles, which get `fallback`. The
+    library's answer is reproduced with the compiled number-type patterns, as
+    it costs most of an import's time otherwise; a test checks both agree.
     """
     single = _single_zone_of_country(e164[1:4])
     if single is not None:
         return single
+    digits = e164[1:]
+    geographic = _is_geographic(digits) if digits.isdigit() else None
+    if geographic is None:
+        return _library_timezone(e164, fallback)
+    found = _country_code_of(digits[:3])
+    if geographic or found is None:
+        zones = _zones_by_prefix(digits)
+    else:
+        zones = _zones_by_prefix(str(found[1]))  # the country's zones
+    return zones[0] if len(zones) == 1 and zones[0] != _UNKNOWN_ZONE else fallback
+
+
+def _library_timezone(e164: str, fallback: str) -> str:
     try:
         number = phonenumbers.parse(e164, None)
     except NumberParseException:
@@ -225,6 +240,65 @@ def timezone_for_phone(e164: str, fallback: str) -> str:
     if len(zones) == 1 and zones[0] != _UNKNOWN_ZONE:
         return zones[0]
     return fallback
+
+
+def _zones_by_prefix(digits: str) -> tuple[str, ...]:
+    """phonenumbers' zones for the longest known prefix of `digits`."""
+    from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
+
+    for length in range(min(TIMEZONE_LONGEST_PREFIX, len(digits)), 0, -1):
+        zones = TIMEZONE_DATA.get(digits[:length])
+        if zones is not None:
+            return tuple(zones)
+    return (_UNKNOWN_ZONE,)
+
+
+def _is_geographic(digits: str) -> bool | None:
+    """Whether a valid number's type ties it to a place (fixed line; mobile in the
+    countries where mobiles are geographic), as phonenumbers decides; None when
+    the number cannot be typed here (the library is asked then)."""
+    found = _country_code_of(digits[:3])
+    if found is None:
+        return None
+    length, country_code, regions = found
+    national = digits[length:]
+    if regions == ("001",) or national.startswith("0"):
+        return None
+    region = _valid_region(regions, national)
+    if region is None:
+        return None
+    typing = _typing_for(region, country_code)
+    return typing(national) if typing is not None else None
+
+
+_SPECIAL_DESCS = (
+    "premium_rate", "toll_free", "shared_cost", "voip", "personal_number", "pager", "uan",
+    "voicemail",
+)  # fmt: skip
+
+
+@lru_cache(maxsize=512)
+def _typing_for(region: str, country_code: int) -> Callable[[str], bool | None] | None:
+    """A compiled form of phonenumbers' number type, reduced to "is it geographic"."""
+    metadata = PhoneMetadata.metadata_for_region(region)
+    if metadata is None:
+        return None
+    special = [m for name in _SPECIAL_DESCS if (m := _matcher(getattr(metadata, name)))]
+    fixed, mobile = _matcher(metadata.fixed_line), _matcher(metadata.mobile)
+    geographic_mobile = phonenumbers.is_number_type_geographical(
+        phonenumbers.PhoneNumberType.MOBILE, country_code
+    )
+
+    def is_geographic(national: str) -> bool | None:
+        if any(_matches(matcher, national) for matcher in special):
+            return False
+        if fixed is not None and _matches(fixed, national):
+            return True
+        if mobile is not None and _matches(mobile, national):
+            return geographic_mobile
+        return None
+
+    return is_geographic
 
 
 @lru_cache(maxsize=1024)
