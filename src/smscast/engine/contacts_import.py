@@ -277,10 +277,14 @@ class _BatchWriter:
                     found.append(RowError(row, "phone", phone, f"row {row}: {phone} was erased "
                                           "at the person's request; it can come back only with "
                                           "new consent (smscast consent opt-in)"))  # fmt: skip
-            found.extend(self._merge_stored(counts))
+            # New contacts first: when every row makes one, as on a first import,
+            # there is nothing to merge and no lookup to make.
+            before = stage_store.last_id(conn, "contacts")
             counts.created = stage_store.insert_new_contacts(
                 conn, workspace_id, self.job_id, self.moment
             )
+            if counts.created < stage_store.unmerged_count(conn):
+                found.extend(self._merge_stored(counts, before))
             if self.consent:
                 warnings = self._record_consent()
                 counts.warnings = len(warnings)
@@ -302,7 +306,7 @@ class _BatchWriter:
         summary.rows_read += rows
         summary.rejected += rows
 
-    def _merge_stored(self, counts: ImportSummary) -> list[RowError]:
+    def _merge_stored(self, counts: ImportSummary, before: int) -> list[RowError]:
         """Merges rows whose phone is already a contact, in Python: they are few on a
         first import, and merging tags keeps their order."""
         refused: list[RowError] = []
@@ -311,7 +315,7 @@ class _BatchWriter:
         seen: list[int] = []
         now = self.request.now
         for seq, row_no, phone, *values in stage_store.stored_matches(
-            self.conn, self.request.workspace.id
+            self.conn, self.request.workspace.id, before
         ):
             row, stored = _staged_row(row_no, phone, values), _stored_contact(phone, values)
             if stored.last_import_id == self.job_id:
@@ -336,7 +340,6 @@ class _BatchWriter:
     def _record_consent(self) -> list[RowError]:
         """Records consent changes; returns the opt-ins refused, as warnings."""
         conn, request = self.conn, self.request
-        stage_store.resolve_new_ids(conn, request.workspace.id)
         warnings = []
         for row, phone in stage_store.refused_opt_ins(conn, bool(request.consent_source)):
             if not request.consent_source:

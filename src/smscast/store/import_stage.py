@@ -129,8 +129,20 @@ def skip_erased(conn: Connection, workspace_id: int) -> list[tuple[int, str]]:
     return _pairs(conn, "SELECT row_no, phone FROM import_stage WHERE skip = 1 ORDER BY seq")
 
 
-def stored_matches(conn: Connection, workspace_id: int) -> list[tuple[Any, ...]]:
-    """Rows whose phone is already a contact: the row's values, then the stored ones."""
+def last_id(conn: Connection, table: str) -> int:
+    """The largest id in `table`: rows added after this point have larger ones."""
+    return int(conn.exec_driver_sql(f"SELECT coalesce(max(id), 0) FROM {table}").scalar_one())
+
+
+def unmerged_count(conn: Connection) -> int:
+    return int(
+        conn.exec_driver_sql("SELECT count(*) FROM import_stage WHERE skip = 0").scalar_one()
+    )
+
+
+def stored_matches(conn: Connection, workspace_id: int, before: int) -> list[tuple[Any, ...]]:
+    """Rows whose phone was a contact before this batch (ids up to `before`): the row's
+    values, then the stored ones."""
     return [
         tuple(row)
         for row in conn.execute(
@@ -139,9 +151,9 @@ def stored_matches(conn: Connection, workspace_id: int) -> list[tuple[Any, ...]]
                 "s.timezone, s.tz_given, s.email, s.tags, c.id, c.attributes, c.language, "
                 "c.timezone, c.email, c.tags, c.last_import_id FROM import_stage s "
                 "JOIN contacts c ON c.workspace_id = :ws AND c.phone = s.phone "
-                "WHERE s.skip = 0 ORDER BY s.seq"
+                "WHERE s.skip = 0 AND c.id <= :before ORDER BY s.seq"
             ),
-            {"ws": workspace_id},
+            {"ws": workspace_id, "before": before},
         )
     ]
 
@@ -158,30 +170,19 @@ def mark_stored(conn: Connection, rows: list[tuple[int, int, int]]) -> None:
 
 
 def insert_new_contacts(conn: Connection, workspace_id: int, job_id: int, moment: Any) -> int:
-    """Inserts a contact for every row without one; returns how many were created."""
+    """Inserts a contact for every row whose phone has none; returns how many were created."""
     attributes, tags = _json(conn, "attributes"), _json(conn, "tags")
     created = conn.execute(
         text(
             "INSERT INTO contacts (workspace_id, phone, country, attributes, language, "
             "timezone, email, tags, created_at, updated_at, last_import_id) "
             f"SELECT :ws, phone, country, {attributes}, language, timezone, email, {tags}, "
-            ":now, :now, :job FROM import_stage WHERE skip = 0 AND existed = 0 ORDER BY seq "
+            ":now, :now, :job FROM import_stage WHERE skip = 0 ORDER BY seq "
             "ON CONFLICT (workspace_id, phone) DO NOTHING"
         ),
         {"ws": workspace_id, "now": moment, "job": job_id},
     ).rowcount
     return int(created)
-
-
-def resolve_new_ids(conn: Connection, workspace_id: int) -> None:
-    conn.execute(
-        text(
-            "UPDATE import_stage SET contact_id = (SELECT c.id FROM contacts c "
-            "WHERE c.workspace_id = :ws AND c.phone = import_stage.phone) "
-            "WHERE skip = 0 AND existed = 0 AND consent IS NOT NULL"
-        ),
-        {"ws": workspace_id},
-    )
 
 
 def refused_opt_ins(conn: Connection, with_source: bool) -> list[tuple[int, str]]:
@@ -205,36 +206,35 @@ def refused_opt_ins(conn: Connection, with_source: bool) -> list[tuple[int, str]
     return _pairs(conn, "SELECT row_no, phone FROM import_stage WHERE warn = 1 ORDER BY seq")
 
 
-_CONSENT_CHANGES = (
-    "FROM import_stage WHERE skip = 0 AND warn = 0 AND consent IS NOT NULL "
-    "AND (status IS NULL OR status <> wanted)"
-)
-
-
 def record_consent_changes(
     conn: Connection, workspace_id: int, evidence: str, actor: str, moment: Any
 ) -> None:
     """Appends a ledger event and sets the state for every row whose consent changes."""
+    before = last_id(conn, "consent_events")
+    params = {"ws": workspace_id, "evidence": evidence, "actor": actor, "now": moment}
     conn.execute(
         text(
             "INSERT INTO consent_events (workspace_id, contact_id, channel, purpose, action, "
-            "source, evidence, actor, occurred_at) "
-            f"SELECT :ws, contact_id, '{CHANNEL}', '{PURPOSE}', consent, 'import', :evidence, "
-            f":actor, :now {_CONSENT_CHANGES} ORDER BY seq"
+            f"source, evidence, actor, occurred_at) SELECT :ws, c.id, '{CHANNEL}', '{PURPOSE}', "
+            "s.consent, 'import', :evidence, :actor, :now FROM import_stage s "
+            "JOIN contacts c ON c.workspace_id = :ws AND c.phone = s.phone "
+            "WHERE s.skip = 0 AND s.warn = 0 AND s.consent IS NOT NULL "
+            "AND (s.status IS NULL OR s.status <> s.wanted) ORDER BY s.seq"
         ),
-        {"ws": workspace_id, "evidence": evidence, "actor": actor, "now": moment},
+        params,
     )
     conn.execute(
         text(
             "INSERT INTO consent_states (contact_id, channel, purpose, status, event_id, "
-            f"changed_at) SELECT contact_id, '{CHANNEL}', '{PURPOSE}', wanted, "
-            "(SELECT max(e.id) FROM consent_events e "
-            "WHERE e.contact_id = import_stage.contact_id), "
-            f":now {_CONSENT_CHANGES} ON CONFLICT (contact_id, channel, purpose) DO UPDATE SET "
+            "changed_at) SELECT contact_id, channel, purpose, CASE action WHEN 'opt_in' THEN "
+            "'opted_in' ELSE 'opted_out' END, id, occurred_at FROM consent_events "
+            "WHERE id > :before AND workspace_id = :ws AND source = 'import' "
+            "AND evidence = :evidence AND actor = :actor AND occurred_at = :now "
+            "ON CONFLICT (contact_id, channel, purpose) DO UPDATE SET "
             "status = excluded.status, event_id = excluded.event_id, "
             "changed_at = excluded.changed_at"
         ),
-        {"now": moment},
+        {**params, "before": before},
     )
 
 
