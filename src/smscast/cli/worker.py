@@ -113,10 +113,7 @@ def list_(
     as_json: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
     """List connectors with their limits and who holds them."""
-    with command_context() as ctx:
-        ref = ctx.workspace(workspace)
-        with ctx.engine.connect() as conn:
-            items = list_connectors(conn, ref.id)
+    items, _ = _read(workspace)
     if as_json:
         print_json([_public(item) for item in items])
         return
@@ -136,11 +133,7 @@ def state(
     as_json: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
     """Show whether each connector is sending, why not, and what waits in the outbox."""
-    with command_context() as ctx:
-        ref = ctx.workspace(workspace)
-        with ctx.engine.connect() as conn:
-            items = list_connectors(conn, ref.id)
-            counts = outbox_counts(conn)
+    items, counts = _read(workspace)
     for item in items:
         waiting = counts.get(item["id"], {})
         item["queued"] = waiting.get("queued", 0)
@@ -163,6 +156,14 @@ def state(
     unrouted = counts.get(None, {}).get("queued", 0)
     if unrouted:
         console.print(f"{unrouted} queued message(s) have no connector yet")
+
+
+def _read(workspace: str | None) -> tuple[list[dict[str, Any]], dict[int | None, dict[str, int]]]:
+    """The workspace's connectors and the outbox counts per connector."""
+    with command_context() as ctx:
+        ref = ctx.workspace(workspace)
+        with ctx.engine.connect() as conn:
+            return list_connectors(conn, ref.id), outbox_counts(conn)
 
 
 def _word(item: dict[str, Any], at: datetime) -> str:
