@@ -112,7 +112,7 @@ class ConnectorRunner:
             try:
                 await connector.start()
                 return True
-            except (ConnectionError, OSError) as error:
+            except Exception as error:  # refused, unreachable, a bad certificate: keep trying
                 self._detail = f"down: {error}; retrying in {delay:.0f}s (nothing is lost)"
                 log.warning("connector %s: %s", self.row.name, self._detail)
             try:
