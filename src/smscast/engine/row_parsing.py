@@ -198,19 +198,37 @@ def stage_blocks(
 ) -> Iterator[StagedBlock]:
     """Stages each block in a file under `folder`; yields them in file order."""
     paths = (os.path.join(folder, f"block-{n}.db") for n in count())
+    _init(context)
     if workers <= 1:
-        _init(context)
         for block in blocks:
             yield stage_block(block, next(paths))
         return
-    # A bounded window of blocks in flight keeps memory flat: Pool.imap would read
-    # the whole file ahead into its task queue.
+    # A bounded window of blocks in flight keeps memory flat (Pool.imap would read
+    # the whole file ahead into its task queue). This process parses the first
+    # block itself while the workers start, and later ones whenever the oldest
+    # block is not parsed yet (workers slowed by other load) instead of waiting.
+    window = workers * 2
     ctx = multiprocessing.get_context("spawn")
     with ctx.Pool(workers, initializer=_init, initargs=(context,)) as pool:
-        in_flight: deque[Any] = deque()
-        for block in blocks:
-            in_flight.append(pool.apply_async(stage_block, (block, next(paths))))
-            if len(in_flight) >= workers * 2:
-                yield in_flight.popleft().get()
-        while in_flight:
-            yield in_flight.popleft().get()
+        pending = iter(blocks)
+        slots: deque[Any] = deque()
+        first = next(pending, None)
+        if first is None:
+            return
+        first_path = next(paths)
+        while len(slots) < window and (queued := next(pending, None)) is not None:
+            slots.append(pool.apply_async(stage_block, (queued, next(paths))))
+        slots.appendleft(stage_block(first, first_path))  # while the workers start
+        while True:
+            while len(slots) < window and (queued := next(pending, None)) is not None:
+                slots.append(pool.apply_async(stage_block, (queued, next(paths))))
+            if not slots:
+                return
+            head = slots[0]
+            if isinstance(head, StagedBlock) or head.ready():
+                slots.popleft()
+                yield head if isinstance(head, StagedBlock) else head.get()
+            elif len(slots) < window * 2 and (spare := next(pending, None)) is not None:
+                slots.append(stage_block(spare, next(paths)))
+            else:
+                head.wait()
