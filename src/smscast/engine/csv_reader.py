@@ -1,10 +1,12 @@
 """Reading CSV files as people make them: any encoding Excel saves, any delimiter,
 broken quoting confined to the row it breaks.
 
-The file is read as bytes, one physical line at a time. Lines are grouped into
+The file is read as bytes, in blocks of whole lines. Lines are grouped into
 records by counting quotes, so a quoted cell may hold line breaks; a quote that
 never closes is reported on its row and reading resumes on the next line instead
-of swallowing the rest of the file. Records are then parsed by `csv`.
+of swallowing the rest of the file. A block without any quote needs no grouping:
+each line is a record, and the parsing workers split it themselves. Records are
+then parsed by `csv`.
 """
 
 from __future__ import annotations
