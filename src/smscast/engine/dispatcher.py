@@ -37,6 +37,7 @@ from smscast.store.models import table_of
 log = logging.getLogger("smscast.dispatcher")
 numbers = table_of(Number)
 Clock = Callable[[], datetime]
+RETRY_S = 1.0  # after a failed transaction
 
 
 def utc_now() -> datetime:
@@ -113,7 +114,14 @@ class Dispatcher:
                     return
                 await self._sleep(None if self.in_flight else limits.idle_s)
                 continue
-            batch = await self.db.run(self._step, done, room if may_claim else 0)
+            try:
+                batch = await self.db.run(self._step, done, room if may_claim else 0)
+            except Exception:  # the database is away or locked: keep the answers, try again
+                log.exception("connector %s: recording %d answer(s) failed; retrying",
+                              self.connector.name, sum(len(d.results) for d in done))  # fmt: skip
+                self._done = done + self._done
+                await asyncio.sleep(RETRY_S)
+                continue
             if batch:
                 self._hand(batch)
             elif not done:

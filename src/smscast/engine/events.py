@@ -40,6 +40,8 @@ contacts = table_of(Contact)
 GATHER_S = 0.05
 GATHER_MAX = 1000
 BACKLOG_MAX = 50_000  # events read but not yet written; beyond it reading waits
+RETRY_S = 1.0  # between attempts to write a batch the database refused
+WRITE_ATTEMPTS_AT_STOP = 3
 
 
 class EventPump:
@@ -111,12 +113,22 @@ class EventPump:
         reports = [e for e in batch if isinstance(e, DeliveryReport)]
         entries = [e for e in batch if isinstance(e, LogEntry)]
         inbound = [e for e in batch if isinstance(e, InboundMessage)]
-        if reports or entries:
+        attempt = 0
+        while reports or entries:
+            attempt += 1
             try:
                 await self.db.run(self._write_reports, reports, entries)
+                break
             except Exception:
-                log.exception("connector %s: could not write %d reports", self.connector.name,
+                # Held, not dropped: while this waits, reading stops at BACKLOG_MAX and the
+                # carrier is told to retry its reports later.
+                log.exception("connector %s: writing %d report(s) failed (attempt %d)",
+                              self.connector.name, len(reports), attempt)  # fmt: skip
+                if self._ended and attempt >= WRITE_ATTEMPTS_AT_STOP:
+                    log.error("connector %s: %d report(s) not recorded", self.connector.name,
                               len(reports))  # fmt: skip
+                    break
+                await asyncio.sleep(RETRY_S)
         if inbound:
             try:
                 await self._inbound(inbound)
