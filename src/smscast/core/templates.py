@@ -24,6 +24,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from smscast.core import formatting
 from smscast.core.errors import Problem, UserError
+from smscast.core.plain_templates import MissingValue, Piece, plain_pieces, render_pieces
 
 BUILTIN_NAMES = frozenset({"link", "coupon"})
 """Names every template may use: `link(url)` becomes the recipient's tracked short link
@@ -128,6 +129,8 @@ class MessageTemplate:
     variables: tuple[VariableUse, ...]
     """Variables the template reads, in order of first use (built-ins included)."""
     _render: Any = field(repr=False, compare=False)
+    _plain: tuple[Piece, ...] | None = field(default=None, repr=False, compare=False)
+    """The same template as plain pieces when it is in that subset (see `plain_templates`)."""
 
     def position(self, name: str) -> VariableUse | None:
         return next((v for v in self.variables if v.name == name), None)
@@ -181,10 +184,11 @@ def compile_template(source: str, *, known: Collection[str] | None = None) -> Me
     try:
         tree = _ENV.parse(source)
         undeclared = meta.find_undeclared_variables(tree)
+        plain = plain_pieces(tree)
         compiled = _ENV.from_string(tree)
     except TemplateSyntaxError as exc:
         raise _syntax_problem(source, exc) from None
-    template = MessageTemplate(source, _variable_uses(source, undeclared), compiled)
+    template = MessageTemplate(source, _variable_uses(source, undeclared), compiled, plain)
     if known is not None:
         problems = unknown_variables(template, known)
         if problems:
@@ -224,6 +228,22 @@ def render(
     link: Callable[[str], str] = _identity_link,
 ) -> str:
     """The text for one recipient; `link` turns a URL into their tracked short link."""
+    if template._plain is not None:
+        try:
+            return render_pieces(template._plain, values, link)
+        except MissingValue as missing:
+            raise _missing_value(template, missing.name) from None
+    return _render_jinja(template, values, language=language, tz=tz, link=link)
+
+
+def _render_jinja(
+    template: MessageTemplate,
+    values: Mapping[str, object],
+    *,
+    language: str,
+    tz: dt.tzinfo | None,
+    link: Callable[[str], str],
+) -> str:
     context_vars = {**values, "link": link, _LANGUAGE: language, _TZ: tz}
     compiled = template._render
     try:
@@ -247,7 +267,10 @@ _UNDEFINED = re.compile(r"^'([^']+)' is undefined$|has no attribute '([^']+)'")
 
 def _missing(template: MessageTemplate, exc: UndefinedError) -> UserError:
     found = _UNDEFINED.search(str(exc))
-    name = (found[1] or found[2]) if found else "?"
+    return _missing_value(template, (found[1] or found[2]) if found else "?")
+
+
+def _missing_value(template: MessageTemplate, name: str) -> UserError:
     use = template.position(name)
     where = f"line {use.line}, column {use.column}: " if use else ""
     return UserError.of(

@@ -120,7 +120,13 @@ def free_codes(conn: Connection, pool: int) -> int:
 def allocate_coupons(
     conn: Connection, pool: int, campaign_id: int, count: int, now: datetime
 ) -> list[str]:
-    """Claims `count` free codes of the pool for the campaign, or fails naming the shortfall."""
+    """Claims `count` free codes of the pool for the campaign, or fails naming the shortfall.
+
+    One UPDATE per pass picks the free codes in a subquery and returns them: a launch
+    claims thousands per batch, and a list of ids sent back to the database would
+    cost more than the claim. The outer `allocated_at IS NULL` keeps a code another
+    transaction took meanwhile from being taken twice; such a pass just claims fewer.
+    """
     claimed: list[str] = []
     while len(claimed) < count:
         free = (
@@ -129,18 +135,18 @@ def allocate_coupons(
             .order_by(coupons.c.id)
             .limit(count - len(claimed))
         )
+        claim = update(coupons).values(campaign_id=campaign_id, allocated_at=now)
         if conn.dialect.name == "postgresql":
-            free = free.with_for_update(skip_locked=True)
-        ids = list(conn.execute(free).scalars())
+            # Materialised once: as an IN subquery PostgreSQL may run it again per row
+            # and claim more codes than asked for.
+            picked = free.with_for_update(skip_locked=True).cte("picked")
+            claim = claim.where(coupons.c.id == picked.c.id)
+        else:
+            claim = claim.where(coupons.c.id.in_(free.scalar_subquery()))
         rows = (
-            conn.execute(
-                update(coupons)
-                .where(coupons.c.id.in_(ids), coupons.c.allocated_at.is_(None))
-                .values(campaign_id=campaign_id, allocated_at=now)
-                .returning(coupons.c.code)
-            ).scalars().all()
-            if ids
-            else []
+            conn.execute(claim.where(coupons.c.allocated_at.is_(None)).returning(coupons.c.code))
+            .scalars()
+            .all()
         )
         if not rows:
             raise UserError.of(

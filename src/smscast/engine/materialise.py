@@ -9,13 +9,25 @@ unique (campaign, run, contact) key refuses any second message for anyone.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Text,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    type_coerce,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from smscast.config import Settings
@@ -23,6 +35,7 @@ from smscast.core.campaign_rules import CampaignRules, rules_from_settings
 from smscast.core.cost import MessageRules
 from smscast.core.errors import UserError
 from smscast.core.links import new_tokens
+from smscast.core.segment_parser import parse_segment
 from smscast.core.templates import compile_template
 from smscast.engine.campaigns import campaign_row, launches, messages, variants
 from smscast.engine.coupons import allocate_coupons, free_codes, release_coupons
@@ -42,6 +55,7 @@ from smscast.store.bulk import DriverValues, insert_rows
 from smscast.store.campaign_models import CampaignLink
 from smscast.store.messaging_models import Campaign
 from smscast.store.models import ConsentState, Contact, table_of
+from smscast.store.segment_sql import segment_condition
 
 contacts = table_of(Contact)
 consent_states = table_of(ConsentState)
@@ -151,10 +165,12 @@ def _member_query(plan: Plan, where: Any, after: int, limit: int) -> Any:
             consent_states.c.purpose == plan.campaign.purpose,
         ),
     )
+    # Attributes come as the stored JSON text (or, from psycopg, already decoded):
+    # SQLAlchemy's JSON processing per row cost more than the query itself.
     return (
-        select(contacts.c.id, contacts.c.phone, contacts.c.country, contacts.c.attributes,
-               contacts.c.language, contacts.c.timezone, consent_states.c.status,
-               contacts.c.email)
+        select(contacts.c.id, contacts.c.phone, contacts.c.country,
+               type_coerce(contacts.c.attributes, Text), contacts.c.language,
+               contacts.c.timezone, consent_states.c.status, contacts.c.email)
         .select_from(joined)
         .where(where, contacts.c.id > after)
         .order_by(contacts.c.id)
@@ -247,15 +263,23 @@ def _write_batch(conn: Connection, plan: Plan, eligible: list[Member], batch: Bu
             for url, position in batch.new_links.items()
         ])  # fmt: skip
     values = DriverValues(conn)
+    moments: dict[datetime, Any] = {}
+
+    def moment(at: datetime) -> Any:  # most rows of a batch share one send_after
+        stored = moments.get(at)
+        if stored is None:
+            stored = moments[at] = values.moment(at)
+        return stored
+
     campaign = plan.campaign
     price = plan.rules.part_price
+    constant = (plan.workspace.id, "out", "campaign", campaign.purpose)
+    created = moment(now)
     rows = [
-        (plan.workspace.id, "out", "campaign", campaign.purpose, row["contact_id"], row["phone"],
-         campaign.number_id, campaign.id, plan.run, row["variant_id"], row["body"],
-         row["encoding"], row["parts"], 0, row["parts"] * price, "queued",
-         values.moment(row["send_after"]),
-         values.moment(row["valid_until"]) if row["valid_until"] else None, 0,
-         row["coupon_code"], row["link_token"], values.moment(now))
+        (*constant, row.contact_id, row.phone, campaign.number_id, campaign.id, plan.run,
+         row.variant_id, row.body, row.encoding, row.parts, 0, row.parts * price, "queued",
+         moment(row.send_after), moment(row.valid_until) if row.valid_until else None, 0,
+         row.coupon_code, row.link_token, created)
         for row in batch.rows
     ]  # fmt: skip
     insert_rows(conn, messages, MESSAGE_COLUMNS, rows)
@@ -296,12 +320,22 @@ def _read_members(conn: Connection, plan: Plan, where: Any, after: int, limit: i
         return [], after, set()
     last = rows[-1][0]
     capped = capped_contacts(conn, plan, rows[0][0], last, now)
+    includes = plan.stage.includes
     members = [
-        Member(r[0], r[1], r[2], r[3] or {}, r[4], r[5], r[6], r[7])
+        Member(r[0], r[1], r[2], _attributes(r[3]), r[4], r[5], r[6], r[7])
         for r in rows
-        if plan.stage.includes(r[0])
+        if includes(r[0])
     ]
     return members, last, capped
+
+
+_decode_json = json.JSONDecoder().decode
+
+
+def _attributes(stored: str | dict[str, Any] | None) -> dict[str, Any]:
+    if not stored:
+        return {}
+    return _decode_json(stored) if isinstance(stored, str) else stored
 
 
 def materialise(engine: Engine, settings: Settings, plan: Plan, now: datetime,
@@ -316,6 +350,7 @@ def materialise(engine: Engine, settings: Settings, plan: Plan, now: datetime,
     with engine.connect() as conn:
         where = segment_where(conn, plan.workspace, plan.campaign.segment_expression, now)
         check_coupons(conn, plan, where, after)
+        where = _by_id_range(conn, plan, now)
     while True:
         with engine.connect() as conn:
             members, last, capped = _read_members(
@@ -335,6 +370,20 @@ def materialise(engine: Engine, settings: Settings, plan: Plan, now: datetime,
     _finish(engine, plan, problems, now)
     queued = totals.pop("queued")
     return {"queued": queued, "excluded": totals, "problems": problems}
+
+
+def _by_id_range(conn: Connection, plan: Plan, now: datetime) -> Any:
+    """The segment condition, written so batches are read by contact id range.
+
+    With `workspace_id = ?` as it stands, SQLite (having no statistics) walks the
+    workspace's whole (workspace_id, phone) index and sorts it for every batch,
+    which makes a launch quadratic; `workspace_id + 0` cannot use that index, so
+    each batch reads only its own rows by id.
+    """
+    tree = parse_segment(plan.campaign.segment_expression)
+    condition = segment_condition(tree, workspace_id=plan.workspace.id,
+                                  dialect=conn.dialect.name, now=now)  # fmt: skip
+    return ((contacts.c.workspace_id + 0) == plan.workspace.id) & condition
 
 
 def _cancelled(engine: Engine, campaign_id: int) -> bool:
@@ -358,7 +407,7 @@ def _finish(engine: Engine, plan: Plan, problems: list[str], now: datetime) -> N
             excluded = dict(row.excluded or {})
             excluded["examples"] = (excluded.get("examples", []) + problems)[:5]
             conn.execute(
-                update(campaigns).where(campaigns.c.id == plan.campaign.id).values(
-                    excluded=excluded
-                )
+                update(campaigns)
+                .where(campaigns.c.id == plan.campaign.id)
+                .values(excluded=excluded)
             )

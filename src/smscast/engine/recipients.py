@@ -11,11 +11,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from smscast.core.campaign_rules import CampaignRules
 from smscast.core.consent import Purpose, Status, may_send
-from smscast.core.cost import ComposedMessage, MessageRules, Recipient, compose_message
+from smscast.core.cost import MessageRules, Recipient, compose_counted
+from smscast.core.encoding import Encoding
 from smscast.core.errors import Problem, UserError
 from smscast.core.links import short_url
 from smscast.core.phones import timezone_for_phone
@@ -55,7 +56,7 @@ class Timing:
     validity: timedelta | None
 
 
-@dataclass
+@dataclass(slots=True)
 class Member:
     """One segment member as read from the database."""
 
@@ -69,9 +70,24 @@ class Member:
     email: str | None = None
 
 
+class OutboxRow(NamedTuple):
+    """What a launch decides for one recipient; the rest of the message row is constant."""
+
+    contact_id: int
+    phone: str
+    variant_id: int
+    body: str
+    encoding: str
+    parts: int
+    send_after: datetime
+    valid_until: datetime | None
+    coupon_code: str | None
+    link_token: str | None
+
+
 @dataclass
 class BuiltBatch:
-    rows: list[dict[str, Any]] = field(default_factory=list)
+    rows: list[OutboxRow] = field(default_factory=list)
     excluded: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
     parts: int = 0
@@ -156,7 +172,7 @@ class RecipientBuilder:
         return due
 
     def compose(self, member: Member, variant: Variant, coupon: str | None,
-                token: str | None, batch: BuiltBatch) -> ComposedMessage:  # fmt: skip
+                token: str | None, batch: BuiltBatch) -> tuple[str, Encoding, int]:  # fmt: skip
         def link(url: str) -> str:
             position = self.links.get(url)
             if position is None:
@@ -171,7 +187,7 @@ class RecipientBuilder:
         if coupon is not None:
             values["coupon"] = coupon
         recipient = Recipient(str(member.id), values, member.language or "en", None)
-        return compose_message(variant.template, recipient, self.message_rules, link=link)
+        return compose_counted(variant.template, recipient, self.message_rules, link=link)
 
     def screen(self, members: list[Member], capped: set[int]) -> tuple[list[Member], BuiltBatch]:
         """The members that may get a message; the others counted by reason in the batch."""
@@ -190,12 +206,14 @@ class RecipientBuilder:
         tokens: list[str] | None,
     ) -> BuiltBatch:  # fmt: skip
         """Rows for screened members; `coupons` and `tokens` hold one value per member."""
+        validity = self.timing.validity
+        rows = batch.rows
         for index, member in enumerate(eligible):
             coupon = coupons[index] if coupons is not None else None
             token = tokens[index] if tokens is not None else None
             variant = self.variant_for(member.id)
             try:
-                message = self.compose(member, variant, coupon, token, batch)
+                body, encoding, parts = self.compose(member, variant, coupon, token, batch)
             except UserError as error:
                 batch.excluded["missing_value"] += 1
                 if coupon is not None:
@@ -205,14 +223,10 @@ class RecipientBuilder:
                 continue
             zones = self.zones(member)
             due = self.send_after(member, zones)
-            info = message.info
-            batch.parts += info.parts
-            batch.rows.append({
-                "contact_id": member.id, "phone": member.phone, "variant_id": variant.id,
-                "body": message.text, "encoding": info.encoding.value, "parts": info.parts,
-                "send_after": due, "coupon_code": coupon, "link_token": token,
-                "valid_until": due + self.timing.validity if self.timing.validity else None,
-            })  # fmt: skip
+            batch.parts += parts
+            until = due + validity if validity else None
+            rows.append(OutboxRow(member.id, member.phone, variant.id, body, encoding.value,
+                                  parts, due, until, coupon, token))  # fmt: skip
         return batch
 
 
