@@ -7,12 +7,15 @@ import asyncio
 import socket
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from outbound_helpers import add_sim_connector, count_by_status, queue_texts, wait_for
 from sqlalchemy import Engine, select, update
+from sqlalchemy.exc import OperationalError
 
 from smscast.channels.simulator import SimulatorConfig, start_simulator
 from smscast.config import Settings
 from smscast.engine.connectors import list_connectors
+from smscast.engine.reports import apply_reports
 from smscast.engine.runtime import Runtime
 from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.messaging_models import Connector, ConnectorLogRow, Message
@@ -155,3 +158,32 @@ async def test_an_edited_connector_is_restarted_with_its_new_settings(
         runtime.stop()
         await running
         await sim.close()
+
+
+async def test_reports_the_database_refused_once_are_written_again(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from smscast.engine import events
+
+    failures = []
+
+    def flaky(*args: object, **kwargs: object) -> object:
+        if not failures:
+            failures.append(1)
+            raise OperationalError("UPDATE messages", {}, Exception("database is locked"))
+        return apply_reports(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(events, "apply_reports", flaky)
+    now = datetime.now(UTC)
+    sim = await start_simulator(sim_config())
+    add_sim_connector(engine, workspace, sim.port, now)
+    queue_texts(engine, workspace, [f"+4860010{i:04d}" for i in range(5)], now)
+    runtime = Runtime(engine, settings, worker="w1")
+    running = asyncio.create_task(runtime.run())
+    try:
+        await wait_for(lambda: count_by_status(engine) == {"delivered": 5})
+    finally:
+        runtime.stop()
+        await running
+        await sim.close()
+    assert failures == [1]
