@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 
 from smscast.channels.simulator import SimulatorConfig, start_simulator
 from smscast.config import Settings
-from smscast.engine.connectors import list_connectors
+from smscast.engine.connectors import add_connector, list_connectors
 from smscast.engine.reports import apply_reports
 from smscast.engine.runtime import Runtime
 from smscast.engine.workspaces import WorkspaceRef
@@ -187,3 +187,41 @@ async def test_reports_the_database_refused_once_are_written_again(
         await running
         await sim.close()
     assert failures == [1]
+
+
+async def test_an_http_carrier_connector_is_fed_the_same_way(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef
+) -> None:
+    """A Kannel connector (sendsms over HTTP) built from its row: texts go out and are sent."""
+    requests: list[str] = []
+
+    async def kannel(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while line := await reader.readline():
+            if line.startswith(b"GET "):
+                requests.append(line.decode())
+            if line == b"\r\n":
+                body = b"0: Accepted for delivery"
+                writer.write(b"HTTP/1.1 202 Accepted\r\nContent-Length: %d\r\n\r\n%s"
+                             % (len(body), body))  # fmt: skip
+                await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(kannel, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    now = datetime.now(UTC)
+    add_connector(
+        engine, workspace, name="kannel", kind="kannel", rate_per_s=0, window=4, actor="test",
+        now=now, settings={"base_url": f"http://127.0.0.1:{port}", "username": "u",
+                           "password": "p", "sender": "Shop"},
+    )  # fmt: skip
+    queue_texts(engine, workspace, [f"+4860010{i:04d}" for i in range(6)], now)
+    runtime = Runtime(engine, settings, worker="w1")
+    running = asyncio.create_task(runtime.run())
+    try:
+        await wait_for(lambda: count_by_status(engine) == {"sent": 6})
+    finally:
+        runtime.stop()
+        await running
+        server.close()
+        await server.wait_closed()
+    assert len(requests) == 6 and all("/cgi-bin/sendsms" in r for r in requests)
