@@ -22,5 +22,5 @@ def print_json(value: Any) -> None:
 def fail(problem: Problem | str, code: int = 1) -> NoReturn:
     """Prints what is wrong to stderr and exits non-zero."""
     message = problem.message if isinstance(problem, Problem) else problem
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False)
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
