@@ -268,6 +268,8 @@ class _BatchWriter:
         found = list(errors)
         counts = ImportSummary(summary.job_id, rows_read=end - start)
         with conn.begin():
+            if not stage_store.workspace_exists(conn, workspace_id):
+                raise UserError.of("no_workspace", "the workspace was deleted during the import")
             for row, phone, first in stage.duplicates(start, end):
                 found.append(RowError(row, "phone", phone, f"row {row}: {phone} is the same "
                                       f"number as row {first}; row skipped"))  # fmt: skip
