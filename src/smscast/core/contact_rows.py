@@ -31,6 +31,7 @@ _ALIAS_TO_COLUMN = {
     alias: column for column, aliases in COLUMN_ALIASES.items() for alias in aliases
 }
 ATTRIBUTE_COLUMNS = ("first_name", "last_name")
+OPTIONAL_COLUMNS = ("language", "timezone", "email", "consent", "tags")
 _HEADER_JUNK = re.compile(r"[^\w]+")
 _LANGUAGE = re.compile(r"([a-zA-Z]{2,3})(?:[-_]([a-zA-Z]{2}|\d{3}))?")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -45,6 +46,7 @@ class ColumnMap:
     header: tuple[str, ...]
     known: dict[str, int]
     attributes: tuple[tuple[str, int], ...]  # first and last name, then custom columns
+    optional: tuple[int | None, ...] = ()  # where the OPTIONAL_COLUMNS are, if present
 
 
 class ContactRow(NamedTuple):
@@ -94,7 +96,8 @@ def map_columns(header: Sequence[str]) -> ColumnMap:
             line=1,
         )
     names = [(name, known[name]) for name in ATTRIBUTE_COLUMNS if name in known]
-    return ColumnMap(tuple(header), known, tuple(names + attributes))
+    optional = tuple(known.get(name) for name in OPTIONAL_COLUMNS)
+    return ColumnMap(tuple(header), known, tuple(names + attributes), optional)
 
 
 def read_contact_row(
@@ -137,7 +140,9 @@ def read_contact_row(
     except PhoneError as error:
         problems.append(_at_row(row, error.problem))
         return problems
-    language = _cell(values, known, "language")
+    language, zone, email, consent_cell, tags = [
+        values[index] or None if index is not None else None for index in columns.optional
+    ]
     if language is not None:
         code = _language_code(language)
         if code is None:
@@ -150,20 +155,17 @@ def read_contact_row(
                 )
             )
         language = code
-    zone = _cell(values, known, "timezone")
     if zone is not None and zone not in known_zones:
         problems.append(
             _problem(
                 row, "timezone", "invalid_timezone", f'"{zone}" is not a time zone (Europe/Warsaw)'
             )
         )
-    email = _cell(values, known, "email")
     if email is not None and not _EMAIL.fullmatch(email):
         problems.append(
             _problem(row, "email", "invalid_email", f'"{email}" is not an email address')
         )
     consent: Action | None = None
-    consent_cell = _cell(values, known, "consent")
     if consent_cell is not None:
         consent, refusal = _consent_of(consent_cell)
         if refusal:
@@ -171,16 +173,10 @@ def read_contact_row(
     if problems:
         return problems
     attributes = {name: values[index] for name, index in columns.attributes if values[index]}
-    tags = _cell(values, known, "tags")
     return ContactRow(
         row, phone.e164, phone.country, attributes, language, zone, email,
         _tags_of(tags) if tags else (), consent,
     )  # fmt: skip
-
-
-def _cell(values: list[str], known: dict[str, int], column: str) -> str | None:
-    index = known.get(column)
-    return (values[index] or None) if index is not None else None
 
 
 @lru_cache(maxsize=1024)
