@@ -1,0 +1,86 @@
+"""`smscast workspace settings`: quiet hours, frequency caps, footer, links, price."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+from smscast.cli.context import actor, command_context, now
+from smscast.cli.output import console, fail, print_json
+from smscast.core.campaign_rules import rules_from_settings
+from smscast.core.errors import UserError
+from smscast.engine.auth import Caller
+from smscast.engine.workspace_settings import update_workspace
+
+KNOWN = (
+    "quiet_hours", "quiet_hours_informational", "frequency_cap_limit", "frequency_cap_days",
+    "opt_out_footer_required", "opt_out_keyword", "short_domain", "part_price",
+)  # fmt: skip
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """`key=value`; the value is read as JSON when it is JSON (3, true, {...}), else as text."""
+    key, sep, raw = text.partition("=")
+    key = key.strip()
+    if not sep or key not in KNOWN:
+        raise UserError.of(
+            "unknown_setting",
+            f'"{text}" is not KEY=VALUE with KEY one of: {", ".join(KNOWN)}',
+            field="set",
+        )
+    try:
+        return key, json.loads(raw)
+    except json.JSONDecodeError:
+        return key, raw
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("settings")
+    def settings(
+        assignments: list[str] = typer.Option(
+            [],
+            "--set",
+            help="KEY=VALUE, e.g. frequency_cap_limit=3 or "
+            'quiet_hours=\'{"start": "22:00", "end": "07:00"}\' (repeatable)',
+        ),
+        workspace: str | None = typer.Option(
+            None, "--workspace", "-w", help="Workspace name or id (default: the only one)"
+        ),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+    ) -> None:
+        """Show the workspace's campaign rules, or change them with --set."""
+        with command_context() as ctx:
+            ref = ctx.workspace(workspace)
+            if assignments:
+                changes = dict(parse_assignment(item) for item in assignments)
+                rules_from_settings({**ref.settings, **changes})
+                caller = Caller("cli", 0, ref, "owner", actor().removeprefix("cli:"))
+                ref_settings = update_workspace(
+                    ctx.engine, ref, {"settings": changes}, caller=caller, now=now()
+                )["settings"]
+            else:
+                ref_settings = ref.settings
+        try:
+            rules = rules_from_settings(ref_settings)
+        except UserError as error:
+            fail(error.problem)
+        shown = {
+            "quiet_hours": {
+                "start": rules.quiet.start.strftime("%H:%M"),
+                "end": rules.quiet.end.strftime("%H:%M"),
+            },
+            "quiet_hours_informational": rules.quiet_informational,
+            "frequency_cap_limit": rules.cap.limit,
+            "frequency_cap_days": rules.cap.window.days,
+            "opt_out_footer_required": rules.footer_required,
+            "opt_out_keyword": rules.opt_out_keyword,
+            "short_domain": rules.short_domain,
+            "part_price": rules.part_price,
+        }
+        if as_json:
+            print_json(shown)
+            return
+        for key, value in shown.items():
+            console.print(f"{key:<26} {json.dumps(value)}", highlight=False)
