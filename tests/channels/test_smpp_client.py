@@ -146,14 +146,20 @@ def settings_for(smsc: ScriptedSmsc, **changes: Any) -> SmppSettings:
 
 
 @contextlib.asynccontextmanager
-async def running(settings: SmppSettings) -> AsyncIterator[tuple[SmppClient, list[Any]]]:
+async def running(
+    settings: SmppSettings, *, ack: bool = True
+) -> AsyncIterator[tuple[SmppClient, list[Any]]]:
+    """A bound client collecting its events; with `ack=False` the test acknowledges them."""
     client = SmppClient(settings)
     await client.start()
     events: list[Any] = []
 
     async def collect() -> None:
+        # As the engine does: each report and text is acknowledged once it is "stored".
         async for event in client.events():
             events.append(event)
+            if ack and getattr(event, "ack", None) is not None:
+                event.ack()
 
     collector = asyncio.create_task(collect())
     try:

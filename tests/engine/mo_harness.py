@@ -1,6 +1,6 @@
 """Inbound texts over real SMPP for engine tests: the simulator injects MO messages,
 our SMPP client receives them on loopback, and the test hands the events to the
-engine exactly as the connector runtime does."""
+engine exactly as the connector runtime does (acknowledging each text once stored)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import contextlib
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -51,15 +51,27 @@ class Mo:
     engine: Engine
     settings: Settings
     connector_id: int
+    received: list[InboundMessage] = field(default_factory=list)
 
     async def receive(self, sender: str, recipient: str, text: str) -> InboundMessage:
+        """The text as the connector gives it; the test stores it, `mo_pipe` acks it."""
         await self.sim.send_mo(sender, recipient, text)
         async with asyncio.timeout(10):
-            return await self.inbox.get()
+            message = await self.inbox.get()
+        self.received.append(message)
+        return message
 
     async def send(self, sender: str, recipient: str, text: str) -> InboundResult:
         message = await self.receive(sender, recipient, text)
-        return handle_inbound(self.engine, self.settings, self.connector_id, message)
+        result = handle_inbound(self.engine, self.settings, self.connector_id, message)
+        self.acknowledge()
+        return result
+
+    def acknowledge(self) -> None:
+        for message in self.received:
+            if message.ack is not None:
+                message.ack()
+        self.received.clear()
 
 
 @contextlib.asynccontextmanager
@@ -75,9 +87,11 @@ async def mo_pipe(engine: Engine, settings: Settings, connector_id: int) -> Asyn
                 inbox.put_nowait(event)
 
     task = asyncio.create_task(collect())
+    mo = Mo(sim, client, inbox, engine, settings, connector_id)
     try:
-        yield Mo(sim, client, inbox, engine, settings, connector_id)
+        yield mo
     finally:
+        mo.acknowledge()
         await client.stop()
         await asyncio.wait_for(task, 5)
         await sim.close()

@@ -9,7 +9,7 @@ database, so a connector can be tested with nothing but a socket.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -51,6 +51,13 @@ class SubmitResult:
     retry_after: float | None = None
 
 
+#: Called by the engine once the event it came with is committed: the connector then
+#: tells the carrier (SMPP deliver_sm_resp), so a crash before the commit loses nothing,
+#: as the carrier sends again what it was never told we have. Events that need no
+#: answer (HTTP callbacks are answered by the API after its commit) carry None.
+Ack = Callable[[], None]
+
+
 class ReportState(enum.StrEnum):
     DELIVERED = "delivered"
     UNDELIVERED = "undelivered"
@@ -75,6 +82,7 @@ class DeliveryReport:
     error_code: str | None = None
     done_at: datetime | None = None
     raw: str = ""
+    ack: Ack | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +95,7 @@ class InboundMessage:
     received_at: datetime
     carrier_ids: tuple[str, ...] = ()
     parts: int = 1
+    ack: Ack | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,9 @@
 
 Events are gathered for up to 50 ms or 1000 events and written in one transaction,
 so a carrier reporting thousands of deliveries a second costs tens of transactions,
-not thousands. Inbound texts go to the inbound router (`engine.inbound`) one by one.
+not thousands. Inbound texts go to the inbound router (`engine.inbound`) a batch at a
+time. Only after a batch is committed are its events acknowledged to the connector
+(`ack`), which then tells the carrier: what a crash interrupts is sent again.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import contextlib
 import importlib
 import inspect
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -118,6 +120,7 @@ class EventPump:
             attempt += 1
             try:
                 await self.db.run(self._write_reports, reports, entries)
+                acknowledge(reports)
                 break
             except Exception:
                 # Held, not dropped: while this waits, reading stops at BACKLOG_MAX and the
@@ -130,11 +133,27 @@ class EventPump:
                     break
                 await asyncio.sleep(RETRY_S)
         if inbound:
+            await self._write_inbound(inbound)
+
+    async def _write_inbound(self, inbound: list[InboundMessage]) -> None:
+        """Routes a batch; when it fails, each text alone, so one bad text holds up no
+        other. A text never stored is never acknowledged: the carrier sends it again."""
+        try:
+            await self._inbound(inbound)
+            acknowledge(inbound)
+            return
+        except Exception:
+            log.exception("connector %s: %d inbound text(s) not handled", self.connector.name,
+                          len(inbound))  # fmt: skip
+        if len(inbound) == 1:
+            return
+        for message in inbound:
             try:
-                await self._inbound(inbound)
+                await self._inbound([message])
+                acknowledge([message])
             except Exception:
-                log.exception("connector %s: %d inbound text(s) not handled", self.connector.name,
-                              len(inbound))  # fmt: skip
+                log.exception("connector %s: inbound text from %s not handled; the carrier "
+                              "sends it again", self.connector.name, message.sender)  # fmt: skip
 
     def _write_reports(self, reports: list[DeliveryReport], entries: list[LogEntry]) -> None:
         with self.db.engine.begin() as conn:
@@ -168,6 +187,13 @@ class EventPump:
         with self.db.engine.begin() as conn:
             for message in batch:
                 store_inbound_row(conn, self.workspace_id, self.connector_id, message)
+
+
+def acknowledge(events: Sequence[DeliveryReport | InboundMessage]) -> None:
+    """Lets the connector answer the carrier for events that are now committed."""
+    for event in events:
+        if event.ack is not None:
+            event.ack()
 
 
 def store_inbound_row(

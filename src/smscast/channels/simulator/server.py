@@ -229,6 +229,10 @@ class Simulator:
             self.held.append((system_id, message))
         self.stats.held = len(self.held)
 
+    def retry_later(self, system_id: str | None, message: bytes, delay: float = 1.0) -> None:
+        """Sends a report or MO again after an ESME said it cannot take it now."""
+        asyncio.get_running_loop().call_later(delay, self.route, system_id, [message])
+
     def release_held(self, session: Session) -> None:
         """Sends what waited for a receiver to the one that just bound."""
         if session.closing or not self.held:

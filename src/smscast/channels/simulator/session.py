@@ -214,6 +214,8 @@ class Session(asyncio.Protocol):
                 sequence,
                 status_name(status),
             )
+            if status == S.ESME_RX_T_APPN:  # "not now": a carrier tries again later
+                self.sim.retry_later(self.system_id, sent)
         else:
             self.sim.stats.deliver_acked += 1
 

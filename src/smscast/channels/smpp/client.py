@@ -5,12 +5,18 @@ bind, enquire_link, reconnect with backoff and jitter, unbind on stop) and
 glues three parts together: the `SmppSession` on the wire, the `Submitter`
 (window, rate, results) and the `Receiver` (delivery reports, inbound texts).
 Every exchange worth keeping becomes a `LogEntry` event, never with the password.
+
+A deliver_sm is answered only when the engine calls the `ack` of the event it
+became, after storing it: a crash in between leaves it unanswered, and the SMSC
+sends it again after the reconnect. Answers the engine gives together (a stored
+batch) go out in one write.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import random
 import ssl
 import time
@@ -69,6 +75,8 @@ class SmppClient:
         self._detail = "not started"
         self._errors: deque[str] = deque(maxlen=5)
         self._rate = (0.0, 0, 0.0)  # (stamp, parts sent then, parts per second)
+        self._unanswered: dict[SmppSession, int] = {}  # deliver_sm waiting for the engine
+        self._answering: set[SmppSession] = set()  # sessions with answers to write
 
     # --- Connector ------------------------------------------------------------------
 
@@ -123,6 +131,10 @@ class SmppClient:
         self._stopping = True
         deadline = time.monotonic() + self.settings.response_timeout_s
         while not self._submitter.idle and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        # What the SMSC sent us is answered once stored, before we unbind; what is still
+        # unstored at the deadline stays unanswered and comes again after the next bind.
+        while self._waiting_for_engine() and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
         for task in self._tasks:
             task.cancel()
@@ -262,11 +274,14 @@ class SmppClient:
                 f"submit_sm_resp {seq} ({status_name(status)}) for no submit of ours",
             )
 
-    def on_deliver(self, deliver: pdu.DeliverSm) -> int:
+    def on_deliver(self, deliver: pdu.DeliverSm, session: SmppSession) -> int | None:
         if self._events.qsize() >= MAX_PENDING_EVENTS:
             return CommandStatus.ESME_RX_T_APPN
-        self._receiver.on_deliver(deliver, time.monotonic())
-        return CommandStatus.ESME_ROK
+        ack = functools.partial(self._answer, session, deliver.sequence_number)
+        if not self._receiver.on_deliver(deliver, time.monotonic(), ack):
+            return CommandStatus.ESME_ROK
+        self._unanswered[session] = self._unanswered.get(session, 0) + 1
+        return None
 
     def on_problem(self, kind: str, detail: str, wire: bytes) -> None:
         self._errors.append(detail)
@@ -276,6 +291,9 @@ class SmppClient:
         self._submitter.pump()
 
     def on_lost(self, session: SmppSession, reason: str) -> None:
+        # Its unanswered deliver_sm are the SMSC's to send again on the next binding.
+        self._unanswered.pop(session, None)
+        self._answering.discard(session)
         if self._session is session:
             self._session = None
             if self._bound is not None:
@@ -290,6 +308,29 @@ class SmppClient:
 
     def _emit(self, event: ChannelEvent) -> None:
         self._events.put_nowait(event)
+
+    def _answer(self, session: SmppSession, sequence: int) -> None:
+        """The engine stored what deliver_sm `sequence` carried: ESME_ROK, written with
+        the other answers of the same batch once the engine's loop turn ends."""
+        waiting = self._unanswered.get(session)
+        if waiting is None or not session.is_open:
+            return  # that connection is gone: the SMSC sends it again, we store it again
+        self._unanswered[session] = waiting - 1
+        session.answer_deliver(sequence)
+        if not self._answering:
+            asyncio.get_running_loop().call_soon(self._write_answers)
+        self._answering.add(session)
+
+    def _write_answers(self) -> None:
+        sessions, self._answering = self._answering, set()
+        for session in sessions:
+            session.flush()
+
+    def _waiting_for_engine(self) -> bool:
+        session = self._session
+        if session is None or not session.is_open:
+            return False
+        return self._unanswered.get(session, 0) > 0
 
     def _awaiting_ids(self) -> bool:
         return self._submitter.in_flight > 0

@@ -51,6 +51,11 @@ class ReassemblyBuffer(Generic[T]):
     def __len__(self) -> int:
         return len(self._pending)
 
+    def holds(self, key: PartKey, seq: int) -> bool:
+        """Whether part `seq` of `key` is already here (a repeat would be ignored)."""
+        pending = self._pending.get(key)
+        return pending is not None and seq in pending.parts
+
     def add(self, key: PartKey, seq: int, part: T, now: float) -> list[T] | None:
         """Stores part `seq` (1-based) of `key`; returns all parts in order once complete.
 

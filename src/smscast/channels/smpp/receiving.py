@@ -2,10 +2,11 @@
 
 Reports are matched to our message refs by normalised carrier id (held a while
 when they beat their submit_sm_resp); inbound parts are decoded by the message
-core and reassembled across deliver_sm. A deliver_sm we cannot read is still
-acknowledged (the SMSC would otherwise redeliver it forever) and logged with
-what was wrong; an inbound text is delivered as well as it can be read rather
-than dropped.
+core and reassembled across deliver_sm. Each event carries the `ack` of every
+deliver_sm it came from: the engine calls it once the event is stored, and only then
+is the deliver_sm answered. A deliver_sm we cannot read is acknowledged at once (the
+SMSC would otherwise redeliver it forever) and logged with what was wrong; an
+inbound text is delivered as well as it can be read rather than dropped.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from smscast.channels.base import ChannelEvent, DeliveryReport, InboundMessage
+from smscast.channels.base import Ack, ChannelEvent, DeliveryReport, InboundMessage
 from smscast.channels.smpp import pdu
 from smscast.channels.smpp.constants import ESM_TYPE_MASK, ESM_UDHI, Tag
 from smscast.channels.smpp.dlr import ReadReport, ReportError, normalise_id, read_report
@@ -47,7 +48,7 @@ class Receiver:
         self.matcher: ReportMatcher[DeliveryReport] = ReportMatcher(
             settings.report_hold_s, settings.report_match_s
         )
-        self.parts: ReassemblyBuffer[tuple[DecodedPart, datetime]] = ReassemblyBuffer(
+        self.parts: ReassemblyBuffer[tuple[DecodedPart, datetime, Ack]] = ReassemblyBuffer(
             settings.mo_part_timeout_s
         )
 
@@ -59,15 +60,16 @@ class Receiver:
         for early in self.matcher.remember(carrier_id, ref, now):
             self.emit(_with_ref(early, ref))
 
-    def on_deliver(self, deliver: pdu.DeliverSm, now: float) -> None:
+    def on_deliver(self, deliver: pdu.DeliverSm, now: float, ack: Ack) -> bool:
+        """Emits (or holds) what `deliver` carries; False when nothing carries `ack`,
+        so the deliver_sm is answered at once."""
         tlvs = deliver.tlvs
         is_report = (deliver.esm_class & ESM_TYPE_MASK) in _REPORT_TYPES or (
             Tag.RECEIPTED_MESSAGE_ID in tlvs
         )
         if is_report:
-            self._report(deliver, now)
-        else:
-            self._inbound(deliver, now, datetime.now(UTC))
+            return self._report(deliver, now, ack)
+        return self._inbound(deliver, now, datetime.now(UTC), ack)
 
     def expire(self, now: float) -> None:
         for report in self.matcher.expire(now):
@@ -77,7 +79,7 @@ class Receiver:
 
     # --- delivery reports -------------------------------------------------------------
 
-    def _report(self, deliver: pdu.DeliverSm, now: float) -> None:
+    def _report(self, deliver: pdu.DeliverSm, now: float, ack: Ack) -> bool:
         text = (deliver.short_message or deliver.tlvs.get(Tag.MESSAGE_PAYLOAD, b"")).decode(
             "latin-1"
         )
@@ -91,16 +93,17 @@ class Receiver:
             )
         except ReportError as exc:
             self.on_log("bad_report", str(exc), text)
-            return
+            return False
         carrier_id = self._carrier_id(read)
         ref = self.matcher.ref_for(carrier_id)
         if ref is not None:
-            self.emit(_event(read, carrier_id, ref))
+            self.emit(_event(read, carrier_id, ref, ack))
         elif self.awaiting_ids():
             # Its submit_sm_resp may still be on the way: hold it rather than lose the ref.
-            self.matcher.hold(carrier_id, _event(read, carrier_id, None), now)
+            self.matcher.hold(carrier_id, _event(read, carrier_id, None, ack), now)
         else:
-            self._emit_unmatched(_event(read, carrier_id, None))
+            self._emit_unmatched(_event(read, carrier_id, None, ack))
+        return True
 
     def _emit_unmatched(self, report: DeliveryReport) -> None:
         self.on_log(
@@ -123,7 +126,7 @@ class Receiver:
 
     # --- inbound texts ----------------------------------------------------------------
 
-    def _inbound(self, deliver: pdu.DeliverSm, now: float, wall: datetime) -> None:
+    def _inbound(self, deliver: pdu.DeliverSm, now: float, wall: datetime, ack: Ack) -> bool:
         payload = deliver.short_message or deliver.tlvs.get(Tag.MESSAGE_PAYLOAD, b"")
         udhi = bool(deliver.esm_class & ESM_UDHI)
         try:
@@ -136,21 +139,25 @@ class Receiver:
             part = DecodedPart(part.text, sar)
         sender, recipient = deliver.source_addr, deliver.destination_addr
         if part.concat is None or part.concat[1] == 1:
-            self.emit(InboundMessage(sender, recipient, reassemble([part]), wall))
-            return
+            self.emit(InboundMessage(sender, recipient, reassemble([part]), wall, ack=ack))
+            return True
         reference, total, seq = part.concat
         key = (sender, recipient, reference, total)
-        done = self.parts.add(key, seq, (part, wall), now)
+        if self.parts.holds(key, seq):
+            return False  # a part the carrier sent again: the first one's event answers for it
+        done = self.parts.add(key, seq, (part, wall, ack), now)
         if done is None:
-            return
+            return True
         try:
-            text = reassemble([p for p, _ in done])
+            text = reassemble([p for p, _, _ in done])
         except UserError as exc:
             self.on_log("bad_inbound", f"from {sender}: {exc}", "")
-            text = _join_best_effort([p.text for p, _ in done])
-        self.emit(InboundMessage(sender, recipient, text, done[0][1], parts=total))
+            text = _join_best_effort([p.text for p, _, _ in done])
+        acks = _all_of([a for _, _, a in done])
+        self.emit(InboundMessage(sender, recipient, text, done[0][1], parts=total, ack=acks))
+        return True
 
-    def _emit_incomplete(self, late: Incomplete[tuple[DecodedPart, datetime]]) -> None:
+    def _emit_incomplete(self, late: Incomplete[tuple[DecodedPart, datetime, Ack]]) -> None:
         sender, recipient, reference, total = late.key
         missing = ", ".join(str(m) for m in late.missing)
         self.on_log(
@@ -160,24 +167,45 @@ class Receiver:
             "",
         )
         texts: list[str] = []
-        by_seq = {p.concat[2]: p.text for p, _ in late.parts if p.concat is not None}
+        by_seq = {p.concat[2]: p.text for p, _, _ in late.parts if p.concat is not None}
         for seq in range(1, total + 1):
             texts.append(by_seq.get(seq, "[…]"))
         self.emit(
             InboundMessage(
-                sender, recipient, _join_best_effort(texts), late.parts[0][1], parts=total
+                sender,
+                recipient,
+                _join_best_effort(texts),
+                late.parts[0][1],
+                parts=total,
+                ack=_all_of([a for _, _, a in late.parts]),
             )
         )
 
 
-def _event(read: ReadReport, carrier_id: str, ref: int | None) -> DeliveryReport:
-    return DeliveryReport(carrier_id, read.state, ref, read.error_code, read.done_at, read.raw)
+def _event(read: ReadReport, carrier_id: str, ref: int | None, ack: Ack) -> DeliveryReport:
+    return DeliveryReport(carrier_id, read.state, ref, read.error_code, read.done_at, read.raw, ack)
 
 
 def _with_ref(report: DeliveryReport, ref: int) -> DeliveryReport:
     return DeliveryReport(
-        report.carrier_id, report.state, ref, report.error_code, report.done_at, report.raw
+        report.carrier_id,
+        report.state,
+        ref,
+        report.error_code,
+        report.done_at,
+        report.raw,
+        report.ack,
     )
+
+
+def _all_of(acks: list[Ack]) -> Ack:
+    """One ack for a text that came in several deliver_sm: answers every one of them."""
+
+    def ack() -> None:
+        for each in acks:
+            each()
+
+    return ack
 
 
 def _sar(tlvs: dict[int, bytes]) -> tuple[int, int, int] | None:

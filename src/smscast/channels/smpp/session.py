@@ -33,8 +33,9 @@ class SessionHandler(Protocol):
 
     def on_submit_resp(self, seq: int, status: int, message_id: str) -> None: ...
 
-    def on_deliver(self, deliver: pdu.DeliverSm) -> int:
-        """Handles a deliver_sm; returns the command_status for its deliver_sm_resp."""
+    def on_deliver(self, deliver: pdu.DeliverSm, session: SmppSession) -> int | None:
+        """Handles a deliver_sm; returns the command_status for its deliver_sm_resp, or
+        None when the answer waits until the engine has stored what it carried."""
         ...
 
     def on_problem(self, kind: str, detail: str, wire: bytes) -> None: ...
@@ -120,6 +121,11 @@ class SmppSession(asyncio.Protocol):
         """Queues an answer; `flush` (at the end of each read) writes them together."""
         self._answers.append(data)
 
+    def answer_deliver(self, sequence: int, status: int = 0) -> None:
+        """Queues a deliver_sm_resp; the caller flushes (one write for a whole batch)."""
+        # A header and an empty message_id: packed directly.
+        self._answers.append(_HEADER.pack(17, _DELIVER_SM_RESP, status, sequence) + b"\0")
+
     def flush(self) -> None:
         if self._answers:
             data = b"".join(self._answers)
@@ -170,9 +176,9 @@ class SmppSession(asyncio.Protocol):
             return
         if command_id == _DELIVER_SM:
             assert isinstance(decoded, pdu.DeliverSm)
-            answer = self.handler.on_deliver(decoded)
-            # deliver_sm_resp is a header and an empty message_id: packed directly.
-            self.answer(_HEADER.pack(17, _DELIVER_SM_RESP, answer, seq) + b"\0")
+            answer = self.handler.on_deliver(decoded, self)
+            if answer is not None:
+                self.answer_deliver(seq, answer)
         elif command_id == _ENQUIRE_LINK:
             self.answer(pdu.EnquireLinkResp(sequence_number=seq).encode())
         elif command_id == _UNBIND:
