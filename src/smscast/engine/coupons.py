@@ -8,6 +8,7 @@ ever given to two people: the claim only takes rows whose `allocated_at` is empt
 
 from __future__ import annotations
 
+import json
 import random
 import string
 from collections.abc import Iterable
@@ -20,7 +21,7 @@ from smscast.core.errors import UserError
 from smscast.engine.audit import record_audit
 from smscast.engine.stats import bump_campaign_stats
 from smscast.engine.workspaces import WorkspaceRef
-from smscast.store.bulk import insert_rows
+from smscast.store.bulk import DriverValues, insert_rows
 from smscast.store.campaign_models import Coupon, CouponPool
 from smscast.store.messaging_models import Campaign, Message
 from smscast.store.models import table_of
@@ -156,6 +157,46 @@ def allocate_coupons(
             )
         claimed.extend(rows)
     return claimed
+
+
+def peek_coupons(conn: Connection, pool: int, after_id: int, count: int) -> list[tuple[int, str]]:
+    """The next `count` free codes after `after_id` as (id, code), without claiming them.
+
+    A launch renders a batch with these while the batch before it is being written;
+    `claim_coupon_ids` then claims exactly them in the batch's own transaction.
+    """
+    rows = conn.execute(
+        select(coupons.c.id, coupons.c.code)
+        .where(coupons.c.pool_id == pool, coupons.c.allocated_at.is_(None),
+               coupons.c.id > after_id)
+        .order_by(coupons.c.id)
+        .limit(count)
+    ).all()  # fmt: skip
+    return [(int(row.id), str(row.code)) for row in rows]
+
+
+def claim_coupon_ids(conn: Connection, campaign_id: int, ids: list[int], now: datetime) -> bool:
+    """Claims these codes for the campaign if every one of them is still free.
+
+    False (with nothing to keep: the caller rolls back) when another launch took one
+    of them since it was peeked. The ids travel as one parameter, a JSON array on
+    SQLite and an array on PostgreSQL, so thousands cost one statement.
+    """
+    if not ids:
+        return True
+    if conn.dialect.name == "sqlite":
+        result = conn.exec_driver_sql(
+            "UPDATE coupons SET campaign_id = ?, allocated_at = ? WHERE id IN "
+            "(SELECT value FROM json_each(?)) AND allocated_at IS NULL",
+            (campaign_id, DriverValues(conn).moment(now), json.dumps(ids)),
+        )
+    else:
+        result = conn.exec_driver_sql(
+            "UPDATE coupons SET campaign_id = %s, allocated_at = %s "
+            "WHERE id = ANY(%s) AND allocated_at IS NULL",
+            (campaign_id, now, ids),
+        )
+    return bool(result.rowcount == len(ids))
 
 
 def release_coupons(conn: Connection, pool: int, codes: list[str]) -> None:

@@ -25,7 +25,8 @@ from smscast.engine.campaigns import (
     launches,
     next_run_time,
 )
-from smscast.engine.materialise import Stage, check_coupons, make_plan, materialise
+from smscast.engine.launch_plan import Stage, check_coupons, make_plan
+from smscast.engine.materialise import materialise
 from smscast.engine.segments import segment_where
 from smscast.engine.workspaces import WorkspaceRef, resolve_workspace
 

@@ -2,64 +2,57 @@
 
 Members are read in contact-id order; each batch is screened (phone, duplicate,
 consent, frequency cap), given coupons and link tokens, rendered, timed and written
-in one transaction together with the counters and the launch's progress mark. An
-interrupted launch run again starts after the last committed contact, and the
-unique (campaign, run, contact) key refuses any second message for anyone.
+in one transaction together with its coupon claim, the counters and the launch's
+progress mark. An interrupted launch run again starts after the last committed
+contact, and the unique (campaign, run, contact) key refuses any second message.
+
+Two threads share a launch. While the writer thread commits one batch (claim,
+insert, counters: mostly SQLite's C code, which runs without the GIL), the main
+thread reads, screens and renders the next. That batch's coupons are *peeked*
+(the next free codes after those already in flight) and claimed by id in its own
+transaction, so a crash still keeps a batch's codes and messages together or
+neither. If another launch took a peeked code meanwhile, that batch and every one
+after it are written the sequential way: claim first, then render.
 """
 
 from __future__ import annotations
 
-import json
-import math
 import random
-from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import (
-    Connection,
-    Engine,
-    Text,
-    and_,
-    func,
-    insert,
-    or_,
-    select,
-    type_coerce,
-    update,
-)
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from smscast.config import Settings
-from smscast.core.campaign_rules import CampaignRules, rules_from_settings
-from smscast.core.cost import MessageRules
-from smscast.core.errors import UserError
 from smscast.core.links import new_tokens
-from smscast.core.segment_parser import parse_segment
-from smscast.core.templates import compile_template
-from smscast.engine.campaigns import campaign_row, launches, messages, variants
-from smscast.engine.coupons import allocate_coupons, free_codes, release_coupons
-from smscast.engine.recipients import (
-    SAMPLE_SEED,
-    BuiltBatch,
-    Member,
-    RecipientBuilder,
-    Timing,
-    Variant,
-    bucket,
+from smscast.engine.campaigns import campaign_row, launches, messages
+from smscast.engine.coupons import (
+    allocate_coupons,
+    claim_coupon_ids,
+    peek_coupons,
+    release_coupons,
 )
+from smscast.engine.launch_plan import (
+    Plan,
+    Stage,
+    campaign_links,
+    check_coupons,
+    make_plan,
+    members_where,
+    read_members,
+)
+from smscast.engine.recipients import BuiltBatch, Member
 from smscast.engine.segments import segment_where
 from smscast.engine.stats import bump_campaign_stats
-from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.bulk import DriverValues, insert_rows
-from smscast.store.campaign_models import CampaignLink
 from smscast.store.messaging_models import Campaign
-from smscast.store.models import ConsentState, Contact, table_of
-from smscast.store.segment_sql import segment_condition
+from smscast.store.models import table_of
 
-contacts = table_of(Contact)
-consent_states = table_of(ConsentState)
-campaign_links = table_of(CampaignLink)
+__all__ = ["Plan", "Stage", "check_coupons", "make_plan", "materialise"]
+
 campaigns = table_of(Campaign)
 
 MESSAGE_COLUMNS = (
@@ -68,169 +61,23 @@ MESSAGE_COLUMNS = (
     "status", "send_after", "valid_until", "attempts", "coupon_code", "link_token",
     "created_at",
 )  # fmt: skip
-NOT_COUNTED = ("cancelled", "failed", "rejected")
-"""Messages in these states never reached the person and do not count against caps."""
 
 
-@dataclass(frozen=True, slots=True)
-class Stage:
-    """Which members a launch pass covers: all, an A/B sample, or the rest after it."""
-
-    name: str  # all, sample, rest
-    sample_percent: int = 0
-
-    def includes(self, contact_id: int) -> bool:
-        if self.name == "all":
-            return True
-        in_sample = bucket(contact_id, SAMPLE_SEED) < self.sample_percent
-        return in_sample if self.name == "sample" else not in_sample
+class CouponTaken(Exception):
+    """A peeked code was claimed by someone else before its batch was written."""
 
 
 @dataclass
-class Plan:
-    workspace: WorkspaceRef
-    campaign: Any
-    run: int
-    stage: Stage
-    rules: CampaignRules
-    builder: RecipientBuilder
-    uses_coupon: bool
-    uses_link: bool
-    pool: int | None
+class Ahead:
+    """A batch rendered with peeked coupons, waiting for (or in) the writer thread."""
 
-
-def run_start(schedule: dict[str, Any], now: datetime) -> datetime:
-    at = schedule.get("at")
-    start = datetime.fromisoformat(at) if at else now
-    return max(start, now)
-
-
-def _variants(conn: Connection, campaign: Any, stage: Stage) -> list[Variant]:
-    rows = conn.execute(
-        select(variants).where(variants.c.campaign_id == campaign.id).order_by(variants.c.id)
-    ).all()
-    if stage.name == "rest":
-        rows = [row for row in rows if row.is_winner] or rows[:1]
-    share = {row.id: (100 if stage.name == "rest" else row.split_percent) for row in rows}
-    return [Variant(row.id, compile_template(row.body), share[row.id]) for row in rows]
-
-
-def make_plan(conn: Connection, workspace: WorkspaceRef, campaign: Any, run: int, stage: Stage,
-              now: datetime) -> Plan:  # fmt: skip
-    rules = rules_from_settings(workspace.settings)
-    options = campaign.options or {}
-    schedule = campaign.schedule or {}
-    found = _variants(conn, campaign, stage)
-    names = {use.name for v in found for use in v.template.variables}
-    local = schedule.get("local_time")
-    validity = options.get("validity_seconds")
-    timing = Timing(
-        start=run_start(schedule, now),
-        local_time=time.fromisoformat(local) if local else None,
-        spread=timedelta(seconds=schedule.get("spread_seconds") or 0),
-        quiet=rules.quiet_applies(campaign.purpose),
-        validity=timedelta(seconds=validity) if validity else None,
-    )
-    message_rules = MessageRules(
-        promotional=campaign.purpose == "promotional", footer_required=rules.footer_required,
-        opt_out_keyword=rules.opt_out_keyword, smart=bool(options.get("smart_encoding")),
-    )  # fmt: skip
-    links = {
-        row.url: row.position
-        for row in conn.execute(
-            select(campaign_links.c.url, campaign_links.c.position).where(
-                campaign_links.c.campaign_id == campaign.id
-            )
-        )
-    }
-    builder = RecipientBuilder(
-        purpose=campaign.purpose, variants=found, rules=rules, message_rules=message_rules,
-        timing=timing, links=links, workspace_zone=workspace.timezone,
-    )  # fmt: skip
-    uses_coupon = "coupon" in names
-    pool = options.get("coupon_pool_id")
-    if uses_coupon and pool is None:
-        raise UserError.of("no_coupon_pool", "the text uses {{ coupon }} but the campaign has "
-                           "no coupon pool (--coupon-pool NAME)", field="coupon_pool")  # fmt: skip
-    return Plan(workspace, campaign, run, stage, rules, builder, uses_coupon, "link" in names,
-                pool)  # fmt: skip
-
-
-def _member_query(plan: Plan, where: Any, after: int, limit: int) -> Any:
-    joined = contacts.outerjoin(
-        consent_states,
-        and_(
-            consent_states.c.contact_id == contacts.c.id,
-            consent_states.c.channel == "sms",
-            consent_states.c.purpose == plan.campaign.purpose,
-        ),
-    )
-    # Attributes come as the stored JSON text (or, from psycopg, already decoded):
-    # SQLAlchemy's JSON processing per row cost more than the query itself.
-    return (
-        select(contacts.c.id, contacts.c.phone, contacts.c.country,
-               type_coerce(contacts.c.attributes, Text), contacts.c.language,
-               contacts.c.timezone, consent_states.c.status, contacts.c.email)
-        .select_from(joined)
-        .where(where, contacts.c.id > after)
-        .order_by(contacts.c.id)
-        .limit(limit)
-    )  # fmt: skip
-
-
-def _consented_count(conn: Connection, plan: Plan, where: Any, after: int) -> int:
-    status = consent_states.c.status
-    query = _member_query(plan, where, after, 1).with_only_columns(func.count())
-    query = query.order_by(None).limit(None)
-    if plan.campaign.purpose == "promotional":
-        query = query.where(status == "opted_in")
-    else:
-        query = query.where(or_(status.is_(None), status != "opted_out"))
-    already = (
-        select(messages.c.id)
-        .where(messages.c.campaign_id == plan.campaign.id, messages.c.run == plan.run,
-               messages.c.contact_id == contacts.c.id)
-        .exists()
-    )  # fmt: skip
-    return int(conn.execute(query.where(~already)).scalar_one())
-
-
-def check_coupons(conn: Connection, plan: Plan, where: Any, after: int) -> None:
-    """Refuses a launch the pool cannot serve, before anything is written."""
-    if not plan.uses_coupon or plan.pool is None:
-        return
-    need = _consented_count(conn, plan, where, after)
-    if plan.stage.name == "sample":
-        need = math.ceil(need * plan.stage.sample_percent / 100)
-    free = free_codes(conn, plan.pool)
-    if free < need:
-        raise UserError.of(
-            "coupons_exhausted",
-            f"the coupon pool has {free} free codes but this launch needs up to {need}: "
-            f"{need - free} codes missing; add codes with `smscast coupons import` or "
-            "`smscast coupons generate`",
-            field="coupon_pool",
-        )
-
-
-def capped_contacts(conn: Connection, plan: Plan, first: int, last: int, now: datetime
-                    ) -> set[int]:  # fmt: skip
-    cap = plan.rules.cap
-    if not cap.applies_to(plan.campaign.purpose):
-        return set()
-    query = (
-        select(messages.c.contact_id)
-        .where(
-            messages.c.contact_id.between(first, last),
-            messages.c.direction == "out",
-            messages.c.purpose == cap.purpose,
-            messages.c.created_at >= cap.window_start(now),
-            messages.c.status.not_in(NOT_COUNTED),
-        )
-        .group_by(messages.c.contact_id)
-        .having(func.count() >= cap.limit)
-    )
-    return set(conn.execute(query).scalars())
+    eligible: list[Member]
+    screened: BuiltBatch
+    last_id: int
+    batch: BuiltBatch
+    peeked: dict[str, int] = field(default_factory=dict)
+    """Code -> coupon id of the codes the batch's texts carry."""
+    written: Future[BuiltBatch] | None = None
 
 
 def _progress(conn: Connection, plan: Plan, now: datetime) -> tuple[int, bool]:
@@ -248,15 +95,7 @@ def _progress(conn: Connection, plan: Plan, now: datetime) -> tuple[int, bool]:
     return int(row.last_contact_id), bool(row.done)
 
 
-def _write_batch(conn: Connection, plan: Plan, eligible: list[Member], batch: BuiltBatch,
-                 rng: random.Random, now: datetime) -> None:  # fmt: skip
-    coupons = None
-    if plan.uses_coupon and plan.pool is not None and eligible:
-        coupons = allocate_coupons(conn, plan.pool, plan.campaign.id, len(eligible), now)
-    tokens = new_tokens(rng, len(eligible)) if plan.uses_link else None
-    plan.builder.build(eligible, batch, coupons, tokens)
-    if batch.unused_coupons and plan.pool is not None:
-        release_coupons(conn, plan.pool, batch.unused_coupons)
+def _insert_batch(conn: Connection, plan: Plan, batch: BuiltBatch, now: datetime) -> None:
     if batch.new_links:
         conn.execute(insert(campaign_links), [
             {"campaign_id": plan.campaign.id, "position": position, "url": url}
@@ -290,100 +129,181 @@ def _write_batch(conn: Connection, plan: Plan, eligible: list[Member], batch: Bu
     )  # fmt: skip
 
 
+def _write_batch(conn: Connection, plan: Plan, eligible: list[Member], batch: BuiltBatch,
+                 rng: random.Random, now: datetime, peeked: dict[str, int] | None = None,
+                 ) -> None:  # fmt: skip
+    """Writes one batch in the caller's transaction.
+
+    Rendered ahead (`peeked` given), it claims exactly the codes its texts carry;
+    otherwise it claims codes first and renders here.
+    """
+    if peeked is not None:
+        ids = [peeked[row.coupon_code] for row in batch.rows if row.coupon_code is not None]
+        if not claim_coupon_ids(conn, plan.campaign.id, ids, now):
+            raise CouponTaken()
+    else:
+        coupons = None
+        if plan.uses_coupon and plan.pool is not None and eligible:
+            coupons = allocate_coupons(conn, plan.pool, plan.campaign.id, len(eligible), now)
+        tokens = new_tokens(rng, len(eligible)) if plan.uses_link else None
+        plan.builder.build(eligible, batch, coupons, tokens)
+        if batch.unused_coupons and plan.pool is not None:
+            release_coupons(conn, plan.pool, batch.unused_coupons)
+    _insert_batch(conn, plan, batch, now)
+
+
+def _commit_batch(engine: Engine, plan: Plan, eligible: list[Member], batch: BuiltBatch,
+                  last_id: int, rng: random.Random, now: datetime,
+                  peeked: dict[str, int] | None = None) -> BuiltBatch:  # fmt: skip
+    with engine.begin() as conn:
+        _write_batch(conn, plan, eligible, batch, rng, now, peeked)
+        conn.execute(
+            update(launches)
+            .where(launches.c.campaign_id == plan.campaign.id,
+                   launches.c.run == plan.run, launches.c.stage == plan.stage.name)
+            .values(last_contact_id=last_id, updated_at=now)
+        )  # fmt: skip
+    return batch
+
+
 def _write_with_retry(engine: Engine, plan: Plan, eligible: list[Member], screened: BuiltBatch,
                       last_id: int, rng: random.Random, now: datetime) -> BuiltBatch:  # fmt: skip
     """Writes one batch; a (vanishingly rare) link token collision retries it with new tokens."""
     for attempt in range(3):
         batch = BuiltBatch(excluded=screened.excluded.copy())
         try:
-            with engine.begin() as conn:
-                _write_batch(conn, plan, eligible, batch, rng, now)
-                conn.execute(
-                    update(launches)
-                    .where(launches.c.campaign_id == plan.campaign.id,
-                           launches.c.run == plan.run, launches.c.stage == plan.stage.name)
-                    .values(last_contact_id=last_id, updated_at=now)
-                )  # fmt: skip
-            return batch
+            return _commit_batch(engine, plan, eligible, batch, last_id, rng, now)
         except IntegrityError as error:
-            for url in batch.new_links:
-                plan.builder.links.pop(url, None)
+            _forget_links(plan, batch)
             if "link_token" not in str(error) or attempt == 2:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _read_members(conn: Connection, plan: Plan, where: Any, after: int, limit: int,
-                  now: datetime) -> tuple[list[Member], int, set[int]]:  # fmt: skip
-    rows = conn.execute(_member_query(plan, where, after, limit)).all()
-    if not rows:
-        return [], after, set()
-    last = rows[-1][0]
-    capped = capped_contacts(conn, plan, rows[0][0], last, now)
-    includes = plan.stage.includes
-    members = [
-        Member(r[0], r[1], r[2], _attributes(r[3]), r[4], r[5], r[6], r[7])
-        for r in rows
-        if includes(r[0])
-    ]
-    return members, last, capped
+def _forget_links(plan: Plan, batch: BuiltBatch) -> None:
+    """URLs a batch that was not written first numbered: the next batch numbers them again."""
+    for url in batch.new_links:
+        plan.builder.links.pop(url, None)
 
 
-_decode_json = json.JSONDecoder().decode
+def _render_ahead(conn: Connection, plan: Plan, eligible: list[Member], screened: BuiltBatch,
+                  last_id: int, rng: random.Random, peek_after: int) -> Ahead | None:  # fmt: skip
+    """Renders a batch with the next free codes after `peek_after`; None if too few are left."""
+    ahead = Ahead(eligible, screened, last_id, BuiltBatch(excluded=screened.excluded.copy()))
+    codes = None
+    if plan.uses_coupon and plan.pool is not None and eligible:
+        found = peek_coupons(conn, plan.pool, peek_after, len(eligible))
+        if len(found) < len(eligible):  # codes skipped ahead may be free again: go sequential
+            return None
+        ahead.peeked = {code: coupon_id for coupon_id, code in found}
+        codes = [code for _, code in found]
+    tokens = new_tokens(rng, len(eligible)) if plan.uses_link else None
+    plan.builder.build(eligible, ahead.batch, codes, tokens)
+    return ahead
 
 
-def _attributes(stored: str | dict[str, Any] | None) -> dict[str, Any]:
-    if not stored:
-        return {}
-    return _decode_json(stored) if isinstance(stored, str) else stored
+def _settle(ahead: Ahead) -> BuiltBatch | None:
+    """The written batch, or None when it must be written again the sequential way."""
+    assert ahead.written is not None
+    try:
+        return ahead.written.result()
+    except CouponTaken:
+        return None
+    except IntegrityError as error:
+        if "link_token" not in str(error):
+            raise
+        return None
+
+
+class _Totals:
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {"queued": 0}
+        self.problems: list[str] = []
+
+    def add(self, batch: BuiltBatch) -> None:
+        self.counts["queued"] += len(batch.rows)
+        for reason, count in batch.excluded.items():
+            self.counts[reason] = self.counts.get(reason, 0) + count
+        self.problems.extend(batch.problems[: 5 - len(self.problems)])
 
 
 def materialise(engine: Engine, settings: Settings, plan: Plan, now: datetime,
                 rng: random.Random) -> dict[str, Any]:  # fmt: skip
     """Writes the outbox rows of one stage of one run, resuming where it stopped."""
-    totals: dict[str, int] = {"queued": 0}
-    problems: list[str] = []
+    totals = _Totals()
     with engine.begin() as conn:
         after, done = _progress(conn, plan, now)
     if done:
         return {"queued": 0, "excluded": {}, "problems": []}
     with engine.connect() as conn:
-        where = segment_where(conn, plan.workspace, plan.campaign.segment_expression, now)
-        check_coupons(conn, plan, where, after)
-        where = _by_id_range(conn, plan, now)
+        segment = segment_where(conn, plan.workspace, plan.campaign.segment_expression, now)
+        check_coupons(conn, plan, segment, after)
+        where = members_where(conn, plan, now)
+    with ThreadPoolExecutor(1, thread_name_prefix="launch-writer") as writer:
+        _run_batches(engine, settings, plan, where, after, rng, now, writer, totals)
+    _finish(engine, plan, totals.problems, now)
+    queued = totals.counts.pop("queued")
+    return {"queued": queued, "excluded": totals.counts, "problems": totals.problems}
+
+
+def _run_batches(engine: Engine, settings: Settings, plan: Plan, where: Any, after: int,
+                 rng: random.Random, now: datetime, writer: ThreadPoolExecutor,
+                 totals: _Totals) -> None:  # fmt: skip
+    """Reads and renders each batch while the writer thread commits the one before."""
+    ahead_mode = True
+    peek_after = 0
+    pending: Ahead | None = None
     while True:
+        ahead = None
         with engine.connect() as conn:
-            members, last, capped = _read_members(
-                conn, plan, where, after, settings.launch_batch_size, now
-            )
-        if last == after:
-            break
-        eligible, screened = plan.builder.screen(members, capped)
-        batch = _write_with_retry(engine, plan, eligible, screened, last, rng, now)
-        totals["queued"] += len(batch.rows)
-        for reason, count in batch.excluded.items():
-            totals[reason] = totals.get(reason, 0) + count
-        problems.extend(batch.problems[: 5 - len(problems)])
+            members, last, capped = read_members(conn, plan, where, after,
+                                                 settings.launch_batch_size, now)  # fmt: skip
+            if last == after:
+                break
+            eligible, screened = plan.builder.screen(members, capped)
+            if ahead_mode:
+                ahead = _render_ahead(conn, plan, eligible, screened, last, rng, peek_after)
+                ahead_mode = ahead is not None
+        if ahead is not None and ahead.peeked:
+            peek_after = max(ahead.peeked.values())
+        if pending is not None:
+            if not _finish_pending(engine, plan, pending, rng, now, totals):
+                return
+            ahead_mode = ahead_mode and pending.written is not None
+        if ahead is not None and ahead_mode:
+            ahead.written = writer.submit(
+                _commit_batch, engine, plan, ahead.eligible, ahead.batch, ahead.last_id, rng, now,
+                ahead.peeked,
+            )  # fmt: skip
+            pending = ahead
+        else:
+            if ahead is not None:
+                _forget_links(plan, ahead.batch)
+            pending = None
+            totals.add(_write_with_retry(engine, plan, eligible, screened, last, rng, now))
+            if _cancelled(engine, plan.campaign.id):
+                return
         after = last
-        if _cancelled(engine, plan.campaign.id):
-            break
-    _finish(engine, plan, problems, now)
-    queued = totals.pop("queued")
-    return {"queued": queued, "excluded": totals, "problems": problems}
+    if pending is not None:
+        _finish_pending(engine, plan, pending, rng, now, totals)
 
 
-def _by_id_range(conn: Connection, plan: Plan, now: datetime) -> Any:
-    """The segment condition, written so batches are read by contact id range.
+def _finish_pending(engine: Engine, plan: Plan, pending: Ahead, rng: random.Random,
+                    now: datetime, totals: _Totals) -> bool:  # fmt: skip
+    """Waits for the batch in the writer; False when the campaign was cancelled meanwhile.
 
-    With `workspace_id = ?` as it stands, SQLite (having no statistics) walks the
-    workspace's whole (workspace_id, phone) index and sorts it for every batch,
-    which makes a launch quadratic; `workspace_id + 0` cannot use that index, so
-    each batch reads only its own rows by id.
+    A batch that could not be written as rendered (a peeked code taken, a token
+    collision) is written again the sequential way, and `pending.written` is
+    cleared so the caller goes sequential too.
     """
-    tree = parse_segment(plan.campaign.segment_expression)
-    condition = segment_condition(tree, workspace_id=plan.workspace.id,
-                                  dialect=conn.dialect.name, now=now)  # fmt: skip
-    return ((contacts.c.workspace_id + 0) == plan.workspace.id) & condition
+    batch = _settle(pending)
+    if batch is None:
+        _forget_links(plan, pending.batch)
+        pending.written = None
+        batch = _write_with_retry(engine, plan, pending.eligible, pending.screened,
+                                  pending.last_id, rng, now)  # fmt: skip
+    totals.add(batch)
+    return not _cancelled(engine, plan.campaign.id)
 
 
 def _cancelled(engine: Engine, campaign_id: int) -> bool:

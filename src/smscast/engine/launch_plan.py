@@ -1,0 +1,243 @@
+"""What a launch covers and how it reads its members: the plan, the batches, the checks.
+
+A plan is made once per launch stage (variants compiled, rules and timing fixed);
+members are then read in contact-id order, one id range per batch, with their
+consent and whether a frequency cap holds them back.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, Text, and_, func, or_, select, type_coerce
+
+from smscast.core.campaign_rules import CampaignRules, rules_from_settings
+from smscast.core.cost import MessageRules
+from smscast.core.errors import UserError
+from smscast.core.segment_parser import parse_segment
+from smscast.core.templates import compile_template
+from smscast.engine.campaigns import messages, variants
+from smscast.engine.coupons import free_codes
+from smscast.engine.recipients import (
+    SAMPLE_SEED,
+    Member,
+    RecipientBuilder,
+    Timing,
+    Variant,
+    bucket,
+)
+from smscast.engine.workspaces import WorkspaceRef
+from smscast.store.campaign_models import CampaignLink
+from smscast.store.models import ConsentState, Contact, table_of
+from smscast.store.segment_sql import segment_condition
+
+contacts = table_of(Contact)
+consent_states = table_of(ConsentState)
+campaign_links = table_of(CampaignLink)
+
+NOT_COUNTED = ("cancelled", "failed", "rejected")
+"""Messages in these states never reached the person and do not count against caps."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """Which members a launch pass covers: all, an A/B sample, or the rest after it."""
+
+    name: str  # all, sample, rest
+    sample_percent: int = 0
+
+    def includes(self, contact_id: int) -> bool:
+        if self.name == "all":
+            return True
+        in_sample = bucket(contact_id, SAMPLE_SEED) < self.sample_percent
+        return in_sample if self.name == "sample" else not in_sample
+
+
+@dataclass
+class Plan:
+    workspace: WorkspaceRef
+    campaign: Any
+    run: int
+    stage: Stage
+    rules: CampaignRules
+    builder: RecipientBuilder
+    uses_coupon: bool
+    uses_link: bool
+    pool: int | None
+
+
+def run_start(schedule: dict[str, Any], now: datetime) -> datetime:
+    at = schedule.get("at")
+    start = datetime.fromisoformat(at) if at else now
+    return max(start, now)
+
+
+def _variants(conn: Connection, campaign: Any, stage: Stage) -> list[Variant]:
+    rows = conn.execute(
+        select(variants).where(variants.c.campaign_id == campaign.id).order_by(variants.c.id)
+    ).all()
+    if stage.name == "rest":
+        rows = [row for row in rows if row.is_winner] or rows[:1]
+    share = {row.id: (100 if stage.name == "rest" else row.split_percent) for row in rows}
+    return [Variant(row.id, compile_template(row.body), share[row.id]) for row in rows]
+
+
+def make_plan(conn: Connection, workspace: WorkspaceRef, campaign: Any, run: int, stage: Stage,
+              now: datetime) -> Plan:  # fmt: skip
+    rules = rules_from_settings(workspace.settings)
+    options = campaign.options or {}
+    schedule = campaign.schedule or {}
+    found = _variants(conn, campaign, stage)
+    names = {use.name for v in found for use in v.template.variables}
+    local = schedule.get("local_time")
+    validity = options.get("validity_seconds")
+    timing = Timing(
+        start=run_start(schedule, now),
+        local_time=time.fromisoformat(local) if local else None,
+        spread=timedelta(seconds=schedule.get("spread_seconds") or 0),
+        quiet=rules.quiet_applies(campaign.purpose),
+        validity=timedelta(seconds=validity) if validity else None,
+    )
+    message_rules = MessageRules(
+        promotional=campaign.purpose == "promotional", footer_required=rules.footer_required,
+        opt_out_keyword=rules.opt_out_keyword, smart=bool(options.get("smart_encoding")),
+    )  # fmt: skip
+    links = {
+        row.url: row.position
+        for row in conn.execute(
+            select(campaign_links.c.url, campaign_links.c.position).where(
+                campaign_links.c.campaign_id == campaign.id
+            )
+        )
+    }
+    builder = RecipientBuilder(
+        purpose=campaign.purpose, variants=found, rules=rules, message_rules=message_rules,
+        timing=timing, links=links, workspace_zone=workspace.timezone,
+    )  # fmt: skip
+    uses_coupon = "coupon" in names
+    pool = options.get("coupon_pool_id")
+    if uses_coupon and pool is None:
+        raise UserError.of("no_coupon_pool", "the text uses {{ coupon }} but the campaign has "
+                           "no coupon pool (--coupon-pool NAME)", field="coupon_pool")  # fmt: skip
+    return Plan(workspace, campaign, run, stage, rules, builder, uses_coupon, "link" in names,
+                pool)  # fmt: skip
+
+
+def _member_query(plan: Plan, where: Any, after: int, limit: int) -> Any:
+    joined = contacts.outerjoin(
+        consent_states,
+        and_(
+            consent_states.c.contact_id == contacts.c.id,
+            consent_states.c.channel == "sms",
+            consent_states.c.purpose == plan.campaign.purpose,
+        ),
+    )
+    # Attributes come as the stored JSON text (or, from psycopg, already decoded):
+    # SQLAlchemy's JSON processing per row cost more than the query itself.
+    return (
+        select(contacts.c.id, contacts.c.phone, contacts.c.country,
+               type_coerce(contacts.c.attributes, Text), contacts.c.language,
+               contacts.c.timezone, consent_states.c.status, contacts.c.email)
+        .select_from(joined)
+        .where(where, contacts.c.id > after)
+        .order_by(contacts.c.id)
+        .limit(limit)
+    )  # fmt: skip
+
+
+def _consented_count(conn: Connection, plan: Plan, where: Any, after: int) -> int:
+    status = consent_states.c.status
+    query = _member_query(plan, where, after, 1).with_only_columns(func.count())
+    query = query.order_by(None).limit(None)
+    if plan.campaign.purpose == "promotional":
+        query = query.where(status == "opted_in")
+    else:
+        query = query.where(or_(status.is_(None), status != "opted_out"))
+    already = (
+        select(messages.c.id)
+        .where(messages.c.campaign_id == plan.campaign.id, messages.c.run == plan.run,
+               messages.c.contact_id == contacts.c.id)
+        .exists()
+    )  # fmt: skip
+    return int(conn.execute(query.where(~already)).scalar_one())
+
+
+def check_coupons(conn: Connection, plan: Plan, where: Any, after: int) -> None:
+    """Refuses a launch the pool cannot serve, before anything is written."""
+    if not plan.uses_coupon or plan.pool is None:
+        return
+    need = _consented_count(conn, plan, where, after)
+    if plan.stage.name == "sample":
+        need = math.ceil(need * plan.stage.sample_percent / 100)
+    free = free_codes(conn, plan.pool)
+    if free < need:
+        raise UserError.of(
+            "coupons_exhausted",
+            f"the coupon pool has {free} free codes but this launch needs up to {need}: "
+            f"{need - free} codes missing; add codes with `smscast coupons import` or "
+            "`smscast coupons generate`",
+            field="coupon_pool",
+        )
+
+
+def capped_contacts(conn: Connection, plan: Plan, first: int, last: int, now: datetime
+                    ) -> set[int]:  # fmt: skip
+    cap = plan.rules.cap
+    if not cap.applies_to(plan.campaign.purpose):
+        return set()
+    query = (
+        select(messages.c.contact_id)
+        .where(
+            messages.c.contact_id.between(first, last),
+            messages.c.direction == "out",
+            messages.c.purpose == cap.purpose,
+            messages.c.created_at >= cap.window_start(now),
+            messages.c.status.not_in(NOT_COUNTED),
+        )
+        .group_by(messages.c.contact_id)
+        .having(func.count() >= cap.limit)
+    )
+    return set(conn.execute(query).scalars())
+
+
+def read_members(conn: Connection, plan: Plan, where: Any, after: int, limit: int,
+                  now: datetime) -> tuple[list[Member], int, set[int]]:  # fmt: skip
+    rows = conn.execute(_member_query(plan, where, after, limit)).all()
+    if not rows:
+        return [], after, set()
+    last = rows[-1][0]
+    capped = capped_contacts(conn, plan, rows[0][0], last, now)
+    includes = plan.stage.includes
+    members = [
+        Member(r[0], r[1], r[2], _attributes(r[3]), r[4], r[5], r[6], r[7])
+        for r in rows
+        if includes(r[0])
+    ]
+    return members, last, capped
+
+
+_decode_json = json.JSONDecoder().decode
+
+
+def _attributes(stored: str | dict[str, Any] | None) -> dict[str, Any]:
+    if not stored:
+        return {}
+    return _decode_json(stored) if isinstance(stored, str) else stored
+
+
+def members_where(conn: Connection, plan: Plan, now: datetime) -> Any:
+    """The segment condition, written so batches are read by contact id range.
+
+    With `workspace_id = ?` as it stands, SQLite (having no statistics) walks the
+    workspace's whole (workspace_id, phone) index and sorts it for every batch,
+    which makes a launch quadratic; `workspace_id + 0` cannot use that index, so
+    each batch reads only its own rows by id.
+    """
+    tree = parse_segment(plan.campaign.segment_expression)
+    condition = segment_condition(tree, workspace_id=plan.workspace.id,
+                                  dialect=conn.dialect.name, now=now)  # fmt: skip
+    return ((contacts.c.workspace_id + 0) == plan.workspace.id) & condition

@@ -1,0 +1,104 @@
+"""Rendering ahead with peeked coupons: a code taken meanwhile is never given twice."""
+
+from __future__ import annotations
+
+import random
+
+from campaign_data import add_contact, add_pool
+from sqlalchemy import select, update
+
+from smscast.engine import materialise
+from smscast.engine.campaigns import CampaignDraft, create_campaign
+from smscast.engine.launch import launch_campaign
+from smscast.engine.stats import campaign_report
+from smscast.store.campaign_models import Coupon
+from smscast.store.messaging_models import Message
+from smscast.store.models import table_of
+
+messages = table_of(Message)
+coupons = table_of(Coupon)
+BODY = "Hi {{ first_name }}, code {{ coupon }} {{ link('https://shop.example/sale') }}"
+
+
+def _launch(engine, settings, workspace, campaign_id, now):
+    return launch_campaign(engine, settings, workspace, campaign_id, actor="t", now=now,
+                           rng=random.Random(3))  # fmt: skip
+
+
+def _setup(engine, workspace, now, contacts: int, codes: int) -> int:
+    for i in range(contacts):
+        add_contact(engine, workspace, f"+4860020030{i}", now, first_name=f"K{i}")
+    add_pool(engine, workspace, "p", [f"C{i:02d}" for i in range(codes)], now)
+    return create_campaign(engine, workspace, CampaignDraft(name="A", body=BODY, coupon_pool="p"),
+                           actor="t", now=now)  # fmt: skip
+
+
+def _check_outbox(engine, count: int, not_given: set[str]) -> None:
+    with engine.connect() as conn:
+        rows = conn.execute(select(messages.c.contact_id, messages.c.coupon_code,
+                                   messages.c.body)).all()  # fmt: skip
+        allocated = conn.execute(select(coupons.c.code, coupons.c.campaign_id)
+                                 .where(coupons.c.allocated_at.is_not(None))).all()  # fmt: skip
+    assert len(rows) == count and len({r.contact_id for r in rows}) == count
+    codes = [r.coupon_code for r in rows]
+    assert len(set(codes)) == count and not set(codes) & not_given
+    assert all(f"code {r.coupon_code} " in r.body for r in rows)
+    mine = {code for code, campaign in allocated if campaign is not None}
+    assert mine == set(codes)
+
+
+def test_a_peeked_code_taken_by_another_launch_is_not_sent(engine, settings, workspace, now,
+                                                           monkeypatch):  # fmt: skip
+    campaign_id = _setup(engine, workspace, now, contacts=7, codes=12)
+    real_peek = materialise.peek_coupons
+    taken: set[str] = set()
+
+    def peek_then_someone_takes_one(conn, pool, after_id, count):
+        found = real_peek(conn, pool, after_id, count)
+        if len(taken) == 0 and after_id > 0:  # the second batch: another launch takes a code
+            with engine.begin() as other:
+                other.execute(update(coupons).where(coupons.c.id == found[0][0])
+                              .values(allocated_at=now))  # fmt: skip
+            taken.add(found[0][1])
+        return found
+
+    monkeypatch.setattr(materialise, "peek_coupons", peek_then_someone_takes_one)
+    small = settings.model_copy(update={"launch_batch_size": 2})
+
+    result = _launch(engine, small, workspace, campaign_id, now)
+
+    assert taken and result["queued"] == 7
+    _check_outbox(engine, 7, taken)
+    assert campaign_report(engine, workspace.id, campaign_id)["queued"] == 7
+
+
+def test_a_code_peeked_for_a_text_that_failed_stays_free(engine, settings, workspace, now):
+    campaign_id = _setup(engine, workspace, now, contacts=5, codes=6)
+    add_contact(engine, workspace, "+48600200399", now)  # no first_name: no text, no code
+    small = settings.model_copy(update={"launch_batch_size": 2})
+
+    result = _launch(engine, small, workspace, campaign_id, now)
+
+    assert result["queued"] == 5 and result["excluded"] == {"missing_value": 1}
+    _check_outbox(engine, 5, set())
+    with engine.connect() as conn:
+        free = conn.execute(select(coupons.c.code).where(coupons.c.allocated_at.is_(None)))
+        assert len(free.all()) == 1
+
+
+def test_too_few_codes_to_peek_goes_sequential(engine, settings, workspace, now, monkeypatch):
+    campaign_id = _setup(engine, workspace, now, contacts=6, codes=6)
+    real_peek = materialise.peek_coupons
+    calls = {"n": 0}
+
+    def peek_short_the_second_time(conn, pool, after_id, count):
+        calls["n"] += 1
+        found = real_peek(conn, pool, after_id, count)
+        return found[:-1] if calls["n"] == 2 else found
+
+    monkeypatch.setattr(materialise, "peek_coupons", peek_short_the_second_time)
+    small = settings.model_copy(update={"launch_batch_size": 2})
+
+    assert _launch(engine, small, workspace, campaign_id, now)["queued"] == 6
+    assert calls["n"] == 2  # sequential from then on
+    _check_outbox(engine, 6, set())
