@@ -254,11 +254,10 @@ class _BatchWriter:
                     upto += 1
                 self._write_batch(stage, start, end, errors[taken:upto], summary, report)
                 start, taken = end, upto
-        if not staged.batches and errors:
-            with self.conn.begin():
-                self._count(errors, summary)
-                for error in errors:
-                    report.add(error)
+        if not staged.batches:  # every row of the block was refused while parsing
+            self._count(errors, summary)
+            for error in errors:
+                report.add(error)
 
     def _write_batch(
         self, stage: stage_store.StageReader, start: int, end: int, errors: list[RowError],
