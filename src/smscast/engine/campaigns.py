@@ -24,6 +24,7 @@ from smscast.engine.audit import record_audit
 from smscast.engine.coupons import pool_id
 from smscast.engine.segments import saved_expression
 from smscast.engine.stats import bump_campaign_stats
+from smscast.engine.webhook_events import emit_events, load_subscriptions
 from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.campaign_models import CampaignLaunch
 from smscast.store.messaging_models import Campaign, CampaignVariant, Message, Number
@@ -285,7 +286,19 @@ def complete_finished_campaigns(engine: Engine, now: datetime) -> list[int]:
                 .values(**values)
             )
             done.append(row.id)
+            if values["status"] == "completed":
+                _emit_completed(conn, row, now)
     return done
+
+
+def _emit_completed(conn: Connection, row: Any, now: datetime) -> None:
+    subscriptions = load_subscriptions(conn)
+    if not subscriptions.wants(row.workspace_id, "campaign.completed"):
+        return
+    data = {"campaign_id": row.id, "name": row.name, "purpose": row.purpose,
+            "status": "completed", "launched_at": row.launched_at.isoformat(),
+            "finished_at": now.isoformat()}  # fmt: skip
+    emit_events(conn, subscriptions, row.workspace_id, "campaign.completed", [data], now)
 
 
 def list_campaigns(engine: Engine, workspace: WorkspaceRef) -> list[dict[str, Any]]:

@@ -18,6 +18,12 @@ from smscast.core.erasure import phone_hash
 from smscast.core.errors import UserError
 from smscast.engine.audit import record_audit
 from smscast.engine.contacts import contact_for_phone, create_contact_for_phone
+from smscast.engine.webhook_events import (
+    consent_snapshot,
+    emit_consent_changes,
+    load_subscriptions,
+    wants_consent_events,
+)
 from smscast.engine.workspaces import WorkspaceRef
 from smscast.store import consent as consent_store
 from smscast.store import contacts as contact_store
@@ -45,6 +51,9 @@ def record_consent(
 ) -> dict[str, Any]:
     """Appends one consent event for the contact with that phone and returns the new state.
 
+    A change of state queues `contact.opted_in` / `contact.opted_out` for subscribers
+    (a repeated opt-out changes nothing and is no event).
+
     An opt-in for a phone nobody has yet creates the contact (that is new, explicit
     consent, so it also lifts an earlier erasure); an opt-out for an unknown phone
     is refused, since there is nobody to stop texting.
@@ -60,6 +69,9 @@ def record_consent(
             contact = create_contact_for_phone(conn, workspace, raw_phone, change.now)
             key = settings.resolved_secret_key()
             contact_store.forget_erasure(conn, workspace.id, phone_hash(key, contact.phone))
+        subscriptions = load_subscriptions(conn)
+        watched = wants_consent_events(subscriptions, workspace.id)
+        before = consent_snapshot(conn, [contact.id]) if watched else {}
         event_id = consent_store.append_events(conn, [{
             "workspace_id": workspace.id,
             "contact_id": contact.id,
@@ -77,6 +89,11 @@ def record_consent(
         consent_store.write_states(
             conn, consent_store.state_rows(contact.id, list(derive_state([entry]).values()))
         )
+        if watched:
+            emit_consent_changes(
+                conn, subscriptions, workspace.id, [contact.id], before, change.source.value,
+                change.now,
+            )  # fmt: skip
         record_audit(
             conn,
             workspace.id,

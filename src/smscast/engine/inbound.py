@@ -39,6 +39,7 @@ from smscast.engine.numbers import NumberRef, find_number, numbers_of_connector
 from smscast.engine.outbox import enqueue_messages
 from smscast.engine.stats import bump_campaign_stats
 from smscast.engine.tickets import tickets_for_inbound
+from smscast.engine.webhook_events import emit_events, load_subscriptions
 from smscast.engine.webhook_forward import webhook_forwarder
 from smscast.engine.workspaces import WorkspaceRef, resolve_workspace
 from smscast.store.bulk import DriverValues, insert_returning, insert_rows
@@ -179,7 +180,30 @@ def _handle_number(
         effects.replies = []
     _insert_routes(conn, workspace.id, number, [item for _, item in planned])
     _bump_stats([item for _, item in planned], conn)
+    _emit_received(conn, workspace.id, [
+        _received(item.message_id, item.sender.phone, number.number, item.text, item.received_at,
+                  item.sender.id, item.ticket_id, item.decision.route.value, item.decision.keyword)
+        for _, item in planned
+    ], latest)  # fmt: skip
     return [(index, _result(item)) for index, item in planned]
+
+
+def _received(
+    message_id: int, sender: str, number: str | None, text: str, at: datetime,
+    contact_id: int | None, ticket_id: int | None, route: str, keyword: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    return {"message_id": message_id, "from": sender, "to": number, "text": text,
+            "received_at": at.isoformat(), "contact_id": contact_id, "ticket_id": ticket_id,
+            "route": route, "keyword": keyword}  # fmt: skip
+
+
+def _emit_received(
+    conn: Connection, workspace_id: int, items: list[dict[str, Any]], now: datetime
+) -> None:
+    """Queues `inbound.received` for subscribers, once routing decided each text's fate."""
+    subscriptions = load_subscriptions(conn)
+    if items and subscriptions.wants(workspace_id, "inbound.received"):
+        emit_events(conn, subscriptions, workspace_id, "inbound.received", items, now)
 
 
 def clean_text(text: str) -> str:
@@ -298,4 +322,8 @@ def _store_unrouted(
         log.warning("inbound from %s to %s not routed: %s", message.sender, message.recipient,
                     reason)  # fmt: skip
         out.append((index, InboundResult(int(message_id), UNROUTED, detail=reason)))
+        _emit_received(conn, workspace.id, [
+            _received(int(message_id), message.sender, message.recipient, text,
+                      message.received_at, None, None, UNROUTED, None)
+        ], message.received_at)  # fmt: skip
     return out

@@ -1,7 +1,9 @@
 """Consent given or withdrawn by text: one ledger event holding the exact words received.
 
 Written in the transaction that stores the inbound text, so once that commits the
-dispatcher's consent re-check sees the new state.
+dispatcher's consent re-check sees the new state. A change of state (not a repeated
+STOP) queues `contact.opted_out` / `contact.opted_in` for subscribers, in the same
+transaction.
 """
 
 from __future__ import annotations
@@ -12,6 +14,12 @@ from typing import Any
 from sqlalchemy import Connection
 
 from smscast.core.consent import Action, LedgerEntry, Source, derive_state
+from smscast.engine.webhook_events import (
+    consent_snapshot,
+    emit_consent_changes,
+    load_subscriptions,
+    wants_consent_events,
+)
 from smscast.store import consent as consent_store
 
 
@@ -27,6 +35,9 @@ def record_text_consent(
     now: datetime,
 ) -> int:
     """Appends the event and moves the materialised state; returns the event id."""
+    subscriptions = load_subscriptions(conn)
+    watched = wants_consent_events(subscriptions, workspace_id)
+    before = consent_snapshot(conn, [contact_id]) if watched else {}
     event_id = consent_store.append_events(conn, [{
         "workspace_id": workspace_id, "contact_id": contact_id, "channel": "sms",
         "purpose": purpose, "action": action.value, "source": source.value,
@@ -35,6 +46,10 @@ def record_text_consent(
     entry = LedgerEntry(event_id, "sms", purpose, action.value, now)
     rows = consent_store.state_rows(contact_id, list(derive_state([entry]).values()))
     consent_store.write_states(conn, rows)
+    if watched:
+        emit_consent_changes(
+            conn, subscriptions, workspace_id, [contact_id], before, source.value, now
+        )
     return event_id
 
 
@@ -44,6 +59,14 @@ def write_text_consents(conn: Connection, rows: list[dict[str, Any]]) -> None:
     The ledger takes at most one event per contact per insert, so rows are written
     in rounds in which each contact appears once; order per contact is kept.
     """
+    subscriptions = load_subscriptions(conn)
+    watched = sorted(
+        {r["workspace_id"] for r in rows if wants_consent_events(subscriptions, r["workspace_id"])}
+    )
+    contacts_of = {
+        ws: sorted({r["contact_id"] for r in rows if r["workspace_id"] == ws}) for ws in watched
+    }
+    before = consent_snapshot(conn, [c for ids in contacts_of.values() for c in ids])
     start = 0
     while start < len(rows):
         seen: set[int] = set()
@@ -63,3 +86,8 @@ def write_text_consents(conn: Connection, rows: list[dict[str, Any]]) -> None:
             states += consent_store.state_rows(row["contact_id"], derived)
         consent_store.write_states(conn, states)
         start = end
+    for ws in watched:
+        last = [r for r in rows if r["workspace_id"] == ws][-1]
+        emit_consent_changes(
+            conn, subscriptions, ws, contacts_of[ws], before, last["source"], last["occurred_at"]
+        )

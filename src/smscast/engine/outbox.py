@@ -23,6 +23,7 @@ from sqlalchemy import Connection, insert, text
 from smscast.channels.base import SubmitOutcome, SubmitResult
 from smscast.core.encoding import analyse
 from smscast.core.errors import UserError
+from smscast.engine.message_events import StatusChange, queue_message_events
 from smscast.engine.routing import Routes, load_routes
 from smscast.engine.tally import Tally, read_moment
 from smscast.store.bulk import DriverValues
@@ -59,6 +60,10 @@ class Claimed:
     valid_until: datetime | None
     deadline: datetime  # validity end: retries stop here
     attempts: int
+    callback: bool = False  # has a callback URL: its status changes are posted there
+
+    def changed_to(self, status: str) -> StatusChange:
+        return StatusChange(self.id, self.workspace_id, status, self.callback)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +111,20 @@ def enqueue_messages(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
             values.get("number_id"), values.get("connector_id")
         )
         prepared.append(values)
-    result = conn.execute(
-        insert(messages).returning(messages.c.id, sort_by_parameter_order=True), prepared
-    )
-    return [row[0] for row in result]
+    # Multi-row INSERTs, grouped by column set. Asking the driver to sort RETURNING by
+    # parameter order makes SQLAlchemy insert row by row on SQLite (13,000 statements
+    # for a batch of answers); ids are handed out ascending in row order within one
+    # transaction (as store.bulk relies on too), so sorting them restores the order.
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for index, values in enumerate(prepared):
+        groups.setdefault(tuple(sorted(values)), []).append(index)
+    ids: list[int] = [0] * len(prepared)
+    statement = insert(messages).returning(messages.c.id)
+    for indexes in groups.values():
+        result = conn.execute(statement, [prepared[i] for i in indexes])
+        for index, message_id in zip(indexes, sorted(r[0] for r in result), strict=True):
+            ids[index] = message_id
+    return ids
 
 
 def _with_defaults(index: int, row: dict[str, Any]) -> dict[str, Any]:
@@ -147,7 +162,7 @@ WHERE id IN (
 AND EXISTS (
     SELECT 1 FROM connectors WHERE id = ? AND lease_owner = ? AND lease_until > ?)
 RETURNING id, workspace_id, phone, body, number_id, campaign_id, contact_id, kind, purpose,
-          parts, cost, valid_until, created_at, attempts
+          parts, cost, valid_until, created_at, attempts, callback_url
 """
 
 
@@ -182,11 +197,12 @@ def claim_due(
 
     claimed = []
     for (id_, workspace_id, phone, body, number_id, campaign_id, contact_id, kind, purpose,
-         parts, cost, valid_until, created_at, attempts) in rows:  # fmt: skip
+         parts, cost, valid_until, created_at, attempts, callback_url) in rows:  # fmt: skip
         valid = moment(valid_until)
         deadline = valid or (moment(created_at) or now) + validity
         row = Claimed(id_, workspace_id, phone, body, number_id, campaign_id, contact_id, kind,
-                      purpose, parts, float(cost or 0), valid, deadline, attempts)  # fmt: skip
+                      purpose, parts, float(cost or 0), valid, deadline, attempts,
+                      callback_url is not None)  # fmt: skip
         claimed.append(row)
     claimed.sort(key=lambda c: c.id)
     return claimed
@@ -207,6 +223,7 @@ def settle_unsendable(
         return
     driver = DriverValues(conn)
     params = []
+    changes: list[StatusChange] = []
     for message, status, code, error, send_after in outcomes:
         final = status != "queued"
         params.append(
@@ -221,6 +238,8 @@ def settle_unsendable(
         )
         if final:
             tally.add(message.campaign_id, now, queued=-1, **{_counter_of(status, code): 1})
+        if status == "expired":
+            changes.append(message.changed_to(status))
     conn.execute(
         text(
             "UPDATE messages SET status = :status, error_code = :code, error = :error, "
@@ -229,6 +248,7 @@ def settle_unsendable(
         ),
         params,
     )
+    queue_message_events(conn, changes, now)
 
 
 def _counter_of(status: str, code: str) -> str:
@@ -263,6 +283,7 @@ def record_results(
     refs: list[tuple[Any, ...]] = []
     retries: list[tuple[Any, ...]] = []
     ended: list[tuple[Any, ...]] = []
+    changes: list[StatusChange] = []
     for result in results:
         message = claimed[result.ref]
         attempts = message.attempts + 1
@@ -275,6 +296,7 @@ def record_results(
                 for part, carrier_id in enumerate(result.carrier_ids)
             )
             tally.add(message.campaign_id, now, sent=1, queued=-1, parts=parts, cost=message.cost)
+            changes.append(message.changed_to("sent"))
             continue
         if outcome is SubmitOutcome.TEMPORARY:
             due = now + retry.delay(attempts, result.retry_after)
@@ -294,6 +316,7 @@ def record_results(
         done_at = at if status != "unknown" else None
         ended.append((status, code, error, attempts, done_at, message.id, worker))
         tally.add(message.campaign_id, now, queued=-1, **{status: 1})
+        changes.append(message.changed_to(status))
     guard = "WHERE id = ? AND status = 'sending' AND claimed_by = ?"
     # A report may have come before the answer and already finished the message:
     # then only its sending time is filled in.
@@ -323,6 +346,7 @@ def record_results(
         f"done_at = ? {guard}",
         ended,
     )
+    queue_message_events(conn, changes, now)
 
 
 def _attempt_error(attempts: int, result: SubmitResult) -> str:
@@ -342,7 +366,8 @@ def mark_interrupted(conn: Connection, connector_id: int, now: datetime) -> list
         text(
             "UPDATE messages SET status = 'unknown', error_code = 'interrupted', "
             "error = 'the worker sending it stopped before the carrier answered; not resent' "
-            "WHERE connector_id = :c AND status = 'sending' RETURNING id, campaign_id"
+            "WHERE connector_id = :c AND status = 'sending' "
+            "RETURNING id, campaign_id, workspace_id, callback_url"
         ),
         {"c": connector_id},
     ).all()
@@ -350,6 +375,11 @@ def mark_interrupted(conn: Connection, connector_id: int, now: datetime) -> list
     for row in rows:
         tally.add(row.campaign_id, now, queued=-1, unknown=1)
     tally.write(conn)
+    queue_message_events(
+        conn,
+        [StatusChange(r.id, r.workspace_id, "unknown", r.callback_url is not None) for r in rows],
+        now,
+    )
     return sorted(row.id for row in rows)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from smscast.channels.base import DeliveryReport, ReportState
+from smscast.engine.message_events import StatusChange, queue_message_events
 from smscast.engine.outbox import FINAL_STATES
 from smscast.engine.tally import Tally
 from smscast.store.bulk import DriverValues
@@ -48,6 +49,8 @@ class _Message:
     parts_done: int
     campaign_id: int | None
     since: Any  # sent_at (or created_at), as the driver gives it: compared, not parsed
+    workspace_id: int = 0
+    callback: bool = False  # has a callback URL
     changed: bool = False
     error_code: str | None = None
     done_at: datetime | None = None
@@ -123,6 +126,10 @@ def apply_reports(
             applied += 1
     _write(conn, stored, new_refs, part_states, loaded.values(), driver)
     tally.write(conn)
+    finished = [m for m in loaded.values() if m.was]
+    queue_message_events(
+        conn, [StatusChange(m.id, m.workspace_id, m.status, m.callback) for m in finished], now
+    )
     return ReportOutcome(applied, repeated, unmatched, late)
 
 
@@ -173,12 +180,14 @@ def _messages(conn: Connection, ids: set[int]) -> dict[int, _Message]:
         chunk = unique[start : start + CHUNK]
         rows = fetch(
             conn,
-            "SELECT id, status, parts, parts_done, campaign_id, COALESCE(sent_at, created_at) "
+            "SELECT id, status, parts, parts_done, campaign_id, COALESCE(sent_at, created_at), "
+            "workspace_id, callback_url IS NOT NULL "
             f"FROM messages WHERE id IN {in_list(len(chunk))}",
             tuple(chunk),
         )
-        for id_, status, parts, parts_done, campaign_id, since in rows:
-            loaded[id_] = _Message(id_, status, max(1, parts), parts_done, campaign_id, since)
+        for id_, status, parts, parts_done, campaign_id, since, workspace_id, callback in rows:
+            loaded[id_] = _Message(id_, status, max(1, parts), parts_done, campaign_id, since,
+                                   workspace_id, bool(callback))  # fmt: skip
     return loaded
 
 
@@ -245,7 +254,8 @@ def expire_silent(conn: Connection, now: datetime, late_window: timedelta) -> in
             "UPDATE messages SET status = 'expired', error_code = 'no_report', done_at = :now, "
             "error = 'no delivery report by the end of its validity' "
             "WHERE status = 'sent' AND ((valid_until IS NOT NULL AND valid_until < :now) "
-            "OR (valid_until IS NULL AND sent_at < :oldest)) RETURNING campaign_id"
+            "OR (valid_until IS NULL AND sent_at < :oldest)) "
+            "RETURNING id, campaign_id, workspace_id, callback_url"
         ),
         {"now": driver.moment(now), "oldest": driver.moment(now - late_window)},
     ).all()
@@ -253,4 +263,9 @@ def expire_silent(conn: Connection, now: datetime, late_window: timedelta) -> in
     for row in rows:
         tally.add(row.campaign_id, now, expired=1)
     tally.write(conn)
+    queue_message_events(
+        conn,
+        [StatusChange(r.id, r.workspace_id, "expired", r.callback_url is not None) for r in rows],
+        now,
+    )
     return len(rows)

@@ -15,6 +15,7 @@ from smscast.core.errors import UserError
 from smscast.core.phones import PhoneError, parse_phone
 from smscast.engine.audit import record_audit
 from smscast.engine.contacts import contact_for_phone
+from smscast.engine.message_callbacks import add_callback_target, check_callback_url
 from smscast.engine.numbers import number_by_text
 from smscast.engine.outbox import enqueue_messages
 from smscast.engine.workspaces import WorkspaceRef
@@ -46,6 +47,7 @@ SHOWN = (
     "created_at",
     "sent_at",
     "done_at",
+    "callback_url",
 )
 
 
@@ -60,8 +62,14 @@ def send_message(
     valid_until: datetime | None,
     actor: str,
     now: datetime,
+    callback_url: str | None = None,
+    allow_private: bool = False,
 ) -> dict[str, Any]:
-    """Queues one text to `to` (from `sender`, or the workspace's default number)."""
+    """Queues one text to `to` (from `sender`, or the workspace's default number).
+
+    With `callback_url`, every status change of the message is posted there, signed
+    (see `message_callbacks`); `allow_private` is the webhook setting for its check.
+    """
     try:
         phone = parse_phone(to, workspace.country).e164
     except PhoneError as error:
@@ -70,6 +78,8 @@ def send_message(
         raise UserError.of(
             "unknown_purpose", f'"{purpose}" is not informational or promotional', field="purpose"
         )
+    if callback_url is not None:
+        check_callback_url(callback_url, allow_private=allow_private)
     with engine.begin() as conn:
         number_id = _sender(conn, workspace, sender) if sender else None
         contact = contact_for_phone(conn, workspace, phone, must_exist=False)
@@ -82,10 +92,13 @@ def send_message(
             "contact_id": contact.id if contact else None,
             "created_at": now,
             "valid_until": valid_until,
+            "callback_url": callback_url,
         }
         if number_id is not None:
             row["number_id"] = number_id
         message_id = enqueue_messages(conn, [row])[0]
+        if callback_url is not None:
+            add_callback_target(conn, workspace.id, message_id, callback_url, now)
         record_audit(
             conn,
             workspace.id,

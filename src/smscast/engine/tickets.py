@@ -17,6 +17,7 @@ from smscast.core.encoding import analyse
 from smscast.core.errors import UserError
 from smscast.engine.audit import record_audit
 from smscast.engine.outbox import enqueue_messages
+from smscast.engine.webhook_events import emit_events, load_subscriptions
 from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.bulk import DriverValues, insert_returning
 from smscast.store.inbound_models import Ticket, TicketNote
@@ -47,13 +48,16 @@ def ticket_for_inbound(
             .values(state="open", solved_at=None, updated_at=now, last_inbound_at=now)
         )
         return int(row.id)
-    return int(conn.execute(
+    subject = " ".join(text.split())[:200]
+    ticket_id = int(conn.execute(
         insert(tickets).values(
             workspace_id=workspace_id, contact_id=contact_id, number_id=number_id, state="open",
-            assignee=None, subject=" ".join(text.split())[:200], created_at=now, updated_at=now,
+            assignee=None, subject=subject, created_at=now, updated_at=now,
             last_inbound_at=now, solved_at=None,
         ).returning(tickets.c.id)
     ).scalar_one())  # fmt: skip
+    _emit_created(conn, workspace_id, number_id, [(contact_id, ticket_id, subject, now)], now)
+    return ticket_id
 
 
 def tickets_for_inbound(
@@ -100,7 +104,31 @@ def tickets_for_inbound(
                    "updated_at", "last_inbound_at")  # fmt: skip
         created = insert_returning(conn, tickets, columns, rows, ("contact_id", "id"))
         found.update({contact_id: ticket_id for contact_id, ticket_id in created})
+        _emit_created(
+            conn, workspace_id, number_id,
+            [(c, found[c], " ".join(first_text[c].split())[:200], latest[c]) for c in new],
+            max(latest.values()),
+        )  # fmt: skip
     return found
+
+
+def _emit_created(
+    conn: Connection,
+    workspace_id: int,
+    number_id: int,
+    created: list[tuple[int, int, str, datetime]],
+    now: datetime,
+) -> None:
+    """Queues `ticket.created` for subscribers: (contact, ticket, subject, created at)."""
+    subscriptions = load_subscriptions(conn)
+    if not subscriptions.wants(workspace_id, "ticket.created"):
+        return
+    items = [
+        {"ticket_id": ticket_id, "contact_id": contact_id, "number_id": number_id,
+         "subject": subject, "state": "open", "created_at": at.isoformat()}
+        for contact_id, ticket_id, subject, at in created
+    ]  # fmt: skip
+    emit_events(conn, subscriptions, workspace_id, "ticket.created", items, now)
 
 
 def list_tickets(

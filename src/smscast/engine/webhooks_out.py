@@ -29,7 +29,10 @@ deliveries = table_of(WebhookDelivery)
 EventName = Literal[
     "message.sent",
     "message.delivered",
+    "message.undelivered",
     "message.failed",
+    "message.expired",
+    "message.unknown",
     "inbound.received",
     "contact.opted_out",
     "contact.opted_in",
@@ -73,7 +76,9 @@ def _check_events(events: Sequence[str]) -> list[str]:
 def _endpoint(conn: Connection, workspace: WorkspaceRef, endpoint_id: int) -> dict[str, Any]:
     row = conn.execute(
         select(*(endpoints.c[c] for c in ENDPOINT_COLUMNS)).where(
-            endpoints.c.id == endpoint_id, endpoints.c.workspace_id == workspace.id
+            endpoints.c.id == endpoint_id,
+            endpoints.c.workspace_id == workspace.id,
+            endpoints.c.message_id.is_(None),  # a message's callback target is no subscription
         )
     ).first()
     if row is None:
@@ -125,7 +130,11 @@ def list_webhooks(
     with engine.connect() as conn:
         rows = conn.execute(
             select(*(endpoints.c[c] for c in ENDPOINT_COLUMNS))
-            .where(endpoints.c.workspace_id == workspace.id, endpoints.c.id > after)
+            .where(
+                endpoints.c.workspace_id == workspace.id,
+                endpoints.c.id > after,
+                endpoints.c.message_id.is_(None),
+            )
             .order_by(endpoints.c.id)
             .limit(limit)
         )
@@ -195,6 +204,19 @@ def list_deliveries(
         return [dict(row._mapping) for row in rows]
 
 
+def event_payload(
+    workspace_id: int, event: str, data: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The body every receiver gets, whichever path queued the event."""
+    return {
+        "id": "evt_" + uuid.uuid4().hex,
+        "type": event,
+        "created_at": now.isoformat(),
+        "workspace_id": workspace_id,
+        "data": data,
+    }
+
+
 def emit_event(
     conn: Connection,
     workspace_id: int,
@@ -209,7 +231,9 @@ def emit_event(
     Call it inside the transaction that makes the change; returns deliveries queued.
     """
     query = select(endpoints.c.id, endpoints.c.events).where(
-        endpoints.c.workspace_id == workspace_id, endpoints.c.enabled.is_(True)
+        endpoints.c.workspace_id == workspace_id,
+        endpoints.c.enabled.is_(True),
+        endpoints.c.message_id.is_(None),
     )
     if endpoint_id is not None:
         query = query.where(endpoints.c.id == endpoint_id)
@@ -220,13 +244,7 @@ def emit_event(
     ]
     if not targets:
         return 0
-    payload = {
-        "id": "evt_" + uuid.uuid4().hex,
-        "type": event,
-        "created_at": now.isoformat(),
-        "workspace_id": workspace_id,
-        "data": data,
-    }
+    payload = event_payload(workspace_id, event, data, now)
     conn.execute(
         insert(deliveries),
         [

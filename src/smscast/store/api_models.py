@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smscast.store.models import Base, BigId
@@ -66,6 +66,7 @@ class WebhookEndpoint(Base):
     """Where a workspace wants to hear about events, and the secret that signs them."""
 
     __tablename__ = "webhook_endpoints"
+    __table_args__ = (Index("ix_webhook_endpoints_message", "message_id", unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -74,6 +75,20 @@ class WebhookEndpoint(Base):
     secret: Mapped[str] = mapped_column(String(80))
     description: Mapped[str] = mapped_column(String(200), default="")
     enabled: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+    # Set for a one-off target: the callback URL of that message (not a subscription).
+    message_id: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class CallbackSecret(Base):
+    """The key that signs a workspace's message callbacks (`callback_url` of the send API)."""
+
+    __tablename__ = "callback_secrets"
+
+    workspace_id: Mapped[int] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), primary_key=True
+    )
+    secret: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime]
 
 

@@ -155,6 +155,7 @@ class Message(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
+    callback_url: Mapped[str | None] = mapped_column(Text)  # status changes POSTed here
 
 
 class CarrierRef(Base):

@@ -14,7 +14,6 @@ from smscast.core.consent import Action, Channel, Purpose, Source
 from smscast.core.roles import Permission
 from smscast.engine.consent import ConsentChange, consent_history, record_consent
 from smscast.engine.contact_edits import contact_phone
-from smscast.engine.webhooks_out import emit_event
 
 router = APIRouter(prefix="/api/v1", tags=["consent"], responses=COMMON_RESPONSES)
 writer = require(Permission.CONSENT_WRITE)
@@ -108,22 +107,7 @@ def _record(
     change = ConsentChange(
         channel, purpose, action, Source.API, evidence, api.caller.actor, api.now
     )
-    result = record_consent(api.engine, api.settings, api.workspace, phone, change)
-    event = "contact.opted_in" if action == Action.OPT_IN else "contact.opted_out"
-    with api.engine.begin() as conn:  # queued after the change committed
-        emit_event(
-            conn,
-            api.workspace.id,
-            event,
-            {
-                "phone": result["phone"],
-                "channel": channel,
-                "purpose": purpose,
-                "source": "api",
-            },
-            api.now,
-        )
-    return result
+    return record_consent(api.engine, api.settings, api.workspace, phone, change)
 
 
 @router.post(

@@ -11,7 +11,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from smscast.api.deps import Api, idempotency_key, reader, require
 from smscast.api.pagination import Page, PageParams, page_of, page_params
 from smscast.api.problems import COMMON_RESPONSES
+from smscast.api.routes.webhooks import DeliveryOut
 from smscast.core.roles import Permission
+from smscast.engine.message_callbacks import list_callback_deliveries
 from smscast.engine.single_messages import list_messages, send_message, show_message
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"], responses=COMMON_RESPONSES)
@@ -35,6 +37,13 @@ class SendIn(BaseModel):
     body: str = Field(min_length=1, max_length=1600)
     purpose: Literal["informational", "promotional"] = "informational"
     valid_until: AwareDatetime | None = Field(None, description="Not sent after this moment")
+    callback_url: str | None = Field(
+        None,
+        min_length=8,
+        max_length=2000,
+        description="Each status change of this message is POSTed here, signed with the "
+        "workspace's callback secret (GET /api/v1/webhooks/callback-secret)",
+    )
 
 
 class MessageOut(BaseModel):
@@ -65,6 +74,7 @@ class MessageOut(BaseModel):
     created_at: datetime
     sent_at: datetime | None
     done_at: datetime | None
+    callback_url: str | None = None
 
 
 @router.post(
@@ -85,6 +95,8 @@ def send(body: SendIn, api: Api = Depends(require(Permission.MESSAGES_SEND))) ->
         valid_until=body.valid_until,
         actor=api.caller.actor,
         now=api.now,
+        callback_url=body.callback_url,
+        allow_private=api.settings.webhook_allow_private,
     )
 
 
@@ -117,3 +129,17 @@ def messages(
 @router.get("/{message_id}", summary="One message and its status", response_model=MessageOut)
 def one(message_id: int = Id, api: Api = Depends(reader)) -> Any:
     return show_message(api.engine, api.workspace, message_id)
+
+
+@router.get(
+    "/{message_id}/callbacks",
+    summary="The delivery log of the message's callback URL, newest first",
+    response_model=Page[DeliveryOut],
+)
+def callbacks(
+    message_id: int = Id, api: Api = Depends(reader), page: PageParams = Depends(page_params)
+) -> Any:
+    items = list_callback_deliveries(
+        api.engine, api.workspace, message_id, after=page.after, limit=page.limit
+    )
+    return page_of(items, page)

@@ -12,6 +12,7 @@ from smscast.api.deps import Api, idempotency_key, require
 from smscast.api.pagination import Page, PageParams, page_of, page_params
 from smscast.api.problems import COMMON_RESPONSES
 from smscast.core.roles import Permission
+from smscast.engine.message_callbacks import show_callback_secret
 from smscast.engine.webhooks_out import (
     EventName,
     create_webhook,
@@ -112,6 +113,22 @@ def create(body: NewWebhook, api: Api = Depends(manager)) -> Any:
         now=api.now,
     )
     return {**endpoint, "secret": secret}
+
+
+class CallbackSecretOut(BaseModel):
+    secret: str = Field(
+        description="Signs the posts to the send API's callback URLs", examples=["whsec_8Kd..."]
+    )
+    created_at: datetime
+
+
+@router.get(
+    "/callback-secret",
+    summary="The secret that signs message callbacks (made on first use)",
+    response_model=CallbackSecretOut,
+)
+def callback_secret(api: Api = Depends(manager)) -> Any:
+    return show_callback_secret(api.engine, api.workspace, api.now)
 
 
 @router.get("/{webhook_id}", summary="One subscription", response_model=WebhookOut)
