@@ -33,6 +33,7 @@ from smscast.config import Settings
 from smscast.engine.connectors import add_connector
 from smscast.engine.db_thread import DbThread
 from smscast.engine.dispatcher import Dispatcher, DispatchLimits
+from smscast.engine.events import acknowledge
 from smscast.engine.inbound import handle_inbound_batch
 from smscast.engine.keyword_rules import add_keyword_rule
 from smscast.engine.numbers import add_number
@@ -151,6 +152,7 @@ async def run(n: int, batch_size: int, workdir: str) -> tuple[float, int, int]:
                 continue
             batch, arrived[:] = arrived[:batch_size], arrived[batch_size:]
             results = await db.run(handle_inbound_batch, engine, settings, connector_id, batch)
+            acknowledge(batch)  # as the event pump does: deliver_sm_resp once committed
             routed += len(results)
             replies += sum(r.replies for r in results)
         while await db.run(unsent, engine):

@@ -263,6 +263,8 @@ def _loop_guard(decision: Decision, state: ContactState, routing: Routing) -> De
     """Drops automatic answers beyond the hourly limit, so two robots cannot text each
     other forever; the rest of the decision (consent, tags, ticket) still stands."""
     budget = routing.auto_reply_limit - state.auto_replies_last_hour
+    if budget >= len(decision.actions):
+        return decision  # room for every action: nothing to count (the usual case)
     kept: list[RuleAction] = []
     suppressed = 0
     for action in decision.actions:
