@@ -165,14 +165,14 @@ def peek_coupons(conn: Connection, pool: int, after_id: int, count: int) -> list
     A launch renders a batch with these while the batch before it is being written;
     `claim_coupon_ids` then claims exactly them in the batch's own transaction.
     """
-    rows = conn.execute(
+    query = (
         select(coupons.c.id, coupons.c.code)
         .where(coupons.c.pool_id == pool, coupons.c.allocated_at.is_(None),
                coupons.c.id > after_id)
         .order_by(coupons.c.id)
         .limit(count)
-    ).all()  # fmt: skip
-    return [(int(row.id), str(row.code)) for row in rows]
+    )  # fmt: skip
+    return [(row[0], row[1]) for row in conn.execute(query)]
 
 
 def claim_coupon_ids(conn: Connection, campaign_id: int, ids: list[int], now: datetime) -> bool:

@@ -211,22 +211,18 @@ def read_members(conn: Connection, plan: Plan, where: Any, after: int, limit: in
         return [], after, set()
     last = rows[-1][0]
     capped = capped_contacts(conn, plan, rows[0][0], last, now)
-    includes = plan.stage.includes
-    members = [
-        Member(r[0], r[1], r[2], _attributes(r[3]), r[4], r[5], r[6], r[7])
+    if plan.stage.name != "all":
+        rows = [r for r in rows if plan.stage.includes(r[0])]
+    decode = _decode_json
+    return [
+        Member(r[0], r[1], r[2], (decode(r[3]) if r[3].__class__ is str else r[3] or {}),
+               r[4], r[5], r[6], r[7])
         for r in rows
-        if includes(r[0])
-    ]
-    return members, last, capped
+    ], last, capped  # fmt: skip
 
 
 _decode_json = json.JSONDecoder().decode
-
-
-def _attributes(stored: str | dict[str, Any] | None) -> dict[str, Any]:
-    if not stored:
-        return {}
-    return _decode_json(stored) if isinstance(stored, str) else stored
+"""Attributes arrive as JSON text from SQLite, already decoded from psycopg."""
 
 
 def members_where(conn: Connection, plan: Plan, now: datetime) -> Any:

@@ -17,8 +17,12 @@ after it are written the sequential way: claim first, then render.
 
 from __future__ import annotations
 
+import gc
 import random
+import threading
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -239,11 +243,39 @@ def materialise(engine: Engine, settings: Settings, plan: Plan, now: datetime,
         segment = segment_where(conn, plan.workspace, plan.campaign.segment_expression, now)
         check_coupons(conn, plan, segment, after)
         where = members_where(conn, plan, now)
-    with ThreadPoolExecutor(1, thread_name_prefix="launch-writer") as writer:
+    with _fewer_collections(), ThreadPoolExecutor(1, thread_name_prefix="launch-writer") as writer:
         _run_batches(engine, settings, plan, where, after, rng, now, writer, totals)
     _finish(engine, plan, totals.problems, now)
     queued = totals.counts.pop("queued")
     return {"queued": queued, "excluded": totals.counts, "problems": totals.problems}
+
+
+_collections_lock = threading.Lock()
+_launches_running = [0, 0]
+"""[launches in this process, the collector's young threshold before the first began]."""
+
+
+@contextmanager
+def _fewer_collections(young: int = 50_000) -> Iterator[None]:
+    """Runs the cyclic garbage collector less often while launches allocate.
+
+    A launch makes millions of short-lived containers (members, rows, tuples) and
+    almost no cycles; at the default threshold of 700 the collector runs thousands
+    of times and took ~17 % of a launch's CPU. It still runs, just less often; the
+    last launch of the process to finish puts the threshold back.
+    """
+    with _collections_lock:
+        if _launches_running[0] == 0:
+            _launches_running[1] = gc.get_threshold()[0]
+            gc.set_threshold(max(young, _launches_running[1]), *gc.get_threshold()[1:])
+        _launches_running[0] += 1
+    try:
+        yield
+    finally:
+        with _collections_lock:
+            _launches_running[0] -= 1
+            if _launches_running[0] == 0:
+                gc.set_threshold(_launches_running[1], *gc.get_threshold()[1:])
 
 
 def _run_batches(engine: Engine, settings: Settings, plan: Plan, where: Any, after: int,

@@ -29,6 +29,7 @@ from smscast.core.schedule import (
 from smscast.core.templates import MessageTemplate
 
 VALID_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+_UNKNOWN = "?"
 SPLIT_SEED = 0x5BD1E995
 SAMPLE_SEED = 0x27D4EB2F
 
@@ -114,6 +115,9 @@ class RecipientBuilder:
         self.seen_phones: set[int] = set()
         self._local_start: dict[str, datetime] = {}
         self._zones: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._allowed: dict[tuple[datetime, tuple[str, ...]], datetime] = {}
+        self._consent: dict[str | None, str | None] = {}
+        """Consent state -> exclusion reason (or None): a handful of states, millions of checks."""
         self._cumulative = self._split_points()
 
     def _split_points(self) -> list[tuple[int, Variant]]:
@@ -137,11 +141,19 @@ class RecipientBuilder:
         if phone_key in self.seen_phones:
             return "duplicate"
         self.seen_phones.add(phone_key)
-        status = Status(member.consent) if member.consent else None
-        if not may_send(status, self.purpose):
-            return "opted_out" if status == Status.OPTED_OUT else "no_consent"
+        consent = self._consent.get(member.consent, _UNKNOWN)
+        if consent is _UNKNOWN:
+            consent = self._consent[member.consent] = self._consent_exclusion(member.consent)
+        if consent is not None:
+            return consent
         if member.id in capped:
             return "capped"
+        return None
+
+    def _consent_exclusion(self, consent: str | None) -> str | None:
+        status = Status(consent) if consent else None
+        if not may_send(status, self.purpose):
+            return "opted_out" if status == Status.OPTED_OUT else "no_consent"
         return None
 
     def zones(self, member: Member) -> tuple[str, ...]:
@@ -167,8 +179,16 @@ class RecipientBuilder:
             )
         if timing.spread:
             due += spread_offset(member.id, timing.spread)
-        if timing.quiet:
-            due = next_allowed_time_in_zones(due, zones, self.rules.quiet)
+        if timing.quiet:  # pure in (due, zones): without spread most members share both
+            key = (due, zones)
+            allowed = self._allowed.get(key)
+            if allowed is None:
+                if len(self._allowed) > 10_000:
+                    self._allowed.clear()
+                allowed = self._allowed[key] = next_allowed_time_in_zones(
+                    due, zones, self.rules.quiet
+                )
+            due = allowed
         return due
 
     def compose(self, member: Member, variant: Variant, coupon: str | None,
