@@ -316,7 +316,7 @@ class _BatchWriter:
         seen: list[int] = []
         now = self.request.now
         for seq, row_no, phone, *values in stage_store.stored_matches(
-            self.conn, self.request.workspace.id, before
+            self.conn, self.request.workspace.id, self.job_id, before
         ):
             row, stored = _staged_row(row_no, phone, values), _stored_contact(phone, values)
             if stored.last_import_id == self.job_id:

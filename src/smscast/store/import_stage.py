@@ -156,9 +156,12 @@ def unmerged_count(conn: Connection) -> int:
     )
 
 
-def stored_matches(conn: Connection, workspace_id: int, before: int) -> list[tuple[Any, ...]]:
-    """Rows whose phone was a contact before this batch (ids up to `before`): the row's
-    values, then the stored ones."""
+def stored_matches(
+    conn: Connection, workspace_id: int, job_id: int, before: int
+) -> list[tuple[Any, ...]]:
+    """Rows whose phone was a contact before this batch: the row's values, then the
+    stored ones. The batch's own new contacts (ids after `before`, marked with this
+    import) are left out; one another writer added meanwhile is not."""
     return [
         tuple(row)
         for row in conn.execute(
@@ -167,9 +170,10 @@ def stored_matches(conn: Connection, workspace_id: int, before: int) -> list[tup
                 "s.timezone, s.tz_given, s.email, s.tags, c.id, c.attributes, c.language, "
                 "c.timezone, c.email, c.tags, c.last_import_id FROM import_stage s "
                 "JOIN contacts c ON c.workspace_id = :ws AND c.phone = s.phone "
-                "WHERE s.skip = 0 AND c.id <= :before ORDER BY s.seq"
+                "WHERE s.skip = 0 AND NOT (c.id > :before AND c.last_import_id = :job) "
+                "ORDER BY s.seq"
             ),
-            {"ws": workspace_id, "before": before},
+            {"ws": workspace_id, "before": before, "job": job_id},
         )
     ]
 
