@@ -151,11 +151,10 @@ def seed_round(
     return phones, kinds
 
 
+@pytest.mark.sqlite_only  # interleavings run one step at a time: the database kind adds nothing
 def test_no_promotional_message_leaves_after_the_opt_out_committed(
-    engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime, db_url: str
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime
 ) -> None:
-    if not db_url.startswith("sqlite"):
-        pytest.skip("interleavings are run one step at a time: the database kind adds nothing")
     connector_id = add_connector(engine, workspace, now)
     number = add_number(engine, workspace, SHORT, connector="sim", actor="t", now=now)
     with engine.begin() as conn:
