@@ -7,6 +7,7 @@ import random
 from campaign_data import add_contact, add_pool
 from sqlalchemy import select, update
 
+from smscast.core.links import LinkPath, parse_link_path
 from smscast.engine import materialise
 from smscast.engine.campaigns import CampaignDraft, create_campaign
 from smscast.engine.launch import launch_campaign
@@ -102,3 +103,14 @@ def test_too_few_codes_to_peek_goes_sequential(engine, settings, workspace, now,
     assert _launch(engine, small, workspace, campaign_id, now)["queued"] == 6
     assert calls["n"] == 2  # sequential from then on
     _check_outbox(engine, 6, set())
+
+
+def test_link_tokens_of_a_batch_sit_together_and_stay_unique_links() -> None:
+    source = materialise.TokenSource(random.Random(5))
+    first, second = source.batch(500), source.batch(500)
+    for batch in (first, second):
+        assert len({token[:2] for token in batch}) == 1
+        assert all(parse_link_path(token) == LinkPath(token, 1) for token in batch)
+    assert first[0][:2] != second[0][:2]
+    assert len(set(first) | set(second)) == 1000
+    assert len({token[2:4] for token in first}) > 100  # the rest is random
