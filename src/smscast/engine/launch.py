@@ -52,13 +52,14 @@ def _due_at(schedule: dict[str, Any], now: datetime) -> datetime | None:
 
 
 def run_campaign(engine: Engine, settings: Settings, workspace: WorkspaceRef, campaign_id: int,
-                 stage: Stage, now: datetime, rng: random.Random) -> dict[str, Any]:  # fmt: skip
+                 stage: Stage, now: datetime, rng: random.Random, *,
+                 coupons_checked: bool = False) -> dict[str, Any]:  # fmt: skip
     """Materialises one stage of the campaign's current run."""
     with engine.connect() as conn:
         campaign = campaign_row(conn, workspace.id, campaign_id)
         run = int((campaign.schedule or {}).get("runs", 1)) - 1
         plan = make_plan(conn, workspace, campaign, run, stage, now)
-    return materialise(engine, settings, plan, now, rng)
+    return materialise(engine, settings, plan, now, rng, coupons_checked=coupons_checked)
 
 
 def _start_run(engine: Engine, workspace: WorkspaceRef, campaign: Any, now: datetime) -> None:
@@ -81,11 +82,15 @@ def launch_campaign(
     rng = rng or random.SystemRandom()
     with engine.connect() as conn:
         campaign = campaign_row(conn, workspace.id, campaign_id)
-        unfinished = conn.execute(
-            select(launches.c.stage).where(
-                launches.c.campaign_id == campaign_id, launches.c.done.is_(False)
+        unfinished = (
+            conn.execute(
+                select(launches.c.stage).where(
+                    launches.c.campaign_id == campaign_id, launches.c.done.is_(False)
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     if campaign.status == "running" and unfinished:
         stage = Stage(unfinished[0], int(((campaign.options or {}).get("ab_test") or {})
                                           .get("sample_percent", 0)))  # fmt: skip
@@ -115,7 +120,7 @@ def launch_campaign(
         record_audit(conn, workspace.id, actor, "campaign.launched", f"campaign #{campaign_id}",
                      {}, now)  # fmt: skip
     result = run_campaign(engine, settings, workspace, campaign_id, _first_stage(campaign),
-                          now, rng)  # fmt: skip
+                          now, rng, coupons_checked=True)  # fmt: skip
     return {"id": campaign_id, "status": "running", **result}
 
 

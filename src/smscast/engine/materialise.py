@@ -257,9 +257,13 @@ class _Totals:
         self.problems.extend(batch.problems[: 5 - len(self.problems)])
 
 
-def materialise(engine: Engine, settings: Settings, plan: Plan, now: datetime,
-                rng: random.Random) -> dict[str, Any]:  # fmt: skip
-    """Writes the outbox rows of one stage of one run, resuming where it stopped."""
+def materialise(engine: Engine, settings: Settings, plan: Plan, now: datetime, rng: random.Random,
+                *, coupons_checked: bool = False) -> dict[str, Any]:  # fmt: skip
+    """Writes the outbox rows of one stage of one run, resuming where it stopped.
+
+    `coupons_checked` skips counting the pool again (a full pass over the segment)
+    when the caller refused a short pool a moment ago, before anything was written.
+    """
     totals = _Totals()
     with engine.begin() as conn:
         after, done = _progress(conn, plan, now)
@@ -267,7 +271,8 @@ def materialise(engine: Engine, settings: Settings, plan: Plan, now: datetime,
         return {"queued": 0, "excluded": {}, "problems": []}
     with engine.connect() as conn:
         segment = segment_where(conn, plan.workspace, plan.campaign.segment_expression, now)
-        check_coupons(conn, plan, segment, after)
+        if not coupons_checked:
+            check_coupons(conn, plan, segment, after)
         where = members_where(conn, plan, now)
     with _fewer_collections(), ThreadPoolExecutor(1, thread_name_prefix="launch-writer") as writer:
         _run_batches(engine, settings, plan, where, after, TokenSource(rng), now, writer, totals)
