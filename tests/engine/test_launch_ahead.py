@@ -12,9 +12,12 @@ from smscast.engine import materialise
 from smscast.engine.campaigns import CampaignDraft, create_campaign
 from smscast.engine.launch import launch_campaign
 from smscast.engine.stats import campaign_report
+from smscast.engine.workspaces import create_workspace
 from smscast.store.campaign_models import Coupon
+from smscast.store.db import create_db_engine
 from smscast.store.messaging_models import Message
 from smscast.store.models import table_of
+from smscast.store.schema import metadata
 
 messages = table_of(Message)
 coupons = table_of(Coupon)
@@ -114,3 +117,14 @@ def test_link_tokens_of_a_batch_sit_together_and_stay_unique_links() -> None:
     assert first[0][:2] != second[0][:2]
     assert len(set(first) | set(second)) == 1000
     assert len({token[2:4] for token in first}) > 100  # the rest is random
+
+
+def test_an_in_memory_database_is_written_by_the_launching_thread(settings, now):
+    memory = create_db_engine("sqlite://")
+    metadata.create_all(memory)
+    workspace = create_workspace(memory, "Mem", "PL", "Europe/Warsaw", actor="t", now=now)
+    campaign_id = _setup(memory, workspace, now, contacts=5, codes=5)
+    small = settings.model_copy(update={"launch_batch_size": 2})
+
+    assert _launch(memory, small, workspace, campaign_id, now)["queued"] == 5
+    _check_outbox(memory, 5, set())

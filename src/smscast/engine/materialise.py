@@ -21,12 +21,12 @@ import gc
 import random
 import string
 import threading
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -59,6 +59,7 @@ from smscast.store.models import table_of
 __all__ = ["Plan", "Stage", "check_coupons", "make_plan", "materialise"]
 
 campaigns = table_of(Campaign)
+T = TypeVar("T")
 
 MESSAGE_COLUMNS = (
     "workspace_id", "direction", "kind", "purpose", "contact_id", "phone", "number_id",
@@ -274,11 +275,30 @@ def materialise(engine: Engine, settings: Settings, plan: Plan, now: datetime, r
         if not coupons_checked:
             check_coupons(conn, plan, segment, after)
         where = members_where(conn, plan, now)
-    with _fewer_collections(), ThreadPoolExecutor(1, thread_name_prefix="launch-writer") as writer:
+    with _fewer_collections(), _writer_for(engine) as writer:
         _run_batches(engine, settings, plan, where, after, TokenSource(rng), now, writer, totals)
     _finish(engine, plan, totals.problems, now)
     queued = totals.counts.pop("queued")
     return {"queued": queued, "excluded": totals.counts, "problems": totals.problems}
+
+
+class _InlineWriter(Executor):
+    """Writes each batch in the calling thread: an in-memory SQLite database is one
+    connection per thread, so a writer thread would write into a database of its own."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        done: Future[T] = Future()
+        try:
+            done.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # handed to the caller, as a thread pool would
+            done.set_exception(error)
+        return done
+
+
+def _writer_for(engine: Engine) -> Executor:
+    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        return _InlineWriter()
+    return ThreadPoolExecutor(1, thread_name_prefix="launch-writer")
 
 
 _collections_lock = threading.Lock()
@@ -310,7 +330,7 @@ def _fewer_collections(young: int = 50_000) -> Iterator[None]:
 
 
 def _run_batches(engine: Engine, settings: Settings, plan: Plan, where: Any, after: int,
-                 tokens: TokenSource, now: datetime, writer: ThreadPoolExecutor,
+                 tokens: TokenSource, now: datetime, writer: Executor,
                  totals: _Totals) -> None:  # fmt: skip
     """Reads and renders each batch while the writer thread commits the one before."""
     ahead_mode = True
