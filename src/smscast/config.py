@@ -89,6 +89,11 @@ class Settings(BaseSettings):
         30, description="Inbound texts per sender per minute before more are set aside"
     )
     double_opt_in_hours: float = Field(24.0, description="How long a double opt-in waits for YES")
+    inbound_resend_window_s: float = Field(
+        600.0,
+        description="A text with no carrier id, again from the same sender within this, "
+        "is taken for the carrier's resend and not answered twice (0: never)",
+    )
     session_hours: float = Field(12.0, description="How long a dashboard sign-in lasts, in hours")
     api_max_body_bytes: int = Field(
         10_000_000, description="Largest request body the API accepts (contact imports included)"

@@ -96,6 +96,9 @@ class InboundMessage:
     carrier_ids: tuple[str, ...] = ()
     parts: int = 1
     ack: Ack | None = field(default=None, compare=False, repr=False)
+    #: The connection (SMPP bind) it came over, "" where there is none. A carrier sends
+    #: a text again only over a later connection, which tells a resend from a repeat.
+    link: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, slots=True)

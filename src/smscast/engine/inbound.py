@@ -33,6 +33,7 @@ from smscast.engine.inbound_apply import (
     flush_consent,
     save_contact_changes,
 )
+from smscast.engine.inbound_resend import Resends, find_resends, resend_key
 from smscast.engine.inbound_state import load_states, resolve_senders, sender_phone
 from smscast.engine.keyword_rules import load_routing
 from smscast.engine.numbers import NumberRef, find_number, numbers_of_connector
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 messages = table_of(Message)
 routes = table_of(InboundRoute)
 UNROUTED = "unrouted"
+DUPLICATE = "duplicate"  # the carrier sent a text again that is already stored
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,16 +90,46 @@ def handle_inbound_batch(
                 batch
             )
         workspace = resolve_workspace(conn, str(workspace_id))
-        results = _handle(conn, settings, workspace, connector_id, owned, batch, effects)
+        keys = [resend_key(m) for m in batch]
+        window = timedelta(seconds=settings.inbound_resend_window_s)
+        resends = find_resends(conn, connector_id, batch, keys, window)
+        if not resends:
+            results = _handle(conn, settings, workspace, connector_id, owned, batch, keys, effects)
+        else:
+            results = _handle_fresh(conn, settings, workspace, connector_id, owned, batch, keys,
+                                    resends, effects)  # fmt: skip
     forwarder = webhook_forwarder()
     for post in effects.webhooks:
         forwarder.submit(post)
     return results
 
 
+def _handle_fresh(
+    conn: Connection, settings: Settings, workspace: WorkspaceRef, connector_id: int,
+    owned: list[NumberRef], batch: list[InboundMessage], keys: list[str], resends: Resends,
+    effects: Effects,
+) -> list[InboundResult]:  # fmt: skip
+    """Routes the texts not sent before; a resend gets the stored copy's id, no route."""
+    fresh = [i for i in range(len(batch)) if i not in resends.stored and i not in resends.in_batch]
+    routed = _handle(conn, settings, workspace, connector_id, owned, [batch[i] for i in fresh],
+                     [keys[i] for i in fresh], effects)  # fmt: skip
+    results: dict[int, InboundResult] = dict(zip(fresh, routed, strict=True))
+    for index in range(len(batch)):
+        if index in resends.stored:
+            results[index] = _resent(resends.stored[index])
+        elif index in resends.in_batch:
+            results[index] = _resent(results[resends.in_batch[index]].message_id)
+    return [results[i] for i in range(len(batch))]
+
+
+def _resent(message_id: int | None) -> InboundResult:
+    detail = f"sent again by the carrier: stored before as #{message_id}"
+    return InboundResult(message_id, DUPLICATE, detail=detail)
+
+
 def _handle(
     conn: Connection, settings: Settings, workspace: WorkspaceRef, connector_id: int,
-    owned: list[NumberRef], batch: list[InboundMessage], effects: Effects,
+    owned: list[NumberRef], batch: list[InboundMessage], keys: list[str], effects: Effects,
 ) -> list[InboundResult]:  # fmt: skip
     results: list[InboundResult | None] = [None] * len(batch)
     groups: dict[int, list[int]] = defaultdict(list)
@@ -118,19 +150,20 @@ def _handle(
             connector_id,
             number,
             [(i, batch[i]) for i in indexes],
+            keys,
             effects,
             unrouted,
         ):
             results[index] = result  # fmt: skip
-    for index, result in _store_unrouted(conn, workspace, connector_id, batch, unrouted):
+    for index, result in _store_unrouted(conn, workspace, connector_id, batch, keys, unrouted):
         results[index] = result
     return [r for r in results if r is not None]
 
 
 def _handle_number(
     conn: Connection, settings: Settings, workspace: WorkspaceRef, connector_id: int,
-    number: NumberRef, items: list[tuple[int, InboundMessage]], effects: Effects,
-    unrouted: list[tuple[int, NumberRef | None, str]],
+    number: NumberRef, items: list[tuple[int, InboundMessage]], keys: list[str],
+    effects: Effects, unrouted: list[tuple[int, NumberRef | None, str]],
 ) -> list[tuple[int, InboundResult]]:  # fmt: skip
     phones: dict[int, Phone] = {}
     for index, message in items:
@@ -157,7 +190,8 @@ def _handle_number(
         decision = route(text, state, routing, message.received_at)
         states[sender.id] = next_state(state, decision, message.received_at, confirm_within)
         planned.append((index, Routed(text, message.received_at, sender, decision,
-                                      state.opted_out)))  # fmt: skip
+                                      state.opted_out, resend_key=keys[index],
+                                      link=message.link)))  # fmt: skip
     ticketed = [
         item
         for _, item in planned
@@ -224,7 +258,8 @@ def _text_info(text: str) -> tuple[str, int]:
 MESSAGE_COLUMNS = (
     "workspace_id", "direction", "kind", "purpose", "contact_id", "phone", "number_id",
     "connector_id", "ticket_id", "body", "encoding", "parts", "parts_done", "cost", "status",
-    "run", "attempts", "error", "created_at", "done_at",
+    "run", "attempts", "error", "created_at", "done_at", "resend_key",
+    "inbound_link",
 )  # fmt: skip
 
 
@@ -240,7 +275,7 @@ def _insert_inbound(
         rows.append((
             workspace_id, "in", "inbound", "informational", item.sender.id, item.sender.phone,
             number.id, connector_id, item.ticket_id, item.text, encoding, parts, parts, 0,
-            status, 0, 0, None, at, at,
+            status, 0, 0, None, at, at, item.resend_key, item.link or None,
         ))  # fmt: skip
     ids = insert_returning(conn, messages, MESSAGE_COLUMNS, rows, ("id",))
     for item, (message_id,) in zip(items, ids, strict=True):
@@ -299,7 +334,7 @@ def _result(item: Routed) -> InboundResult:
 
 def _store_unrouted(
     conn: Connection, workspace: WorkspaceRef, connector_id: int, batch: list[InboundMessage],
-    unrouted: list[tuple[int, NumberRef | None, str]],
+    keys: list[str], unrouted: list[tuple[int, NumberRef | None, str]],
 ) -> list[tuple[int, InboundResult]]:  # fmt: skip
     """Keeps texts nobody can answer, with the reason, for the operator to see."""
     out: list[tuple[int, InboundResult]] = []
@@ -312,7 +347,7 @@ def _store_unrouted(
         row: tuple[Any, ...] = (
             workspace.id, "in", "inbound", "informational", None, message.sender[:20],
             number.id if number else None, connector_id, None, text, encoding, parts, parts, 0,
-            UNROUTED, 0, 0, reason, at, at,
+            UNROUTED, 0, 0, reason, at, at, keys[index], message.link or None,
         )  # fmt: skip
         [(message_id,)] = insert_returning(conn, messages, MESSAGE_COLUMNS, [row], ("id",))
         insert_rows(conn, routes, ROUTE_COLUMNS, [(

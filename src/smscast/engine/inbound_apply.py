@@ -47,6 +47,8 @@ class Routed:
     ticket_id: int | None = None
     replies: int = 0
     details: list[str] = field(default_factory=list)
+    resend_key: str | None = None
+    link: str = ""  # the connection it came over (see engine.inbound_resend)
 
 
 @dataclass(slots=True)

@@ -9,7 +9,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smscast.store.models import Base, BigId
@@ -117,6 +127,13 @@ class Message(Base):
         Index("ix_messages_campaign", "campaign_id", "status"),
         Index("ix_messages_contact", "contact_id", "created_at"),
         UniqueConstraint("campaign_id", "run", "contact_id", name="uq_messages_campaign_contact"),
+        Index(
+            "ix_messages_resend",
+            "connector_id",
+            "resend_key",
+            sqlite_where=text("resend_key IS NOT NULL"),
+            postgresql_where=text("resend_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -156,6 +173,8 @@ class Message(Base):
     sent_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
     callback_url: Mapped[str | None] = mapped_column(Text)  # status changes POSTed here
+    resend_key: Mapped[str | None] = mapped_column(String(44))  # inbound: tells a resend apart
+    inbound_link: Mapped[str | None] = mapped_column(String(32))  # the bind it came over
 
 
 class CarrierRef(Base):

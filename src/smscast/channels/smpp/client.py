@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import functools
 import random
+import secrets
 import ssl
 import time
 from collections import deque
@@ -184,6 +185,7 @@ class SmppClient:
             addr_npi=settings.bind_npi,
             address_range=settings.address_range,
         )
+        self._receiver.link = secrets.token_hex(6)  # texts over this connection carry it
         try:
             answer = await session.request(bind, settings.response_timeout_s)
         except (TimeoutError, ConnectionError) as exc:

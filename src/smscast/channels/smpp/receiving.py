@@ -51,6 +51,7 @@ class Receiver:
         self.parts: ReassemblyBuffer[tuple[DecodedPart, datetime, Ack]] = ReassemblyBuffer(
             settings.mo_part_timeout_s
         )
+        self.link = ""  # the current bind, set by the client; texts carry it
 
     def normalise_submit_id(self, raw: str) -> str:
         return normalise_id(raw, self.settings.submit_id_format)
@@ -139,7 +140,8 @@ class Receiver:
             part = DecodedPart(part.text, sar)
         sender, recipient = deliver.source_addr, deliver.destination_addr
         if part.concat is None or part.concat[1] == 1:
-            self.emit(InboundMessage(sender, recipient, reassemble([part]), wall, ack=ack))
+            self.emit(InboundMessage(sender, recipient, reassemble([part]), wall, ack=ack,
+                                     link=self.link))  # fmt: skip
             return True
         reference, total, seq = part.concat
         key = (sender, recipient, reference, total)
@@ -154,7 +156,8 @@ class Receiver:
             self.on_log("bad_inbound", f"from {sender}: {exc}", "")
             text = _join_best_effort([p.text for p, _, _ in done])
         acks = _all_of([a for _, _, a in done])
-        self.emit(InboundMessage(sender, recipient, text, done[0][1], parts=total, ack=acks))
+        self.emit(InboundMessage(sender, recipient, text, done[0][1], parts=total, ack=acks,
+                                 link=self.link))  # fmt: skip
         return True
 
     def _emit_incomplete(self, late: Incomplete[tuple[DecodedPart, datetime, Ack]]) -> None:
@@ -178,6 +181,7 @@ class Receiver:
                 late.parts[0][1],
                 parts=total,
                 ack=_all_of([a for _, _, a in late.parts]),
+                link=self.link,
             )
         )
 
