@@ -14,6 +14,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine
@@ -31,13 +32,13 @@ from smscast.engine.inbound_apply import (
     campaign_deltas,
     carry_out,
     flush_consent,
+    queue_replies,
     save_contact_changes,
 )
 from smscast.engine.inbound_resend import Resends, find_resends, resend_key
 from smscast.engine.inbound_state import load_states, resolve_senders, sender_phone
 from smscast.engine.keyword_rules import load_routing
 from smscast.engine.numbers import NumberRef, find_number, numbers_of_connector
-from smscast.engine.outbox import enqueue_messages
 from smscast.engine.stats import bump_campaign_stats
 from smscast.engine.tickets import tickets_for_inbound
 from smscast.engine.webhook_events import emit_events, load_subscriptions
@@ -135,8 +136,11 @@ def _handle(
     groups: dict[int, list[int]] = defaultdict(list)
     by_id = {n.id: n for n in owned}
     unrouted: list[tuple[int, NumberRef | None, str]] = []
+    found: dict[str, NumberRef | None] = {}
     for index, message in enumerate(batch):
-        number = find_number(owned, message.recipient)
+        if message.recipient not in found:
+            found[message.recipient] = find_number(owned, message.recipient)
+        number = found[message.recipient]
         if number is None:
             unrouted.append((index, None, f"{message.recipient} is not a number of this workspace"))
         else:
@@ -210,15 +214,18 @@ def _handle_number(
     save_contact_changes(conn, effects.changed, latest)
     effects.changed.clear()
     if effects.replies:
-        enqueue_messages(conn, effects.replies)
+        queue_replies(conn, effects.replies)
         effects.replies = []
     _insert_routes(conn, workspace.id, number, [item for _, item in planned])
     _bump_stats([item for _, item in planned], conn)
-    _emit_received(conn, workspace.id, [
-        _received(item.message_id, item.sender.phone, number.number, item.text, item.received_at,
-                  item.sender.id, item.ticket_id, item.decision.route.value, item.decision.keyword)
-        for _, item in planned
-    ], latest)  # fmt: skip
+    subscriptions = load_subscriptions(conn)
+    if subscriptions.wants(workspace.id, "inbound.received"):
+        emit_events(conn, subscriptions, workspace.id, "inbound.received", [
+            _received(item.message_id, item.sender.phone, number.number, item.text,
+                      item.received_at, item.sender.id, item.ticket_id,
+                      item.decision.route.value, item.decision.keyword)
+            for _, item in planned
+        ], latest)  # fmt: skip
     return [(index, _result(item)) for index, item in planned]
 
 
@@ -247,6 +254,7 @@ def clean_text(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
+@lru_cache(maxsize=4096)
 def _text_info(text: str) -> tuple[str, int]:
     try:
         info = analyse(text)
@@ -271,7 +279,7 @@ def _insert_inbound(
     for item in items:
         encoding, parts = _text_info(item.text)
         status = "set_aside" if item.decision.route == Route.FLOOD else "received"
-        at = values.moment(item.received_at)
+        at = item.stamp = values.moment(item.received_at)
         rows.append((
             workspace_id, "in", "inbound", "informational", item.sender.id, item.sender.phone,
             number.id, connector_id, item.ticket_id, item.text, encoding, parts, parts, 0,
@@ -291,13 +299,12 @@ ROUTE_COLUMNS = (
 def _insert_routes(
     conn: Connection, workspace_id: int, number: NumberRef | None, items: list[Routed]
 ) -> None:
-    values = DriverValues(conn)
     insert_rows(conn, routes, ROUTE_COLUMNS, [
         (
             item.message_id, workspace_id, number.id if number else None, item.sender.id,
             item.decision.route.value, item.decision.keyword, item.decision.rule_id,
             item.decision.campaign_id, item.replies, item.decision.suppressed,
-            _detail(item), values.moment(item.received_at),
+            _detail(item), item.stamp,
         )
         for item in items
     ])  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, update
 
 from smscast.core.consent import Action, Source
-from smscast.core.encoding import analyse
+from smscast.core.encoding import TextInfo, analyse
 from smscast.core.errors import UserError
 from smscast.core.router import Decision, Route
 from smscast.core.rule_actions import ActionKind, RuleAction
@@ -28,10 +28,14 @@ from smscast.engine.double_opt_in import (
 from smscast.engine.inbound_consent import write_text_consents
 from smscast.engine.inbound_state import Sender
 from smscast.engine.numbers import NumberRef
+from smscast.engine.outbox import enqueue_messages
 from smscast.engine.webhook_forward import WebhookPost
+from smscast.store.bulk import DriverValues, insert_rows
+from smscast.store.messaging_models import Message
 from smscast.store.models import Contact, table_of
 
 contacts = table_of(Contact)
+messages = table_of(Message)
 
 
 @dataclass(slots=True)
@@ -48,6 +52,7 @@ class Routed:
     replies: int = 0
     details: list[str] = field(default_factory=list)
     resend_key: str | None = None
+    stamp: Any = None  # received_at as the driver takes it, once converted
     link: str = ""  # the connection it came over (see engine.inbound_resend)
 
 
@@ -75,6 +80,12 @@ def flush_consent(conn: Connection, effects: Effects) -> None:
 @lru_cache(maxsize=512)
 def _template(source: str) -> MessageTemplate:
     return compile_template(source)
+
+
+@lru_cache(maxsize=4096)
+def _analysis(body: str) -> TextInfo:
+    """Answers repeat (most are a keyword's fixed text): each is analysed once."""
+    return analyse(body)
 
 
 def carry_out(
@@ -154,7 +165,7 @@ def _queue(
         item.details.append("answer not sent: the template rendered to nothing")
         return
     try:
-        info = analyse(body)
+        info = _analysis(body)
     except UserError as error:
         item.details.append(f"answer not sent: {error.problem.message}")
         return
@@ -177,6 +188,35 @@ def _payload(number: NumberRef, item: Routed) -> dict[str, Any]:
         "rule_id": decision.rule_id, "campaign_id": decision.campaign_id,
         "contact_id": item.sender.id,
     }  # fmt: skip
+
+
+REPLY_COLUMNS = (
+    "workspace_id", "direction", "kind", "purpose", "contact_id", "phone", "number_id",
+    "connector_id", "ticket_id", "body", "encoding", "parts", "parts_done", "cost", "status",
+    "run", "attempts", "send_after", "created_at",
+)  # fmt: skip
+
+
+def queue_replies(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Queues the answers as `enqueue_messages` would, in one driver-level insert: each
+    already names its number, connector, encoding and parts. One whose number has no
+    connector is left to `enqueue_messages`, which picks the workspace's."""
+    if any(row["connector_id"] is None for row in rows):
+        enqueue_messages(conn, rows)
+        return
+    values = DriverValues(conn)
+    stamps: dict[datetime, Any] = {}
+    out = []
+    for r in rows:
+        at = r["created_at"]
+        stamp = stamps.get(at) or stamps.setdefault(at, values.moment(at))
+        after = stamp if r["send_after"] == at else values.moment(r["send_after"])
+        out.append((
+            r["workspace_id"], "out", r["kind"], r["purpose"], r["contact_id"], r["phone"],
+            r["number_id"], r["connector_id"], r["ticket_id"], r["body"], r["encoding"],
+            r["parts"], 0, 0, "queued", 0, 0, after, stamp,
+        ))  # fmt: skip
+    insert_rows(conn, messages, REPLY_COLUMNS, out)
 
 
 def save_contact_changes(conn: Connection, changed: dict[int, Sender], now: datetime) -> None:

@@ -8,18 +8,19 @@ contact's state along in memory as the batch's texts are routed in order.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from smscast.core.errors import UserError
 from smscast.core.phones import Phone, PhoneError, parse_phone, timezone_for_phone
 from smscast.core.router import CampaignContact, ContactState
 from smscast.core.rule_actions import parse_actions
+from smscast.store.bulk import DriverValues, select_in, select_in_grouped
 from smscast.store.inbound_models import PendingOptIn
 from smscast.store.messaging_models import Campaign, Message
 from smscast.store.models import ConsentState, Contact, table_of
@@ -32,15 +33,40 @@ consent_states = table_of(ConsentState)
 GUARDED_KINDS = ("auto_reply", "help", "confirm")
 
 
-@dataclass(slots=True)
 class Sender:
-    """A contact who texted us, with what the answers to them need."""
+    """A contact who texted us, with what the answers to them need.
 
-    id: int
-    phone: str
-    language: str | None
-    attributes: dict[str, Any]
-    tags: list[str]
+    Attributes and tags arrive as the driver gives them (JSON text on SQLite) and
+    are decoded the first time an answer or action needs them: most texts need
+    neither.
+    """
+
+    __slots__ = ("_attributes", "_tags", "id", "language", "phone")
+
+    def __init__(
+        self, id: int, phone: str, language: str | None, attributes: Any, tags: Any
+    ) -> None:
+        self.id = id
+        self.phone = phone
+        self.language = language
+        self._attributes = attributes
+        self._tags = tags
+
+    @property
+    def attributes(self) -> dict[str, Any]:
+        if not isinstance(self._attributes, dict):
+            self._attributes = dict(_decoded(self._attributes) or {})
+        return self._attributes
+
+    @property
+    def tags(self) -> list[str]:
+        if not isinstance(self._tags, list):
+            self._tags = list(_decoded(self._tags) or [])
+        return self._tags
+
+
+def _decoded(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 def sender_phone(raw: str, country: str) -> Phone | None:
@@ -85,24 +111,16 @@ def resolve_senders(
 
 
 def _contacts_by_phone(conn: Connection, workspace_id: int, phones: list[str]) -> dict[str, Sender]:
-    out: dict[str, Sender] = {}
-    for start in range(0, len(phones), 900):
-        rows = conn.execute(
-            select(
-                contacts.c.id,
-                contacts.c.phone,
-                contacts.c.language,
-                contacts.c.attributes,
-                contacts.c.tags,
-            ).where(
-                contacts.c.workspace_id == workspace_id,
-                contacts.c.phone.in_(phones[start : start + 900]),
-            )
-        )
-        for r in rows:
-            out[r.phone] = Sender(r.id, r.phone, r.language, dict(r.attributes or {}),
-                                  list(r.tags or []))  # fmt: skip
-    return out
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    rows = select_in(
+        conn,
+        "SELECT id, phone, language, attributes, tags FROM contacts "
+        f"WHERE workspace_id = {marker} AND phone IN",
+        phones,
+        (workspace_id,),
+    )
+    return {phone: Sender(cid, phone, language, attributes, tags)
+            for cid, phone, language, attributes, tags in rows}  # fmt: skip
 
 
 def load_states(
@@ -203,18 +221,12 @@ def _counts(
     conn: Connection, ids: list[int], direction: str, since: datetime,
     kinds: tuple[str, ...] | None,
 ) -> dict[int, int]:  # fmt: skip
-    out: dict[int, int] = {}
-    for chunk in _chunks(ids):
-        query = (
-            select(messages.c.contact_id, func.count())
-            .where(
-                messages.c.contact_id.in_(chunk),
-                messages.c.direction == direction,
-                messages.c.created_at >= since,
-            )
-            .group_by(messages.c.contact_id)
-        )
-        if kinds is not None:
-            query = query.where(messages.c.kind.in_(kinds))
-        out.update({cid: n for cid, n in conn.execute(query)})
-    return out
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    extra: list[Any] = [direction, DriverValues(conn).moment(since)]
+    sql = f"SELECT contact_id, count(*) FROM messages WHERE direction = {marker} " \
+          f"AND created_at >= {marker} "  # fmt: skip
+    if kinds is not None:
+        sql += f"AND kind IN ({', '.join([marker] * len(kinds))}) "
+        extra += kinds
+    rows = select_in_grouped(conn, sql + "AND contact_id IN", ids, extra, "GROUP BY contact_id")
+    return {int(cid): int(n) for cid, n in rows}

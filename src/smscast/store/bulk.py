@@ -82,6 +82,20 @@ def select_in(
     return out
 
 
+def select_in_grouped(
+    conn: Connection, sql: str, values: Sequence[Any], extra: Sequence[Any], tail: str,
+    chunk: int = 5000,
+) -> list[tuple[Any, ...]]:  # fmt: skip
+    """`select_in` with `tail` (a GROUP BY) after the IN list."""
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    out: list[Any] = []
+    for start in range(0, len(values), chunk):
+        part = list(values[start : start + chunk])
+        statement = f"{sql} ({', '.join([marker] * len(part))}) {tail}"
+        out.extend(conn.exec_driver_sql(statement, (*extra, *part)).fetchall())
+    return out
+
+
 def insert_keyed(
     conn: Connection,
     table: Table,
