@@ -52,7 +52,8 @@ from smscast.engine.launch_plan import (
 from smscast.engine.recipients import BuiltBatch, Member
 from smscast.engine.segments import segment_where
 from smscast.engine.stats import bump_campaign_stats
-from smscast.store.bulk import DriverValues, insert_rows
+from smscast.store.bulk import DriverValues
+from smscast.store.bulk_json import insert_json_rows
 from smscast.store.messaging_models import Campaign
 from smscast.store.models import table_of
 
@@ -61,12 +62,11 @@ __all__ = ["Plan", "Stage", "check_coupons", "make_plan", "materialise"]
 campaigns = table_of(Campaign)
 T = TypeVar("T")
 
-MESSAGE_COLUMNS = (
-    "workspace_id", "direction", "kind", "purpose", "contact_id", "phone", "number_id",
-    "campaign_id", "run", "variant_id", "body", "encoding", "parts", "parts_done", "cost",
-    "status", "send_after", "valid_until", "attempts", "coupon_code", "link_token",
-    "created_at",
+ROW_COLUMNS = (
+    "contact_id", "phone", "variant_id", "body", "encoding", "parts", "cost", "send_after",
+    "valid_until", "coupon_code", "link_token",
 )  # fmt: skip
+"""The message columns that differ from recipient to recipient; the rest are per batch."""
 
 
 _URL_SAFE = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
@@ -143,16 +143,19 @@ def _insert_batch(conn: Connection, plan: Plan, batch: BuiltBatch, now: datetime
 
     campaign = plan.campaign
     price = plan.rules.part_price
-    constant = (plan.workspace.id, "out", "campaign", campaign.purpose)
-    created = moment(now)
+    fixed = {
+        "workspace_id": plan.workspace.id, "direction": "out", "kind": "campaign",
+        "purpose": campaign.purpose, "number_id": campaign.number_id,
+        "campaign_id": campaign.id, "run": plan.run, "parts_done": 0, "status": "queued",
+        "attempts": 0, "created_at": moment(now),
+    }  # fmt: skip
     rows = [
-        (*constant, row.contact_id, row.phone, campaign.number_id, campaign.id, plan.run,
-         row.variant_id, row.body, row.encoding, row.parts, 0, row.parts * price, "queued",
-         moment(row.send_after), moment(row.valid_until) if row.valid_until else None, 0,
-         row.coupon_code, row.link_token, created)
+        (row.contact_id, row.phone, row.variant_id, row.body, row.encoding, row.parts,
+         row.parts * price, moment(row.send_after),
+         moment(row.valid_until) if row.valid_until else None, row.coupon_code, row.link_token)
         for row in batch.rows
     ]  # fmt: skip
-    insert_rows(conn, messages, MESSAGE_COLUMNS, rows)
+    insert_json_rows(conn, messages, ROW_COLUMNS, rows, fixed)
     excluded = {f"excluded_{reason}": count for reason, count in batch.excluded.items()}
     bump_campaign_stats(
         conn, campaign.id, now, targeted=len(rows) + sum(batch.excluded.values()),
