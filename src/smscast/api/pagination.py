@@ -62,3 +62,14 @@ def page_of(items: Sequence[dict[str, Any]], params: PageParams) -> dict[str, An
     """The page body; a full page gets a cursor past its last item."""
     last = items[-1]["id"] if items and len(items) >= params.limit else None
     return {"items": list(items), "next_cursor": encode_cursor(last) if last else None}
+
+
+def page_by_position(items: Sequence[dict[str, Any]], params: PageParams) -> dict[str, Any]:
+    """A page of a short list whose rows have no id (coupon pools by name).
+
+    The cursor holds the position instead; a row added mid-walk can shift the rest
+    by one, which is acceptable for lists of a few dozen rows.
+    """
+    rest = items[params.after : params.after + params.limit]
+    end = params.after + len(rest)
+    return {"items": list(rest), "next_cursor": encode_cursor(end) if end < len(items) else None}

@@ -301,7 +301,15 @@ def _emit_completed(conn: Connection, row: Any, now: datetime) -> None:
     emit_events(conn, subscriptions, row.workspace_id, "campaign.completed", [data], now)
 
 
-def list_campaigns(engine: Engine, workspace: WorkspaceRef) -> list[dict[str, Any]]:
+def list_campaigns(
+    engine: Engine,
+    workspace: WorkspaceRef,
+    *,
+    status: str | None = None,
+    after_id: int = 0,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Campaigns in id order; `after_id` and `limit` read them a page at a time."""
     queued = (
         select(func.count())
         .where(and_(messages.c.campaign_id == campaigns.c.id, messages.c.status == "queued"))
@@ -311,8 +319,10 @@ def list_campaigns(engine: Engine, workspace: WorkspaceRef) -> list[dict[str, An
         rows = conn.execute(
             select(campaigns.c.id, campaigns.c.name, campaigns.c.status, campaigns.c.purpose,
                    queued.label("queued"))
-            .where(campaigns.c.workspace_id == workspace.id)
+            .where(campaigns.c.workspace_id == workspace.id, campaigns.c.id > after_id,
+                   *([campaigns.c.status == status] if status is not None else []))
             .order_by(campaigns.c.id)
+            .limit(limit)
         ).all()  # fmt: skip
     return [dict(row._mapping) for row in rows]
 

@@ -12,9 +12,13 @@ from smscast.engine.connectors import list_connectors
 from smscast.engine.workspaces import WorkspaceRef
 
 
-def connectors_of(engine: Engine, workspace: WorkspaceRef) -> list[dict[str, Any]]:
+def connectors_of(
+    engine: Engine, workspace: WorkspaceRef, *, after_id: int = 0, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Connectors in id order; a workspace has a handful, so paging filters in Python."""
     with engine.connect() as conn:
-        return list_connectors(conn, workspace.id)
+        found = [c for c in list_connectors(conn, workspace.id) if c["id"] > after_id]
+    return found[:limit]
 
 
 def show_connector(engine: Engine, workspace: WorkspaceRef, connector_id: int) -> dict[str, Any]:

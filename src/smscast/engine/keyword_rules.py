@@ -102,10 +102,21 @@ def _refuse_compliance_clash(conn: Connection, workspace: WorkspaceRef, words: l
 
 
 def list_keyword_rules(
-    engine: Engine, workspace: WorkspaceRef, number: str | None = None
+    engine: Engine,
+    workspace: WorkspaceRef,
+    number: str | None = None,
+    *,
+    after_id: int = 0,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
+    """Rules in id order; `after_id` and `limit` read them a page at a time."""
     with engine.connect() as conn:
-        query = select(rules).where(rules.c.workspace_id == workspace.id).order_by(rules.c.id)
+        query = (
+            select(rules)
+            .where(rules.c.workspace_id == workspace.id, rules.c.id > after_id)
+            .order_by(rules.c.id)
+            .limit(limit)
+        )
         if number is not None:
             query = query.where(rules.c.number_id == number_by_text(conn, workspace, number).id)
         return [dict(r._mapping) for r in conn.execute(query)]

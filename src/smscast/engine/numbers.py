@@ -108,13 +108,17 @@ def _connector_id(conn: Connection, workspace: WorkspaceRef, name: str) -> int:
     return int(row.id)
 
 
-def list_numbers(engine: Engine, workspace: WorkspaceRef) -> list[dict[str, Any]]:
+def list_numbers(
+    engine: Engine, workspace: WorkspaceRef, *, after_id: int = 0, limit: int | None = None
+) -> list[dict[str, Any]]:
+    """Numbers in id order; `after_id` and `limit` read them a page at a time."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(numbers, connectors.c.name.label("connector"))
             .outerjoin(connectors, connectors.c.id == numbers.c.connector_id)
-            .where(numbers.c.workspace_id == workspace.id)
+            .where(numbers.c.workspace_id == workspace.id, numbers.c.id > after_id)
             .order_by(numbers.c.id)
+            .limit(limit)
         )
         return [
             {

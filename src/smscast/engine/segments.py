@@ -78,13 +78,21 @@ def save_segment(
     return {"id": segment_id, "name": name, "expression": expression}
 
 
-def list_segments(engine: Engine, workspace: WorkspaceRef) -> list[dict[str, Any]]:
+def list_segments(
+    engine: Engine,
+    workspace: WorkspaceRef,
+    *,
+    after_id: int | None = None,
+    limit: int | None = None,
+) -> list[dict[str, Any]]:
+    """Segments by name; given `after_id`, in id order instead, so pages stay stable."""
+    query = select(segments).where(segments.c.workspace_id == workspace.id).limit(limit)
+    if after_id is None:
+        query = query.order_by(segments.c.name)
+    else:
+        query = query.where(segments.c.id > after_id).order_by(segments.c.id)
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(segments)
-            .where(segments.c.workspace_id == workspace.id)
-            .order_by(segments.c.name)
-        ).all()
+        rows = conn.execute(query).all()
     return [{"id": r.id, "name": r.name, "expression": r.expression} for r in rows]
 
 

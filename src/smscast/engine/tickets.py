@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, updat
 from smscast.core.encoding import analyse
 from smscast.core.errors import UserError
 from smscast.engine.audit import record_audit
+from smscast.engine.numbers import number_by_text
 from smscast.engine.outbox import enqueue_messages
 from smscast.engine.webhook_events import emit_events, load_subscriptions
 from smscast.engine.workspaces import WorkspaceRef
@@ -138,9 +139,15 @@ def list_tickets(
     state: str | None = None,
     assignee: str | None = None,
     search: str | None = None,
+    number: str | None = None,
     limit: int = 100,
+    before_id: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Tickets, most recently active first; `search` looks in phones, subjects and texts."""
+    """Tickets, most recently active first; `search` looks in phones, subjects and texts.
+
+    Given `before_id` (0 for the first page), newest tickets first instead, older than
+    that id: activity reorders tickets between requests, ids never do, so pages stay stable.
+    """
     if state is not None and state not in STATES:
         raise UserError.of("invalid_state", f'"{state}" is not {", ".join(STATES)}', field="state")
     query = (
@@ -148,9 +155,14 @@ def list_tickets(
         .join(contacts, contacts.c.id == tickets.c.contact_id)
         .join(numbers, numbers.c.id == tickets.c.number_id)
         .where(tickets.c.workspace_id == workspace.id)
-        .order_by(tickets.c.updated_at.desc(), tickets.c.id.desc())
         .limit(limit)
     )
+    if before_id is None:
+        query = query.order_by(tickets.c.updated_at.desc(), tickets.c.id.desc())
+    else:
+        query = query.order_by(tickets.c.id.desc())
+        if before_id:
+            query = query.where(tickets.c.id < before_id)
     if state is not None:
         query = query.where(tickets.c.state == state)
     if assignee is not None:
@@ -165,6 +177,8 @@ def list_tickets(
             tickets.c.id.in_(in_texts),
         ))  # fmt: skip
     with engine.connect() as conn:
+        if number is not None:
+            query = query.where(tickets.c.number_id == number_by_text(conn, workspace, number).id)
         return [_summary(r) for r in conn.execute(query)]
 
 

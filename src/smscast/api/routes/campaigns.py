@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from smscast.api.deps import Api, idempotency_key, reader, require
+from smscast.api.pagination import Page, PageParams, page_of, page_params
 from smscast.api.problems import COMMON_RESPONSES
 from smscast.core.roles import Permission
 from smscast.engine.campaigns import CampaignDraft, change_status, create_campaign, list_campaigns
@@ -17,7 +18,8 @@ from smscast.engine.stats import campaign_report
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"], responses=COMMON_RESPONSES)
 writer = require(Permission.CAMPAIGNS_WRITE)
-Id = Path(ge=1, le=2**31 - 1, description="The campaign's id")
+Id = Path(ge=1, le=2**31 - 1, description="The campaign's id", examples=[12])
+CampaignStatus = Literal["draft", "scheduled", "running", "paused", "cancelled", "completed"]
 
 
 class Variant(BaseModel):
@@ -60,15 +62,11 @@ class CampaignIn(BaseModel):
 
 
 class CampaignSummary(BaseModel):
-    id: int
-    name: str
+    id: int = Field(examples=[12])
+    name: str = Field(examples=["Black Friday"])
     status: str = Field(examples=["draft"])
-    purpose: str
-    queued: int
-
-
-class CampaignList(BaseModel):
-    items: list[CampaignSummary]
+    purpose: str = Field(examples=["promotional"])
+    queued: int = Field(examples=[0], description="Messages waiting to be sent")
 
 
 class StatusOut(BaseModel):
@@ -78,9 +76,16 @@ class StatusOut(BaseModel):
     status: str = Field(examples=["running"])
 
 
-@router.get("", summary="List campaigns", response_model=CampaignList)
-def campaigns(api: Api = Depends(reader)) -> Any:
-    return {"items": list_campaigns(api.engine, api.workspace)}
+@router.get("", summary="List campaigns, oldest first", response_model=Page[CampaignSummary])
+def campaigns(
+    api: Api = Depends(reader),
+    page: PageParams = Depends(page_params),
+    status: CampaignStatus | None = Query(None, description="Only campaigns in this state"),
+) -> Any:
+    items = list_campaigns(
+        api.engine, api.workspace, status=status, after_id=page.after, limit=page.limit
+    )
+    return page_of(items, page)
 
 
 @router.post(

@@ -35,10 +35,6 @@ class ConnectorOut(BaseModel):
     state_at: datetime | None
 
 
-class ConnectorList(BaseModel):
-    items: list[ConnectorOut]
-
-
 class LogEntryOut(BaseModel):
     id: int
     kind: str = Field(examples=["submit_sm"])
@@ -50,9 +46,10 @@ class LogEntryOut(BaseModel):
     at: datetime
 
 
-@router.get("", summary="Connectors and their live state", response_model=ConnectorList)
-def connectors(api: Api = Depends(reader)) -> Any:
-    return {"items": connectors_of(api.engine, api.workspace)}
+@router.get("", summary="Connectors and their live state", response_model=Page[ConnectorOut])
+def connectors(api: Api = Depends(reader), page: PageParams = Depends(page_params)) -> Any:
+    items = connectors_of(api.engine, api.workspace, after_id=page.after, limit=page.limit)
+    return page_of(items, page)
 
 
 @router.get("/{connector_id}", summary="One connector", response_model=ConnectorOut)

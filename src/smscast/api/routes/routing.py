@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from smscast.api.deps import Api, idempotency_key, reader, require
+from smscast.api.pagination import Page, PageParams, page_by_position, page_of, page_params
 from smscast.api.problems import COMMON_RESPONSES
 from smscast.core.roles import Permission
 from smscast.engine.coupons import pool_summaries, redeem_coupon
@@ -24,8 +25,33 @@ class Loose(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class Items(BaseModel):
-    items: list[Loose]
+def _example(example: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(extra="allow", json_schema_extra={"examples": [example]})
+
+
+class NumberOut(Loose):
+    model_config = _example(
+        {"id": 3, "number": "+48500100200", "kind": "long", "country": "PL",
+         "connector": "simulator", "created_at": "2026-11-20T09:00:00Z"}
+    )  # fmt: skip
+
+
+class RuleOut(Loose):
+    model_config = _example(
+        {"id": 7, "workspace_id": 1, "number_id": 3, "keyword": "PROMO", "aliases": ["PROMOS"],
+         "match": "first_word", "actions": [{"type": "reply", "text": "Your code: SAVE10"}],
+         "campaign_id": None, "enabled": True, "created_at": "2026-11-20T09:05:00Z"}
+    )  # fmt: skip
+
+
+class SegmentOut(Loose):
+    model_config = _example({"id": 2, "name": "vip", "expression": 'tags contains "vip"'})
+
+
+class PoolOut(Loose):
+    model_config = _example(
+        {"pool": "bf-2026", "codes": 5000, "allocated": 1200, "free": 3800, "redeemed": 340}
+    )
 
 
 class NumberIn(BaseModel):
@@ -90,9 +116,12 @@ class RedeemIn(BaseModel):
     code: str = Field(min_length=1, max_length=64)
 
 
-@router.get("/numbers", tags=["numbers"], summary="The workspace's numbers", response_model=Items)
-def numbers(api: Api = Depends(reader)) -> Any:
-    return {"items": list_numbers(api.engine, api.workspace)}
+@router.get(
+    "/numbers", tags=["numbers"], summary="The workspace's numbers", response_model=Page[NumberOut]
+)
+def numbers(api: Api = Depends(reader), page: PageParams = Depends(page_params)) -> Any:
+    items = list_numbers(api.engine, api.workspace, after_id=page.after, limit=page.limit)
+    return page_of(items, page)
 
 
 @router.post(
@@ -116,9 +145,20 @@ def new_number(body: NumberIn, api: Api = Depends(numbers_writer)) -> Any:
     return {"id": ref.id, "number": body.number}
 
 
-@router.get("/keyword-rules", tags=["numbers"], summary="Keyword rules", response_model=Items)
-def rules(api: Api = Depends(reader), number: str | None = Query(None, max_length=20)) -> Any:
-    return {"items": list_keyword_rules(api.engine, api.workspace, number)}
+@router.get(
+    "/keyword-rules", tags=["numbers"], summary="Keyword rules", response_model=Page[RuleOut]
+)
+def rules(
+    api: Api = Depends(reader),
+    page: PageParams = Depends(page_params),
+    number: str | None = Query(
+        None, max_length=20, description="Only this number's rules", examples=["+48500100200"]
+    ),
+) -> Any:
+    items = list_keyword_rules(
+        api.engine, api.workspace, number, after_id=page.after, limit=page.limit
+    )
+    return page_of(items, page)
 
 
 @router.post(
@@ -147,15 +187,18 @@ def new_rule(body: RuleIn, api: Api = Depends(numbers_writer)) -> Any:
     "/keyword-rules/{rule_id}", tags=["numbers"], summary="Remove a keyword rule", status_code=204
 )
 def drop_rule(
-    rule_id: int = Path(ge=1, le=2**31 - 1), api: Api = Depends(numbers_writer)
+    rule_id: int = Path(ge=1, le=2**31 - 1, examples=[7]), api: Api = Depends(numbers_writer)
 ) -> Response:
     remove_keyword_rule(api.engine, api.workspace, rule_id, actor=api.caller.actor, now=api.now)
     return Response(status_code=204)
 
 
-@router.get("/segments", tags=["segments"], summary="Saved segments", response_model=Items)
-def segments(api: Api = Depends(reader)) -> Any:
-    return {"items": list_segments(api.engine, api.workspace)}
+@router.get(
+    "/segments", tags=["segments"], summary="Saved segments", response_model=Page[SegmentOut]
+)
+def segments(api: Api = Depends(reader), page: PageParams = Depends(page_params)) -> Any:
+    items = list_segments(api.engine, api.workspace, after_id=page.after, limit=page.limit)
+    return page_of(items, page)
 
 
 @router.post(
@@ -186,7 +229,7 @@ def count(body: CountIn, api: Api = Depends(reader)) -> Any:
     "/segments/{name}", tags=["segments"], summary="Delete a saved segment", status_code=204
 )
 def drop_segment(
-    name: str = Path(max_length=200), api: Api = Depends(campaigns_writer)
+    name: str = Path(max_length=200, examples=["vip"]), api: Api = Depends(campaigns_writer)
 ) -> Response:
     delete_segment(api.engine, api.workspace, name, actor=api.caller.actor, now=api.now)
     return Response(status_code=204)
@@ -196,10 +239,10 @@ def drop_segment(
     "/coupon-pools",
     tags=["coupons"],
     summary="Coupon pools and their codes left",
-    response_model=Items,
+    response_model=Page[PoolOut],
 )
-def pools(api: Api = Depends(reader)) -> Any:
-    return {"items": pool_summaries(api.engine, api.workspace)}
+def pools(api: Api = Depends(reader), page: PageParams = Depends(page_params)) -> Any:
+    return page_by_position(pool_summaries(api.engine, api.workspace), page)
 
 
 @router.post(

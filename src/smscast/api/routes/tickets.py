@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from smscast.api.deps import Api, idempotency_key, reader, require
+from smscast.api.pagination import Page, PageParams, page_of, page_params
 from smscast.api.problems import COMMON_RESPONSES
 from smscast.core.roles import Permission
 from smscast.engine.tickets import (
@@ -21,15 +22,32 @@ from smscast.engine.tickets import (
 
 router = APIRouter(prefix="/api/v1/tickets", tags=["tickets"], responses=COMMON_RESPONSES)
 writer = require(Permission.TICKETS_WRITE)
-Id = Path(ge=1, le=2**31 - 1, description="The ticket's id")
+Id = Path(ge=1, le=2**31 - 1, description="The ticket's id", examples=[31])
+TicketState = Literal["open", "pending", "solved"]
 
 
 class Loose(BaseModel):
     model_config = ConfigDict(extra="allow")
 
 
-class TicketList(BaseModel):
-    items: list[Loose]
+class TicketOut(Loose):
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 31,
+                    "state": "open",
+                    "phone": "+48601234567",
+                    "number": "+48500100200",
+                    "assignee": "ala@shop.example",
+                    "subject": "Where is my order?",
+                    "updated_at": "2026-11-25T09:58:00Z",
+                    "created_at": "2026-11-25T09:41:00Z",
+                }
+            ]
+        },
+    )
 
 
 class Text(BaseModel):
@@ -58,19 +76,34 @@ class Created(BaseModel):
     id: int
 
 
-@router.get("", summary="Tickets, most recently active first", response_model=TicketList)
+@router.get("", summary="Tickets, newest first", response_model=Page[TicketOut])
 def tickets(
     api: Api = Depends(reader),
-    state: Literal["open", "pending", "solved"] | None = Query(None),
-    assignee: str | None = Query(None, max_length=200),
-    search: str | None = Query(None, max_length=200),
-    limit: int = Query(100, ge=1, le=500),
+    page: PageParams = Depends(page_params),
+    status: TicketState | None = Query(None, description="Only tickets in this state"),
+    assignee: str | None = Query(None, max_length=200, examples=["ala@shop.example"]),
+    number: str | None = Query(
+        None, max_length=20, description="Only tickets on this number", examples=["+48500100200"]
+    ),
+    q: str | None = Query(
+        None, max_length=200, description="Search phones, subjects and texts", examples=["refund"]
+    ),
+    state: TicketState | None = Query(None, deprecated=True, description="Old name of `status`"),
+    search: str | None = Query(
+        None, max_length=200, deprecated=True, description="Old name of `q`"
+    ),
 ) -> Any:
-    return {
-        "items": list_tickets(
-            api.engine, api.workspace, state=state, assignee=assignee, search=search, limit=limit
-        )
-    }
+    items = list_tickets(
+        api.engine,
+        api.workspace,
+        state=status or state,
+        assignee=assignee,
+        search=q or search,
+        number=number,
+        limit=page.limit,
+        before_id=page.after,
+    )
+    return page_of(items, page)
 
 
 @router.get("/{ticket_id}", summary="A ticket and its thread", response_model=Loose)
