@@ -296,10 +296,11 @@ def next_state(
             pending = now + confirm_within
         if counts_against_guard(action) and action.text:
             replies += 1
-    return replace(
-        state,
+    return ContactState(  # built directly: `replace` costs more, once per text
         opted_out=opted_out,
+        language=state.language,
         pending_opt_in_until=pending,
+        last_campaign=state.last_campaign,
         auto_replies_last_hour=state.auto_replies_last_hour + replies,
         inbound_last_minute=state.inbound_last_minute + 1,
     )

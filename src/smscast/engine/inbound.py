@@ -311,12 +311,15 @@ def _insert_routes(
 
 
 def _detail(item: Routed) -> str | None:
+    if item.detail is not None:
+        return item.detail or None
     details = list(item.details)
     if item.decision.route == Route.FLOOD:
         details.append("flood: too many texts from this sender in the last minute")
     if item.decision.suppressed:
         details.append(f"loop guard: {item.decision.suppressed} automatic answer(s) held back")
-    return "; ".join(details) or None
+    item.detail = "; ".join(details)  # asked for twice per text, once actions are done
+    return item.detail or None
 
 
 def _bump_stats(items: list[Routed], conn: Connection) -> None:

@@ -53,6 +53,7 @@ class Routed:
     details: list[str] = field(default_factory=list)
     resend_key: str | None = None
     stamp: Any = None  # received_at as the driver takes it, once converted
+    detail: str | None = None  # the details joined, once every action is done
     link: str = ""  # the connection it came over (see engine.inbound_resend)
 
 
