@@ -58,7 +58,18 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.engine = engine
     install_problem_handlers(app)
 
-    @app.get("/healthz", tags=["health"], summary="Liveness and version")
+    @app.get(
+        "/healthz",
+        tags=["health"],
+        summary="Liveness and version",
+        responses={
+            200: {
+                "content": {
+                    "application/json": {"example": {"status": "ok", "version": __version__}}
+                }
+            }
+        },
+    )
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 

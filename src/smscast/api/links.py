@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
@@ -23,9 +23,24 @@ router = APIRouter(tags=["links"])
     summary="Follow a tracked link",
     response_class=RedirectResponse,
     status_code=302,
-    responses={302: {"description": "Redirect to the target"}, 404: {"description": "No link"}},
+    responses={
+        302: {
+            "description": "Redirect to the target, e.g. `Location: https://shop.example/bf`",
+            "headers": {
+                "Location": {"schema": {"type": "string"}, "example": "https://shop.example/bf"}
+            },
+        },
+        404: {"description": "No link"},
+    },
 )
-def follow(token: str, request: Request, engine: Engine = Depends(app_engine)) -> Response:
+def follow(
+    request: Request,
+    token: str = Path(
+        description="The link's token, as printed in the text",
+        openapi_examples={"link": {"summary": "A short link token", "value": "Xk3p9Q"}},
+    ),
+    engine: Engine = Depends(app_engine),
+) -> Response:
     """Records a click for the recipient (preview bots apart) and redirects to the target."""
     user_agent = request.headers.get("user-agent", "")
     followed = follow_link(engine, token, user_agent, datetime.now(UTC))

@@ -68,7 +68,22 @@ def login(body: Login, request: Request, response: Response) -> Session:
     )
 
 
-@router.post("/logout", summary="End this session", status_code=204)
+@router.post(
+    "/logout",
+    summary="End this session",
+    status_code=204,
+    responses={
+        204: {
+            "description": "Signed out; the session cookie is cleared",
+            "headers": {
+                "Set-Cookie": {
+                    "schema": {"type": "string"},
+                    "example": f'{SESSION_COOKIE}=""; Max-Age=0; Path=/; SameSite=lax',
+                }
+            },
+        }
+    },
+)
 def logout(request: Request, response: Response, api: Api = Depends(reader)) -> Response:
     if api.caller.kind == "user":
         token = (

@@ -27,7 +27,7 @@ from smscast.engine.contacts import erase_contact
 
 router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"], responses=COMMON_RESPONSES)
 writer = require(Permission.CONTACTS_WRITE)
-ContactId = Path(ge=1, le=2**63 - 1, description="The contact's id")
+ContactId = Path(ge=1, le=2**63 - 1, description="The contact's id", examples=[1042])
 AttributeValue = str | int | float | bool | None
 
 

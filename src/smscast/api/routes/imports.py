@@ -21,7 +21,11 @@ from smscast.engine.import_jobs import (
 )
 
 router = APIRouter(prefix="/api/v1/contacts/imports", tags=["contacts"], responses=COMMON_RESPONSES)
-ImportId = Path(ge=1, le=2**31 - 1, description="The import job's id")
+ERRORS_CSV = (
+    "row,column,value,reason\r\n"
+    '1042,phone,+48 12,"""+48 12"" is not a valid phone number for PL"\r\n'
+)
+ImportId = Path(ge=1, le=2**31 - 1, description="The import job's id", examples=[5])
 CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/octet-stream")
 
 
@@ -109,7 +113,9 @@ def one(import_id: int = ImportId, api: Api = Depends(reader)) -> Any:
     "/{import_id}/errors",
     summary="The refused rows: row, column, value, reason",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {"content": {"text/csv": {"schema": {"type": "string"}, "example": ERRORS_CSV}}}
+    },
 )
 def errors(import_id: int = ImportId, api: Api = Depends(reader)) -> Response:
     return Response(

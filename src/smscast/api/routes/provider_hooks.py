@@ -12,7 +12,7 @@ from typing import Any
 
 from anyio import to_thread
 from fastapi import APIRouter, Path, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from smscast.api.deps import app_engine, app_settings
 from smscast.api.problems import COMMON_RESPONSES, ApiProblem
@@ -20,17 +20,84 @@ from smscast.channels.providers.webhooks import WebhookRejected
 from smscast.engine.provider_callbacks import Callback, receive_callback
 
 router = APIRouter(prefix="/hooks", tags=["carrier callbacks"], responses=COMMON_RESPONSES)
-ConnectorId = Path(ge=1, le=2**31 - 1, description="The connector the callback is for")
+ConnectorId = Path(
+    ge=1, le=2**31 - 1, description="The connector the callback is for", examples=[4]
+)
 TWIML_EMPTY = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
-FORM = {
-    "application/x-www-form-urlencoded": {
-        "schema": {"type": "object", "additionalProperties": {"type": "string"}}
-    }
+TWILIO_STATUS = {
+    "MessageSid": "SM1f0e8ae6ade43cb3c0ce4525424e404f",
+    "AccountSid": "AC0123456789abcdef0123456789abcdef",
+    "From": "+48500100200",
+    "To": "+48601234567",
+    "MessageStatus": "delivered",
+    "ErrorCode": "",
 }
-JSON_BODY = {"application/json": {"schema": {"type": "object"}}}
+TWILIO_INBOUND = {
+    "MessageSid": "SM8dbbb1c5a4a54e8c9f1b2d5e6a7c8d9e",
+    "AccountSid": "AC0123456789abcdef0123456789abcdef",
+    "From": "+48601234567",
+    "To": "+48500100200",
+    "Body": "STOP",
+    "NumMedia": "0",
+}
+INFOBIP_REPORTS = {
+    "results": [
+        {
+            "messageId": "4175214633230339136",
+            "to": "48601234567",
+            "sentAt": "2026-11-25T10:00:01.000+0000",
+            "doneAt": "2026-11-25T10:00:04.000+0000",
+            "status": {"groupName": "DELIVERED", "name": "DELIVERED_TO_HANDSET"},
+            "error": {"groupName": "OK", "name": "NO_ERROR"},
+        }
+    ]
+}
+INFOBIP_INBOUND = {
+    "results": [
+        {
+            "messageId": "817790313235066447",
+            "from": "48601234567",
+            "to": "48500100200",
+            "text": "PROMO",
+            "receivedAt": "2026-11-25T10:02:11.000+0000",
+        }
+    ]
+}
+
+
+def _form(example: dict[str, str]) -> dict[str, Any]:
+    schema = {"type": "object", "additionalProperties": {"type": "string"}}
+    return {"application/x-www-form-urlencoded": {"schema": schema, "example": example}}
+
+
+def _json(example: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": {"type": "object"}, "example": example}}
+
+
+def _kannel_parameters() -> list[dict[str, Any]]:
+    """What Kannel fills into the dlr-url each message carried (see channels.providers.kannel)."""
+    filled = {
+        "ref": ("Our message ref", "918"),
+        "token": ("The per-message token only we can make", "k3Jq9w2ZpA"),
+        "type": ("Kannel's report type: 1 delivered, 2 failed, 8 accepted by the SMSC", "1"),
+        "reply": ("The SMSC's reply text", "id:0A1B2C3D sub:001 dlvrd:001 stat:DELIVRD err:000"),
+        "smsc": ("The SMSC's name in Kannel", "smsc1"),
+        "foreign": ("The SMSC's message id", "0A1B2C3D"),
+        "to": ("The recipient", "+48601234567"),
+        "at": ("When Kannel got the report (unix seconds)", "1795600804"),
+    }
+    return [
+        {"name": name, "in": "query", "required": False, "description": text,
+         "schema": {"type": "string"}, "example": example}
+        for name, (text, example) in filled.items()
+    ]  # fmt: skip
 
 
 class Accepted(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"reports": 1, "inbound": 0, "problems": []}]}
+    )
+
     reports: int
     inbound: int
     problems: list[str]
@@ -64,7 +131,7 @@ def _accepted(result: Any) -> dict[str, Any]:
     "/twilio/{connector_id}/status",
     summary="Twilio status callback (X-Twilio-Signature)",
     response_model=Accepted,
-    openapi_extra={"requestBody": {"content": FORM}},
+    openapi_extra={"requestBody": {"content": _form(TWILIO_STATUS)}},
 )
 async def twilio_status(request: Request, connector_id: int = ConnectorId) -> Any:
     return _accepted(await _receive(request, connector_id, "twilio", "report"))
@@ -74,8 +141,10 @@ async def twilio_status(request: Request, connector_id: int = ConnectorId) -> An
     "/twilio/{connector_id}/inbound",
     summary="Twilio inbound message webhook",
     response_class=Response,
-    openapi_extra={"requestBody": {"content": FORM}},
-    responses={200: {"content": {"text/xml": {"schema": {"type": "string"}}}}},
+    openapi_extra={"requestBody": {"content": _form(TWILIO_INBOUND)}},
+    responses={
+        200: {"content": {"text/xml": {"schema": {"type": "string"}, "example": TWIML_EMPTY}}}
+    },
 )
 async def twilio_inbound(request: Request, connector_id: int = ConnectorId) -> Response:
     await _receive(request, connector_id, "twilio", "inbound")
@@ -86,7 +155,7 @@ async def twilio_inbound(request: Request, connector_id: int = ConnectorId) -> R
     "/infobip/{connector_id}/reports",
     summary="Infobip delivery report push",
     response_model=Accepted,
-    openapi_extra={"requestBody": {"content": JSON_BODY}},
+    openapi_extra={"requestBody": {"content": _json(INFOBIP_REPORTS)}},
 )
 async def infobip_reports(request: Request, connector_id: int = ConnectorId) -> Any:
     return _accepted(await _receive(request, connector_id, "infobip", "report"))
@@ -96,7 +165,7 @@ async def infobip_reports(request: Request, connector_id: int = ConnectorId) -> 
     "/infobip/{connector_id}/inbound",
     summary="Infobip inbound message push",
     response_model=Accepted,
-    openapi_extra={"requestBody": {"content": JSON_BODY}},
+    openapi_extra={"requestBody": {"content": _json(INFOBIP_INBOUND)}},
 )
 async def infobip_inbound(request: Request, connector_id: int = ConnectorId) -> Any:
     return _accepted(await _receive(request, connector_id, "infobip", "inbound"))
@@ -106,6 +175,7 @@ async def infobip_inbound(request: Request, connector_id: int = ConnectorId) -> 
     "/kannel/{connector_id}/dlr",
     summary="Kannel dlr-url callback (per-message token)",
     response_model=Accepted,
+    openapi_extra={"parameters": _kannel_parameters()},
 )
 async def kannel_dlr(request: Request, connector_id: int = ConnectorId) -> Any:
     return _accepted(await _receive(request, connector_id, "kannel", "report"))

@@ -22,7 +22,7 @@ from smscast.engine.users import (
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=COMMON_RESPONSES)
 manager = require(Permission.USERS_MANAGE)
-UserId = Path(ge=1, le=2**31 - 1, description="A member's user id")
+UserId = Path(ge=1, le=2**31 - 1, description="A member's user id", examples=[2])
 
 
 class Member(BaseModel):

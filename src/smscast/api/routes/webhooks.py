@@ -26,7 +26,7 @@ from smscast.engine.webhooks_out import (
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=COMMON_RESPONSES)
 manager = require(Permission.WEBHOOKS_MANAGE)
-WebhookId = Path(ge=1, le=2**31 - 1, description="The webhook's id")
+WebhookId = Path(ge=1, le=2**31 - 1, description="The webhook's id", examples=[3])
 
 
 class WebhookOut(BaseModel):
