@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from smscast.cli.context import actor, command_context, now
-from smscast.cli.output import console, print_json
+from smscast.cli.output import WORKSPACE, console, print_json
 from smscast.core.errors import UserError
 from smscast.core.schedule import parse_clock, parse_duration, parse_moment
 from smscast.engine.campaigns import ABTest, CampaignDraft, change_status, create_campaign
@@ -19,9 +19,6 @@ from smscast.engine.workspaces import WorkspaceRef
 app = typer.Typer(help="Campaigns: create, launch, pause, resume, cancel, report.",
                   no_args_is_help=True)  # fmt: skip
 
-WORKSPACE = typer.Option(
-    None, "--workspace", "-w", help="Workspace name or id (default: the only one)"
-)
 AS_JSON = typer.Option(False, "--json", help="Print JSON")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from smscast.cli.context import actor, command_context, now
-from smscast.cli.output import console, print_json
+from smscast.cli.output import WORKSPACE, console, print_json
 from smscast.core.consent import Action, Channel, Source
 from smscast.engine.consent import (
     ConsentChange,
@@ -16,9 +16,6 @@ from smscast.engine.consent import (
 
 app = typer.Typer(help="Consent history, opt-in and opt-out.", no_args_is_help=True)
 
-WORKSPACE = typer.Option(
-    None, "--workspace", "-w", help="Workspace name or id (default: the only one)"
-)
 
 
 @app.command("history")

@@ -14,15 +14,12 @@ from rich.progress import (
 )
 
 from smscast.cli.context import actor, command_context, now
-from smscast.cli.output import console, print_json
+from smscast.cli.output import WORKSPACE, console, print_json
 from smscast.engine.contacts import count_contacts, erase_contact, export_contacts, show_contact
 from smscast.engine.contacts_import import ImportRequest, import_contacts
 
 app = typer.Typer(help="Import, export, look up and erase contacts.", no_args_is_help=True)
 
-WORKSPACE = typer.Option(
-    None, "--workspace", "-w", help="Workspace name or id (default: the only one)"
-)
 AS_JSON = typer.Option(False, "--json", help="Print JSON")
 
 

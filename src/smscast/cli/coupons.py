@@ -8,14 +8,11 @@ from pathlib import Path
 import typer
 
 from smscast.cli.context import actor, command_context, now
-from smscast.cli.output import console, fail, print_json
+from smscast.cli.output import WORKSPACE, console, fail, print_json
 from smscast.engine.coupons import add_codes, generate_codes, pool_summaries, redeem_coupon
 
 app = typer.Typer(help="Coupon pools and redemptions.", no_args_is_help=True)
 
-WORKSPACE = typer.Option(
-    None, "--workspace", "-w", help="Workspace name or id (default: the only one)"
-)
 
 
 @app.command("import")

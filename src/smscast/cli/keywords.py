@@ -7,7 +7,7 @@ import json
 import typer
 
 from smscast.cli.context import actor, command_context, now
-from smscast.cli.output import console, fail, print_json
+from smscast.cli.output import WORKSPACE, console, fail, print_json
 from smscast.engine.keyword_rules import (
     add_keyword_rule,
     edit_compliance_word,
@@ -18,9 +18,6 @@ from smscast.engine.keyword_rules import (
 
 app = typer.Typer(help="Keyword rules and compliance keywords.", no_args_is_help=True)
 
-WORKSPACE = typer.Option(
-    None, "--workspace", "-w", help="Workspace name or id (default: the only one)"
-)
 COMPLIANCE = typer.Option(
     None, "--compliance", help="Edit a compliance list instead: opt_out, opt_in or help"
 )

@@ -5,15 +5,12 @@ from __future__ import annotations
 import typer
 
 from smscast.cli.context import actor, command_context, now
-from smscast.cli.output import console, print_json
+from smscast.cli.output import WORKSPACE, console, print_json
 from smscast.engine.numbers import add_number, list_numbers
 from smscast.engine.response_report import number_report
 
 app = typer.Typer(help="Numbers and short codes: add, list, response report.", no_args_is_help=True)
 
-WORKSPACE = typer.Option(
-    None, "--workspace", "-w", help="Workspace name or id (default: the only one)"
-)
 
 
 @app.command("add")

@@ -24,3 +24,9 @@ def fail(problem: Problem | str, code: int = 1) -> NoReturn:
     message = problem.message if isinstance(problem, Problem) else problem
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+#: The `--workspace` option every workspace-scoped command takes.
+WORKSPACE = typer.Option(
+    None, "--workspace", "-w", help="Workspace name or id (default: the only one)"
+)

@@ -5,14 +5,11 @@ from __future__ import annotations
 import typer
 
 from smscast.cli.context import actor, command_context, now
-from smscast.cli.output import console, print_json
+from smscast.cli.output import WORKSPACE, console, print_json
 from smscast.engine.segments import count_segment, delete_segment, list_segments, save_segment
 
 app = typer.Typer(help="Segments: who a campaign goes to.", no_args_is_help=True)
 
-WORKSPACE = typer.Option(
-    None, "--workspace", "-w", help="Workspace name or id (default: the only one)"
-)
 
 
 @app.command("count")

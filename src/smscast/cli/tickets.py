@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from smscast.cli.context import actor, command_context, now
-from smscast.cli.output import console, print_json
+from smscast.cli.output import WORKSPACE, console, print_json
 from smscast.engine.tickets import (
     add_ticket_note,
     assign_ticket,
@@ -17,9 +17,6 @@ from smscast.engine.tickets import (
 
 app = typer.Typer(help="Support tickets: list, show, reply, assign, solve.", no_args_is_help=True)
 
-WORKSPACE = typer.Option(
-    None, "--workspace", "-w", help="Workspace name or id (default: the only one)"
-)
 JSON = typer.Option(False, "--json", help="Print JSON")
 
 
