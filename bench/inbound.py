@@ -8,7 +8,10 @@ receives the texts, `handle_inbound_batch` stores and routes what has arrived
 back through the same binding. The clock runs from the first injected text until
 every text is routed and every answer has been accepted by the simulator.
 
-    python bench/inbound.py [--n 20000] [--batch 2000]
+With `--processes 2` the answers are sent by a second process (its own transmitter
+bind; this one binds as receiver), as two workers would split the work.
+
+    python bench/inbound.py [--n 20000] [--batch 2000] [--processes 1|2]
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from sqlalchemy import Engine, func, select, update
 
 from smscast.channels.base import InboundMessage
 from smscast.channels.smpp.client import SmppClient
-from smscast.channels.smpp.settings import SmppSettings
+from smscast.channels.smpp.settings import BindMode, SmppSettings
 from smscast.config import Settings
 from smscast.engine.connectors import add_connector
 from smscast.engine.db_thread import DbThread
@@ -71,6 +74,39 @@ async def main():
     await loop.run_in_executor(None, sys.stdin.read)
     print(sim.stats.submits, flush=True)
     await sim.close()
+
+asyncio.run(main())
+"""
+
+
+SENDER = """
+import asyncio, dataclasses, resource, sys, time
+from smscast.channels.smpp.client import SmppClient
+from smscast.channels.smpp.settings import BindMode, SmppSettings
+from smscast.engine.db_thread import DbThread
+from smscast.engine.dispatcher import Dispatcher, DispatchLimits
+from smscast.engine.outbox import RetryPolicy
+from smscast.store.db import create_db_engine
+
+async def main():
+    url, port, connector_id, worker = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    engine = create_db_engine(url)
+    client = SmppClient(SmppSettings(name="sim-tx", port=port, window=100, response_timeout_s=30,
+                                     bind_mode=BindMode.TRANSMITTER))
+    await client.start()
+    db = DbThread(engine)
+    limits = dataclasses.replace(DispatchLimits.for_connector(window=100, rate_per_s=0.0,
+                                                              claim_batch=2000), idle_s=0.01)
+    dispatcher = Dispatcher(db, client, connector_id, worker, limits, RetryPolicy())
+    sending = asyncio.create_task(dispatcher.run())
+    print("bound", flush=True)
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, sys.stdin.readline)
+    dispatcher.stop()
+    await sending
+    await client.stop()
+    db.close()
+    print(f"{time.process_time():.3f}", flush=True)
 
 asyncio.run(main())
 """
@@ -119,19 +155,32 @@ def statuses(engine: Engine) -> dict[str, int]:
         return {status: count for status, count in rows}
 
 
-async def run(n: int, batch_size: int, workdir: str) -> tuple[float, int, int]:
+async def run(n: int, batch_size: int, workdir: str, processes: int) -> tuple[float, int, int]:
     command = [sys.executable, "-c", SIMULATOR, str(n)]
     simulator = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert simulator.stdin is not None and simulator.stdout is not None
+    sender: subprocess.Popen[str] | None = None
     try:
         port = int(simulator.stdout.readline())
-        engine, settings, connector_id = prepare(f"sqlite:///{workdir}/bench.db", port)
-        client = SmppClient(SmppSettings(name="sim", port=port, window=100, response_timeout_s=30))
+        url = f"sqlite:///{workdir}/bench.db"
+        engine, settings, connector_id = prepare(url, port)
+        mode = BindMode.RECEIVER if processes == 2 else BindMode.TRANSCEIVER
+        client = SmppClient(SmppSettings(name="sim", port=port, window=100, response_timeout_s=30,
+                                         bind_mode=mode))  # fmt: skip
         await client.start()
         db = DbThread(engine)
-        limits = DispatchLimits.for_connector(window=100, rate_per_s=0.0, claim_batch=2000)
-        dispatcher = Dispatcher(db, client, connector_id, WORKER, limits, RetryPolicy())
-        sending = asyncio.create_task(dispatcher.run())
+        sending: asyncio.Task[None] | None = None
+        if processes == 2:  # the answers are sent by a worker process of their own
+            sender = subprocess.Popen(
+                [sys.executable, "-c", SENDER, url, str(port), str(connector_id), WORKER],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            )  # fmt: skip
+            assert sender.stdout is not None
+            sender.stdout.readline()
+        else:
+            limits = DispatchLimits.for_connector(window=100, rate_per_s=0.0, claim_batch=2000)
+            dispatcher = Dispatcher(db, client, connector_id, WORKER, limits, RetryPolicy())
+            sending = asyncio.create_task(dispatcher.run())
         routed = 0
         replies = 0
         arrived: list[InboundMessage] = []
@@ -155,38 +204,55 @@ async def run(n: int, batch_size: int, workdir: str) -> tuple[float, int, int]:
             acknowledge(batch)  # as the event pump does: deliver_sm_resp once committed
             routed += len(results)
             replies += sum(r.replies for r in results)
+        routed_after = time.perf_counter() - started
         while await db.run(unsent, engine):
             await asyncio.sleep(0.01)
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
         print(f"answers by status: {await db.run(statuses, engine)}")
-        dispatcher.stop()
-        await sending
+        sender_cpu = 0.0
+        if sender is not None:
+            assert sender.stdin is not None and sender.stdout is not None
+            sender.stdin.write("stop\n")
+            sender.stdin.flush()
+            sender_cpu = float(sender.stdout.readline())
+            sender.wait(20)
+        if sending is not None:
+            dispatcher.stop()
+            await sending
         await client.stop()
         await receiving
         db.close()
         print(
-            f"routed {routed} texts, queued {replies} answers, all settled in {elapsed:.2f} s; "
-            f"our process used {cpu:.2f} CPU-s ({routed / cpu:.0f} texts per CPU-second); "
+            f"routed {routed} texts in {routed_after:.2f} s, queued {replies} answers, all "
+            f"settled in {elapsed:.2f} s; "
+            f"{processes} process(es): routing {cpu:.2f} CPU-s"
+            + (f", sending {sender_cpu:.2f} CPU-s (whole life)" if sender is not None else "")
+            + f" ({routed / (cpu + sender_cpu):.0f} texts per CPU-second); "
             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
         )
         return elapsed, routed, replies
     finally:
+        if sender is not None and sender.poll() is None:
+            sender.kill()
         simulator.stdin.close()
         accepted = simulator.stdout.readline().strip()
         simulator.wait(20)
         print(f"simulator accepted {accepted or '?'} submits")
         child = resource.getrusage(resource.RUSAGE_CHILDREN)
-        print(f"simulator CPU: {child.ru_utime + child.ru_stime:.1f} s")
+        print(f"child processes' CPU (simulator, sender): {child.ru_utime + child.ru_stime:.1f} s")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="MO texts to inject")
     parser.add_argument("--batch", type=int, default=2000, help="texts routed per transaction")
+    parser.add_argument("--processes", type=int, choices=(1, 2), default=1,
+                        help="2: answers sent by a second process (receiver and transmitter "
+                        "binds); 1: one process, one transceiver bind")  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        elapsed, routed, _ = asyncio.run(run(args.n, args.batch, workdir))
+        elapsed, routed, _ = asyncio.run(run(args.n, args.batch, workdir, args.processes))
     print(f"RESULT inbound_msgs_per_s={routed / elapsed:.0f}")
 
 
