@@ -77,11 +77,16 @@ def check_before_sending(
 def _consent(conn: Connection, contact_ids: set[int]) -> dict[tuple[int, str], Status]:
     if not contact_ids:
         return {}
+    # FOR SHARE on PostgreSQL: an opt-out committing while this claim is open waits
+    # for it, so no message passes this check after the opt-out was recorded. SQLite
+    # needs nothing: the claim already holds the only write lock.
     rows = conn.execute(
-        select(states.c.contact_id, states.c.purpose, states.c.status).where(
+        select(states.c.contact_id, states.c.purpose, states.c.status)
+        .where(
             states.c.channel == "sms",
             states.c.contact_id.in_(bindparam("ids", expanding=True)),
-        ),
+        )
+        .with_for_update(read=True),
         {"ids": sorted(contact_ids)},
     ).all()
     return {(row.contact_id, row.purpose): Status(row.status) for row in rows}
