@@ -20,7 +20,7 @@ from smscast.core.errors import UserError
 from smscast.core.phones import Phone, PhoneError, parse_phone, timezone_for_phone
 from smscast.core.router import CampaignContact, ContactState
 from smscast.core.rule_actions import parse_actions
-from smscast.store.bulk import DriverValues, select_in, select_in_grouped
+from smscast.store.bulk import DriverValues, select_in
 from smscast.store.inbound_models import PendingOptIn
 from smscast.store.messaging_models import Campaign, Message
 from smscast.store.models import ConsentState, Contact, table_of
@@ -228,5 +228,5 @@ def _counts(
     if kinds is not None:
         sql += f"AND kind IN ({', '.join([marker] * len(kinds))}) "
         extra += kinds
-    rows = select_in_grouped(conn, sql + "AND contact_id IN", ids, extra, "GROUP BY contact_id")
+    rows = select_in(conn, sql + "AND contact_id IN", ids, extra, tail="GROUP BY contact_id")
     return {int(cid): int(n) for cid, n in rows}

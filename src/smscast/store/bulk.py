@@ -66,27 +66,19 @@ def insert_returning(
 
 
 def select_in(
-    conn: Connection, sql: str, values: Sequence[Any], extra: Sequence[Any] = (), chunk: int = 5000
+    conn: Connection,
+    sql: str,
+    values: Sequence[Any],
+    extra: Sequence[Any] = (),
+    chunk: int = 5000,
+    tail: str = "",
 ) -> list[tuple[Any, ...]]:
-    """Runs `sql` (ending in `IN`) for `values` in chunks; `extra` parameters come first.
+    """Runs `sql` (ending in `IN`) for `values` in chunks; `extra` parameters come first,
+    `tail` (e.g. a GROUP BY) follows the IN list.
 
     Plain placeholders instead of an expanding bind parameter: compiling thousands
     of those per batch costs more than the query.
     """
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    out: list[Any] = []
-    for start in range(0, len(values), chunk):
-        part = list(values[start : start + chunk])
-        statement = f"{sql} ({', '.join([marker] * len(part))})"
-        out.extend(conn.exec_driver_sql(statement, (*extra, *part)).fetchall())
-    return out
-
-
-def select_in_grouped(
-    conn: Connection, sql: str, values: Sequence[Any], extra: Sequence[Any], tail: str,
-    chunk: int = 5000,
-) -> list[tuple[Any, ...]]:  # fmt: skip
-    """`select_in` with `tail` (a GROUP BY) after the IN list."""
     marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     out: list[Any] = []
     for start in range(0, len(values), chunk):
