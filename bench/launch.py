@@ -3,7 +3,8 @@
 Contacts (mostly Polish, all opted in, plan gold/silver/bronze) are written straight
 into a fresh database; the campaign's segment selects all of them
 (`country = "PL" or plan in ("gold", "silver", "bronze")`), its template uses a
-first name, a coupon from a pool of N codes and a tracked link. Only the launch is
+first name, a coupon from a pool of N codes and a tracked link. The workspace has
+the connector and sender number `smscast bootstrap` gives it. Only the launch is
 timed. The last line is `RESULT launch_recipients_per_s=<n> peak_rss_mb=<n>`.
 """
 
@@ -22,6 +23,7 @@ from sqlalchemy import func, select
 
 from smscast.config import Settings
 from smscast.engine.campaigns import CampaignDraft, create_campaign
+from smscast.engine.connectors import ensure_simulator_connector
 from smscast.engine.coupons import pool_id
 from smscast.engine.launch import launch_campaign
 from smscast.engine.workspaces import create_workspace
@@ -87,6 +89,7 @@ def main() -> None:
         engine = create_db_engine(url)
         now = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)  # 11:00 in Warsaw: no quiet hours
         workspace = create_workspace(engine, "Bench", "PL", "Europe/Warsaw", actor="b", now=now)
+        ensure_simulator_connector(engine, 2775, now)  # as `smscast bootstrap` gives it
         fill(engine, workspace.id, args.n, now)
         add_pool(engine, workspace, args.n, now)
         settings = Settings(database_url=url, data_dir=Path(folder), secret_key="bench")

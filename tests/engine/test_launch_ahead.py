@@ -5,12 +5,15 @@ from __future__ import annotations
 import random
 
 from campaign_data import add_contact, add_pool
+from outbound_helpers import add_sim_connector, numbers
 from sqlalchemy import select, update
 
 from smscast.core.links import LinkPath, parse_link_path
 from smscast.engine import materialise
 from smscast.engine.campaigns import CampaignDraft, create_campaign
+from smscast.engine.contacts import erase_contact
 from smscast.engine.launch import launch_campaign
+from smscast.engine.routing import route_queued
 from smscast.engine.stats import campaign_report
 from smscast.engine.workspaces import create_workspace
 from smscast.store.campaign_models import Coupon
@@ -128,3 +131,58 @@ def test_an_in_memory_database_is_written_by_the_launching_thread(settings, now)
 
     assert _launch(memory, small, workspace, campaign_id, now)["queued"] == 5
     _check_outbox(memory, 5, set())
+
+
+def test_a_contact_erased_while_its_batch_waits_gets_no_text(engine, settings, workspace, now,
+                                                             monkeypatch):  # fmt: skip
+    campaign_id = _setup(engine, workspace, now, contacts=6, codes=6)
+    real_write = materialise.parents_checked_per_batch
+    erased: list[str] = []
+
+    def erase_then_write(target):
+        if not erased:  # the first batch is read, then its second person is erased
+            erased.append(erase_contact(engine, settings, workspace, "+48600200301",
+                                        actor="t", now=now))  # fmt: skip
+        return real_write(target)
+
+    monkeypatch.setattr(materialise, "parents_checked_per_batch", erase_then_write)
+    small = settings.model_copy(update={"launch_batch_size": 2})
+
+    result = _launch(engine, small, workspace, campaign_id, now)
+
+    assert erased and result["queued"] == 5
+    assert result["excluded"] == {"contact_deleted": 1}
+    with engine.connect() as conn:
+        phones = conn.execute(select(messages.c.phone)).scalars().all()
+        free = conn.execute(select(coupons.c.code).where(coupons.c.allocated_at.is_(None)))
+        assert len(free.all()) == 1  # the erased person's code went back to the pool
+    assert "+48600200301" not in phones and len(phones) == 5
+    _check_outbox(engine, 5, set())
+    assert campaign_report(engine, workspace.id, campaign_id)["queued"] == 5
+
+
+def test_foreign_keys_are_checked_again_after_a_launch(engine, settings, workspace, now):
+    campaign_id = _setup(engine, workspace, now, contacts=3, codes=3)
+    _launch(engine, settings.model_copy(update={"launch_batch_size": 1}), workspace,
+            campaign_id, now)  # fmt: skip
+    if engine.dialect.name != "sqlite":
+        return
+    pooled = [engine.connect() for _ in range(6)]
+    try:
+        assert [c.exec_driver_sql("PRAGMA foreign_keys").scalar() for c in pooled] == [1] * 6
+    finally:
+        for conn in pooled:
+            conn.close()
+
+
+def test_launched_texts_carry_their_route(engine, settings, workspace, now):
+    connector = add_sim_connector(engine, workspace, 2775, now)
+    campaign_id = _setup(engine, workspace, now, contacts=3, codes=3)
+
+    _launch(engine, settings, workspace, campaign_id, now)
+
+    with engine.begin() as conn:
+        routes = conn.execute(select(messages.c.connector_id, messages.c.number_id)).all()
+        number = conn.execute(select(numbers.c.id).where(numbers.c.connector_id == connector.id))
+        assert routes == [(connector.id, number.scalar_one())] * 3
+        assert route_queued(conn, now) == 0  # nothing left for the routing pass

@@ -30,6 +30,7 @@ from smscast.engine.recipients import (
     Variant,
     bucket,
 )
+from smscast.engine.routing import load_routes
 from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.campaign_models import CampaignLink
 from smscast.store.models import ConsentState, Contact, table_of
@@ -68,6 +69,9 @@ class Plan:
     uses_coupon: bool
     uses_link: bool
     pool: int | None
+    number_id: int | None = None
+    connector_id: int | None = None
+    """The route its messages take, filled in at launch (see `plan_route`)."""
 
 
 def run_start(schedule: dict[str, Any], now: datetime) -> datetime:
@@ -123,8 +127,19 @@ def make_plan(conn: Connection, workspace: WorkspaceRef, campaign: Any, run: int
     if uses_coupon and pool is None:
         raise UserError.of("no_coupon_pool", "the text uses {{ coupon }} but the campaign has "
                            "no coupon pool (--coupon-pool NAME)", field="coupon_pool")  # fmt: skip
+    number_id, connector_id = plan_route(conn, workspace, campaign)
     return Plan(workspace, campaign, run, stage, rules, builder, uses_coupon, "link" in names,
-                pool)  # fmt: skip
+                pool, number_id, connector_id)  # fmt: skip
+
+
+def plan_route(conn: Connection, workspace: WorkspaceRef, campaign: Any) -> tuple[Any, Any]:
+    """The sender number and connector every message of the launch takes.
+
+    Written with the rows, so they never enter the unrouted index nor need the
+    routing pass to rewrite them; with no connector yet they are left for that pass,
+    which says why they wait.
+    """
+    return load_routes(conn, workspace.id).route(campaign.number_id, None)
 
 
 def _member_query(plan: Plan, where: Any, after: int, limit: int) -> Any:

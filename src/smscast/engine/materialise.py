@@ -32,6 +32,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from smscast.config import Settings
+from smscast.core.errors import UserError
 from smscast.core.links import new_tokens
 from smscast.engine.campaigns import campaign_row, launches, messages
 from smscast.engine.coupons import (
@@ -52,8 +53,9 @@ from smscast.engine.launch_plan import (
 from smscast.engine.recipients import BuiltBatch, Member
 from smscast.engine.segments import segment_where
 from smscast.engine.stats import bump_campaign_stats
-from smscast.store.bulk import DriverValues
+from smscast.store.bulk import DriverValues, select_in
 from smscast.store.bulk_json import insert_json_rows
+from smscast.store.checked_writes import missing_parents, parents_checked_per_batch
 from smscast.store.messaging_models import Campaign
 from smscast.store.models import table_of
 
@@ -126,7 +128,27 @@ def _progress(conn: Connection, plan: Plan, now: datetime) -> tuple[int, bool]:
     return int(row.last_contact_id), bool(row.done)
 
 
+def _check_parents(conn: Connection, plan: Plan, batch: BuiltBatch) -> None:
+    """Refuses a batch whose campaign, variant, number or connector is gone (see
+    `smscast.store.checked_writes`: the rows' own checks are off)."""
+    campaign = plan.campaign
+    parents = {
+        "workspace": ("workspaces", [plan.workspace.id]),
+        "campaign": ("campaigns", [campaign.id]),
+        "variant": ("campaign_variants", list({row.variant_id for row in batch.rows})),
+        "sender number": ("numbers", [plan.number_id] if plan.number_id else []),
+        "connector": ("connectors", [plan.connector_id] if plan.connector_id else []),
+    }  # fmt: skip
+    gone = missing_parents(conn, parents)
+    if gone:
+        raise UserError.of(
+            "launch_target_gone", f"the campaign's {', '.join(gone)} was removed while it "
+            "launched; nothing of this batch was written", field="campaign",
+        )  # fmt: skip
+
+
 def _insert_batch(conn: Connection, plan: Plan, batch: BuiltBatch, now: datetime) -> None:
+    _check_parents(conn, plan, batch)
     if batch.new_links:
         conn.execute(insert(campaign_links), [
             {"campaign_id": plan.campaign.id, "position": position, "url": url}
@@ -145,7 +167,8 @@ def _insert_batch(conn: Connection, plan: Plan, batch: BuiltBatch, now: datetime
     price = plan.rules.part_price
     fixed = {
         "workspace_id": plan.workspace.id, "direction": "out", "kind": "campaign",
-        "purpose": campaign.purpose, "number_id": campaign.number_id,
+        "purpose": campaign.purpose, "number_id": plan.number_id,
+        "connector_id": plan.connector_id,
         "campaign_id": campaign.id, "run": plan.run, "parts_done": 0, "status": "queued",
         "attempts": 0, "created_at": moment(now),
     }  # fmt: skip
@@ -155,12 +178,27 @@ def _insert_batch(conn: Connection, plan: Plan, batch: BuiltBatch, now: datetime
          moment(row.valid_until) if row.valid_until else None, row.coupon_code, row.link_token)
         for row in batch.rows
     ]  # fmt: skip
-    insert_json_rows(conn, messages, ROW_COLUMNS, rows, fixed)
+    written = insert_json_rows(conn, messages, ROW_COLUMNS, rows, fixed,
+                               existing=("contact_id", "contacts"))  # fmt: skip
+    if written < len(rows):
+        _drop_deleted_contacts(conn, plan, batch)
     excluded = {f"excluded_{reason}": count for reason, count in batch.excluded.items()}
     bump_campaign_stats(
-        conn, campaign.id, now, targeted=len(rows) + sum(batch.excluded.values()),
-        queued=len(rows), **excluded,
+        conn, campaign.id, now, targeted=len(batch.rows) + sum(batch.excluded.values()),
+        queued=len(batch.rows), **excluded,
     )  # fmt: skip
+
+
+def _drop_deleted_contacts(conn: Connection, plan: Plan, batch: BuiltBatch) -> None:
+    """Contacts deleted since the batch was read get no text: counted, codes given back."""
+    ids = [row.contact_id for row in batch.rows]
+    present = {row[0] for row in select_in(conn, "SELECT id FROM contacts WHERE id IN", ids)}
+    gone = [row for row in batch.rows if row.contact_id not in present]
+    batch.rows = [row for row in batch.rows if row.contact_id in present]
+    batch.excluded["contact_deleted"] += len(gone)
+    codes = [row.coupon_code for row in gone if row.coupon_code is not None]
+    if codes and plan.pool is not None:
+        release_coupons(conn, plan.pool, codes)
 
 
 def _write_batch(conn: Connection, plan: Plan, eligible: list[Member], batch: BuiltBatch,
@@ -189,7 +227,7 @@ def _write_batch(conn: Connection, plan: Plan, eligible: list[Member], batch: Bu
 def _commit_batch(engine: Engine, plan: Plan, eligible: list[Member], batch: BuiltBatch,
                   last_id: int, tokens: TokenSource, now: datetime,
                   peeked: dict[str, int] | None = None) -> BuiltBatch:  # fmt: skip
-    with engine.begin() as conn:
+    with parents_checked_per_batch(engine) as conn:
         _write_batch(conn, plan, eligible, batch, tokens, now, peeked)
         conn.execute(
             update(launches)

@@ -17,9 +17,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
-from smscast.store.bulk import insert_rows
+from smscast.store.bulk import insert_rows, select_in
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+"""ASCII with \\u escapes: a third quicker to make than UTF-16 text, and SQLite reads both."""
 
 
 def insert_json_rows(
@@ -28,22 +29,47 @@ def insert_json_rows(
     columns: Sequence[str],
     rows: list[tuple[Any, ...]],
     fixed: Mapping[str, Any],
-) -> None:
+    *,
+    existing: tuple[str, str] | None = None,
+) -> int:
     """INSERTs driver-ready `rows` (values for `columns`), each with the `fixed` values.
 
     Values must be JSON scalars as the driver would bind them: str, int, float or
-    None (datetimes already converted, see `DriverValues`).
+    None (datetimes already converted, see `DriverValues`). With `existing`
+    (column, parent table) given, on SQLite a row whose parent id is no longer in
+    the parent table is left out rather than failing the statement; returns the
+    number of rows written.
     """
     if not rows:
-        return
+        return 0
     if conn.dialect.name != "sqlite":
+        if existing is not None:
+            rows = _rows_with_parent(conn, columns, rows, existing)
         names = (*fixed, *columns)
         constant = tuple(fixed.values())
         insert_rows(conn, table, names, [constant + row for row in rows])
-        return
+        return len(rows)
     listed = ", ".join((*fixed, *columns))
     picks = ", ".join(["?"] * len(fixed) + [f"value ->> {i}" for i in range(len(columns))])
-    conn.exec_driver_sql(
-        f"INSERT INTO {table.name} ({listed}) SELECT {picks} FROM json_each(?)",
+    where = ""
+    if existing is not None:
+        column, parent = existing
+        at = columns.index(column)
+        where = f" WHERE EXISTS (SELECT 1 FROM {parent} WHERE id = value ->> {at})"
+    result = conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({listed}) SELECT {picks} FROM json_each(?){where}",
         (*fixed.values(), _ENCODER.encode(rows)),
     )
+    return int(result.rowcount)
+
+
+def _rows_with_parent(
+    conn: Connection, columns: Sequence[str], rows: list[tuple[Any, ...]], existing: tuple[str, str]
+) -> list[tuple[Any, ...]]:
+    """The rows whose parent still exists, the parents locked against deletion (PostgreSQL)."""
+    column, parent = existing
+    at = columns.index(column)
+    ids = [row[at] for row in rows]
+    found = select_in(conn, f"SELECT id FROM {parent} WHERE id IN", ids, tail="FOR KEY SHARE")
+    present = {row[0] for row in found}
+    return [row for row in rows if row[at] in present]

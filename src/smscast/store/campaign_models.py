@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from smscast.store.messaging_models import Message
@@ -100,7 +100,13 @@ class Coupon(Base):
     __tablename__ = "coupons"
     __table_args__ = (
         UniqueConstraint("pool_id", "code", name="uq_coupons_code"),
-        Index("ix_coupons_free", "pool_id", "allocated_at", "id"),
+        Index(
+            "ix_coupons_free",
+            "pool_id",
+            "id",
+            sqlite_where=text("allocated_at IS NULL"),
+            postgresql_where=text("allocated_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
