@@ -32,6 +32,7 @@ from smscast.engine.recipients import (
 )
 from smscast.engine.routing import load_routes
 from smscast.engine.workspaces import WorkspaceRef
+from smscast.store.bulk import DriverValues
 from smscast.store.campaign_models import CampaignLink
 from smscast.store.models import ConsentState, Contact, table_of
 from smscast.store.segment_sql import segment_condition
@@ -121,6 +122,7 @@ def make_plan(conn: Connection, workspace: WorkspaceRef, campaign: Any, run: int
     builder = RecipientBuilder(
         purpose=campaign.purpose, variants=found, rules=rules, message_rules=message_rules,
         timing=timing, links=links, workspace_zone=workspace.timezone,
+        stamp=DriverValues(conn).moment,
     )  # fmt: skip
     uses_coupon = "coupon" in names
     pool = options.get("coupon_pool_id")

@@ -50,10 +50,10 @@ from smscast.engine.launch_plan import (
     members_where,
     read_members,
 )
-from smscast.engine.recipients import BuiltBatch, Member
+from smscast.engine.recipients import BuiltBatch, Member, OutboxRow
 from smscast.engine.segments import segment_where
 from smscast.engine.stats import bump_campaign_stats
-from smscast.store.bulk import DriverValues, select_in
+from smscast.store.bulk import select_in
 from smscast.store.bulk_json import insert_json_rows
 from smscast.store.checked_writes import missing_parents, parents_checked_per_batch
 from smscast.store.messaging_models import Campaign
@@ -64,10 +64,7 @@ __all__ = ["Plan", "Stage", "check_coupons", "make_plan", "materialise"]
 campaigns = table_of(Campaign)
 T = TypeVar("T")
 
-ROW_COLUMNS = (
-    "contact_id", "phone", "variant_id", "body", "encoding", "parts", "cost", "send_after",
-    "valid_until", "coupon_code", "link_token",
-)  # fmt: skip
+ROW_COLUMNS = OutboxRow._fields
 """The message columns that differ from recipient to recipient; the rest are per batch."""
 
 
@@ -154,30 +151,15 @@ def _insert_batch(conn: Connection, plan: Plan, batch: BuiltBatch, now: datetime
             {"campaign_id": plan.campaign.id, "position": position, "url": url}
             for url, position in batch.new_links.items()
         ])  # fmt: skip
-    values = DriverValues(conn)
-    moments: dict[datetime, Any] = {}
-
-    def moment(at: datetime) -> Any:  # most rows of a batch share one send_after
-        stored = moments.get(at)
-        if stored is None:
-            stored = moments[at] = values.moment(at)
-        return stored
-
     campaign = plan.campaign
-    price = plan.rules.part_price
     fixed = {
         "workspace_id": plan.workspace.id, "direction": "out", "kind": "campaign",
         "purpose": campaign.purpose, "number_id": plan.number_id,
         "connector_id": plan.connector_id,
         "campaign_id": campaign.id, "run": plan.run, "parts_done": 0, "status": "queued",
-        "attempts": 0, "created_at": moment(now),
+        "attempts": 0, "created_at": plan.builder.stamped(now),
     }  # fmt: skip
-    rows = [
-        (row.contact_id, row.phone, row.variant_id, row.body, row.encoding, row.parts,
-         row.parts * price, moment(row.send_after),
-         moment(row.valid_until) if row.valid_until else None, row.coupon_code, row.link_token)
-        for row in batch.rows
-    ]  # fmt: skip
+    rows = batch.rows
     written = insert_json_rows(conn, messages, ROW_COLUMNS, rows, fixed,
                                existing=("contact_id", "contacts"))  # fmt: skip
     if written < len(rows):

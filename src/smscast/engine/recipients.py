@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, NamedTuple
@@ -72,7 +73,11 @@ class Member:
 
 
 class OutboxRow(NamedTuple):
-    """What a launch decides for one recipient; the rest of the message row is constant."""
+    """What a launch decides for one recipient; the rest of the message row is constant.
+
+    Named as the message columns and ready for the driver (times already converted
+    by the builder's `stamp`), so a batch goes to the database as it is.
+    """
 
     contact_id: int
     phone: str
@@ -80,8 +85,9 @@ class OutboxRow(NamedTuple):
     body: str
     encoding: str
     parts: int
-    send_after: datetime
-    valid_until: datetime | None
+    cost: float
+    send_after: Any
+    valid_until: Any
     coupon_code: str | None
     link_token: str | None
 
@@ -103,7 +109,7 @@ class RecipientBuilder:
     def __init__(
         self, *, purpose: str, variants: list[Variant], rules: CampaignRules,
         message_rules: MessageRules, timing: Timing, links: dict[str, int],
-        workspace_zone: str,
+        workspace_zone: str, stamp: Callable[[datetime], Any],
     ) -> None:  # fmt: skip
         self.purpose = Purpose(purpose)
         self.variants = variants
@@ -112,6 +118,10 @@ class RecipientBuilder:
         self.timing = timing
         self.links = links
         self.workspace_zone = workspace_zone
+        self.stamp = stamp
+        """A time as the driver stores it (text on SQLite)."""
+        self._stamps: dict[datetime, Any] = {}
+        self._names = {v.id: _value_names(v.template) for v in variants}
         self.seen_phones: set[int] = set()
         self._local_start: dict[str, datetime] = {}
         self._zones: dict[tuple[str, str], tuple[str, ...]] = {}
@@ -201,13 +211,23 @@ class RecipientBuilder:
                 batch.new_links[url] = position
             return short_url(self.rules.short_domain, token or "", position)
 
-        values = {**member.attributes, "phone": member.phone, "country": member.country,
-                  "language": member.language or "", "timezone": member.timezone,
-                  "email": member.email or ""}  # fmt: skip
+        attributes = member.attributes
+        values = {name: attributes[name] for name in self._names[variant.id] if name in attributes}
+        values.update(phone=member.phone, country=member.country, language=member.language or "",
+                      timezone=member.timezone, email=member.email or "")  # fmt: skip
         if coupon is not None:
             values["coupon"] = coupon
         recipient = Recipient(str(member.id), values, member.language or "en", None)
         return compose_counted(variant.template, recipient, self.message_rules, link=link)
+
+    def stamped(self, at: datetime) -> Any:
+        """`stamp(at)`, remembered: most rows of a launch share a handful of times."""
+        stored = self._stamps.get(at)
+        if stored is None:
+            if len(self._stamps) > 10_000:
+                self._stamps.clear()
+            stored = self._stamps[at] = self.stamp(at)
+        return stored
 
     def screen(self, members: list[Member], capped: set[int]) -> tuple[list[Member], BuiltBatch]:
         """The members that may get a message; the others counted by reason in the batch."""
@@ -227,6 +247,8 @@ class RecipientBuilder:
     ) -> BuiltBatch:  # fmt: skip
         """Rows for screened members; `coupons` and `tokens` hold one value per member."""
         validity = self.timing.validity
+        price = self.rules.part_price
+        stamped = self.stamped
         rows = batch.rows
         for index, member in enumerate(eligible):
             coupon = coupons[index] if coupons is not None else None
@@ -244,10 +266,16 @@ class RecipientBuilder:
             zones = self.zones(member)
             due = self.send_after(member, zones)
             batch.parts += parts
-            until = due + validity if validity else None
+            until = stamped(due + validity) if validity else None
             rows.append(OutboxRow(member.id, member.phone, variant.id, body, encoding.value,
-                                  parts, due, until, coupon, token))  # fmt: skip
+                                  parts, parts * price, stamped(due), until, coupon,
+                                  token))  # fmt: skip
         return batch
+
+
+def _value_names(template: MessageTemplate) -> tuple[str, ...]:
+    """The attributes a template can read: a contact's others need not be copied per text."""
+    return tuple(use.name for use in template.variables)
 
 
 def _problem_text(member: Member, problem: Problem) -> str:

@@ -27,7 +27,7 @@ def insert_json_rows(
     conn: Connection,
     table: Table,
     columns: Sequence[str],
-    rows: list[tuple[Any, ...]],
+    rows: Sequence[tuple[Any, ...]],
     fixed: Mapping[str, Any],
     *,
     existing: tuple[str, str] | None = None,
@@ -64,7 +64,10 @@ def insert_json_rows(
 
 
 def _rows_with_parent(
-    conn: Connection, columns: Sequence[str], rows: list[tuple[Any, ...]], existing: tuple[str, str]
+    conn: Connection,
+    columns: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    existing: tuple[str, str],
 ) -> list[tuple[Any, ...]]:
     """The rows whose parent still exists, the parents locked against deletion (PostgreSQL)."""
     column, parent = existing
