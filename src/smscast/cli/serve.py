@@ -55,6 +55,7 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
 
     from smscast.api.app import create_app
     from smscast.channels.simulator import SimulatorConfig, start_simulator
+    from smscast.engine.collector import tune_for_service
     from smscast.engine.runtime import Runtime
     from smscast.store.db import create_db_engine
 
@@ -73,6 +74,7 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
         create_app(settings), host=host, port=port, log_level=settings.log_level
     )
     server = _make_server(config)
+    tune_for_service()
     running = asyncio.create_task(runtime.run(), name="runtime")
     try:
         await server.serve()

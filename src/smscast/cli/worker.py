@@ -30,6 +30,7 @@ def worker(
     ),
 ) -> None:
     """Send queued messages and record delivery reports until stopped (Ctrl-C, SIGTERM)."""
+    from smscast.engine.collector import tune_for_service
     from smscast.engine.runtime import Runtime
 
     with command_context() as ctx:
@@ -38,6 +39,7 @@ def worker(
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         runtime = Runtime(ctx.engine, ctx.settings, worker=worker_id)
+        tune_for_service()
         asyncio.run(_run_until_signalled(runtime))
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -100,10 +101,20 @@ def _string(item: Mapping[str, Any], key: str, where: str) -> str:
 def _check_template(text: str, where: str, *, required: bool) -> None:
     if required and not text.strip():
         raise _bad(where, "the text is empty")
+    problem = _template_problem(text)
+    if problem is not None:
+        raise _bad(where, problem)
+
+
+@lru_cache(maxsize=1024)
+def _template_problem(text: str) -> str | None:
+    """What is wrong with a template, None when nothing. Rules are read again for every
+    batch of inbound texts; compiling their templates each time cost more than routing."""
     try:
         compile_template(text)
     except UserError as error:
-        raise _bad(where, error.problem.message) from None
+        return error.problem.message
+    return None
 
 
 def _bad(where: str, message: str) -> UserError:

@@ -9,10 +9,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select
+from sqlalchemy import Connection, delete, select
 
 from smscast.core.consent import Action, Source
 from smscast.engine.inbound_consent import record_text_consent
+from smscast.store.bulk import DriverValues, insert_rows
+from smscast.store.driver_sql import execute_many
 from smscast.store.inbound_models import PendingOptIn
 from smscast.store.models import table_of
 
@@ -44,14 +46,21 @@ def start_double_opt_ins(conn: Connection, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
     latest = {(row["contact_id"], row["number_id"]): row for row in rows}
-    conn.execute(
-        delete(pending).where(
-            pending.c.contact_id == bindparam("k_contact"),
-            pending.c.number_id == bindparam("k_number"),
-        ),
-        [{"k_contact": c, "k_number": n} for c, n in latest],
-    )
-    conn.execute(insert(pending), list(latest.values()))
+    execute_many(conn, "DELETE FROM pending_opt_ins WHERE contact_id = ? AND number_id = ?",
+                 list(latest))  # fmt: skip
+    values = DriverValues(conn)
+    insert_rows(conn, pending, PENDING_COLUMNS, [
+        (r["workspace_id"], r["contact_id"], r["number_id"], r["rule_id"], r["purpose"],
+         r["join_text"], r["prompt_text"], values.moment(r["created_at"]),
+         values.moment(r["expires_at"]))
+        for r in latest.values()
+    ])  # fmt: skip
+
+
+PENDING_COLUMNS = (
+    "workspace_id", "contact_id", "number_id", "rule_id", "purpose", "join_text", "prompt_text",
+    "created_at", "expires_at",
+)  # fmt: skip
 
 
 def confirm_double_opt_in(

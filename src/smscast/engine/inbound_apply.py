@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, update
+from sqlalchemy import Connection
 
 from smscast.core.consent import Action, Source
 from smscast.core.encoding import TextInfo, analyse
@@ -31,6 +31,7 @@ from smscast.engine.numbers import NumberRef
 from smscast.engine.outbox import enqueue_messages
 from smscast.engine.webhook_forward import WebhookPost
 from smscast.store.bulk import DriverValues, insert_rows
+from smscast.store.driver_sql import execute_many
 from smscast.store.messaging_models import Message
 from smscast.store.models import Contact, table_of
 
@@ -224,11 +225,12 @@ def save_contact_changes(conn: Connection, changed: dict[int, Sender], now: date
     """Writes tags and attributes the batch's actions changed, one row per contact."""
     if not changed:
         return
-    conn.execute(
-        update(contacts)
-        .where(contacts.c.id == bindparam("k_id"))
-        .values(tags=bindparam("k_tags"), attributes=bindparam("k_attributes"), updated_at=now),
-        [{"k_id": s.id, "k_tags": s.tags, "k_attributes": s.attributes} for s in changed.values()],
+    values = DriverValues(conn)
+    at = values.moment(now)
+    execute_many(
+        conn,
+        "UPDATE contacts SET tags = ?, attributes = ?, updated_at = ? WHERE id = ?",
+        [(values.json(s.tags), values.json(s.attributes), at, s.id) for s in changed.values()],
     )
 
 

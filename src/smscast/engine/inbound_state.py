@@ -11,25 +11,21 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from smscast.core.errors import UserError
 from smscast.core.phones import Phone, PhoneError, parse_phone, timezone_for_phone
 from smscast.core.router import CampaignContact, ContactState
 from smscast.core.rule_actions import parse_actions
+from smscast.engine.tally import read_moment
 from smscast.store.bulk import DriverValues, select_in
-from smscast.store.inbound_models import PendingOptIn
-from smscast.store.messaging_models import Campaign, Message
-from smscast.store.models import ConsentState, Contact, table_of
+from smscast.store.messaging_models import Campaign
+from smscast.store.models import table_of
 
-contacts = table_of(Contact)
-messages = table_of(Message)
 campaigns = table_of(Campaign)
-pending = table_of(PendingOptIn)
-consent_states = table_of(ConsentState)
 GUARDED_KINDS = ("auto_reply", "help", "confirm")
 
 
@@ -69,8 +65,11 @@ def _decoded(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
 
 
+@lru_cache(maxsize=65536)
 def sender_phone(raw: str, country: str) -> Phone | None:
-    """The sender's E.164 number: carriers send international numbers without `+`."""
+    """The sender's E.164 number: carriers send international numbers without `+`.
+
+    Cached: the same people text again and again, and parsing costs more than routing."""
     text = raw.strip()
     digits = text.lstrip("+")
     candidates = [text] if text.startswith("+") else []
@@ -95,19 +94,28 @@ def resolve_senders(
     found = _contacts_by_phone(conn, workspace_id, list(phones))
     missing = [phone for e164, phone in phones.items() if e164 not in found]
     if missing:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        rows: list[dict[str, Any]] = [
-            {
-                "workspace_id": workspace_id, "phone": p.e164, "country": p.country,
-                "attributes": {}, "language": None,
-                "timezone": timezone_for_phone(p.e164, fallback_zone), "email": None, "tags": [],
-                "created_at": now, "updated_at": now,
-            }
+        values = DriverValues(conn)
+        at = values.moment(now)
+        rows = [
+            (workspace_id, p.e164, p.country, "{}", timezone_for_phone(p.e164, fallback_zone),
+             "[]", at, at)
             for p in missing
         ]  # fmt: skip
-        conn.execute(dialect.insert(contacts).on_conflict_do_nothing(), rows)
+        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            f"INSERT INTO contacts ({', '.join(NEW_CONTACT_COLUMNS)}) "
+            f"VALUES ({', '.join([marker] * len(NEW_CONTACT_COLUMNS))}) ON CONFLICT DO NOTHING",
+            rows,
+        )
         found.update(_contacts_by_phone(conn, workspace_id, [p.e164 for p in missing]))
     return found
+
+
+#: A contact made from a stranger's text: no attributes, tags, language or e-mail.
+NEW_CONTACT_COLUMNS = (
+    "workspace_id", "phone", "country", "attributes", "timezone", "tags", "created_at",
+    "updated_at",
+)  # fmt: skip
 
 
 def _contacts_by_phone(conn: Connection, workspace_id: int, phones: list[str]) -> dict[str, Sender]:
@@ -148,49 +156,56 @@ def load_states(
     }  # fmt: skip
 
 
-def _chunks(ids: list[int]) -> list[list[int]]:
-    return [ids[i : i + 900] for i in range(0, len(ids), 900)]
+def _marker(conn: Connection) -> str:
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
 def _opted_out(conn: Connection, ids: list[int]) -> set[int]:
-    out: set[int] = set()
-    for chunk in _chunks(ids):
-        out.update(conn.execute(
-            select(consent_states.c.contact_id).where(
-                consent_states.c.contact_id.in_(chunk), consent_states.c.channel == "sms",
-                consent_states.c.purpose == "promotional", consent_states.c.status == "opted_out",
-            )
-        ).scalars())  # fmt: skip
-    return out
+    m = _marker(conn)
+    rows = select_in(
+        conn,
+        "SELECT contact_id FROM consent_states WHERE channel = 'sms' "
+        f"AND purpose = 'promotional' AND status = {m} AND contact_id IN",
+        ids,
+        ("opted_out",),
+    )
+    return {int(cid) for (cid,) in rows}
 
 
 def _pending(conn: Connection, number_id: int, ids: list[int]) -> dict[int, datetime]:
+    rows = select_in(
+        conn,
+        f"SELECT contact_id, expires_at FROM pending_opt_ins WHERE number_id = {_marker(conn)} "
+        "AND contact_id IN",
+        ids,
+        (number_id,),
+    )
     out: dict[int, datetime] = {}
-    for chunk in _chunks(ids):
-        rows = conn.execute(
-            select(pending.c.contact_id, pending.c.expires_at).where(
-                pending.c.number_id == number_id, pending.c.contact_id.in_(chunk)
-            )
-        )
-        out.update({r.contact_id: r.expires_at for r in rows})
+    for cid, expires_at in rows:
+        moment = read_moment(expires_at)
+        if moment is not None:
+            out[int(cid)] = moment
     return out
 
 
 def _last_campaigns(
     conn: Connection, number_id: int, ids: list[int], since: datetime
 ) -> dict[int, CampaignContact]:
+    m = _marker(conn)
+    rows = select_in(
+        conn,
+        "SELECT contact_id, campaign_id, sent_at FROM messages WHERE direction = 'out' "
+        f"AND number_id = {m} AND campaign_id IS NOT NULL AND sent_at >= {m} AND contact_id IN",
+        ids,
+        (number_id, DriverValues(conn).moment(since)),
+    )
     latest: dict[int, tuple[datetime, int]] = {}
-    for chunk in _chunks(ids):
-        rows = conn.execute(
-            select(messages.c.contact_id, messages.c.campaign_id, messages.c.sent_at).where(
-                messages.c.contact_id.in_(chunk), messages.c.direction == "out",
-                messages.c.number_id == number_id, messages.c.campaign_id.is_not(None),
-                messages.c.sent_at >= since,
-            )
-        )  # fmt: skip
-        for r in rows:
-            if r.contact_id not in latest or r.sent_at > latest[r.contact_id][0]:
-                latest[r.contact_id] = (r.sent_at, r.campaign_id)
+    for cid, campaign_id, stored in rows:
+        sent_at = read_moment(stored)
+        if sent_at is None:
+            continue
+        if cid not in latest or sent_at > latest[cid][0]:
+            latest[int(cid)] = (sent_at, int(campaign_id))
     if not latest:
         return {}
     options = dict(conn.execute(

@@ -222,31 +222,22 @@ def settle_unsendable(
     if not outcomes:
         return
     driver = DriverValues(conn)
-    params = []
+    at = driver.moment(now)
+    rows = []
     changes: list[StatusChange] = []
     for message, status, code, error, send_after in outcomes:
         final = status != "queued"
-        params.append(
-            {
-                "id": message.id,
-                "status": status,
-                "code": code,
-                "error": error,
-                "send_after": driver.moment(send_after or now),
-                "done_at": driver.moment(now) if final else None,
-            }
-        )
+        after = at if send_after is None else driver.moment(send_after)
+        rows.append((status, code, error, after, at if final else None, message.id))
         if final:
             tally.add(message.campaign_id, now, queued=-1, **{_counter_of(status, code): 1})
         if status == "expired":
             changes.append(message.changed_to(status))
-    conn.execute(
-        text(
-            "UPDATE messages SET status = :status, error_code = :code, error = :error, "
-            "send_after = :send_after, done_at = :done_at, claimed_by = NULL "
-            "WHERE id = :id AND status = 'sending'"
-        ),
-        params,
+    execute_many(
+        conn,
+        "UPDATE messages SET status = ?, error_code = ?, error = ?, send_after = ?, "
+        "done_at = ?, claimed_by = NULL WHERE id = ? AND status = 'sending'",
+        rows,
     )
     queue_message_events(conn, changes, now)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Engine, insert, or_, select, update
 
 from smscast.core.encoding import analyse
 from smscast.core.errors import UserError
@@ -21,6 +21,7 @@ from smscast.engine.outbox import enqueue_messages
 from smscast.engine.webhook_events import emit_events, load_subscriptions
 from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.bulk import DriverValues, insert_returning
+from smscast.store.driver_sql import execute_many
 from smscast.store.inbound_models import Ticket, TicketNote
 from smscast.store.messaging_models import Message, Number
 from smscast.store.models import Contact, table_of
@@ -85,17 +86,16 @@ def tickets_for_inbound(
             )
         )
         found.update({contact_id: ticket_id for contact_id, ticket_id in existing})
+    values = DriverValues(conn)
     if found:
-        conn.execute(
-            update(tickets)
-            .where(tickets.c.id == bindparam("k_id"))
-            .values(state="open", solved_at=None, updated_at=bindparam("k_at"),
-                    last_inbound_at=bindparam("k_at")),
-            [{"k_id": found[c], "k_at": latest[c]} for c in found],
-        )  # fmt: skip
+        execute_many(
+            conn,
+            "UPDATE tickets SET state = 'open', solved_at = NULL, updated_at = ?, "
+            "last_inbound_at = ? WHERE id = ?",
+            [(at, at, found[c]) for c in found for at in (values.moment(latest[c]),)],
+        )
     new = [c for c in ids if c not in found]
     if new:
-        values = DriverValues(conn)
         rows = [
             (workspace_id, c, number_id, "open", " ".join(first_text[c].split())[:200],
              values.moment(latest[c]), values.moment(latest[c]), values.moment(latest[c]))

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
 from smscast.core.consent import LedgerEntry, StateRow, derive_state
 from smscast.store.bulk import DriverValues, insert_keyed, insert_rows
+from smscast.store.driver_sql import execute_many
 from smscast.store.models import ConsentEvent, ConsentState, Contact, table_of
 
 events = table_of(ConsentEvent)
@@ -55,13 +56,10 @@ def replace_state_tuples(conn: Connection, tuples: list[tuple[Any, ...]]) -> Non
     """Replaces the state rows with the same (contact, channel, purpose) as `tuples`."""
     if not tuples:
         return
-    conn.execute(
-        delete(states).where(
-            states.c.contact_id == bindparam("k_contact"),
-            states.c.channel == bindparam("k_channel"),
-            states.c.purpose == bindparam("k_purpose"),
-        ),
-        [{"k_contact": t[0], "k_channel": t[1], "k_purpose": t[2]} for t in tuples],
+    execute_many(
+        conn,
+        "DELETE FROM consent_states WHERE contact_id = ? AND channel = ? AND purpose = ?",
+        [t[:3] for t in tuples],
     )
     insert_rows(conn, states, STATE_COLUMNS, tuples)
 
