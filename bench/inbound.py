@@ -29,10 +29,11 @@ from pathlib import Path
 
 from sqlalchemy import Engine, func, select, update
 
-from smscast.channels.base import InboundMessage
+from smscast.channels.base import DeliveryReport, InboundMessage
 from smscast.channels.smpp.client import SmppClient
 from smscast.channels.smpp.settings import BindMode, SmppSettings
 from smscast.config import Settings
+from smscast.engine.collector import tune_for_service
 from smscast.engine.connectors import add_connector
 from smscast.engine.db_thread import DbThread
 from smscast.engine.dispatcher import Dispatcher, DispatchLimits
@@ -83,6 +84,7 @@ SENDER = """
 import asyncio, dataclasses, resource, sys, time
 from smscast.channels.smpp.client import SmppClient
 from smscast.channels.smpp.settings import BindMode, SmppSettings
+from smscast.engine.collector import tune_for_service
 from smscast.engine.db_thread import DbThread
 from smscast.engine.dispatcher import Dispatcher, DispatchLimits
 from smscast.engine.outbox import RetryPolicy
@@ -98,6 +100,7 @@ async def main():
     limits = dataclasses.replace(DispatchLimits.for_connector(window=100, rate_per_s=0.0,
                                                               claim_batch=2000), idle_s=0.01)
     dispatcher = Dispatcher(db, client, connector_id, worker, limits, RetryPolicy())
+    tune_for_service()
     sending = asyncio.create_task(dispatcher.run())
     print("bound", flush=True)
     loop = asyncio.get_running_loop()
@@ -164,6 +167,7 @@ async def run(n: int, batch_size: int, workdir: str, processes: int) -> tuple[fl
         port = int(simulator.stdout.readline())
         url = f"sqlite:///{workdir}/bench.db"
         engine, settings, connector_id = prepare(url, port)
+        tune_for_service()  # as `smscast worker` and `smscast serve` do before they start
         mode = BindMode.RECEIVER if processes == 2 else BindMode.TRANSCEIVER
         client = SmppClient(SmppSettings(name="sim", port=port, window=100, response_timeout_s=30,
                                          bind_mode=mode))  # fmt: skip
@@ -189,6 +193,8 @@ async def run(n: int, batch_size: int, workdir: str, processes: int) -> tuple[fl
             async for event in client.events():
                 if isinstance(event, InboundMessage):
                     arrived.append(event)
+                elif isinstance(event, DeliveryReport):  # answered, or stop() waits for them
+                    acknowledge([event])
 
         receiving = asyncio.create_task(receive())
         simulator.stdin.write("go\n")
