@@ -61,10 +61,13 @@ def find_resends(
     """The texts of `batch` already stored, or sent twice within it."""
     values = DriverValues(conn)
     since = min(m.received_at for m in batch) - max(ID_HORIZON, window)
+    # No "resend_key IS NOT NULL" here: the IN implies it (so the partial index still
+    # serves), and with it SQLite scanned every stored inbound key of the connector
+    # for each batch instead of looking the batch's keys up.
     rows = select_in(
         conn,
         "SELECT resend_key, id, created_at, inbound_link FROM messages WHERE connector_id = {m} "
-        "AND resend_key IS NOT NULL AND created_at >= {m} AND resend_key IN".format(
+        "AND created_at >= {m} AND resend_key IN".format(
             m="?" if conn.dialect.paramstyle == "qmark" else "%s"
         ),
         sorted(set(keys)),

@@ -40,6 +40,11 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # cache (64 MB, not the 2 MB default) keeps those inserts off the disk.
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA temp_store=MEMORY")
+    # Checkpoint every 10,000 WAL pages (40 MB), not 1,000: the same hot index pages
+    # are copied back once instead of ten times, with a tenth of the fsyncs; inbound
+    # routing committing a small batch every few milliseconds spent a fifth of its
+    # time in checkpoints at the default.
+    cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()
 
 
