@@ -94,7 +94,16 @@ def compose_counted(
     if rules.smart:
         composed = compose_message(template, recipient, rules, link=link)
         return composed.text, composed.info.encoding, composed.info.parts
-    text = _finished_text(template, recipient, rules, link)
+    return count_finished(_rendered(template, recipient, link), recipient.language, rules)
+
+
+def count_finished(body: str, language: str, rules: MessageRules) -> tuple[str, Encoding, int]:
+    """A rendered body as sent (footer added where due), its encoding and parts.
+
+    The second half of `compose_counted`, for a launch that made the body itself
+    (see `text_frames`); not for smart encoding, which may change the text.
+    """
+    text = _with_footer(body, language, rules)
     encoding, parts = text_parts(text, national=rules.national, reference_bits=rules.reference_bits)
     return text, encoding, parts
 
@@ -102,12 +111,19 @@ def compose_counted(
 def _finished_text(
     template: MessageTemplate, recipient: Recipient, rules: MessageRules, link: Callable[[str], str]
 ) -> str:
-    body = render(
+    return _with_footer(_rendered(template, recipient, link), recipient.language, rules)
+
+
+def _rendered(template: MessageTemplate, recipient: Recipient, link: Callable[[str], str]) -> str:
+    return render(
         template, recipient.values, language=recipient.language, tz=recipient.tz, link=link
     )
+
+
+def _with_footer(body: str, language: str, rules: MessageRules) -> str:
     return with_opt_out(
         body,
-        language=recipient.language,
+        language=language,
         promotional=rules.promotional,
         required=rules.footer_required,
         keyword=rules.opt_out_keyword,

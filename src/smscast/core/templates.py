@@ -135,6 +135,11 @@ class MessageTemplate:
     def position(self, name: str) -> VariableUse | None:
         return next((v for v in self.variables if v.name == name), None)
 
+    @property
+    def plain(self) -> bool:
+        """Whether it renders without Jinja, values copied in as they are (`plain_templates`)."""
+        return self._plain is not None
+
 
 def _positions(source: str) -> Iterator[tuple[int, int, str, str, str]]:
     """(line, column, token type, value, previous significant token) of each lexed token."""

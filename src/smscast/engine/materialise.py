@@ -235,9 +235,7 @@ def _write_with_retry(engine: Engine, plan: Plan, eligible: list[Member], screen
 
 
 def _forget_links(plan: Plan, batch: BuiltBatch) -> None:
-    """URLs a batch that was not written first numbered: the next batch numbers them again."""
-    for url in batch.new_links:
-        plan.builder.links.pop(url, None)
+    plan.builder.forget_links(batch.new_links)
 
 
 def _render_ahead(conn: Connection, plan: Plan, eligible: list[Member], screened: BuiltBatch,

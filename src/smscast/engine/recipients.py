@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, NamedTuple
 
 from smscast.core.campaign_rules import CampaignRules
 from smscast.core.consent import Purpose, Status, may_send
-from smscast.core.cost import MessageRules, Recipient, compose_counted
+from smscast.core.cost import MessageRules, Recipient, compose_counted, count_finished
 from smscast.core.encoding import Encoding
 from smscast.core.errors import Problem, UserError
 from smscast.core.links import short_url
@@ -27,10 +27,15 @@ from smscast.core.schedule import (
     spread_offset,
     zone_of,
 )
-from smscast.core.templates import MessageTemplate
+from smscast.core.templates import MessageTemplate, render
+from smscast.core.text_frames import TextFrames
 
 VALID_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _UNKNOWN = "?"
+MEMBER_FIELDS = frozenset({"phone", "country", "language", "timezone", "email"})
+"""Names a template reads from the contact itself rather than its attributes."""
+_ABSENT = object()
+"""A template variable the contact has no value for, in a frame key."""
 SPLIT_SEED = 0x5BD1E995
 SAMPLE_SEED = 0x27D4EB2F
 
@@ -122,6 +127,11 @@ class RecipientBuilder:
         """A time as the driver stores it (text on SQLite)."""
         self._stamps: dict[datetime, Any] = {}
         self._names = {v.id: _value_names(v.template) for v in variants}
+        self._keyed = {v.id: tuple(n for n in self._names[v.id] if n != "coupon") for v in variants}
+        """What a text depends on besides its coupon and token: the key of its frame."""
+        self._keyed_fields = {v.id: tuple(n for n in self._names[v.id] if n in MEMBER_FIELDS)
+                              for v in variants}  # fmt: skip
+        self.frames = TextFrames()
         self.seen_phones: set[int] = set()
         self._local_start: dict[str, datetime] = {}
         self._zones: dict[tuple[str, str], tuple[str, ...]] = {}
@@ -203,6 +213,39 @@ class RecipientBuilder:
 
     def compose(self, member: Member, variant: Variant, coupon: str | None,
                 token: str | None, batch: BuiltBatch) -> tuple[str, Encoding, int]:  # fmt: skip
+        template = variant.template
+        language = member.language or "en"
+        if not template.plain or self.message_rules.smart:
+            recipient = Recipient(str(member.id), self._values(member, variant, coupon), language,
+                                  None)  # fmt: skip
+            return compose_counted(template, recipient, self.message_rules,
+                                   link=self._linker(token, batch))  # fmt: skip
+
+        def render_with(code: str | None, link_token: str | None) -> str:
+            return render(template, self._values(member, variant, code), language=language,
+                          link=self._linker(link_token, batch))  # fmt: skip
+
+        attributes = member.attributes
+        try:  # what the text depends on besides its coupon and token
+            key = (variant.id, coupon is None, token is None,
+                   *[attributes.get(name, _ABSENT) for name in self._keyed[variant.id]],
+                   *[getattr(member, name) for name in self._keyed_fields[variant.id]])  # fmt: skip
+            body = self.frames.text(key, coupon, token, render_with)
+        except TypeError:  # a list or mapping among the values: not a key, render it
+            body = render_with(coupon, token)
+        return count_finished(body, language, self.message_rules)
+
+    def _values(self, member: Member, variant: Variant, coupon: str | None) -> dict[str, Any]:
+        """The names a template reads: the contact's attributes, its own fields, the coupon."""
+        attributes = member.attributes
+        values = {name: attributes[name] for name in self._names[variant.id] if name in attributes}
+        values.update(phone=member.phone, country=member.country, language=member.language or "",
+                      timezone=member.timezone, email=member.email or "")  # fmt: skip
+        if coupon is not None:
+            values["coupon"] = coupon
+        return values
+
+    def _linker(self, token: str | None, batch: BuiltBatch) -> Callable[[str], str]:
         def link(url: str) -> str:
             position = self.links.get(url)
             if position is None:
@@ -211,14 +254,14 @@ class RecipientBuilder:
                 batch.new_links[url] = position
             return short_url(self.rules.short_domain, token or "", position)
 
-        attributes = member.attributes
-        values = {name: attributes[name] for name in self._names[variant.id] if name in attributes}
-        values.update(phone=member.phone, country=member.country, language=member.language or "",
-                      timezone=member.timezone, email=member.email or "")  # fmt: skip
-        if coupon is not None:
-            values["coupon"] = coupon
-        recipient = Recipient(str(member.id), values, member.language or "en", None)
-        return compose_counted(variant.template, recipient, self.message_rules, link=link)
+        return link
+
+    def forget_links(self, urls: Iterable[str]) -> None:
+        """URLs a batch that was not written first numbered: the next batch numbers them again
+        (and no kept text may carry the old numbers)."""
+        for url in urls:
+            self.links.pop(url, None)
+        self.frames.clear()
 
     def stamped(self, at: datetime) -> Any:
         """`stamp(at)`, remembered: most rows of a launch share a handful of times."""
