@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
@@ -254,12 +255,15 @@ def read_members(conn: Connection, plan: Plan, where: Any, after: int, limit: in
     capped = capped_contacts(conn, plan, rows[0][0], last, now)
     if plan.stage.name != "all":
         rows = [r for r in rows if plan.stage.includes(r[0])]
-    decode = _decode_json
-    return [
-        Member(r[0], r[1], r[2], (decode(r[3]) if r[3].__class__ is str else r[3] or {}),
-               r[4], r[5], r[6], r[7])
-        for r in rows
-    ], last, capped  # fmt: skip
+    make = Member._make
+    return [make(r) if r[3].__class__ is dict else _member(r) for r in rows], last, capped
+
+
+def _member(row: Sequence[Any]) -> Member:
+    """A member whose attributes came as JSON text, or as nothing at all."""
+    attributes = row[3]
+    decoded = _decode_json(attributes) if isinstance(attributes, str) else attributes or {}
+    return Member._make((*row[:3], decoded, *row[4:]))
 
 
 _decode_json = json.JSONDecoder().decode
