@@ -36,7 +36,7 @@ from smscast.engine.inbound_apply import (
     save_contact_changes,
 )
 from smscast.engine.inbound_resend import Resends, find_resends, resend_key
-from smscast.engine.inbound_state import load_states, resolve_senders, sender_phone
+from smscast.engine.inbound_state import create_senders, find_senders, load_states, sender_phone
 from smscast.engine.keyword_rules import load_routing
 from smscast.engine.numbers import NumberRef, find_number, numbers_of_connector
 from smscast.engine.stats import bump_campaign_stats
@@ -179,8 +179,8 @@ def _handle_number(
     if not phones:
         return []
     latest = max(message.received_at for _, message in items)
-    senders = resolve_senders(conn, workspace.id, {p.e164: p for p in phones.values()},
-                              workspace.timezone, latest)  # fmt: skip
+    by_phone = {p.e164: p for p in phones.values()}
+    senders, new = find_senders(conn, workspace.id, by_phone)
     routing = load_routing(conn, workspace, number, settings)
     states = load_states(conn, number.id, list(senders.values()), latest, routing.reply_window)
     confirm_within = timedelta(hours=settings.double_opt_in_hours)
@@ -196,6 +196,8 @@ def _handle_number(
         planned.append((index, Routed(text, message.received_at, sender, decision,
                                       state.opted_out, resend_key=keys[index],
                                       link=message.link)))  # fmt: skip
+    # The batch's writes start here: everything above only read.
+    create_senders(conn, workspace.id, new, by_phone, workspace.timezone, latest)
     ticketed = [
         item
         for _, item in planned

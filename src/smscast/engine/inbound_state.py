@@ -83,32 +83,52 @@ def sender_phone(raw: str, country: str) -> Phone | None:
     return None
 
 
-def resolve_senders(
-    conn: Connection, workspace_id: int, phones: dict[str, Phone], fallback_zone: str,
-    now: datetime,
-) -> dict[str, Sender]:  # fmt: skip
-    """Contacts for these phones; unknown senders become contacts with no consent.
+def find_senders(
+    conn: Connection, workspace_id: int, phones: dict[str, Phone]
+) -> tuple[dict[str, Sender], list[Sender]]:
+    """Contacts for these phones; a phone we do not know yet gets a stand-in (negative
+    id, no consent, no history) that `create_senders` turns into a contact.
 
-    Inserts skip rows another worker created meanwhile, then everything is read back.
+    Creating them is left to the batch's writes: on SQLite the first write takes the
+    database's only write lock until commit, and a routing batch that took it here
+    kept a second worker's dispatcher waiting for the whole batch.
     """
     found = _contacts_by_phone(conn, workspace_id, list(phones))
-    missing = [phone for e164, phone in phones.items() if e164 not in found]
-    if missing:
-        values = DriverValues(conn)
-        at = values.moment(now)
-        rows = [
-            (workspace_id, p.e164, p.country, "{}", timezone_for_phone(p.e164, fallback_zone),
-             "[]", at, at)
-            for p in missing
-        ]  # fmt: skip
-        marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-        conn.exec_driver_sql(
-            f"INSERT INTO contacts ({', '.join(NEW_CONTACT_COLUMNS)}) "
-            f"VALUES ({', '.join([marker] * len(NEW_CONTACT_COLUMNS))}) ON CONFLICT DO NOTHING",
-            rows,
-        )
-        found.update(_contacts_by_phone(conn, workspace_id, [p.e164 for p in missing]))
-    return found
+    new = [
+        Sender(-index, phone.e164, None, {}, [])
+        for index, phone in enumerate((p for e164, p in phones.items() if e164 not in found), 1)
+    ]
+    for sender in new:
+        found[sender.phone] = sender
+    return found, new
+
+
+def create_senders(
+    conn: Connection, workspace_id: int, new: list[Sender], phones: dict[str, Phone],
+    fallback_zone: str, now: datetime,
+) -> None:  # fmt: skip
+    """Makes contacts of the stand-ins of `find_senders`, which then carry their ids.
+
+    Inserts skip rows another worker created meanwhile; their ids are read back too.
+    """
+    if not new:
+        return
+    values = DriverValues(conn)
+    at = values.moment(now)
+    rows = [
+        (workspace_id, s.phone, phones[s.phone].country, "{}",
+         timezone_for_phone(s.phone, fallback_zone), "[]", at, at)
+        for s in new
+    ]  # fmt: skip
+    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    conn.exec_driver_sql(
+        f"INSERT INTO contacts ({', '.join(NEW_CONTACT_COLUMNS)}) "
+        f"VALUES ({', '.join([marker] * len(NEW_CONTACT_COLUMNS))}) ON CONFLICT DO NOTHING",
+        rows,
+    )
+    created = _contacts_by_phone(conn, workspace_id, [s.phone for s in new])
+    for sender in new:
+        sender.id = created[sender.phone].id
 
 
 #: A contact made from a stranger's text: no attributes, tags, language or e-mail.
@@ -138,8 +158,9 @@ def load_states(
     now: datetime,
     reply_window: timedelta,
 ) -> dict[int, ContactState]:
-    """The routing state of every sender, as of `now` (the batch's latest arrival)."""
-    ids = sorted({s.id for s in senders})
+    """The routing state of every sender, as of `now` (the batch's latest arrival); a
+    stand-in for a new contact has none yet."""
+    ids = sorted({s.id for s in senders if s.id > 0})
     opted_out = _opted_out(conn, ids)
     pending_until = _pending(conn, number_id, ids)
     last_campaign = _last_campaigns(conn, number_id, ids, now - reply_window)
@@ -153,7 +174,7 @@ def load_states(
             auto_replies_last_hour=guarded.get(cid, 0), inbound_last_minute=recent.get(cid, 0),
         )
         for cid in ids
-    }  # fmt: skip
+    } | {s.id: ContactState() for s in senders if s.id < 0}  # fmt: skip
 
 
 def _marker(conn: Connection) -> str:
