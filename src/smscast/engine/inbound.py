@@ -196,7 +196,8 @@ def _handle_number(
         planned.append((index, Routed(text, message.received_at, sender, decision,
                                       state.opted_out, resend_key=keys[index],
                                       link=message.link)))  # fmt: skip
-    # The batch's writes start here: everything above only read.
+    # The batch's writes start here (routing above only read): on SQLite the write
+    # lock is held from the first write to the commit.
     create_senders(conn, workspace.id, new, by_phone, workspace.timezone, latest)
     ticketed = [
         item

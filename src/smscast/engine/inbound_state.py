@@ -110,6 +110,9 @@ def create_senders(
     """Makes contacts of the stand-ins of `find_senders`, which then carry their ids.
 
     Inserts skip rows another worker created meanwhile; their ids are read back too.
+    Such a contact was routed as new (no consent, no history), as it would have been a
+    moment earlier; what its texts asked of it still applies, and the dispatcher checks
+    consent again before anything promotional goes.
     """
     if not new:
         return
