@@ -169,4 +169,10 @@ class CampaignLaunch(Base):
 
 
 # A recipient's click finds its message by token; declared here, on the outbox table.
-Index("ix_messages_link_token", Message.link_token, unique=True)
+Index(
+    "ix_messages_link_token",
+    Message.link_token,
+    unique=True,
+    sqlite_where=text("link_token IS NOT NULL"),
+    postgresql_where=text("link_token IS NOT NULL"),
+)

@@ -124,7 +124,13 @@ class Message(Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_due", "status", "send_after"),
-        Index("ix_messages_campaign", "campaign_id", "status"),
+        Index(
+            "ix_messages_campaign",
+            "campaign_id",
+            "status",
+            sqlite_where=text("campaign_id IS NOT NULL"),
+            postgresql_where=text("campaign_id IS NOT NULL"),
+        ),
         Index("ix_messages_contact", "contact_id", "created_at"),
         UniqueConstraint("campaign_id", "run", "contact_id", name="uq_messages_campaign_contact"),
         Index(
