@@ -228,14 +228,10 @@ def _write_with_retry(engine: Engine, plan: Plan, eligible: list[Member], screen
         try:
             return _commit_batch(engine, plan, eligible, batch, last_id, tokens, now)
         except IntegrityError as error:
-            _forget_links(plan, batch)
+            plan.builder.forget_links(batch.new_links)
             if "link_token" not in str(error) or attempt == 2:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _forget_links(plan: Plan, batch: BuiltBatch) -> None:
-    plan.builder.forget_links(batch.new_links)
 
 
 def _render_ahead(conn: Connection, plan: Plan, eligible: list[Member], screened: BuiltBatch,
@@ -382,7 +378,7 @@ def _run_batches(engine: Engine, settings: Settings, plan: Plan, where: Any, aft
             pending = ahead
         else:
             if ahead is not None:
-                _forget_links(plan, ahead.batch)
+                plan.builder.forget_links(ahead.batch.new_links)
             pending = None
             totals.add(_write_with_retry(engine, plan, eligible, screened, last, tokens, now))
             if _cancelled(engine, plan.campaign.id):
@@ -402,7 +398,7 @@ def _finish_pending(engine: Engine, plan: Plan, pending: Ahead, tokens: TokenSou
     """
     batch = _settle(pending)
     if batch is None:
-        _forget_links(plan, pending.batch)
+        plan.builder.forget_links(pending.batch.new_links)
         pending.written = None
         batch = _write_with_retry(engine, plan, pending.eligible, pending.screened,
                                   pending.last_id, tokens, now)  # fmt: skip
