@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import threading
 
 from campaign_data import add_contact, add_pool
 from outbound_helpers import add_sim_connector, numbers
@@ -11,11 +12,12 @@ from sqlalchemy import select, update
 from smscast.core.links import LinkPath, parse_link_path
 from smscast.engine import materialise
 from smscast.engine.campaigns import CampaignDraft, create_campaign
-from smscast.engine.contacts import erase_contact
+from smscast.engine.contacts import erase_contact, show_contact
 from smscast.engine.launch import launch_campaign
 from smscast.engine.routing import route_queued
 from smscast.engine.stats import campaign_report
 from smscast.engine.workspaces import create_workspace
+from smscast.store.bulk_json import insert_json_rows
 from smscast.store.campaign_models import Coupon
 from smscast.store.db import create_db_engine
 from smscast.store.messaging_models import Message
@@ -25,6 +27,9 @@ from smscast.store.schema import metadata
 messages = table_of(Message)
 coupons = table_of(Coupon)
 BODY = "Hi {{ first_name }}, code {{ coupon }} {{ link('https://shop.example/sale') }}"
+FIXED = {"direction": "out", "kind": "campaign", "purpose": "promotional",
+         "run": 0, "encoding": "GSM-7", "parts": 1, "parts_done": 0, "cost": 0,
+         "status": "queued", "attempts": 0, "created_at": "2026-11-25 10:00:00.000000"}  # fmt: skip
 
 
 def _launch(engine, settings, workspace, campaign_id, now):
@@ -186,3 +191,30 @@ def test_launched_texts_carry_their_route(engine, settings, workspace, now):
         number = conn.execute(select(numbers.c.id).where(numbers.c.connector_id == connector.id))
         assert routes == [(connector.id, number.scalar_one())] * 3
         assert route_queued(conn, now) == 0  # nothing left for the routing pass
+
+
+def test_an_erasure_during_a_batch_write_leaves_no_text_behind(engine, settings, workspace,
+                                                               now):  # fmt: skip
+    """The batch holds its contacts (PostgreSQL: FOR KEY SHARE) until it commits; an erasure
+    started meanwhile waits for it and then deletes its text too."""
+    _setup(engine, workspace, now, contacts=1, codes=1)
+    contact_id = show_contact(engine, workspace, "+48600200300")["id"]
+    erased = threading.Event()
+
+    def erase() -> None:
+        erase_contact(engine, settings, workspace, "+48600200300", actor="t", now=now)
+        erased.set()
+
+    with engine.begin() as batch:
+        kept = insert_json_rows(batch, messages, ("contact_id", "phone", "body"),
+                                [(contact_id, "+48600200300", "Hi")],
+                                {"workspace_id": workspace.id, **FIXED},
+                                existing=("contact_id", "contacts"))  # fmt: skip
+        assert kept == 1
+        worker = threading.Thread(target=erase)
+        worker.start()
+        erased.wait(1.0)  # on SQLite the erasure waits for the write lock (busy timeout)
+    worker.join(30)
+    assert erased.is_set()
+    with engine.connect() as conn:
+        assert conn.execute(select(messages.c.phone)).all() == []

@@ -168,6 +168,10 @@ def erase_contact(
     with engine.begin() as conn:
         contact = contact_for_phone(conn, workspace, raw_phone)
         assert contact is not None
+        # Locked first (PostgreSQL): a launch batch writing a text for them holds the
+        # contact until it commits, so that text is committed, and deleted below, before
+        # the erasure goes on; deleting the contact last would only null its reference.
+        conn.execute(select(contacts.c.id).where(contacts.c.id == contact.id).with_for_update())
         conn.execute(delete(messages).where(messages.c.contact_id == contact.id))
         conn.execute(delete(consent_events).where(consent_events.c.contact_id == contact.id))
         conn.execute(delete(contacts).where(contacts.c.id == contact.id))
