@@ -17,8 +17,9 @@ from smscast.engine.launch import launch_campaign
 from smscast.engine.routing import route_queued
 from smscast.engine.stats import campaign_report
 from smscast.engine.workspaces import create_workspace
-from smscast.store.bulk_json import insert_json_rows
+from smscast.store.bulk_values import insert_value_rows
 from smscast.store.campaign_models import Coupon
+from smscast.store.checked_writes import ParentsCheckedWrites
 from smscast.store.db import create_db_engine
 from smscast.store.messaging_models import Message
 from smscast.store.models import table_of
@@ -141,16 +142,16 @@ def test_an_in_memory_database_is_written_by_the_launching_thread(settings, now)
 def test_a_contact_erased_while_its_batch_waits_gets_no_text(engine, settings, workspace, now,
                                                              monkeypatch):  # fmt: skip
     campaign_id = _setup(engine, workspace, now, contacts=6, codes=6)
-    real_write = materialise.parents_checked_per_batch
+    real_transaction = ParentsCheckedWrites.transaction
     erased: list[str] = []
 
-    def erase_then_write(target):
+    def erase_then_write(writes):
         if not erased:  # the first batch is read, then its second person is erased
             erased.append(erase_contact(engine, settings, workspace, "+48600200301",
                                         actor="t", now=now))  # fmt: skip
-        return real_write(target)
+        return real_transaction(writes)
 
-    monkeypatch.setattr(materialise, "parents_checked_per_batch", erase_then_write)
+    monkeypatch.setattr(ParentsCheckedWrites, "transaction", erase_then_write)
     small = settings.model_copy(update={"launch_batch_size": 2})
 
     result = _launch(engine, small, workspace, campaign_id, now)
@@ -206,7 +207,7 @@ def test_an_erasure_during_a_batch_write_leaves_no_text_behind(engine, settings,
         erased.set()
 
     with engine.begin() as batch:
-        kept = insert_json_rows(batch, messages, ("contact_id", "phone", "body"),
+        kept = insert_value_rows(batch, messages, ("contact_id", "phone", "body"),
                                 [(contact_id, "+48600200300", "Hi")],
                                 {"workspace_id": workspace.id, **FIXED},
                                 existing=("contact_id", "contacts"))  # fmt: skip

@@ -9,7 +9,7 @@ from campaign_data import add_contact
 from sqlalchemy import select
 
 from smscast.store.bulk import DriverValues
-from smscast.store.bulk_json import insert_json_rows
+from smscast.store.bulk_values import insert_value_rows
 from smscast.store.messaging_models import Message
 from smscast.store.models import table_of
 
@@ -36,7 +36,7 @@ def test_texts_numbers_and_empty_values_round_trip(engine, workspace, now):
         }
         rows = [(contact, "+48600100999", body, 2 + i, 0.07 * i, values.moment(due),
                  None if i % 2 else f"C{i}") for i, body in enumerate(BODIES)]  # fmt: skip
-        insert_json_rows(conn, messages, ("contact_id", "phone", "body", "parts", "cost",
+        insert_value_rows(conn, messages, ("contact_id", "phone", "body", "parts", "cost",
                                           "send_after", "coupon_code"), rows, fixed)  # fmt: skip
     with engine.connect() as conn:
         stored = conn.execute(select(messages).order_by(messages.c.id)).all()

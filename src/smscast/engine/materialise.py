@@ -54,8 +54,8 @@ from smscast.engine.recipients import BuiltBatch, Member, OutboxRow
 from smscast.engine.segments import segment_where
 from smscast.engine.stats import bump_campaign_stats
 from smscast.store.bulk import select_in
-from smscast.store.bulk_json import insert_json_rows
-from smscast.store.checked_writes import missing_parents, parents_checked_per_batch
+from smscast.store.bulk_values import insert_value_rows
+from smscast.store.checked_writes import ParentsCheckedWrites, missing_parents
 from smscast.store.messaging_models import Campaign
 from smscast.store.models import table_of
 
@@ -160,7 +160,7 @@ def _insert_batch(conn: Connection, plan: Plan, batch: BuiltBatch, now: datetime
         "attempts": 0, "created_at": plan.builder.stamped(now),
     }  # fmt: skip
     rows = batch.rows
-    written = insert_json_rows(conn, messages, ROW_COLUMNS, rows, fixed,
+    written = insert_value_rows(conn, messages, ROW_COLUMNS, rows, fixed,
                                existing=("contact_id", "contacts"))  # fmt: skip
     if written < len(rows):
         _drop_deleted_contacts(conn, plan, batch)
@@ -206,10 +206,10 @@ def _write_batch(conn: Connection, plan: Plan, eligible: list[Member], batch: Bu
     _insert_batch(conn, plan, batch, now)
 
 
-def _commit_batch(engine: Engine, plan: Plan, eligible: list[Member], batch: BuiltBatch,
-                  last_id: int, tokens: TokenSource, now: datetime,
+def _commit_batch(writes: ParentsCheckedWrites, plan: Plan, eligible: list[Member],
+                  batch: BuiltBatch, last_id: int, tokens: TokenSource, now: datetime,
                   peeked: dict[str, int] | None = None) -> BuiltBatch:  # fmt: skip
-    with parents_checked_per_batch(engine) as conn:
+    with writes.transaction() as conn:
         _write_batch(conn, plan, eligible, batch, tokens, now, peeked)
         conn.execute(
             update(launches)
@@ -220,13 +220,14 @@ def _commit_batch(engine: Engine, plan: Plan, eligible: list[Member], batch: Bui
     return batch
 
 
-def _write_with_retry(engine: Engine, plan: Plan, eligible: list[Member], screened: BuiltBatch,
-                      last_id: int, tokens: TokenSource, now: datetime) -> BuiltBatch:  # fmt: skip
+def _write_with_retry(writes: ParentsCheckedWrites, plan: Plan, eligible: list[Member],
+                      screened: BuiltBatch, last_id: int, tokens: TokenSource,
+                      now: datetime) -> BuiltBatch:  # fmt: skip
     """Writes one batch; a (vanishingly rare) link token collision retries it with new tokens."""
     for attempt in range(3):
         batch = BuiltBatch(excluded=screened.excluded.copy())
         try:
-            return _commit_batch(engine, plan, eligible, batch, last_id, tokens, now)
+            return _commit_batch(writes, plan, eligible, batch, last_id, tokens, now)
         except IntegrityError as error:
             plan.builder.forget_links(batch.new_links)
             if "link_token" not in str(error) or attempt == 2:
@@ -292,8 +293,10 @@ def materialise(engine: Engine, settings: Settings, plan: Plan, now: datetime, r
         if not coupons_checked:
             check_coupons(conn, plan, segment, after)
         where = members_where(conn, plan, now)
-    with _fewer_collections(), _writer_for(engine) as writer:
-        _run_batches(engine, settings, plan, where, after, TokenSource(rng), now, writer, totals)
+    with _fewer_collections(), ParentsCheckedWrites(engine) as writes, \
+            _writer_for(engine) as writer:
+        _run_batches(engine, writes, settings, plan, where, after, TokenSource(rng), now, writer,
+                     totals)  # fmt: skip
     _finish(engine, plan, totals.problems, now)
     queued = totals.counts.pop("queued")
     return {"queued": queued, "excluded": totals.counts, "problems": totals.problems}
@@ -346,8 +349,8 @@ def _fewer_collections(young: int = 50_000) -> Iterator[None]:
                 gc.set_threshold(_launches_running[1], *gc.get_threshold()[1:])
 
 
-def _run_batches(engine: Engine, settings: Settings, plan: Plan, where: Any, after: int,
-                 tokens: TokenSource, now: datetime, writer: Executor,
+def _run_batches(engine: Engine, writes: ParentsCheckedWrites, settings: Settings, plan: Plan,
+                 where: Any, after: int, tokens: TokenSource, now: datetime, writer: Executor,
                  totals: _Totals) -> None:  # fmt: skip
     """Reads and renders each batch while the writer thread commits the one before."""
     ahead_mode = True
@@ -367,12 +370,12 @@ def _run_batches(engine: Engine, settings: Settings, plan: Plan, where: Any, aft
         if ahead is not None and ahead.peeked:
             peek_after = max(ahead.peeked.values())
         if pending is not None:
-            if not _finish_pending(engine, plan, pending, tokens, now, totals):
+            if not _finish_pending(engine, writes, plan, pending, tokens, now, totals):
                 return
             ahead_mode = ahead_mode and pending.written is not None
         if ahead is not None and ahead_mode:
             ahead.written = writer.submit(
-                _commit_batch, engine, plan, ahead.eligible, ahead.batch, ahead.last_id, tokens,
+                _commit_batch, writes, plan, ahead.eligible, ahead.batch, ahead.last_id, tokens,
                 now, ahead.peeked,
             )  # fmt: skip
             pending = ahead
@@ -380,16 +383,16 @@ def _run_batches(engine: Engine, settings: Settings, plan: Plan, where: Any, aft
             if ahead is not None:
                 plan.builder.forget_links(ahead.batch.new_links)
             pending = None
-            totals.add(_write_with_retry(engine, plan, eligible, screened, last, tokens, now))
+            totals.add(_write_with_retry(writes, plan, eligible, screened, last, tokens, now))
             if _cancelled(engine, plan.campaign.id):
                 return
         after = last
     if pending is not None:
-        _finish_pending(engine, plan, pending, tokens, now, totals)
+        _finish_pending(engine, writes, plan, pending, tokens, now, totals)
 
 
-def _finish_pending(engine: Engine, plan: Plan, pending: Ahead, tokens: TokenSource,
-                    now: datetime, totals: _Totals) -> bool:  # fmt: skip
+def _finish_pending(engine: Engine, writes: ParentsCheckedWrites, plan: Plan, pending: Ahead,
+                    tokens: TokenSource, now: datetime, totals: _Totals) -> bool:  # fmt: skip
     """Waits for the batch in the writer; False when the campaign was cancelled meanwhile.
 
     A batch that could not be written as rendered (a peeked code taken, a token
@@ -400,7 +403,7 @@ def _finish_pending(engine: Engine, plan: Plan, pending: Ahead, tokens: TokenSou
     if batch is None:
         plan.builder.forget_links(pending.batch.new_links)
         pending.written = None
-        batch = _write_with_retry(engine, plan, pending.eligible, pending.screened,
+        batch = _write_with_retry(writes, plan, pending.eligible, pending.screened,
                                   pending.last_id, tokens, now)  # fmt: skip
     totals.add(batch)
     return not _cancelled(engine, plan.campaign.id)
