@@ -1,4 +1,5 @@
-"""Texts made from a frame are exactly the texts rendering makes, whatever the template."""
+"""Texts made from a frame are exactly the texts rendering makes, whatever the template,
+and the encoding a frame reports for them is theirs."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_templates_plain import SOURCES, VALUE
 
+from smscast.core.encoding import single_unit_encoding
 from smscast.core.errors import UserError
 from smscast.core.templates import compile_template, render
 from smscast.core.text_frames import COUPON_MARK, TextFrames
@@ -44,7 +46,9 @@ def test_a_framed_text_is_the_rendered_text(source, values, recipients) -> None:
             else:
                 raise AssertionError("the frame hid an error")
             continue
-        assert frames.text(key, code, token, rendered) == expected
+        text, units = frames.text_and_units(key, code, token, rendered)
+        assert text == expected
+        assert units is None or units == single_unit_encoding(expected)
 
 
 def test_texts_share_one_frame_and_render_once_per_frame() -> None:

@@ -11,8 +11,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
-from smscast.core.encoding import Encoding, National, TextInfo, analyse, text_parts
+from smscast.core.encoding import (
+    Encoding,
+    National,
+    TextInfo,
+    analyse,
+    joined_encoding,
+    parts_for_length,
+    single_unit_encoding,
+    text_parts,
+)
 from smscast.core.errors import Problem, UserError
 from smscast.core.footer import with_opt_out
 from smscast.core.smart import smart_encode
@@ -97,15 +107,28 @@ def compose_counted(
     return count_finished(_rendered(template, recipient, link), recipient.language, rules)
 
 
-def count_finished(body: str, language: str, rules: MessageRules) -> tuple[str, Encoding, int]:
+def count_finished(body: str, language: str, rules: MessageRules,
+                   units: Encoding | None = None) -> tuple[str, Encoding, int]:  # fmt: skip
     """A rendered body as sent (footer added where due), its encoding and parts.
 
     The second half of `compose_counted`, for a launch that made the body itself
-    (see `text_frames`); not for smart encoding, which may change the text.
+    (see `text_frames`); not for smart encoding, which may change the text. `units`,
+    when the caller knows it, is the body's `single_unit_encoding`: the parts then
+    follow from the length, unless the footer or the tables make that unsafe.
     """
     text = _with_footer(body, language, rules)
+    if units is not None and rules.national == (None, None):
+        if text is body:
+            return text, units, parts_for_length(units, len(text), rules.reference_bits)
+        whole = joined_encoding(units, _suffix_units(text[len(body) :]))
+        if whole is not None and text.startswith(body):
+            return text, whole, parts_for_length(whole, len(text), rules.reference_bits)
     encoding, parts = text_parts(text, national=rules.national, reference_bits=rules.reference_bits)
     return text, encoding, parts
+
+
+_suffix_units = lru_cache(maxsize=256)(single_unit_encoding)
+"""Footers, of which a launch has one or two: the same few strings millions of times."""
 
 
 def _finished_text(

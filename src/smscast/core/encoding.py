@@ -310,6 +310,54 @@ def plan_text(text: str, *, national: National = (None, None), reference_bits: i
     return _plan_ucs2(text, missing, reference_bits)
 
 
+def single_unit_encoding(text: str) -> Encoding | None:
+    """The encoding `text` needs when each of its characters takes exactly one unit in it.
+
+    GSM-7: every character is a single septet of the default alphabet. UCS-2: some
+    character is outside the default alphabet, none is beyond the BMP or forbidden.
+    None for anything else (escape pairs, surrogate pairs, control characters), whose
+    parts depend on where those characters fall. A text joined from such pieces has
+    `joined_encoding` of theirs and, with the default tables, `parts_for_length` of
+    its length: a launch counts millions of texts that differ only in a coupon and a
+    token from their lengths instead of reading each one.
+    """
+    default = _DEFAULT
+    if text.isascii():
+        raw = text.encode("ascii")
+        if not raw.translate(None, default.ascii_singles):
+            return Encoding.GSM7
+        if not raw.translate(None, default.ascii_allowed):
+            return None  # in the alphabet, with an escape pair
+        return None if _FORBIDDEN.search(text) else Encoding.UCS2
+    if default.outside.search(text) is None:
+        return None if default.doubles and default.doubles.search(text) else Encoding.GSM7
+    if _FORBIDDEN.search(text) or _ASTRAL.search(text):
+        return None
+    return Encoding.UCS2
+
+
+def joined_encoding(*pieces: Encoding | None) -> Encoding | None:
+    """`single_unit_encoding` of a text joined from pieces with these."""
+    if None in pieces:
+        return None
+    return Encoding.UCS2 if Encoding.UCS2 in pieces else Encoding.GSM7
+
+
+def parts_for_length(encoding: Encoding, length: int, reference_bits: int = 8) -> int:
+    """Parts of a text of `length` characters that each take one unit of `encoding`
+    (with the default tables), as `analyse` counts them."""
+    capacities = (_GSM_CAPACITIES if encoding is Encoding.GSM7 else _UCS2_CAPACITIES).get(
+        reference_bits
+    ) or _capacities(0, reference_bits, encoding is Encoding.GSM7)
+    single, multi = capacities
+    if length <= single:
+        return 1
+    parts = -(-length // multi)
+    if parts > MAX_PARTS:
+        raise _too_long(parts, encoding)
+    return parts
+
+
 def analyse(text: str, *, national: National = (None, None), reference_bits: int = 8) -> TextInfo:
     """Encoding, part count and room left for `text` as it would be sent."""
     return plan_text(text, national=national, reference_bits=reference_bits).info

@@ -229,10 +229,10 @@ class RecipientBuilder:
             key = (variant.id, coupon is None, token is None,
                    *[attributes.get(name, _ABSENT) for name in self._keyed[variant.id]],
                    *[getattr(member, name) for name in self._keyed_fields[variant.id]])  # fmt: skip
-            body = self.frames.text(key, coupon, token, render_with)
+            body, units = self.frames.text_and_units(key, coupon, token, render_with)
         except TypeError:  # a list or mapping among the values: not a key, render it
-            body = render_with(coupon, token)
-        return count_finished(body, language, self.message_rules)
+            body, units = render_with(coupon, token), None
+        return count_finished(body, language, self.message_rules, units)
 
     def _values(self, member: Member, variant: Variant, coupon: str | None) -> dict[str, Any]:
         """The names a template reads: the contact's attributes, its own fields, the coupon."""
