@@ -118,12 +118,22 @@ class CampaignVariant(Base):
     is_winner: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+IN_FLIGHT = "status = 'sending' OR status = 'sent' OR status = 'unknown'"
+"""The texts the status index holds: queued ones are found by the claim index."""
+
+
 class Message(Base):
     """One text to or from one contact: the outbox row is the dispatcher's task."""
 
     __tablename__ = "messages"
     __table_args__ = (
-        Index("ix_messages_due", "status", "send_after"),
+        Index(
+            "ix_messages_in_flight",
+            "status",
+            "send_after",
+            sqlite_where=text(IN_FLIGHT),
+            postgresql_where=text(IN_FLIGHT),
+        ),
         Index(
             "ix_messages_campaign",
             "campaign_id",
