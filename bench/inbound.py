@@ -27,7 +27,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, exists, func, select, update
 
 from smscast.channels.base import DeliveryReport, InboundMessage
 from smscast.channels.smpp.client import SmppClient
@@ -138,13 +138,20 @@ def prepare(url: str, port: int) -> tuple[Engine, Settings, int]:
     return engine, settings, connector.id
 
 
-def unsent(engine: Engine) -> int:
+def unsent(engine: Engine) -> bool:
+    """Whether an answer is still queued or being sent (only outgoing texts are).
+
+    Asked every 10 ms on the database thread the dispatcher uses too, so it must cost
+    next to nothing: one probe of each partial index. (Counting them, as this did
+    before, read every queued answer's row each time and took a quarter of that
+    thread's time, which the clock then charged to dispatching.)
+    """
     messages = table_of(Message)
     with engine.connect() as conn:
-        return int(conn.execute(
-            select(func.count()).select_from(messages).where(
-                messages.c.direction == "out", messages.c.status.in_(("queued", "sending")))
-        ).scalar_one())  # fmt: skip
+        return any(
+            conn.execute(select(exists().where(messages.c.status == status))).scalar_one()
+            for status in ("queued", "sending")
+        )
 
 
 def statuses(engine: Engine) -> dict[str, int]:
