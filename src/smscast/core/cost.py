@@ -120,9 +120,10 @@ def count_finished(body: str, language: str, rules: MessageRules,
     if units is not None and rules.national == (None, None):
         if text is body:
             return text, units, parts_for_length(units, len(text), rules.reference_bits)
-        whole = joined_encoding(units, _suffix_units(text[len(body) :]))
-        if whole is not None and text.startswith(body):
-            return text, whole, parts_for_length(whole, len(text), rules.reference_bits)
+        if text.startswith(body):  # the footer was added after the body as it was
+            whole = joined_encoding(units, _suffix_units(text[len(body) :]))
+            if whole is not None:
+                return text, whole, parts_for_length(whole, len(text), rules.reference_bits)
     encoding, parts = text_parts(text, national=rules.national, reference_bits=rules.reference_bits)
     return text, encoding, parts
 

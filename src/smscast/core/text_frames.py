@@ -37,7 +37,7 @@ class Frame(NamedTuple):
 
     def units_with(self, coupon: str | None, token: str | None) -> Encoding | None:
         """`single_unit_encoding` of the text filled in with these."""
-        holes = (coupon or "" if self.coupon else "") + (token or "" if self.token else "")
+        holes = ((coupon or "") if self.coupon else "") + ((token or "") if self.token else "")
         return joined_encoding(self.units, single_unit_encoding(holes))
 
 
