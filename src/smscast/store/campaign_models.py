@@ -23,6 +23,7 @@ EXCLUSION_REASONS = (
     "invalid_number",
     "duplicate",
     "missing_value",
+    "contact_deleted",
 )
 """Why a segment member got no message; each has an `excluded_<reason>` counter."""
 
@@ -43,6 +44,7 @@ COUNTERS = (
     "replies",
     "opt_outs",
     "redemptions",
+    "smart_changed",
     *(f"excluded_{reason}" for reason in EXCLUSION_REASONS),
 )
 """Integer counters of `campaign_stats`; `cost` is the one decimal counter."""
@@ -80,6 +82,8 @@ class CampaignStats(Base):
     excluded_invalid_number: Mapped[int] = mapped_column(default=0)
     excluded_duplicate: Mapped[int] = mapped_column(default=0)
     excluded_missing_value: Mapped[int] = mapped_column(default=0)
+    excluded_contact_deleted: Mapped[int] = mapped_column(default=0)
+    smart_changed: Mapped[int] = mapped_column(default=0)  # texts smart encoding changed
 
 
 class CouponPool(Base):
@@ -107,6 +111,7 @@ class Coupon(Base):
             sqlite_where=text("allocated_at IS NULL"),
             postgresql_where=text("allocated_at IS NULL"),
         ),
+        Index("ix_coupons_code_lower", text("lower(code)")),  # people type codes in any case
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)

@@ -103,6 +103,8 @@ class Campaign(Base):
     created_at: Mapped[datetime]
     launched_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # Set when no message is queued or sending any more; delivery reports may still be due.
+    sending_finished_at: Mapped[datetime | None]
 
 
 class CampaignVariant(Base):
@@ -191,13 +193,21 @@ class Message(Base):
     callback_url: Mapped[str | None] = mapped_column(Text)  # status changes POSTed here
     resend_key: Mapped[str | None] = mapped_column(String(44))  # inbound: tells a resend apart
     inbound_link: Mapped[str | None] = mapped_column(String(32))  # the bind it came over
+    # JSON object, character -> replacement, when smart encoding changed the text.
+    smart_changes: Mapped[str | None] = mapped_column(Text)
+    national: Mapped[str | None] = mapped_column(String(8))  # "locking/single" shift tables
+    due_at: Mapped[datetime | None]  # when it was due before quiet hours moved it
 
 
 class CarrierRef(Base):
     """The carrier's id for one part of one message, so a delivery report finds its message."""
 
     __tablename__ = "carrier_refs"
-    __table_args__ = (UniqueConstraint("connector_id", "carrier_id", name="uq_carrier_refs"),)
+    # One carrier id may name several messages over time (carriers reuse ids, the
+    # simulator counts from 1 after a restart): a report goes to the newest one awaiting it.
+    __table_args__ = (
+        Index("uq_carrier_refs_message", "connector_id", "carrier_id", "message_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id", ondelete="CASCADE"))

@@ -146,6 +146,7 @@ class ImportJob(Base):
     unchanged: Mapped[int] = mapped_column(default=0)
     rejected: Mapped[int] = mapped_column(default=0)
     error_report: Mapped[str | None] = mapped_column(Text)
+    failure: Mapped[str | None] = mapped_column(Text)  # why a failed import stopped
 
 
 class AuditEvent(Base):
