@@ -7,8 +7,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.middleware import Middleware
+from swagger_ui_bundle import swagger_ui_path
 
 from smscast import __version__
 from smscast.api.links import router as links_router
@@ -48,6 +52,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan,
+        docs_url=None,  # served by `_install_docs` from the installed package, not a CDN
+        redoc_url=None,  # ReDoc has no installable copy: one offline docs page is enough
         middleware=[
             Middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes),
             Middleware(CallerMiddleware, engine=engine, settings=settings, limiter=limiter),
@@ -76,7 +82,30 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(links_router)
+    _install_docs(app)
     return app
+
+
+DOCS_STATIC = "/docs/static"
+
+
+def _install_docs(app: FastAPI) -> None:
+    """Serves Swagger UI at /docs from the `swagger-ui-bundle` package's own files.
+
+    FastAPI's default page loads its script and styles from a CDN; smscast normally runs
+    where there is no internet, and that page was blank there.
+    """
+    app.mount(DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url or "/openapi.json",
+            title=f"{app.title} API",
+            swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
+            swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
+            swagger_favicon_url=f"{DOCS_STATIC}/favicon-32x32.png",
+        )
 
 
 @asynccontextmanager

@@ -46,13 +46,19 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _replay(body: bytes) -> Receive:
+async def _replay(body: bytes, receive_more: Receive) -> Receive:
+    """Gives the app the body already read, then the connection's own messages.
+
+    After the body, `receive` must wait for the client to go away, not claim it has:
+    responses that listen for a disconnect while they send (files, streams) stopped
+    at once with an empty body.
+    """
     sent = False
 
     async def receive() -> Message:
         nonlocal sent
         if sent:
-            return {"type": "http.disconnect"}
+            return await receive_more()
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
@@ -87,7 +93,7 @@ class BodyLimitMiddleware:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        await self.app(scope, await _replay(b"".join(chunks)), send)
+        await self.app(scope, await _replay(b"".join(chunks), receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(
@@ -211,7 +217,7 @@ class IdempotencyMiddleware:
         if stored is not None:
             await _send_stored(stored, send)
             return
-        await self._run(scope, await _replay(body), send, caller.scope, key)
+        await self._run(scope, await _replay(body, receive), send, caller.scope, key)
 
     async def _run(self, scope: Scope, receive: Receive, send: Send, who: str, key: str) -> None:
         start: Message = {}
