@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, text
@@ -17,6 +18,23 @@ from smscast.store.models import table_of
 
 messages = table_of(Message)
 numbers = table_of(Number)
+
+
+class RunningClock:
+    """A clock for the runtime that starts at a test's `now` and advances with real time.
+
+    The runtime's timers (leases, retries, expiry) need a clock that moves, and the
+    messages a test queued at `now` must not age by however long ago `now` was in real
+    life: so the clock counts the monotonic seconds since the test started from `now`,
+    never the wall clock's date or hour.
+    """
+
+    def __init__(self, start: datetime) -> None:
+        self.start = start
+        self._began = time.monotonic()
+
+    def __call__(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self._began)
 
 
 def add_sim_connector(

@@ -5,7 +5,13 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from outbound_helpers import add_sim_connector, count_by_status, queue_texts, wait_for
+from outbound_helpers import (
+    RunningClock,
+    add_sim_connector,
+    count_by_status,
+    queue_texts,
+    wait_for,
+)
 from sqlalchemy import Engine, insert, update
 
 from smscast.channels.simulator import SimulatorConfig, start_simulator
@@ -42,7 +48,7 @@ async def test_queued_messages_are_sent_once_and_delivered(
     add_sim_connector(engine, workspace, sim.port, now, window=20)
     phones = [f"+4860010{i:04d}" for i in range(300)]
     queue_texts(engine, workspace, phones, now)
-    runtime = Runtime(engine, settings, worker="w1")
+    runtime = Runtime(engine, settings, worker="w1", clock=RunningClock(now))
     running = asyncio.create_task(runtime.run())
     try:
 
@@ -75,7 +81,7 @@ async def test_pausing_a_campaign_stops_its_messages_and_resuming_sends_the_rest
     queue_texts(engine, workspace, phones, now, campaign_id=campaign_id, purpose="informational")
     with engine.begin() as conn:  # any hour: no quiet hours for this campaign's texts
         conn.execute(update(workspaces).values(settings={"quiet_hours": NO_QUIET}))
-    runtime = Runtime(engine, settings, worker="w1")
+    runtime = Runtime(engine, settings, worker="w1", clock=RunningClock(now))
     running = asyncio.create_task(runtime.run())
 
     def set_status(status: str) -> None:
