@@ -21,8 +21,8 @@ def cli_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
     return tmp_path
 
 
-def run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(app, list(args))
+def run(*args: str, input: str | None = None) -> tuple[int, str]:
+    result = runner.invoke(app, list(args), input=input)
     return result.exit_code, result.output
 
 
@@ -47,8 +47,8 @@ def test_workspace_import_show_count_export_erase(cli_env: Path) -> None:
     assert [e["action"] for e in json.loads(out)["events"]] == ["opt_in", "opt_out"]
 
     assert run("contacts", "export", str(cli_env / "out.csv"))[0] == 0
-    assert "'+48600100200" in (cli_env / "out.csv").read_text("utf-8")
-    assert run("contacts", "erase", "600100200")[0] == 0
+    assert "+48600100200" in (cli_env / "out.csv").read_text("utf-8")
+    assert run("contacts", "erase", "600100200", "--yes")[0] == 0
     code, out = run("contacts", "show", "600100200")
     assert code == 1 and "no contact has the phone +48600100200" in out
 
@@ -72,3 +72,48 @@ def test_every_command_has_help(cli_env: Path) -> None:
                     ["db", "upgrade"], ["serve"]):  # fmt: skip
         code, out = run(*command, "--help")
         assert code == 0 and "Usage" in out
+
+
+def test_export_leaves_phones_plain_and_escapes_formulas_that_import_back(cli_env: Path) -> None:
+    for name in ("Shop", "Copy"):
+        run("workspace", "create", name, "--country", "PL", "--timezone", "Europe/Warsaw")
+    source = cli_env / "list.csv"
+    source.write_text("phone,first_name,last_name,city\n600100200,=1+1,-Kowalska,@home\n", "utf-8")
+    assert run("contacts", "import", str(source), "-w", "Shop")[0] == 0
+
+    out = cli_env / "out.csv"
+    assert run("contacts", "export", str(out), "-w", "Shop")[0] == 0
+    header, row = out.read_text("utf-8").splitlines()
+    assert header.split(",")[:3] == ["phone", "first_name", "last_name"]
+    cells = row.split(",")
+    assert cells[:3] == ["+48600100200", "'=1+1", "'-Kowalska"]
+    assert cells[-1] == "'@home"
+
+    code, output = run("contacts", "import", str(out), "-w", "Copy", "--json")
+    assert code == 0 and json.loads(output)["created"] == 1, output
+    code, output = run("contacts", "show", "+48600100200", "-w", "Copy", "--json")
+    copied = json.loads(output)
+    assert copied["phone"] == "+48600100200"
+    assert copied["attributes"] == {"first_name": "=1+1", "last_name": "-Kowalska", "city": "@home"}
+
+
+def test_erase_asks_first_and_a_script_must_say_yes(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run("workspace", "create", "Shop", "--country", "PL", "--timezone", "Europe/Warsaw")
+    source = cli_env / "list.csv"
+    source.write_text("phone,first_name\n600100200,Anna\n", "utf-8")
+    assert run("contacts", "import", str(source))[0] == 0
+
+    code, out = run("contacts", "erase", "600100200")
+    assert code == 1 and "--yes" in out and "600100200" in out
+    assert run("contacts", "show", "600100200")[0] == 0
+
+    monkeypatch.setattr("smscast.cli.contacts._interactive", lambda: True)
+    code, out = run("contacts", "erase", "600100200", input="n\n")
+    assert code == 1 and "Erase 600100200" in out and "nothing erased" in out
+    assert run("contacts", "show", "600100200")[0] == 0
+
+    code, out = run("contacts", "erase", "600100200", input="y\n")
+    assert code == 0 and "erased +48600100200" in out
+    assert run("contacts", "show", "600100200")[0] == 1

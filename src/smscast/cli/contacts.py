@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import typer
@@ -14,9 +15,10 @@ from rich.progress import (
 )
 
 from smscast.cli.context import actor, command_context, now
-from smscast.cli.output import WORKSPACE, console, print_json
+from smscast.cli.output import WORKSPACE, console, fail, print_json
 from smscast.engine.contacts import count_contacts, erase_contact, export_contacts, show_contact
 from smscast.engine.contacts_import import ImportRequest, import_contacts
+from smscast.engine.import_jobs import list_imports, show_import
 
 app = typer.Typer(help="Import, export, look up and erase contacts.", no_args_is_help=True)
 
@@ -70,12 +72,39 @@ def import_file(
         console.print(f"errors by row: {summary.error_report}")
 
 
+@app.command("imports")
+def imports(
+    job_id: int | None = typer.Argument(None, help="An import's id (default: list them all)"),
+    workspace: str | None = WORKSPACE,
+    as_json: bool = AS_JSON,
+) -> None:
+    """Show past imports: status (running, finished, failed), counts, and why one failed."""
+    with command_context() as ctx:
+        ref = ctx.workspace(workspace)
+        if job_id is not None:
+            jobs = [show_import(ctx.engine, ref, job_id)]
+        else:
+            jobs = list_imports(ctx.engine, ref, after=0, limit=1_000_000)
+    if as_json:
+        print_json(jobs if job_id is None else jobs[0])
+        return
+    for job in jobs:
+        console.print(
+            f"#{job['id']} {job['filename']} {job['status']} · rows read {job['rows_read']:,} · "
+            f"created {job['created']:,} · updated {job['updated']:,} · "
+            f"unchanged {job['unchanged']:,} · rejected {job['rejected']:,}",
+            highlight=False,
+        )
+        if job["failure"]:
+            console.print(f"    failed: {job['failure']}", highlight=False)
+
+
 @app.command("export")
 def export(
     file: Path = typer.Argument(..., help="CSV file to write"),
     workspace: str | None = WORKSPACE,
 ) -> None:
-    """Export contacts to CSV (cells that start like a formula are escaped)."""
+    """Export contacts to CSV (a cell that a spreadsheet would run as a formula starts with ')."""
     with command_context() as ctx:
         written = export_contacts(ctx.engine, ctx.workspace(workspace), file)
     console.print(f"exported {written:,} contacts to {file}")
@@ -122,10 +151,28 @@ def count(workspace: str | None = WORKSPACE, as_json: bool = AS_JSON) -> None:
 def erase(
     phone: str = typer.Argument(..., help="Phone number of the person to erase"),
     workspace: str | None = WORKSPACE,
+    yes: bool = typer.Option(
+        False, "--yes", "-y", help="Erase without asking (for scripts; required without a terminal)"
+    ),
 ) -> None:
-    """Erase a person's data; a keyed hash of the phone stops a re-import without new consent."""
+    """Erase a person's data; a keyed hash of the phone stops a re-import without new consent.
+
+    Erasure cannot be undone, so it asks first; `--yes` skips the question.
+    """
+    if not yes:
+        if not _interactive():
+            fail(f"erasing {phone} cannot be undone: confirm with --yes when not at a terminal")
+        if not typer.confirm(
+            f"Erase {phone} with their texts and consent history? This cannot be undone"
+        ):
+            fail("nothing erased")
     with command_context() as ctx:
         erased = erase_contact(
             ctx.engine, ctx.settings, ctx.workspace(workspace), phone, actor=actor(), now=now()
         )
     console.print(f"erased {erased}")
+
+
+def _interactive() -> bool:
+    """Whether someone at a terminal can answer a question (not a script or a pipe)."""
+    return sys.stdin.isatty()

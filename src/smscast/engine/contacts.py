@@ -113,7 +113,8 @@ def count_contacts(engine: Engine, workspace: WorkspaceRef) -> dict[str, int]:
 
 
 def export_contacts(engine: Engine, workspace: WorkspaceRef, path: Path) -> int:
-    """Writes every contact to CSV, streaming; cells a spreadsheet would run are escaped."""
+    """Writes every contact to CSV, streaming; cells a spreadsheet would run are escaped
+    (attributes, names; never the phone, which is always a plain E.164 number)."""
     attribute_names = _attribute_names(engine, workspace)
     states = consent_store.states
     query = (
@@ -139,7 +140,9 @@ def export_contacts(engine: Engine, workspace: WorkspaceRef, path: Path) -> int:
                 row.language or "", row.timezone, row.email or "", ";".join(row.tags or []),
                 consent, *(str(attributes.get(name, "")) for name in attribute_names),
             ]  # fmt: skip
-            writer.writerow([spreadsheet_safe(str(cell)) for cell in cells])
+            # The phone is a validated E.164 number ("+" and digits), which no spreadsheet
+            # runs as a formula: escaping it too only left "'+48…" in every row.
+            writer.writerow([row.phone, *(spreadsheet_safe(str(cell)) for cell in cells[1:])])
             written += 1
     return written
 
