@@ -15,7 +15,7 @@ from rich.progress import (
 )
 
 from smscast.cli.context import actor, command_context, now
-from smscast.cli.output import WORKSPACE, console, print_json
+from smscast.cli.output import WORKSPACE, console, fail, print_json
 from smscast.engine.contacts import count_contacts, erase_contact, export_contacts, show_contact
 from smscast.engine.contacts_import import ImportRequest, import_contacts
 
