@@ -48,6 +48,12 @@ class Route(enum.StrEnum):
     TICKET = "ticket"
 
 
+REPLY_ROUTES = (Route.KEYWORD, Route.DEFAULT, Route.CAMPAIGN_REPLY, Route.TICKET)
+"""Routes of a text a person wrote to answer: what `replied()`, the A/B reply metric and
+a campaign's `replies` count. STOP, START, HELP and a double opt-in's YES are compliance
+words, and an empty or flooding text is no answer."""
+
+
 class MatchMode(enum.StrEnum):
     EXACT = "exact"  # the whole text is the keyword (or an alias)
     FIRST_WORD = "first_word"  # the text begins with the keyword's words

@@ -15,14 +15,32 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, distinct, func, select, update
 
 from smscast.config import Settings
+from smscast.core.router import REPLY_ROUTES
 from smscast.engine.campaigns import campaigns, messages, variants
 from smscast.engine.materialise import Stage, make_plan, materialise
 from smscast.engine.workspaces import resolve_workspace
 from smscast.store.campaign_models import CampaignLaunch, Click
+from smscast.store.inbound_models import InboundRoute
 from smscast.store.models import table_of
 
 clicks = table_of(Click)
 launches = table_of(CampaignLaunch)
+routes = table_of(InboundRoute)
+
+
+def first_stage(campaign: Any) -> Stage:
+    """Who a run starts with: an A/B test's sample until its winner is chosen, then (on
+    every later run of a recurring campaign) the whole segment, with the winner."""
+    ab = (campaign.options or {}).get("ab_test")
+    if ab and ab.get("winner") is None:
+        return Stage("sample", int(ab["sample_percent"]))
+    return Stage("all")
+
+
+def stage_named(campaign: Any, name: str) -> Stage:
+    """The stage `name` (all, sample, rest) of the campaign, to resume a launch of it."""
+    ab = (campaign.options or {}).get("ab_test") or {}
+    return Stage(name, int(ab.get("sample_percent", 0)))
 
 
 def variant_rates(conn: Connection, campaign: Any, metric: str) -> dict[int, tuple[int, int]]:
@@ -37,21 +55,21 @@ def variant_rates(conn: Connection, campaign: Any, metric: str) -> dict[int, tup
     }
     if metric == "delivery":
         query = select(messages.c.variant_id, func.count()).where(
-            messages.c.campaign_id == campaign.id, messages.c.status == "delivered"
-        )
+            messages.c.campaign_id == campaign.id, messages.c.direction == "out",
+            messages.c.status == "delivered",
+        )  # fmt: skip
     elif metric == "click":
         query = (
             select(messages.c.variant_id, func.count(distinct(clicks.c.message_id)))
             .join(clicks, clicks.c.message_id == messages.c.id)
             .where(messages.c.campaign_id == campaign.id, clicks.c.is_bot.is_(False))
         )
-    else:
-        replies = messages.alias("replies")
+    else:  # recipients who answered this campaign; a STOP, START or HELP is no answer
         query = (
             select(messages.c.variant_id, func.count(distinct(messages.c.contact_id)))
-            .join(replies, and_(replies.c.contact_id == messages.c.contact_id,
-                                replies.c.direction == "in",
-                                replies.c.created_at >= campaign.launched_at))
+            .join(routes, and_(routes.c.contact_id == messages.c.contact_id,
+                               routes.c.campaign_id == campaign.id,
+                               routes.c.route.in_([route.value for route in REPLY_ROUTES])))
             .where(messages.c.campaign_id == campaign.id, messages.c.direction == "out")
         )  # fmt: skip
     hits: dict[int | None, int] = {

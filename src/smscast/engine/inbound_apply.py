@@ -17,7 +17,7 @@ from sqlalchemy import Connection
 from smscast.core.consent import Action, Source
 from smscast.core.encoding import TextInfo, analyse
 from smscast.core.errors import UserError
-from smscast.core.router import Decision, Route
+from smscast.core.router import REPLY_ROUTES, Decision, Route
 from smscast.core.rule_actions import ActionKind, RuleAction
 from smscast.core.templates import MessageTemplate, compile_template, render
 from smscast.engine.double_opt_in import (
@@ -235,11 +235,14 @@ def save_contact_changes(conn: Connection, changed: dict[int, Sender], now: date
 
 
 def campaign_deltas(item: Routed) -> dict[str, int]:
-    """What one inbound adds to the campaign it answers: a reply, perhaps an opt-out."""
+    """What one inbound adds to the campaign it answers: a reply, perhaps an opt-out.
+
+    A STOP, START or HELP is not a reply (see `REPLY_ROUTES`): counted as one, a
+    campaign's reply rate would rise with its opt-outs."""
     decision = item.decision
     if decision.campaign_id is None or decision.route in (Route.EMPTY, Route.FLOOD):
         return {}
-    deltas = {"replies": 1}
+    deltas = {"replies": 1} if decision.route in REPLY_ROUTES else {}
     opts_out = any(
         a.kind == ActionKind.OPT_OUT and a.purpose in ("all", "promotional")
         for a in decision.actions

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, select, update
 
 from smscast.config import Settings
 from smscast.core.errors import UserError
-from smscast.engine.ab import decide_ab_winners
+from smscast.engine.ab import decide_ab_winners, first_stage, stage_named
 from smscast.engine.audit import record_audit
 from smscast.engine.campaigns import (
     campaign_row,
@@ -31,13 +31,6 @@ from smscast.engine.segments import segment_where
 from smscast.engine.workspaces import WorkspaceRef, resolve_workspace
 
 STALE_LAUNCH = timedelta(seconds=60)
-
-
-def _first_stage(campaign: Any) -> Stage:
-    ab = (campaign.options or {}).get("ab_test")
-    if ab:
-        return Stage("sample", int(ab["sample_percent"]))
-    return Stage("all")
 
 
 def _due_at(schedule: dict[str, Any], now: datetime) -> datetime | None:
@@ -92,8 +85,7 @@ def launch_campaign(
             .all()
         )
     if campaign.status == "running" and unfinished:
-        stage = Stage(unfinished[0], int(((campaign.options or {}).get("ab_test") or {})
-                                          .get("sample_percent", 0)))  # fmt: skip
+        stage = stage_named(campaign, unfinished[0])
         result = run_campaign(engine, settings, workspace, campaign_id, stage, now, rng)
         return {"id": campaign_id, "status": "running", **result}
     if campaign.status != "draft":
@@ -112,14 +104,14 @@ def launch_campaign(
                          f"campaign #{campaign_id}", {"at": due.isoformat()}, now)  # fmt: skip
         return {"id": campaign_id, "status": "scheduled", "next_run_at": due.isoformat()}
     with engine.connect() as conn:  # refuse up front (e.g. too few coupons), still a draft
-        plan = make_plan(conn, workspace, campaign, 0, _first_stage(campaign), now)
+        plan = make_plan(conn, workspace, campaign, 0, first_stage(campaign), now)
         check_coupons(conn, plan, segment_where(conn, workspace, campaign.segment_expression,
                                                 now), 0)  # fmt: skip
     _start_run(engine, workspace, campaign, now)
     with engine.begin() as conn:
         record_audit(conn, workspace.id, actor, "campaign.launched", f"campaign #{campaign_id}",
                      {}, now)  # fmt: skip
-    result = run_campaign(engine, settings, workspace, campaign_id, _first_stage(campaign),
+    result = run_campaign(engine, settings, workspace, campaign_id, first_stage(campaign),
                           now, rng, coupons_checked=True)  # fmt: skip
     return {"id": campaign_id, "status": "running", **result}
 
@@ -159,7 +151,7 @@ def launch_due_campaigns(engine: Engine, settings: Settings, now: datetime,
         _start_run(engine, workspace, campaign, now)
         touched.append(campaign.id)
         try:
-            run_campaign(engine, settings, workspace, campaign.id, _first_stage(campaign), now,
+            run_campaign(engine, settings, workspace, campaign.id, first_stage(campaign), now,
                          rng)  # fmt: skip
         except UserError as error:
             _pause_with_error(engine, campaign.id, error)
@@ -167,7 +159,7 @@ def launch_due_campaigns(engine: Engine, settings: Settings, now: datetime,
         with engine.connect() as conn:
             campaign = conn.execute(select(campaigns).where(campaigns.c.id == campaign_id)).one()
             workspace = resolve_workspace(conn, str(campaign.workspace_id))
-        stage = Stage(stage_name, _first_stage(campaign).sample_percent)
+        stage = stage_named(campaign, stage_name)
         touched.append(campaign_id)
         try:
             run_campaign(engine, settings, workspace, campaign_id, stage, now, rng)

@@ -86,9 +86,10 @@ def _variants(conn: Connection, campaign: Any, stage: Stage) -> list[Variant]:
     rows = conn.execute(
         select(variants).where(variants.c.campaign_id == campaign.id).order_by(variants.c.id)
     ).all()
-    if stage.name == "rest":
-        rows = [row for row in rows if row.is_winner] or rows[:1]
-    share = {row.id: (100 if stage.name == "rest" else row.split_percent) for row in rows}
+    winners = [row for row in rows if row.is_winner]
+    if stage.name == "rest" or (stage.name == "all" and winners):  # after an A/B test
+        rows = winners or rows[:1]
+    share = {row.id: (100 if len(rows) == 1 else row.split_percent) for row in rows}
     return [Variant(row.id, compile_template(row.body), share[row.id]) for row in rows]
 
 

@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.sql.elements import ColumnElement
 
+from smscast.core.router import REPLY_ROUTES
 from smscast.core.segments import (
     Ago,
     And,
@@ -48,6 +49,7 @@ from smscast.core.segments import (
     Value,
 )
 from smscast.store.campaign_models import Click, Coupon
+from smscast.store.inbound_models import InboundRoute
 from smscast.store.messaging_models import Campaign, Message
 from smscast.store.models import ConsentState, Contact, table_of
 
@@ -57,6 +59,7 @@ messages = table_of(Message)
 clicks = table_of(Click)
 coupons = table_of(Coupon)
 campaigns = table_of(Campaign)
+routes = table_of(InboundRoute)
 
 RECEIVED_STATUSES = ("sent", "delivered", "unknown")
 _NUMERIC_SQLITE = "*[^0-9.+-]*"
@@ -240,13 +243,22 @@ class SegmentCompiler:
         return exists(query)
 
     def replied(self, args: tuple[str | int, ...], since: datetime | None) -> Condition:
+        """A text the contact wrote back, found by how it was routed: the route names the
+        campaign it answered (the reply's message row cannot: its (campaign, run, contact)
+        key is the campaign's own message to that contact) and tells a reply from STOP,
+        START or HELP."""
         query = select(literal(1)).where(
-            messages.c.contact_id == contacts.c.id, messages.c.direction == "in"
+            routes.c.contact_id == contacts.c.id,
+            routes.c.route.in_([route.value for route in REPLY_ROUTES]),
         )
         if args:
-            query = query.where(messages.c.campaign_id.in_(self.campaign_ids(args)))
+            query = query.where(routes.c.campaign_id.in_(self.campaign_ids(args)))
+        else:  # by contact through its messages: inbound_routes has no contact index
+            query = query.select_from(messages.join(routes, routes.c.message_id == messages.c.id))
+            query = query.where(messages.c.contact_id == contacts.c.id,
+                                messages.c.direction == "in")  # fmt: skip
         if since is not None:
-            query = query.where(messages.c.created_at >= since)
+            query = query.where(routes.c.received_at >= since)
         return exists(query)
 
     def redeemed(self, args: tuple[str | int, ...], since: datetime | None) -> Condition:
