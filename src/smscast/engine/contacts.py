@@ -16,6 +16,7 @@ from smscast.core.erasure import phone_hash
 from smscast.core.errors import UserError
 from smscast.core.phones import PhoneError, parse_phone, timezone_for_phone
 from smscast.engine.audit import record_audit
+from smscast.engine.stats import bump_campaign_stats
 from smscast.engine.workspaces import WorkspaceRef
 from smscast.store import consent as consent_store
 from smscast.store import contacts as contact_store
@@ -175,6 +176,7 @@ def erase_contact(
         # contact until it commits, so that text is committed, and deleted below, before
         # the erasure goes on; deleting the contact last would only null its reference.
         conn.execute(select(contacts.c.id).where(contacts.c.id == contact.id).with_for_update())
+        _uncount_queued_texts(conn, contact.id, now)
         conn.execute(delete(messages).where(messages.c.contact_id == contact.id))
         conn.execute(delete(consent_events).where(consent_events.c.contact_id == contact.id))
         conn.execute(delete(contacts).where(contacts.c.id == contact.id))
@@ -182,3 +184,20 @@ def erase_contact(
         contact_store.record_erasure(conn, workspace.id, phone_hash(key, contact.phone), now)
         record_audit(conn, workspace.id, actor, "contact.erased", f"contact #{contact.id}", {}, now)
     return contact.phone
+
+
+def _uncount_queued_texts(conn: Connection, contact_id: int, now: datetime) -> None:
+    """The person's queued campaign texts leave the `queued` level of their campaigns and
+    count as excluded (`contact_deleted`), as a launch counts someone erased mid-launch:
+    otherwise a campaign would wait for texts that no longer exist and never complete."""
+    rows = conn.execute(
+        select(messages.c.campaign_id, func.count())
+        .where(
+            messages.c.contact_id == contact_id,
+            messages.c.status == "queued",
+            messages.c.campaign_id.is_not(None),
+        )
+        .group_by(messages.c.campaign_id)
+    ).all()
+    for campaign_id, count in rows:
+        bump_campaign_stats(conn, campaign_id, now, queued=-count, excluded_contact_deleted=count)

@@ -55,16 +55,23 @@ def check_before_sending(
             held.append((message, "expired", "validity_ended", "validity ended in the queue", None))
         else:
             alive.append(message)
-    checked = [m for m in alive if m.contact_id is not None and m.kind not in COMPLIANCE_KINDS]
-    consent = _consent(conn, {m.contact_id for m in checked if m.contact_id is not None})
+    checked = [m for m in alive if m.kind not in COMPLIANCE_KINDS]
+    by_phone = _contacts_by_phone(conn, [m for m in checked if m.contact_id is None])
+    contact_of = {
+        m.id: m.contact_id if m.contact_id is not None else by_phone.get((m.workspace_id, m.phone))
+        for m in checked
+    }
+    consent = _consent(conn, {c for c in contact_of.values() if c is not None})
     blocked: set[int] = set()
     for message in checked:
-        assert message.contact_id is not None
+        contact_id = contact_of[message.id]
         purpose = Purpose.PROMOTIONAL if message.purpose == "promotional" else Purpose.INFORMATIONAL
-        status = consent.get((message.contact_id, purpose.value))
+        status = None if contact_id is None else consent.get((contact_id, purpose.value))
         if not may_send(status, purpose):
             code = "opted_out" if status == Status.OPTED_OUT else "no_consent"
             why = f"consent for {purpose.value} texts: {status or 'none given'} at dispatch"
+            if contact_id is None:
+                why = f"no opt-in on record for {message.phone} at dispatch"
             held.append((message, "cancelled", code, why, None))
             blocked.add(message.id)
     timed = [m for m in alive if m.id not in blocked and _may_be_quiet(m)]
@@ -72,6 +79,28 @@ def check_before_sending(
         held.append((message, "queued", "quiet_hours", "held until quiet hours end", until))
         blocked.add(message.id)
     return [m for m in alive if m.id not in blocked], held
+
+
+def _contacts_by_phone(conn: Connection, unlinked: list[Claimed]) -> dict[tuple[int, str], int]:
+    """The contacts of texts queued without one (API sends, answers to new senders), by
+    (workspace, phone): consent belongs to the person, however the text was queued.
+
+    A phone without a contact, an erased person's included, has no opt-in on record.
+    One query per workspace in the batch; campaign texts are always linked, so the
+    busy path never runs it.
+    """
+    phones: dict[int, set[str]] = {}
+    for message in unlinked:
+        phones.setdefault(message.workspace_id, set()).add(message.phone)
+    found: dict[tuple[int, str], int] = {}
+    for workspace_id, wanted in phones.items():
+        rows = select_in(
+            conn,
+            f"SELECT id, phone FROM contacts WHERE workspace_id = {int(workspace_id)} AND phone IN",
+            sorted(wanted),
+        )
+        found.update({(workspace_id, phone): contact_id for contact_id, phone in rows})
+    return found
 
 
 def _consent(conn: Connection, contact_ids: set[int]) -> dict[tuple[int, str], Status]:

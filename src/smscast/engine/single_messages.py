@@ -9,20 +9,22 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
+from smscast.core.consent import Purpose, Status, may_send
 from smscast.core.errors import UserError
 from smscast.core.phones import PhoneError, parse_phone
 from smscast.engine.audit import record_audit
-from smscast.engine.contacts import contact_for_phone
+from smscast.engine.contacts import ContactRef, contact_for_phone
 from smscast.engine.message_callbacks import add_callback_target, check_callback_url
 from smscast.engine.numbers import number_by_text
 from smscast.engine.outbox import enqueue_messages
 from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.messaging_models import Message
-from smscast.store.models import table_of
+from smscast.store.models import ConsentState, table_of
 
 messages = table_of(Message)
+consent_states = table_of(ConsentState)
 SHOWN = (
     "id",
     "direction",
@@ -83,6 +85,8 @@ def send_message(
     with engine.begin() as conn:
         number_id = _sender(conn, workspace, sender) if sender else None
         contact = contact_for_phone(conn, workspace, phone, must_exist=False)
+        if purpose == "promotional":
+            _check_opt_in(conn, phone, contact)
         row: dict[str, Any] = {
             "workspace_id": workspace.id,
             "phone": phone,
@@ -109,6 +113,34 @@ def send_message(
             now,
         )
         return _message(conn, workspace, message_id)
+
+
+def _check_opt_in(conn: Connection, phone: str, contact: ContactRef | None) -> None:
+    """A promotional text needs the person's opt-in on record, found by phone: a number
+    that is no contact (never one, or erased: only a keyed hash of it is left) has none.
+
+    The dispatcher looks again before the text leaves (`dispatch_checks`), so an
+    opt-out recorded meanwhile still stops it.
+    """
+    status = None
+    if contact is not None:
+        status = conn.execute(
+            select(consent_states.c.status).where(
+                consent_states.c.contact_id == contact.id,
+                consent_states.c.channel == "sms",
+                consent_states.c.purpose == Purpose.PROMOTIONAL.value,
+            )
+        ).scalar()
+    if may_send(None if status is None else Status(status), Purpose.PROMOTIONAL):
+        return
+    if status == Status.OPTED_OUT.value:
+        raise UserError.of("opted_out", f"{phone} opted out of promotional texts", field="to")
+    raise UserError.of(
+        "no_consent",
+        f"{phone} has no opt-in on record: promotional texts need one "
+        "(record it with consent opt-in, or send as informational)",
+        field="to",
+    )
 
 
 def _sender(conn: Any, workspace: WorkspaceRef, sender: str) -> int:

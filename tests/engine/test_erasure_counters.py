@@ -1,0 +1,39 @@
+"""Erasing a recipient whose campaign text is still queued: the counters follow."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from campaign_data import add_contact
+from sqlalchemy import Engine, select
+
+from smscast.config import Settings
+from smscast.engine.campaigns import CampaignDraft, complete_finished_campaigns, create_campaign
+from smscast.engine.contacts import erase_contact
+from smscast.engine.launch import launch_campaign
+from smscast.engine.stats import campaign_report
+from smscast.engine.workspaces import WorkspaceRef
+from smscast.store.messaging_models import Message
+from smscast.store.models import table_of
+
+messages = table_of(Message)
+
+
+def test_erasing_a_queued_recipient_takes_them_off_the_queue_and_the_campaign_completes(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime
+) -> None:
+    add_contact(engine, workspace, "+48600100200", now, first_name="Ala")
+    campaign_id = create_campaign(engine, workspace, CampaignDraft(name="C", body="Hi"),
+                                  actor="t", now=now)  # fmt: skip
+    launch_campaign(engine, settings, workspace, campaign_id, actor="t", now=now)
+    assert campaign_report(engine, workspace.id, campaign_id)["queued"] == 1
+
+    erase_contact(engine, settings, workspace, "+48600100200", actor="t", now=now)
+
+    report = campaign_report(engine, workspace.id, campaign_id)
+    assert (report["targeted"], report["queued"]) == (1, 0)
+    assert report["excluded"]["contact_deleted"] == 1
+    with engine.connect() as conn:
+        assert conn.execute(select(messages.c.id)).all() == []
+    assert complete_finished_campaigns(engine, now) == [campaign_id]
+    assert campaign_report(engine, workspace.id, campaign_id)["status"] == "completed"
