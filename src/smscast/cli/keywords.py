@@ -8,6 +8,7 @@ import typer
 
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import WORKSPACE, console, fail, print_json
+from smscast.core.rule_actions import parse_actions
 from smscast.engine.keyword_rules import (
     add_keyword_rule,
     edit_compliance_word,
@@ -28,7 +29,14 @@ def add(
     keyword: str = typer.Argument(..., help="The keyword; '*' for the number's default rule"),
     number: str | None = typer.Option(None, help="The number or short code of the rule"),
     reply: str | None = typer.Option(None, help="Answer template, e.g. 'Hi {{ first_name }}'"),
-    actions: str | None = typer.Option(None, help='Actions as JSON: [{"type": "tag", ...}]'),
+    actions: str | None = typer.Option(
+        None,
+        help="More actions, as a JSON list run in order after --reply (action 1 is the first "
+        'of the list), e.g. \'[{"type": "tag", "name": "pizza"}, {"type": "opt_in"}]\'. '
+        "Types: reply (text), tag (name), set_attribute (name, text), opt_in / opt_out "
+        "(purpose: promotional, informational or all), double_opt_in (text: the prompt), "
+        "webhook (url), ticket. README: Keyword rules.",
+    ),
     alias: list[str] = typer.Option([], help="Other words that mean the same (repeatable)"),
     exact: bool = typer.Option(False, help="Match only a text that is exactly the keyword"),
     campaign: int | None = typer.Option(None, help="Campaign id the keyword belongs to"),
@@ -67,7 +75,11 @@ def _actions(reply: str | None, actions: str | None) -> list[object]:
             parsed = json.loads(actions)
         except json.JSONDecodeError as error:
             fail(f"--actions is not JSON: {error}")
-        items.extend(parsed if isinstance(parsed, list) else [parsed])
+        listed = parsed if isinstance(parsed, list) else [parsed]
+        # Checked here, numbered from 1 as the help counts, before --reply goes in front
+        # of them and shifts every position the engine would name.
+        parse_actions(listed, where="--actions", first=1)
+        items.extend(listed)
     if not items:
         fail("a rule needs --reply or --actions")
     return items
@@ -95,7 +107,7 @@ def list_(
     else:
         for rule in result:  # type: ignore[attr-defined]
             actions = ", ".join(a["type"] for a in rule["actions"])
-            console.print(f"#{rule['id']}  number #{rule['number_id']}  "
+            console.print(f"#{rule['id']}  {rule['number']}  "
                           f"{rule['keyword'] or '(default)'}  {rule['match']}  {actions}",
                           highlight=False)  # fmt: skip
 

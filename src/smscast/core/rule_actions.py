@@ -55,11 +55,15 @@ _PURPOSES = ("promotional", "informational", "all")
 _USER_KINDS = tuple(k for k in ActionKind if k != ActionKind.CONFIRM_OPT_IN)
 
 
-def parse_actions(raw: Any, *, where: str = "actions") -> tuple[RuleAction, ...]:
-    """Reads and checks a rule's JSON actions; raises UserError naming item and field."""
+def parse_actions(raw: Any, *, where: str = "actions", first: int = 0) -> tuple[RuleAction, ...]:
+    """Reads and checks a rule's JSON actions; raises UserError naming item and field.
+
+    Items are numbered from `first`: 0 for the API's JSON paths, 1 where people count
+    (the CLI's `--actions`, whose help calls the first action "1").
+    """
     if not isinstance(raw, Sequence) or isinstance(raw, str | bytes):
         raise _bad(where, "must be a list of actions")
-    return tuple(_parse_one(item, f"{where}[{i}]") for i, item in enumerate(raw))
+    return tuple(_parse_one(item, f"{where}[{i}]") for i, item in enumerate(raw, start=first))
 
 
 def _parse_one(item: Any, where: str) -> RuleAction:

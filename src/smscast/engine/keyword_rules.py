@@ -27,9 +27,11 @@ from smscast.engine.audit import record_audit
 from smscast.engine.numbers import NumberRef, number_by_text
 from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.inbound_models import ComplianceKeyword, KeywordRule
+from smscast.store.messaging_models import Number
 from smscast.store.models import table_of
 
 rules = table_of(KeywordRule)
+number_rows = table_of(Number)
 compliance = table_of(ComplianceKeyword)
 
 
@@ -109,10 +111,12 @@ def list_keyword_rules(
     after_id: int = 0,
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Rules in id order; `after_id` and `limit` read them a page at a time."""
+    """Rules in id order, each with its number as text (`number`) beside `number_id`;
+    `after_id` and `limit` read them a page at a time."""
     with engine.connect() as conn:
         query = (
-            select(rules)
+            select(rules, number_rows.c.number)
+            .join(number_rows, number_rows.c.id == rules.c.number_id)
             .where(rules.c.workspace_id == workspace.id, rules.c.id > after_id)
             .order_by(rules.c.id)
             .limit(limit)
