@@ -18,6 +18,7 @@ from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import WORKSPACE, console, fail, print_json
 from smscast.engine.contacts import count_contacts, erase_contact, export_contacts, show_contact
 from smscast.engine.contacts_import import ImportRequest, import_contacts
+from smscast.engine.import_jobs import list_imports, show_import
 
 app = typer.Typer(help="Import, export, look up and erase contacts.", no_args_is_help=True)
 
@@ -69,6 +70,33 @@ def import_file(
     )
     if summary.error_report:
         console.print(f"errors by row: {summary.error_report}")
+
+
+@app.command("imports")
+def imports(
+    job_id: int | None = typer.Argument(None, help="An import's id (default: list them all)"),
+    workspace: str | None = WORKSPACE,
+    as_json: bool = AS_JSON,
+) -> None:
+    """Show past imports: status (running, finished, failed), counts, and why one failed."""
+    with command_context() as ctx:
+        ref = ctx.workspace(workspace)
+        if job_id is not None:
+            jobs = [show_import(ctx.engine, ref, job_id)]
+        else:
+            jobs = list_imports(ctx.engine, ref, after=0, limit=1_000_000)
+    if as_json:
+        print_json(jobs if job_id is None else jobs[0])
+        return
+    for job in jobs:
+        console.print(
+            f"#{job['id']} {job['filename']} {job['status']} · rows read {job['rows_read']:,} · "
+            f"created {job['created']:,} · updated {job['updated']:,} · "
+            f"unchanged {job['unchanged']:,} · rejected {job['rejected']:,}",
+            highlight=False,
+        )
+        if job["failure"]:
+            console.print(f"    failed: {job['failure']}", highlight=False)
 
 
 @app.command("export")

@@ -15,7 +15,8 @@ from smscast.cli.output import fail
 from smscast.config import Settings, load_settings
 from smscast.core.errors import UserError
 from smscast.engine.workspaces import WorkspaceRef, resolve_workspace
-from smscast.store.db import create_db_engine
+from smscast.store.db import create_db_engine, is_busy
+from smscast.store.migrate import schema_behind
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,16 @@ def actor() -> str:
         return "cli"
 
 
+def _database_failure(engine: Engine, error: OperationalError | ProgrammingError) -> str:
+    """The database's own words; the upgrade hint only when the schema is missing or old
+    (a locked or unreachable database is not cured by `smscast db upgrade`)."""
+    where = f"database {engine.url.render_as_string(hide_password=True)}: {error.orig}"
+    if is_busy(error):
+        return f"{where} (another process held it past the busy timeout; try again)"
+    behind = schema_behind(engine)
+    return f"{where}; {behind}: run `smscast db upgrade`" if behind else where
+
+
 @contextmanager
 def command_context() -> Iterator[Context]:
     """Opens the database for one command and turns user errors into a clean exit."""
@@ -53,9 +64,6 @@ def command_context() -> Iterator[Context]:
     except UserError as error:
         fail(error.problem)
     except (OperationalError, ProgrammingError) as error:
-        fail(
-            f"database {engine.url.render_as_string(hide_password=True)}: {error.orig}; "
-            "run `smscast db upgrade` first?"
-        )
+        fail(_database_failure(engine, error))
     finally:
         engine.dispose()

@@ -4,19 +4,28 @@ Each batch of rows is one transaction, so a crash leaves every committed batch
 intact and a second run picks up where the data stands (rows already imported
 come back as unchanged). One bad row is reported and skipped; it never stops
 the others. The per-row error report is written next to the file.
+
+On SQLite the import runs beside `smscast serve`, whose dispatcher commits many
+times a second: every write transaction takes the write lock before it reads
+(`begin_write`), waits for it under the busy timeout, and a batch that still finds
+the database busy is rolled back and tried again (`BusyRetry`). An import that
+stops anyway is recorded as `failed` with the reason, never as `finished`.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
+import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from tempfile import TemporaryDirectory
-from typing import Any, TextIO
+from typing import Any, TextIO, TypeVar
 
 from sqlalchemy import Connection, Engine, insert, update
 
@@ -42,10 +51,38 @@ from smscast.engine.workspaces import WorkspaceRef
 from smscast.store import contacts as contact_store
 from smscast.store import import_stage as stage_store
 from smscast.store.bulk import DriverValues
+from smscast.store.db import begin_write, is_busy
 from smscast.store.models import ImportJob, table_of
 
+log = logging.getLogger(__name__)
 import_jobs = table_of(ImportJob)
 ProgressFn = Callable[[int, int], None]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class BusyRetry:
+    """How often a write that found the database busy is tried again, and after how long.
+
+    Each try already waited the engine's busy timeout for the lock; the pauses in
+    between let a long writer (a launch, a checkpoint) finish.
+    """
+
+    delays: tuple[float, ...] = (1.0, 2.0, 4.0, 8.0, 15.0)
+    sleep: Callable[[float], None] = field(default=time.sleep)
+
+    def run(self, what: str, write: Callable[[], T]) -> T:
+        """`write()` (one whole transaction), tried again while the database is busy."""
+        for attempt, delay in enumerate((*self.delays, None), start=1):
+            try:
+                return write()
+            except Exception as error:
+                if delay is None or not is_busy(error):
+                    raise
+                log.warning("%s: database busy (attempt %d of %d), trying again in %.1fs",
+                            what, attempt, len(self.delays) + 1, delay)  # fmt: skip
+                self.sleep(delay)
+        raise AssertionError("unreachable")  # pragma: no cover
 
 
 @dataclass(slots=True)
@@ -121,21 +158,28 @@ def import_contacts(
     settings: Settings,
     request: ImportRequest,
     on_progress: ProgressFn | None = None,
+    busy: BusyRetry | None = None,
 ) -> ImportSummary:
-    """Imports a CSV file into a workspace; see the module docstring for the guarantees."""
+    """Imports a CSV file into a workspace; see the module docstring for the guarantees.
+
+    A failure after the job row exists marks the job `failed` with its reason and
+    is raised again.
+    """
     path = request.path
+    busy = busy or BusyRetry()
     if not path.is_file():
         raise UserError.of("no_file", f"{path} does not exist or is not a file", field="file")
     fmt = detect_format(path)
     with path.open("rb") as handle:
         header, header_row = _read_header(raw_records(handle, fmt.delimiter), fmt, path)
         columns = map_columns(header)
-        job_id = _start_job(engine, request)
+        job_id = busy.run("import: starting the job", lambda: _start_job(engine, request))
         summary = ImportSummary(job_id)
         report = ErrorReport(error_report_path(path))
+        failure: str | None = None
         try:
             with engine.connect() as conn, TemporaryDirectory(prefix="smscast-import-") as folder:
-                writer = _BatchWriter(conn, request, job_id, "consent" in columns.known)
+                writer = _BatchWriter(conn, request, job_id, "consent" in columns.known, busy)
                 context = ParseContext(
                     fmt.encoding, fmt.delimiter, columns, request.workspace.country,
                     request.workspace.timezone, max(1, settings.import_batch_size),
@@ -152,9 +196,15 @@ def import_contacts(
                             on_progress(done_bytes, summary.rows_read)
                 finally:
                     writer.close()
+        except BaseException as error:
+            failure = _failure_text(error)
+            raise
         finally:
             summary.error_report = report.close()
-            _finish_job(engine, job_id, summary, request.now)
+            busy.run(
+                f"import #{job_id}: recording the outcome",
+                lambda: _finish_job(engine, job_id, summary, request.now, failure),
+            )
     if on_progress:
         on_progress(path.stat().st_size, summary.rows_read)
     return summary
@@ -178,8 +228,19 @@ def _workers(settings: Settings, path: Path) -> int:
     return settings.import_workers or os.cpu_count() or 1
 
 
+def _failure_text(error: BaseException) -> str:
+    """Why an import stopped, as the job row keeps it for the CLI and the API."""
+    if isinstance(error, UserError):
+        return error.problem.message
+    if isinstance(error, KeyboardInterrupt):
+        return "interrupted"
+    orig = getattr(error, "orig", None)  # a database error: the driver's words, not the SQL
+    return f"{type(error).__name__}: {orig if orig is not None else error}"
+
+
 def _start_job(engine: Engine, request: ImportRequest) -> int:
     with engine.begin() as conn:
+        begin_write(conn)
         return int(
             conn.execute(
                 insert(import_jobs)
@@ -196,13 +257,18 @@ def _start_job(engine: Engine, request: ImportRequest) -> int:
         )
 
 
-def _finish_job(engine: Engine, job_id: int, summary: ImportSummary, now: datetime) -> None:
+def _finish_job(
+    engine: Engine, job_id: int, summary: ImportSummary, now: datetime, failure: str | None
+) -> None:
+    """`finished`, or `failed` with the reason; the counters say what was committed."""
     with engine.begin() as conn:
+        begin_write(conn)
         conn.execute(
             update(import_jobs)
             .where(import_jobs.c.id == job_id)
             .values(
-                status="finished",
+                status="failed" if failure else "finished",
+                failure=failure,
                 finished_at=now,
                 error_report=str(summary.error_report) if summary.error_report else None,
                 **_counters(summary),
@@ -227,11 +293,15 @@ class _BatchWriter:
     from lives in it.
     """
 
-    def __init__(self, conn: Connection, request: ImportRequest, job_id: int, consent: bool):
+    def __init__(
+        self, conn: Connection, request: ImportRequest, job_id: int, consent: bool,
+        busy: BusyRetry,
+    ) -> None:  # fmt: skip
         self.conn = conn
         self.request = request
         self.job_id = job_id
         self.consent = consent
+        self.busy = busy
         self.check_erasures = contact_store.has_erasures(conn, request.workspace.id)
         conn.commit()
         self.moment = DriverValues(conn).moment(request.now)
@@ -252,7 +322,13 @@ class _BatchWriter:
                 upto = len(errors) if index == len(staged.batches) - 1 else taken
                 while upto < len(errors) and errors[upto].row <= last_row:
                     upto += 1
-                self._write_batch(stage, start, end, errors[taken:upto], summary, report)
+                batch_errors = errors[taken:upto]
+                found = self.busy.run(
+                    f"import #{self.job_id}: rows {start + 1}-{end} of a block",
+                    partial(self._write_batch, stage, start, end, batch_errors, summary),
+                )
+                for error in found:
+                    report.add(error)
                 start, taken = end, upto
         if not staged.batches:  # every row of the block was refused while parsing
             self._count(errors, summary)
@@ -261,12 +337,16 @@ class _BatchWriter:
 
     def _write_batch(
         self, stage: stage_store.StageReader, start: int, end: int, errors: list[RowError],
-        summary: ImportSummary, report: ErrorReport,
-    ) -> None:  # fmt: skip
+        summary: ImportSummary,
+    ) -> list[RowError]:  # fmt: skip
+        """Merges one batch in one short transaction; adds its counts to `summary` once
+        committed and returns the rows to report. Rolled back whole if it fails, so it
+        can simply be run again."""
         conn, workspace_id = self.conn, self.request.workspace.id
         found = list(errors)
         counts = ImportSummary(summary.job_id, rows_read=end - start)
         with conn.begin():
+            begin_write(conn)
             if not stage_store.workspace_exists(conn, workspace_id):
                 raise UserError.of("no_workspace", "the workspace was deleted during the import")
             for row, phone, first in stage.duplicates(start, end):
@@ -292,14 +372,16 @@ class _BatchWriter:
                 found.extend(warnings)
             self._count(errors, counts)
             counts.rejected += len(found) - len(errors) - counts.warnings
-            _add(summary, counts)
+            total = ImportSummary(summary.job_id)
+            _add(total, summary)
+            _add(total, counts)
             conn.execute(
                 update(import_jobs)
                 .where(import_jobs.c.id == self.job_id)
-                .values(**_counters(summary))
+                .values(**_counters(total))
             )
-        for error in sorted(found, key=lambda error: error.row):
-            report.add(error)
+        _add(summary, counts)
+        return sorted(found, key=lambda error: error.row)
 
     def _count(self, errors: list[RowError], summary: ImportSummary) -> None:
         """Counts rows refused while parsing (a row may have several errors)."""

@@ -40,6 +40,7 @@ JOB_COLUMNS = (
     "unchanged",
     "rejected",
     "error_report",
+    "failure",
 )
 
 

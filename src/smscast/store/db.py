@@ -1,16 +1,23 @@
 """Engines and sessions for SQLite and PostgreSQL.
 
 SQLite runs in WAL mode with foreign keys on, so the API, the scheduler and the
-dispatcher in one process can read while one of them writes.
+dispatcher in one process can read while one of them writes, and a CLI command
+beside them waits its turn (the busy timeout) instead of failing. A write
+transaction that reads before it writes must take the write lock first
+(`begin_write`): in WAL mode a reader whose snapshot another writer has moved past
+cannot become a writer, and SQLite answers "database is locked" at once, without
+waiting, however long the busy timeout.
 """
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -18,24 +25,55 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_db_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine for `url`; for SQLite, creates the file's folder and sets the pragmas."""
+#: How long a SQLite connection waits for another process's write to end (seconds).
+BUSY_TIMEOUT_S = 30.0
+
+
+def create_db_engine(url: str, *, busy_timeout: float = BUSY_TIMEOUT_S, **kwargs: Any) -> Engine:
+    """An engine for `url`; for SQLite, creates the file's folder and sets the pragmas.
+
+    `busy_timeout` (SQLite only) is how long a statement waits for the write lock.
+    """
     if not is_sqlite(url):
         return create_engine(url, pool_pre_ping=True, **kwargs)
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
-    event.listen(engine, "connect", _set_sqlite_pragmas)
+    engine = create_engine(url, connect_args={"timeout": busy_timeout}, **kwargs)
+    event.listen(
+        engine, "connect", functools.partial(_set_sqlite_pragmas, busy_ms=int(busy_timeout * 1000))
+    )
     return engine
 
 
-def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def begin_write(conn: Connection) -> None:
+    """Takes the write lock now, at the start of a transaction that will write (SQLite).
+
+    Call it first thing inside `conn.begin()`. SQLite starts a transaction as a
+    reader and upgrades it at its first write; if another connection committed in
+    between, the upgrade fails at once with "database is locked" (the busy timeout
+    does not apply to it). BEGIN IMMEDIATE waits for the lock up front, under the
+    busy timeout, before this transaction has read anything. PostgreSQL needs
+    nothing: its writers do not conflict that way.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def is_busy(error: BaseException) -> bool:
+    """True when `error` is SQLite's "database is locked" / "busy": worth a retry."""
+    if not isinstance(error, OperationalError):
+        return False
+    text = str(error.orig).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_ms: int = 30000) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
     # Imports and launches insert into large indexes in random order: a bigger page
     # cache (64 MB, not the 2 MB default) keeps those inserts off the disk.
     cursor.execute("PRAGMA cache_size=-65536")

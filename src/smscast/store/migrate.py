@@ -7,7 +7,9 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from smscast.store.db import create_db_engine
 
@@ -37,3 +39,23 @@ def upgrade_database(url: str) -> str:
         return upgrade_engine(engine)
     finally:
         engine.dispose()
+
+
+def schema_behind(engine: Engine) -> str | None:
+    """Why the database's schema is not the one this code needs, or None when it is.
+
+    Lets an error message suggest `smscast db upgrade` only when that would help:
+    no schema at all, or an older (or unknown) revision than the code's newest.
+    """
+    heads = set(ScriptDirectory.from_config(alembic_config(str(engine.url))).get_heads())
+    try:
+        with engine.connect() as conn:
+            current = set(MigrationContext.configure(conn).get_current_heads())
+    except SQLAlchemyError:
+        return None  # the database cannot be read at all: that error says more
+    if not current:
+        return "the database has no schema yet"
+    if current != heads:
+        have, need = ", ".join(sorted(current)), ", ".join(sorted(heads))
+        return f"the database schema is at revision {have}, this version needs {need}"
+    return None

@@ -32,7 +32,7 @@ CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/octet-str
 class ImportJobOut(BaseModel):
     id: int
     filename: str = Field(examples=["customers.csv"])
-    status: str = Field(examples=["running"], description="running, finished")
+    status: str = Field(examples=["running"], description="running, finished, failed")
     actor: str
     consent_source: str | None
     started_at: datetime
@@ -46,6 +46,12 @@ class ImportJobOut(BaseModel):
     unchanged: int
     rejected: int
     has_error_report: bool
+    failure: str | None = Field(
+        None,
+        examples=[None],
+        description="Why a failed import stopped; the rows counted were committed, and "
+        "importing the file again completes it",
+    )
 
 
 @router.post(
