@@ -1,4 +1,6 @@
-"""One message at a time, as the send API asks: enqueue it, read it, list by campaign or contact.
+"""One message at a time, as the send API asks: check its consent and enqueue it.
+
+Finding messages afterwards (list, detail) is `messages_view`.
 
 Sending goes through the outbox like every other text (`outbox.enqueue_messages`),
 so consent, quiet hours and rate limits apply at dispatch as they do to campaigns.
@@ -17,6 +19,7 @@ from smscast.core.phones import PhoneError, parse_phone
 from smscast.engine.audit import record_audit
 from smscast.engine.contacts import ContactRef, contact_for_phone
 from smscast.engine.message_callbacks import add_callback_target, check_callback_url
+from smscast.engine.messages_view import SHOWN
 from smscast.engine.numbers import number_by_text
 from smscast.engine.outbox import enqueue_messages
 from smscast.engine.workspaces import WorkspaceRef
@@ -25,32 +28,6 @@ from smscast.store.models import ConsentState, table_of
 
 messages = table_of(Message)
 consent_states = table_of(ConsentState)
-SHOWN = (
-    "id",
-    "direction",
-    "kind",
-    "purpose",
-    "contact_id",
-    "phone",
-    "number_id",
-    "campaign_id",
-    "ticket_id",
-    "body",
-    "encoding",
-    "parts",
-    "cost",
-    "status",
-    "send_after",
-    "valid_until",
-    "attempts",
-    "connector_id",
-    "error_code",
-    "error",
-    "created_at",
-    "sent_at",
-    "done_at",
-    "callback_url",
-)
 
 
 def send_message(
@@ -161,38 +138,3 @@ def _message(conn: Any, workspace: WorkspaceRef, message_id: int) -> dict[str, A
     shown = dict(row._mapping)
     shown["cost"] = float(shown["cost"] or 0)
     return shown
-
-
-def show_message(engine: Engine, workspace: WorkspaceRef, message_id: int) -> dict[str, Any]:
-    with engine.connect() as conn:
-        return _message(conn, workspace, message_id)
-
-
-def list_messages(
-    engine: Engine,
-    workspace: WorkspaceRef,
-    *,
-    after: int,
-    limit: int,
-    campaign_id: int | None = None,
-    contact_id: int | None = None,
-    direction: str | None = None,
-    status: str | None = None,
-) -> list[dict[str, Any]]:
-    query = select(*(messages.c[c] for c in SHOWN)).where(
-        messages.c.workspace_id == workspace.id, messages.c.id > after
-    )
-    for column, value in (
-        ("campaign_id", campaign_id),
-        ("contact_id", contact_id),
-        ("direction", direction),
-        ("status", status),
-    ):
-        if value is not None:
-            query = query.where(messages.c[column] == value)
-    with engine.connect() as conn:
-        rows = conn.execute(query.order_by(messages.c.id).limit(limit)).all()
-    out = [dict(row._mapping) for row in rows]
-    for item in out:
-        item["cost"] = float(item["cost"] or 0)
-    return out

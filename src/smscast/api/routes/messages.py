@@ -1,4 +1,5 @@
-"""Messages: send one (to, from, body), read its status, list by campaign or contact."""
+"""Messages: send one (to, from, body), find them by phone, status or campaign, and read
+one with its whole story (status history, parts, carrier exchanges, why it waits)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from smscast.api.problems import COMMON_RESPONSES
 from smscast.api.routes.webhooks import DeliveryOut
 from smscast.core.roles import Permission
 from smscast.engine.message_callbacks import list_callback_deliveries
-from smscast.engine.single_messages import list_messages, send_message, show_message
+from smscast.engine.messages_view import list_messages, show_message
+from smscast.engine.single_messages import send_message
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"], responses=COMMON_RESPONSES)
 Id = Path(ge=1, le=2**63 - 1, description="The message's id")
@@ -77,6 +79,66 @@ class MessageOut(BaseModel):
     callback_url: str | None = None
 
 
+class StepOut(BaseModel):
+    at: datetime
+    status: str = Field(examples=["sent"], description="queued, received, held, sent, report, "
+                        "callback, or the final status")  # fmt: skip
+    detail: str = Field(examples=["accepted by the carrier (attempt 1)"])
+
+
+class PartOut(BaseModel):
+    part: int
+    carrier_id: str
+    state: str | None
+
+
+class ExchangeOut(BaseModel):
+    at: datetime
+    kind: str
+    request: str
+    response: str
+    error: str | None
+    duration_ms: float
+
+
+class RouteOut(BaseModel):
+    route: str = Field(examples=["keyword"])
+    keyword: str | None
+    rule_id: int | None
+    campaign_id: int | None
+    replies: int
+    suppressed: int = Field(description="automatic answers held back by the loop guard")
+    detail: str | None = Field(description="why nothing happened, when nothing did")
+
+
+class AnswerOut(BaseModel):
+    id: int
+    kind: str
+    status: str
+    error_code: str | None
+    error: str | None
+    body: str
+
+
+class MessageDetail(MessageOut):
+    parts_done: int
+    due_at: datetime | None = Field(
+        description="when it was due before quiet hours moved it to send_after"
+    )
+    national: str | None = Field(examples=["tr/tr"])
+    smart_changes: dict[str, str] = Field(description="characters smart encoding replaced")
+    history: list[StepOut]
+    carrier_parts: list[PartOut]
+    carrier_log: list[ExchangeOut] = Field(description="exchanges with the carrier about it")
+    waiting: str | None = Field(
+        examples=["quiet hours: it was due at 2026-12-06T21:30:00+00:00 and goes at …"],
+        description="why a queued message has not gone yet",
+    )
+    failure: str | None = Field(description="why it did not arrive: status, code, reason")
+    route: RouteOut | None = Field(description="inbound texts: how they were routed")
+    answers: list[AnswerOut] = Field(description="inbound texts: the answers queued for them")
+
+
 @router.post(
     "",
     summary="Send one message (queued, then dispatched)",
@@ -102,33 +164,39 @@ def send(body: SendIn, api: Api = Depends(require(Permission.MESSAGES_SEND))) ->
 
 @router.get(
     "",
-    summary="List messages by campaign, contact, direction or status",
+    summary="Find messages by phone, status, campaign, contact or direction",
     response_model=Page[MessageOut],
 )
 def messages(
     api: Api = Depends(reader),
     page: PageParams = Depends(page_params),
+    phone: str | None = Query(None, max_length=40, description="Any common format"),
+    status: str | None = Query(None, max_length=12, examples=["failed"]),
     campaign_id: int | None = Query(None, ge=1, le=2**31 - 1),
     contact_id: int | None = Query(None, ge=1, le=2**63 - 1),
     direction: Literal["out", "in"] | None = Query(None),
-    status: str | None = Query(None, max_length=12),
 ) -> Any:
     items = list_messages(
         api.engine,
         api.workspace,
         after=page.after,
         limit=page.limit,
+        phone=phone,
+        status=status,
         campaign_id=campaign_id,
         contact_id=contact_id,
         direction=direction,
-        status=status,
     )
     return page_of(items, page)
 
 
-@router.get("/{message_id}", summary="One message and its status", response_model=MessageOut)
+@router.get(
+    "/{message_id}",
+    summary="One message: status history, parts, carrier exchanges, why it waits or failed",
+    response_model=MessageDetail,
+)
 def one(message_id: int = Id, api: Api = Depends(reader)) -> Any:
-    return show_message(api.engine, api.workspace, message_id)
+    return show_message(api.engine, api.workspace, message_id, api.now)
 
 
 @router.get(
