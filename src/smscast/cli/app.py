@@ -12,6 +12,7 @@ from smscast.cli import (
     coupons,
     db,
     keywords,
+    messages,
     numbers,
     segments,
     serve,
@@ -39,6 +40,7 @@ app.add_typer(simulator.app, name="simulator")
 app.add_typer(numbers.app, name="numbers")
 app.add_typer(keywords.app, name="keywords")
 app.add_typer(tickets.app, name="tickets")
+app.add_typer(messages.app, name="messages")
 app.add_typer(segments.app, name="segments")
 app.add_typer(campaigns.app, name="campaigns")
 app.add_typer(coupons.app, name="coupons")
