@@ -216,8 +216,9 @@ def settle_unsendable(
 ) -> None:
     """Claimed messages that must not go now: (message, status, error_code, error, send_after).
 
-    status `queued` puts one back for later (quiet hours); `cancelled` (consent
-    withdrawn) and `expired` (validity over before it could go) end it.
+    status `queued` puts one back for later (quiet hours), keeping when it was due in
+    `due_at` (the first time quiet hours moved it); `cancelled` (consent withdrawn) and
+    `expired` (validity over before it could go) end it.
     """
     if not outcomes:
         return
@@ -228,15 +229,16 @@ def settle_unsendable(
     for message, status, code, error, send_after in outcomes:
         final = status != "queued"
         after = at if send_after is None else driver.moment(send_after)
-        rows.append((status, code, error, after, at if final else None, message.id))
+        rows.append((status, code, error, status, after, at if final else None, message.id))
         if final:
             tally.add(message.campaign_id, now, queued=-1, **{_counter_of(status, code): 1})
         if status == "expired":
             changes.append(message.changed_to(status))
     execute_many(
         conn,
-        "UPDATE messages SET status = ?, error_code = ?, error = ?, send_after = ?, "
-        "done_at = ?, claimed_by = NULL WHERE id = ? AND status = 'sending'",
+        "UPDATE messages SET status = ?, error_code = ?, error = ?, "
+        "due_at = CASE WHEN ? = 'queued' THEN COALESCE(due_at, send_after) ELSE due_at END, "
+        "send_after = ?, done_at = ?, claimed_by = NULL WHERE id = ? AND status = 'sending'",
         rows,
     )
     queue_message_events(conn, changes, now)
@@ -281,7 +283,7 @@ def record_results(
         outcome = result.outcome
         if outcome is SubmitOutcome.ACCEPTED:
             parts = len(result.carrier_ids) or message.parts
-            sent.append((at, parts, attempts, message.id, worker))
+            sent.append((at, at, at, parts, attempts, message.id, worker))
             refs.extend(
                 (connector_id, carrier_id, message.id, part)
                 for part, carrier_id in enumerate(result.carrier_ids)
@@ -310,15 +312,21 @@ def record_results(
         changes.append(message.changed_to(status))
     guard = "WHERE id = ? AND status = 'sending' AND claimed_by = ?"
     # A report may have come before the answer and already finished the message:
-    # then only its sending time is filled in.
+    # then only its sending time is filled in, and its end moved up to it, so a
+    # message never ends before it was sent. Its error (the report's) is kept.
     execute_many(
         conn,
         "UPDATE messages SET status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, "
-        "sent_at = COALESCE(sent_at, ?), parts = ?, attempts = ?, error_code = NULL, "
+        "sent_at = COALESCE(sent_at, ?), "
+        "done_at = CASE WHEN done_at < COALESCE(sent_at, ?) THEN COALESCE(sent_at, ?) "
+        "ELSE done_at END, parts = ?, attempts = ?, "
+        "error_code = CASE WHEN status = 'sending' THEN NULL ELSE error_code END, "
         "error = NULL WHERE id = ? AND claimed_by = ? "
         "AND status IN ('sending', 'delivered', 'undelivered', 'expired')",
         sent,
     )
+    # One carrier id may name an earlier message too (carriers reuse ids): each
+    # message keeps its own row, and a report goes to the newest awaiting it.
     execute_many(
         conn,
         "INSERT INTO carrier_refs (connector_id, carrier_id, message_id, part) "

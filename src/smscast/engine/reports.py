@@ -1,12 +1,23 @@
 """Delivery reports: each part's report counted once, each message finished once.
 
-A report names a part by the carrier's id. It is matched through `carrier_refs`
-(connector, carrier id) - or, when the connector still remembered the id, through
-the message id it gives - and counts only the first time: the part's `state` is
-set once and a repeated report changes nothing. A multipart message is delivered
-when every part is; any part that fails finishes it as undelivered or expired.
-Reports are applied up to `late_window` after sending (72 h by default); later
-ones, unmatched ones and repeats are kept in `delivery_reports` all the same.
+A report names a part by the carrier's id. Carriers hand the same id out again
+(after a restart the simulator counts from 1), so one id may name several of our
+messages over time: a report goes to the newest message of its connector with that
+id that still awaits a report inside `late_window` (72 h by default). The id the
+connector remembered (`ref`) decides between several that await one; a ref naming a
+message that no longer awaits a report (the connector's memory predates the restart)
+does not override the database. A message finished (delivered, undelivered, failed,
+cancelled, or expired by a report) is never changed again; one that `expire_silent`
+gave up on still awaits its report until the window closes, since the report is the
+truth. A report that finds no message awaiting it - every candidate final or too old
+- or that several could take is written to the connector log, not silently applied.
+
+Each part's first report counts: its `carrier_refs.state` is set once, and a repeated
+report changes nothing. A multipart message is delivered when every part is; any part
+that fails finishes it as undelivered or expired. Every report, matched or not, is
+kept in `delivery_reports`. All this costs one indexed lookup per batch (carrier ids
+joined to their messages), plus one by message id for reports that beat the
+connector's submit answer to the database.
 
 Messages that got no final report by the end of their validity are marked expired
 by `expire_silent`.
@@ -21,10 +32,10 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from smscast.channels.base import DeliveryReport, ReportState
+from smscast.channels.base import DeliveryReport, LogEntry, ReportState
+from smscast.engine.connector_log import record_log_entries
 from smscast.engine.message_events import StatusChange, queue_message_events
-from smscast.engine.outbox import FINAL_STATES
-from smscast.engine.tally import Tally
+from smscast.engine.tally import Tally, read_moment
 from smscast.store.bulk import DriverValues
 from smscast.store.driver_sql import execute_many, fetch, in_list
 
@@ -38,10 +49,12 @@ MESSAGE_STATE = {
 }
 #: States a report may move a message out of.
 OPEN_STATES = frozenset({"sending", "sent", "unknown"})
+#: error_code of a message `expire_silent` gave up on: a report may still finish it.
+NO_REPORT = "no_report"
 CHUNK = 500
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Message:
     id: int
     status: str
@@ -49,12 +62,28 @@ class _Message:
     parts_done: int
     campaign_id: int | None
     since: Any  # sent_at (or created_at), as the driver gives it: compared, not parsed
+    sent_at: Any  # as the driver gives it; parsed only when a report finishes the message
     workspace_id: int = 0
     callback: bool = False  # has a callback URL
     changed: bool = False
     error_code: str | None = None
     done_at: datetime | None = None
     was: str = ""
+
+    def awaits_report(self) -> bool:
+        """Open, or expired only because no report came (the report is the truth)."""
+        return self.status in OPEN_STATES or (
+            self.status == "expired" and self.error_code == NO_REPORT and not self.was
+        )
+
+
+@dataclass(slots=True, eq=False)
+class _Ref:
+    """One message a carrier id names, and what its part was reported as."""
+
+    message: _Message
+    state: str | None
+    stored: bool  # a carrier_refs row exists (the submit answer was recorded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +94,7 @@ class ReportOutcome:
     repeated: int
     unmatched: int
     late: int
+    clashed: int = 0  # found only final messages, or several awaiting: in the connector log
 
 
 def apply_reports(
@@ -77,60 +107,126 @@ def apply_reports(
     """Records every report and moves the messages they finish, in one transaction."""
     if not reports:
         return ReportOutcome(0, 0, 0, 0)
-    loaded = _messages(conn, {r.ref for r in reports if r.ref})
-    # Single-part messages the connector matched need no lookup: their own status
-    # says whether they were already reported. Parts of long ones are counted by id.
-    lookup = [
-        r.carrier_id
-        for r in reports
-        if r.ref is None or r.ref not in loaded or loaded[r.ref].parts > 1
-    ]
-    known = _carrier_refs(conn, connector_id, lookup)
-    loaded.update(_messages(conn, {ref for ref, _ in known.values()} - loaded.keys()))
+    loaded: dict[int, _Message] = {}
+    refs = _candidates(conn, connector_id, [r.carrier_id for r in reports], loaded)
+    # A report may beat the submit answer to the database: then only the connector's
+    # ref knows its message.
+    unseen = {r.ref for r in reports if r.ref is not None and r.ref not in loaded}
+    loaded.update(_messages(conn, unseen))
     driver = DriverValues(conn)
     at = driver.moment(now)
     oldest = driver.moment(now - late_window)
     stored: list[tuple[Any, ...]] = []
     new_refs: list[tuple[Any, ...]] = []
     part_states: list[tuple[Any, ...]] = []
-    seen: set[str] = set()  # carrier ids given a final state in this batch
-    applied = repeated = unmatched = late = 0
+    clashes: list[LogEntry] = []
+    applied = repeated = unmatched = late = clashed = 0
     tally = Tally()
     for report in reports:
-        ref_state = known.get(report.carrier_id)
-        message_id = ref_state[0] if ref_state else report.ref
-        message = loaded.get(message_id) if message_id is not None else None
+        candidates = refs.setdefault(report.carrier_id, [])
+        ref, verdict = _match(report, candidates, loaded, oldest)
+        message = ref.message if ref is not None else None
         state = report.state.value
         stored.append((connector_id, message.id if message else None, report.carrier_id, state,
                        report.error_code, report.raw, at))  # fmt: skip
-        if message is None:
+        final_state = MESSAGE_STATE.get(report.state)
+        if verdict == "unmatched":
             unmatched += 1
             continue
-        final_state = MESSAGE_STATE.get(report.state)
         if final_state is None:
             continue  # intermediate (accepted, unknown): kept, changes nothing
-        if (ref_state and ref_state[1]) or report.carrier_id in seen:
+        if verdict == "repeat":
             repeated += 1
             continue
-        seen.add(report.carrier_id)
-        if message.parts > 1 or ref_state is not None:
-            if ref_state is None:
-                new_refs.append((connector_id, report.carrier_id, message.id, state))
-            else:
-                part_states.append((state, connector_id, report.carrier_id))
-        if message.since < oldest:
+        if verdict in ("clash", "ambiguous"):
+            clashes.append(_clash_entry(report, candidates, ref, verdict, now))
+            if verdict == "clash":
+                clashed += 1
+                continue
+        assert ref is not None and message is not None
+        ref.state = state
+        if not ref.stored:
+            new_refs.append((connector_id, report.carrier_id, message.id))
+            ref.stored = True
+        part_states.append((state, connector_id, report.carrier_id, message.id))
+        if verdict == "late":
             late += 1
-        elif message.status in FINAL_STATES:
-            repeated += 1
+            clashes.append(_clash_entry(report, candidates, ref, verdict, now))
         elif _advance(message, final_state, report, now, tally):
             applied += 1
     _write(conn, stored, new_refs, part_states, loaded.values(), driver)
+    if clashes:
+        record_log_entries(conn, connector_id, clashes)
     tally.write(conn)
     finished = [m for m in loaded.values() if m.was]
     queue_message_events(
         conn, [StatusChange(m.id, m.workspace_id, m.status, m.callback) for m in finished], now
     )
-    return ReportOutcome(applied, repeated, unmatched, late)
+    return ReportOutcome(applied, repeated, unmatched, late, clashed)
+
+
+def _match(
+    report: DeliveryReport, candidates: list[_Ref], loaded: dict[int, _Message], oldest: Any
+) -> tuple[_Ref | None, str]:
+    """The message part a report concerns, and what to do with it.
+
+    "apply" (or "ambiguous": applied to the newest of several awaiting), "late",
+    "repeat" (this part was reported already), "clash" (only final messages carry
+    the id) or "unmatched".
+    """
+    awaiting = [c for c in candidates if c.state is None and c.message.awaits_report()]
+    in_window = [c for c in awaiting if c.message.since >= oldest]
+    if report.ref is not None:
+        named = next((c for c in candidates if c.message.id == report.ref), None)
+        if named is None and report.ref in loaded:
+            # Its submit answer is not recorded yet: the connector's ref is all we have.
+            named = _Ref(loaded[report.ref], None, stored=False)
+            candidates.append(named)
+            if named.message.awaits_report():
+                awaiting.append(named)
+                if named.message.since >= oldest:
+                    in_window.append(named)
+            elif len(candidates) == 1:
+                return named, "repeat"  # finished by another part, or reported already
+        if named is not None and any(c is named for c in in_window):
+            return named, "apply"
+    if in_window:
+        newest = max(in_window, key=lambda c: (c.message.since, c.message.id))
+        return newest, "apply" if len(in_window) == 1 else "ambiguous"
+    if not candidates:
+        return None, "unmatched"
+    if awaiting:
+        return max(awaiting, key=lambda c: (c.message.since, c.message.id)), "late"
+    reported = [c for c in candidates if c.state is not None]
+    if reported:
+        return max(reported, key=lambda c: (c.message.since, c.message.id)), "repeat"
+    return None, "clash"
+
+
+def _clash_entry(
+    report: DeliveryReport, candidates: list[_Ref], chosen: _Ref | None, verdict: str,
+    now: datetime,
+) -> LogEntry:  # fmt: skip
+    """A connector log line saying why a report was not simply applied."""
+    named = ", ".join(f"message {c.message.id} ({c.message.status})" for c in candidates)
+    if verdict == "clash":
+        why = f"names only messages already final: {named}; not applied"
+    elif verdict == "late":
+        why = f"came after the late-report window of {named}; kept, not applied"
+    else:
+        applied_to = chosen.message.id if chosen is not None else None
+        why = (f"names several messages awaiting a report: {named}; "
+               f"applied to the newest, message {applied_to}")  # fmt: skip
+    return LogEntry(
+        connector="",
+        kind=f"report_{verdict}",
+        request=report.raw,
+        response="",
+        duration_ms=0.0,
+        at=now,
+        refs=tuple(sorted(c.message.id for c in candidates)),
+        error=f"delivery report {report.state.value} for carrier id {report.carrier_id} {why}",
+    )
 
 
 def _advance(
@@ -145,31 +241,42 @@ def _advance(
     message.was = message.was or message.status
     message.status = final_state
     message.error_code = report.error_code if final_state != "delivered" else None
-    message.done_at = report.done_at or now
+    # A carrier's clock (or a report's minute-only "done" date, or a report that beat
+    # the submit answer) can put the end before the start: it is never before sending.
+    done_at = report.done_at or now
+    sent_at = read_moment(message.sent_at)
+    message.done_at = max(done_at, sent_at) if sent_at is not None else done_at
     message.changed = True
     deltas = {final_state: 1}
     if message.was == "unknown":  # the carrier had it after all
         deltas.update(unknown=-1, sent=1)
+    elif message.was == "expired":  # given up on for want of a report, which came
+        deltas["expired"] = deltas.get("expired", 0) - 1
     tally.add(message.campaign_id, now, **deltas)
     return True
 
 
-def _carrier_refs(
-    conn: Connection, connector_id: int, carrier_ids: list[str]
-) -> dict[str, tuple[int, str | None]]:
-    """carrier id → (message id, part state already reported or None)."""
-    found: dict[str, tuple[int, str | None]] = {}
+def _candidates(
+    conn: Connection, connector_id: int, carrier_ids: list[str], loaded: dict[int, _Message]
+) -> dict[str, list[_Ref]]:
+    """carrier id → every message of the connector it names, with its part's state."""
+    found: dict[str, list[_Ref]] = {}
     unique = sorted(set(carrier_ids))
     for start in range(0, len(unique), CHUNK):
         chunk = unique[start : start + CHUNK]
         rows = fetch(
             conn,
-            "SELECT carrier_id, message_id, state FROM carrier_refs "
-            f"WHERE connector_id = ? AND carrier_id IN {in_list(len(chunk))}",
+            "SELECT r.carrier_id, r.state, m.id, m.status, m.error_code, m.parts, m.parts_done, "
+            "m.campaign_id, COALESCE(m.sent_at, m.created_at), m.sent_at, m.workspace_id, "
+            "m.callback_url IS NOT NULL "
+            "FROM carrier_refs r JOIN messages m ON m.id = r.message_id "
+            f"WHERE r.connector_id = ? AND r.carrier_id IN {in_list(len(chunk))}",
             (connector_id, *chunk),
         )
-        for carrier_id, message_id, state in rows:
-            found[carrier_id] = (message_id, state)
+        for carrier_id, state, *message in rows:
+            row = _message_of(message)
+            row = loaded.setdefault(row.id, row)
+            found.setdefault(carrier_id, []).append(_Ref(row, state, stored=True))
     return found
 
 
@@ -180,15 +287,22 @@ def _messages(conn: Connection, ids: set[int]) -> dict[int, _Message]:
         chunk = unique[start : start + CHUNK]
         rows = fetch(
             conn,
-            "SELECT id, status, parts, parts_done, campaign_id, COALESCE(sent_at, created_at), "
-            "workspace_id, callback_url IS NOT NULL "
+            "SELECT id, status, error_code, parts, parts_done, campaign_id, "
+            "COALESCE(sent_at, created_at), sent_at, workspace_id, callback_url IS NOT NULL "
             f"FROM messages WHERE id IN {in_list(len(chunk))}",
             tuple(chunk),
         )
-        for id_, status, parts, parts_done, campaign_id, since, workspace_id, callback in rows:
-            loaded[id_] = _Message(id_, status, max(1, parts), parts_done, campaign_id, since,
-                                   workspace_id, bool(callback))  # fmt: skip
+        for row in rows:
+            message = _message_of(row)
+            loaded[message.id] = message
     return loaded
+
+
+def _message_of(row: Sequence[Any]) -> _Message:
+    (id_, status, error_code, parts, parts_done, campaign_id, since, sent_at, workspace_id,
+     callback) = row  # fmt: skip
+    return _Message(id_, status, max(1, parts), parts_done, campaign_id, since, sent_at,
+                    workspace_id, bool(callback), error_code=error_code)  # fmt: skip
 
 
 def _write(
@@ -206,23 +320,24 @@ def _write(
         "VALUES (?, ?, ?, ?, ?, ?, ?)",
         sorted(stored, key=lambda row: row[1] or 0),  # in index order: fewer pages touched
     )
+    # The part of a report that beat its submit answer: the answer's insert finds it.
     execute_many(
         conn,
-        "INSERT INTO carrier_refs (connector_id, carrier_id, message_id, part, state) "
-        "VALUES (?, ?, ?, 0, ?) ON CONFLICT DO NOTHING",
+        "INSERT INTO carrier_refs (connector_id, carrier_id, message_id, part) "
+        "VALUES (?, ?, ?, 0) ON CONFLICT DO NOTHING",
         new_refs,
     )
     execute_many(
         conn,
         "UPDATE carrier_refs SET state = ? "
-        "WHERE connector_id = ? AND carrier_id = ? AND state IS NULL",
+        "WHERE connector_id = ? AND carrier_id = ? AND message_id = ? AND state IS NULL",
         part_states,
     )
     changed = sorted((m for m in loaded if m.changed), key=lambda m: m.id)
     execute_many(
         conn,
-        "UPDATE messages SET status = ?, parts_done = ?, error_code = ?, done_at = ? "
-        "WHERE id = ? AND status = ?",
+        "UPDATE messages SET status = ?, parts_done = ?, error_code = ?, error = NULL, "
+        "done_at = ? WHERE id = ? AND status = ?",
         [
             (
                 m.status,
@@ -247,17 +362,23 @@ def expire_silent(conn: Connection, now: datetime, late_window: timedelta) -> in
     """Sent messages with no final report by the end of their validity become `expired`.
 
     Without a validity of their own, a message waits the whole late-report window.
+    A report that still comes inside that window finishes it all the same (see
+    `apply_reports`): the carrier's word is the truth, the expiry only our guess.
     """
     driver = DriverValues(conn)
     rows = conn.execute(
         text(
-            "UPDATE messages SET status = 'expired', error_code = 'no_report', done_at = :now, "
+            "UPDATE messages SET status = 'expired', error_code = :code, done_at = :now, "
             "error = 'no delivery report by the end of its validity' "
             "WHERE status = 'sent' AND ((valid_until IS NOT NULL AND valid_until < :now) "
             "OR (valid_until IS NULL AND sent_at < :oldest)) "
             "RETURNING id, campaign_id, workspace_id, callback_url"
         ),
-        {"now": driver.moment(now), "oldest": driver.moment(now - late_window)},
+        {
+            "now": driver.moment(now),
+            "oldest": driver.moment(now - late_window),
+            "code": NO_REPORT,
+        },
     ).all()
     tally = Tally()
     for row in rows:
