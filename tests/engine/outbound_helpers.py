@@ -37,6 +37,20 @@ class RunningClock:
         return self.start + timedelta(seconds=time.monotonic() - self._began)
 
 
+class ManualClock:
+    """A clock the test moves by hand: the runtime sees time pass only when told, so a
+    test can stand just before and just at the moment something is due."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, moment: datetime) -> None:
+        self.now = moment
+
+
 def add_sim_connector(
     engine: Engine,
     workspace: WorkspaceRef,

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import random
@@ -25,9 +24,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from smscast.config import Settings
+from smscast.engine.campaigns import complete_finished_campaigns
 from smscast.engine.connectors import ConnectorRow, load_connector, write_states
 from smscast.engine.db_thread import DbThread
 from smscast.engine.dispatcher import utc_now
+from smscast.engine.launch import launch_due_campaigns
 from smscast.engine.leases import free_connectors, release_lease, take_lease
 from smscast.engine.outbox import cancel_cancelled_campaigns
 from smscast.engine.reports import expire_silent
@@ -37,8 +38,6 @@ from smscast.engine.runner import ConnectorRunner
 log = logging.getLogger("smscast.runtime")
 TICK_S = 1.0
 SWEEP_EVERY = 10  # ticks between expiry sweeps
-#: Where the campaigns side may define its once-a-second hooks.
-CAMPAIGN_MODULES = ("smscast.engine.campaigns", "smscast.engine.launch", "smscast.engine.scheduler")
 
 
 def default_worker_id() -> str:
@@ -175,22 +174,8 @@ class Runtime:
             write_states(conn, self.worker, states, self.clock())
 
     async def _campaign_hooks(self) -> None:
+        """Launches due campaigns and closes finished ones: imported plainly, so a broken
+        campaigns module stops the worker at start instead of silently sending nothing."""
         now = self.clock()
-        launch = _campaign_hook("launch_due_campaigns")
-        if launch is not None:
-            await self.db.run(launch, self.engine, self.settings, now)
-        complete = _campaign_hook("complete_finished_campaigns")
-        if complete is not None:
-            await self.db.run(complete, self.engine, now)
-
-
-def _campaign_hook(name: str) -> Callable[..., Any] | None:
-    for module_name in CAMPAIGN_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        hook: Callable[..., Any] | None = getattr(module, name, None)
-        if hook is not None:
-            return hook
-    return None
+        await self.db.run(launch_due_campaigns, self.engine, self.settings, now)
+        await self.db.run(complete_finished_campaigns, self.engine, now)

@@ -8,25 +8,13 @@ inside the same transaction (counters and statuses can never disagree).
 
 from __future__ import annotations
 
-import importlib
 from collections import defaultdict
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
 
-Bump = Callable[..., None]
-
-
-def _bump_function() -> Bump | None:
-    """The campaigns side's `bump_campaign_stats`, once that module is installed."""
-    try:
-        module = importlib.import_module("smscast.engine.stats")
-    except ImportError:
-        return None
-    bump: Bump | None = getattr(module, "bump_campaign_stats", None)
-    return bump
+from smscast.engine.stats import bump_campaign_stats
 
 
 def read_moment(value: Any) -> datetime | None:
@@ -57,12 +45,11 @@ class Tally:
         return {key: dict(values) for key, values in self._changes.items()}
 
     def write(self, conn: Connection) -> None:
-        bump = _bump_function()
-        if bump is None or not self._changes:
+        if not self._changes:
             return
         for (campaign_id, hour), deltas in self._changes.items():
             clean: dict[str, int | float] = {
                 name: (value if name == "cost" else int(value)) for name, value in deltas.items()
             }
-            bump(conn, campaign_id, hour, **clean)
+            bump_campaign_stats(conn, campaign_id, hour, **clean)
         self._changes.clear()
