@@ -5,9 +5,11 @@ from __future__ import annotations
 import random
 import threading
 
+import pytest
 from campaign_data import add_contact, add_pool
 from outbound_helpers import add_sim_connector, numbers
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from smscast.core.links import LinkPath, parse_link_path
 from smscast.engine import materialise
@@ -169,17 +171,28 @@ def test_a_contact_erased_while_its_batch_waits_gets_no_text(engine, settings, w
 
 
 def test_foreign_keys_are_checked_again_after_a_launch(engine, settings, workspace, now):
+    """SQLite's checks are off on the launch's writer connection (PostgreSQL keeps them):
+    afterwards every pooled connection refuses a text whose campaign does not exist."""
     campaign_id = _setup(engine, workspace, now, contacts=3, codes=3)
-    _launch(engine, settings.model_copy(update={"launch_batch_size": 1}), workspace,
-            campaign_id, now)  # fmt: skip
-    if engine.dialect.name != "sqlite":
-        return
+    result = _launch(engine, settings.model_copy(update={"launch_batch_size": 1}), workspace,
+                     campaign_id, now)  # fmt: skip
+    assert result["queued"] == 3
+    _check_outbox(engine, 3, set())
+    orphan = {**FIXED, "created_at": now, "workspace_id": workspace.id,
+              "campaign_id": campaign_id + 1000, "phone": "+48600200309", "body": "Hi"}  # fmt: skip
     pooled = [engine.connect() for _ in range(6)]
     try:
-        assert [c.exec_driver_sql("PRAGMA foreign_keys").scalar() for c in pooled] == [1] * 6
+        for conn in pooled:
+            with pytest.raises(IntegrityError):
+                conn.execute(insert(messages).values(**orphan))
+            conn.rollback()
+        if engine.dialect.name == "sqlite":
+            assert [c.exec_driver_sql("PRAGMA foreign_keys").scalar() for c in pooled] == [1] * 6
     finally:
         for conn in pooled:
             conn.close()
+    with engine.connect() as conn:
+        assert len(conn.execute(select(messages.c.id)).all()) == 3
 
 
 def test_launched_texts_carry_their_route(engine, settings, workspace, now):
