@@ -7,8 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import Engine
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from smscast.cli.output import fail
@@ -51,6 +53,27 @@ def _database_failure(engine: Engine, error: OperationalError | ProgrammingError
     return f"{where}; {behind}: run `smscast db upgrade`" if behind else where
 
 
+def missing_database(settings: Settings) -> str | None:
+    """Why there is no database to open: a SQLite file that does not exist (None otherwise).
+
+    SQLite would create an empty file on connect, so a command run from another folder
+    (the default URL is relative: ./var/smscast.db) used to leave a new empty database
+    there and answer as if there were no data. Only `smscast db upgrade` creates one.
+    """
+    url = make_url(settings.database_url)
+    database = url.database
+    if url.get_backend_name() != "sqlite" or not database or database == ":memory:":
+        return None
+    if database.startswith("file:") or Path(database).exists():
+        return None
+    return (
+        f"no database at {Path(database).resolve()} (SMSCAST_DATABASE_URL is "
+        f"{settings.database_url}, read in {Path.cwd()}): create it with `smscast db upgrade` "
+        "(then `smscast bootstrap`), or run smscast from the folder that holds it, or set "
+        "SMSCAST_DATABASE_URL to its path"
+    )
+
+
 @contextmanager
 def command_context() -> Iterator[Context]:
     """Opens the database for one command and turns user errors into a clean exit."""
@@ -58,6 +81,8 @@ def command_context() -> Iterator[Context]:
         settings = load_settings()
     except ValueError as error:
         fail(f"configuration: {error}")
+    if (missing := missing_database(settings)) is not None:
+        fail(missing)
     engine = create_db_engine(settings.database_url)
     try:
         yield Context(settings, engine)
