@@ -120,6 +120,15 @@ class Settings(BaseSettings):
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
         return tuple(sources)
 
+    def served_url(self) -> str:
+        """Where `smscast serve` answers, `http://HOST:PORT`: the default base of tracked
+        links (`/l/…`) for a workspace without a `short_domain`. A wildcard host (0.0.0.0,
+        ::) is not an address anyone can open, so it stands for this machine's loopback."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(self.host, self.host)
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
     def resolved_secret_key(self) -> bytes:
         """The secret key; on first use without one configured, creates DATA_DIR/secret.key."""
         if self.secret_key:

@@ -18,6 +18,7 @@ from typing import Any
 
 import typer
 
+from smscast.cli.context import missing_database
 from smscast.cli.output import fail
 from smscast.config import Settings, load_settings
 
@@ -38,6 +39,9 @@ def register(app: typer.Typer) -> None:
             settings = load_settings()
         except ValueError as error:
             fail(f"configuration: {error}")
+        if (missing := missing_database(settings)) is not None:
+            fail(missing)
+        settings = served_settings(settings, host, port)
         if simulator is not None:
             settings = settings.model_copy(update={"simulator": simulator})
         logging.basicConfig(
@@ -45,9 +49,17 @@ def register(app: typer.Typer) -> None:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         try:
-            asyncio.run(_serve(settings, host or settings.host, port or settings.port))
+            asyncio.run(_serve(settings, settings.host, settings.port))
         except OSError as error:
             fail(f"cannot start: {error}")
+
+
+def served_settings(settings: Settings, host: str | None, port: int | None) -> Settings:
+    """The settings with the address serve really listens on (`--host`, `--port` win), so
+    that what this process launches links to it (`Settings.served_url`), not port 8000."""
+    return settings.model_copy(
+        update={"host": host or settings.host, "port": port or settings.port}
+    )
 
 
 async def _serve(settings: Settings, host: str, port: int) -> None:

@@ -63,7 +63,7 @@ def register(app: typer.Typer) -> None:
             else:
                 ref_settings = ref.settings
         try:
-            rules = rules_from_settings(ref_settings)
+            rules = rules_from_settings(ref_settings, short_domain=ctx.settings.served_url())
         except UserError as error:
             fail(error.problem)
         shown = {

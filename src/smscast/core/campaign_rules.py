@@ -7,7 +7,8 @@
   per rolling window, across campaigns (limit 0: no cap).
 - `opt_out_footer_required` (false), `opt_out_keyword` ("STOP"): promotional texts end
   with the opt-out instruction in the contact's language.
-- `short_domain` ("http://127.0.0.1:8000"): tracked links are `{short_domain}/l/{token}`.
+- `short_domain` (default: the address `smscast serve` listens on, `http://HOST:PORT`):
+  tracked links are `{short_domain}/l/{token}`.
 - `part_price` (0.0): cost of one SMS part, for campaign cost.
 """
 
@@ -20,6 +21,9 @@ from smscast.core.caps import FrequencyCap, cap_from_settings
 from smscast.core.errors import UserError
 from smscast.core.schedule import QuietHours, parse_clock
 
+#: The link base when neither the workspace nor the caller says: serve's default address.
+DEFAULT_SHORT_DOMAIN = "http://127.0.0.1:8000"
+
 
 @dataclass(frozen=True, slots=True)
 class CampaignRules:
@@ -28,7 +32,7 @@ class CampaignRules:
     cap: FrequencyCap = field(default_factory=FrequencyCap)
     footer_required: bool = False
     opt_out_keyword: str = "STOP"
-    short_domain: str = "http://127.0.0.1:8000"
+    short_domain: str = DEFAULT_SHORT_DOMAIN
     part_price: float = 0.0
 
     def quiet_applies(self, purpose: str) -> bool:
@@ -42,8 +46,14 @@ def _bool(settings: dict[str, Any], key: str, default: bool) -> bool:
     return value
 
 
-def rules_from_settings(settings: dict[str, Any]) -> CampaignRules:
-    """The rules of a workspace; a wrong value names its setting."""
+def rules_from_settings(
+    settings: dict[str, Any], *, short_domain: str = DEFAULT_SHORT_DOMAIN
+) -> CampaignRules:
+    """The rules of a workspace; a wrong value names its setting.
+
+    `short_domain` is the link base when the workspace sets none: callers pass the
+    address the server really listens on, which only they know (`Settings.served_url`).
+    """
     window = settings.get("quiet_hours") or {}
     if not isinstance(window, dict):
         raise UserError.of("bad_setting", 'quiet_hours is {"start": "21:00", "end": "08:00"}',
@@ -55,7 +65,7 @@ def rules_from_settings(settings: dict[str, Any]) -> CampaignRules:
     price = settings.get("part_price", 0.0)
     if not isinstance(price, int | float) or price < 0:
         raise UserError.of("bad_setting", "part_price must be a number ≥ 0", field="part_price")
-    domain = str(settings.get("short_domain", "http://127.0.0.1:8000")).rstrip("/")
+    domain = str(settings.get("short_domain", short_domain)).rstrip("/")
     if not domain.startswith(("http://", "https://")):
         raise UserError.of(
             "bad_setting", "short_domain must start with http:// or https://", field="short_domain"

@@ -130,7 +130,8 @@ def decide_ab_winners(engine: Engine, settings: Settings, now: datetime,
             fresh = conn.execute(select(campaigns).where(campaigns.c.id == campaign.id)).one()
             run = int((fresh.schedule or {}).get("runs", 1)) - 1
             plan = make_plan(conn, workspace, fresh, run,
-                             Stage("rest", int(ab["sample_percent"])), now)  # fmt: skip
+                             Stage("rest", int(ab["sample_percent"])), now,
+                             link_base=settings.served_url())  # fmt: skip
         materialise(engine, settings, plan, now, rng)
         decided.append(campaign.id)
     return decided

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Text, and_, func, or_, select, type_coerce
 
-from smscast.core.campaign_rules import CampaignRules, rules_from_settings
+from smscast.core.campaign_rules import DEFAULT_SHORT_DOMAIN, CampaignRules, rules_from_settings
 from smscast.core.cost import MessageRules
 from smscast.core.errors import UserError
 from smscast.core.segment_parser import parse_segment
@@ -94,8 +94,10 @@ def _variants(conn: Connection, campaign: Any, stage: Stage) -> list[Variant]:
 
 
 def make_plan(conn: Connection, workspace: WorkspaceRef, campaign: Any, run: int, stage: Stage,
-              now: datetime) -> Plan:  # fmt: skip
-    rules = rules_from_settings(workspace.settings)
+              now: datetime, *, link_base: str = DEFAULT_SHORT_DOMAIN) -> Plan:  # fmt: skip
+    """`link_base`: where tracked links point unless the workspace sets `short_domain`
+    (launches pass `Settings.served_url()`, the address the server listens on)."""
+    rules = rules_from_settings(workspace.settings, short_domain=link_base)
     options = campaign.options or {}
     schedule = campaign.schedule or {}
     found = _variants(conn, campaign, stage)

@@ -66,7 +66,9 @@ class PreviewOut(BaseModel):
 
 @router.post("/preview", summary="Render a template with parts and cost", response_model=PreviewOut)
 def preview(body: PreviewIn, api: Api = Depends(reader)) -> Any:
-    workspace_rules = rules_from_settings(api.workspace.settings)
+    workspace_rules = rules_from_settings(
+        api.workspace.settings, short_domain=api.settings.served_url()
+    )
     template = compile_template(body.body)
     values: dict[str, Any] = {}
     language = body.language or "en"
