@@ -6,7 +6,7 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
@@ -23,6 +23,7 @@ from smscast.api.middleware import (
     RateLimiter,
 )
 from smscast.api.problems import install_problem_handlers
+from smscast.api.query_params import refuse_unknown_query
 from smscast.api.routes import ROUTERS
 from smscast.config import Settings
 from smscast.store.db import create_db_engine
@@ -52,6 +53,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         version=__version__,
         description=DESCRIPTION,
         lifespan=_lifespan,
+        dependencies=[Depends(refuse_unknown_query)],
         docs_url=None,  # served by `_install_docs` from the installed package, not a CDN
         redoc_url=None,  # ReDoc has no installable copy: one offline docs page is enough
         middleware=[

@@ -145,7 +145,14 @@ def _location(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or str(loc[0] if loc else "")
 
 
-def validation_response(error: RequestValidationError) -> JSONResponse:
+def validation_response(error: RequestValidationError, content_type: str = "") -> JSONResponse:
+    """422 naming each field at fault; a body that is no JSON is told apart: not JSON at
+    all (the wrong Content-Type: 415), or broken JSON (where, in lines and columns)."""
+    if isinstance(error.body, bytes) and error.body:  # read, but not as JSON: its type said so
+        return _not_json(content_type)
+    broken = next((item for item in error.errors() if item["type"] == "json_invalid"), None)
+    if broken is not None:
+        return _broken_json(broken, error.body)
     errors = []
     for item in error.errors():
         where = _location(tuple(item.get("loc", ())))
@@ -153,6 +160,34 @@ def validation_response(error: RequestValidationError) -> JSONResponse:
         errors.append({"field": where, "message": f"{where}: {message}", "code": item["type"]})
     first = errors[0] if errors else {"field": "", "message": "invalid request", "code": "invalid"}
     return problem(422, first["code"], first["message"], field=first["field"], errors=errors)
+
+
+def _not_json(content_type: str) -> JSONResponse:
+    given = content_type.split(";")[0].strip()
+    said = f"it was sent as {given}" if given else "it was sent without a Content-Type header"
+    return problem(
+        415,
+        "unsupported_media_type",
+        f"this takes a JSON body with the header Content-Type: application/json; {said}",
+        field="Content-Type",
+    )
+
+
+def _broken_json(item: Any, document: Any) -> JSONResponse:
+    """Where the JSON breaks, as an editor counts: line and column from 1."""
+    loc = tuple(item.get("loc", ()))
+    offset = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    reason = str((item.get("ctx") or {}).get("error") or "not valid JSON")
+    where = ""
+    if offset is not None and isinstance(document, str):
+        line = document.count("\n", 0, offset) + 1
+        column = offset - document.rfind("\n", 0, offset)
+        where = f" at line {line}, column {column}"
+    elif offset is not None:
+        where = f" at character {offset + 1}"
+    detail = f"the body is not valid JSON: {reason}{where}"
+    errors = [{"field": "body", "message": detail, "code": "json_invalid"}]
+    return problem(422, "json_invalid", detail, field="body", errors=errors)
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -166,9 +201,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             error.status, error.code, error.detail, field=error.field, headers=error.headers
         )
 
-    async def on_validation(_: Request, error: Exception) -> JSONResponse:
+    async def on_validation(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
-        return validation_response(error)
+        return validation_response(error, request.headers.get("content-type", ""))
 
     async def on_http(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StarletteHTTPException)
@@ -190,5 +225,5 @@ def install_problem_handlers(app: FastAPI) -> None:
 PROBLEM_CONTENT = {PROBLEM_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemBody"}}}
 COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ProblemBody, "description": _TITLES[status], "content": PROBLEM_CONTENT}
-    for status in (401, 403, 404, 409, 413, 422, 429)
+    for status in (400, 401, 403, 404, 409, 413, 422, 429)
 }
