@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -129,14 +130,23 @@ def _record(
         conn.execute(update(deliveries).where(deliveries.c.id == item.id).values(**values))
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 def run_webhook_worker(
-    engine: Engine, settings: Settings, stop: threading.Event, poll_s: float = 1.0
+    engine: Engine,
+    settings: Settings,
+    stop: threading.Event,
+    poll_s: float = 1.0,
+    clock: Callable[[], datetime] = utc_now,
 ) -> None:
-    """Delivers webhooks until `stop` is set; runs in a thread next to the API."""
+    """Delivers webhooks until `stop` is set; runs in a thread next to the API. `clock`
+    says when it is (tests pass their own, as they do to the runtime)."""
     with httpx.Client(timeout=settings.webhook_timeout_s, follow_redirects=False) as client:
         while not stop.is_set():
             try:
-                sent = deliver_due_webhooks(engine, settings, client, datetime.now(UTC))
+                sent = deliver_due_webhooks(engine, settings, client, clock())
             except Exception:
                 log.exception("webhook worker: delivery round failed")
                 sent = 0
