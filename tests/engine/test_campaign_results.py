@@ -4,25 +4,27 @@ how later runs of a recurring A/B test are sent."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from campaign_data import add_contact
+from campaign_data import add_contact, add_pool
 from mo_harness import LONG, setup_numbers
 from sqlalchemy import Engine, insert, select, update
 
 from smscast.channels.base import InboundMessage
 from smscast.config import Settings
 from smscast.engine.ab import variant_rates
+from smscast.engine.campaign_preview import preview_campaign
 from smscast.engine.campaigns import ABTest, CampaignDraft, create_campaign
 from smscast.engine.inbound import handle_inbound
 from smscast.engine.launch import launch_campaign, launch_due_campaigns
 from smscast.engine.segments import count_segment
-from smscast.engine.stats import campaign_report
+from smscast.engine.stats import bump_campaign_stats, campaign_report
 from smscast.engine.workspaces import WorkspaceRef
-from smscast.store.campaign_models import Click
+from smscast.store.campaign_models import Click, Coupon
 from smscast.store.messaging_models import Campaign, CampaignVariant, Message
-from smscast.store.models import table_of
+from smscast.store.models import Workspace, table_of
 
 messages = table_of(Message)
 variants = table_of(CampaignVariant)
@@ -134,3 +136,80 @@ def test_runs_after_the_ab_winner_go_to_the_whole_segment_with_the_winner(
         assert sorted(bodies) == ["Variant B"] * 40, f"run {week}"
         mark_sent(engine, campaign_id, run_at)
         launch_due_campaigns(engine, settings, run_at + timedelta(minutes=1))
+
+
+def priced(engine: Engine, workspace: WorkspaceRef, part_price: float) -> WorkspaceRef:
+    """The workspace with a price per part, as `smscast workspace settings` sets it."""
+    settings = {**workspace.settings, "part_price": part_price}
+    with engine.begin() as conn:
+        conn.execute(update(table_of(Workspace)).where(table_of(Workspace).c.id == workspace.id)
+                     .values(settings=settings))  # fmt: skip
+    return replace(workspace, settings=settings)
+
+
+def test_preview_counts_recipients_exclusions_parts_by_encoding_and_cost_as_launch_writes(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime
+) -> None:
+    workspace = priced(engine, workspace, 0.05)
+    add_contact(engine, workspace, "+48600100200", now, first_name="Ala")
+    add_contact(engine, workspace, "+48600100201", now, first_name="Łucja")  # Ł: UCS-2
+    add_contact(engine, workspace, "+48600100202", now, first_name="Ola", consent="opted_out")
+    add_contact(engine, workspace, "+48600100203", now, first_name="Ewa", consent=None)
+    add_contact(engine, workspace, "+48600100204", now)  # no first name, no default
+    draft = CampaignDraft(name="Shoes", body="Hi {{ first_name }}, shoes -20% today")
+    campaign_id = create_campaign(engine, workspace, draft, actor="t", now=now)
+    preview = preview_campaign(engine, settings, workspace, campaign_id, now)
+    assert (preview["targeted"], preview["recipients"]) == (5, 2)
+    assert {k: v for k, v in preview["excluded"].items() if v} == {
+        "opted_out": 1, "no_consent": 1, "missing_value": 1}
+    assert preview["excluded_total"] == 3
+    assert preview["encodings"] == {"GSM-7": {"messages": 1, "parts": 1},
+                                    "UCS-2": {"messages": 1, "parts": 1}}  # fmt: skip
+    assert (preview["parts"], preview["part_price"], preview["cost"]) == (2, 0.05, 0.1)
+    assert "+48600100204" in preview["problems"][0]
+    with engine.connect() as conn:  # nothing was written
+        assert conn.execute(select(messages.c.id)).first() is None
+    launch_campaign(engine, settings, workspace, campaign_id, actor="t", now=now)
+    with engine.connect() as conn:
+        written = conn.execute(select(messages.c.encoding, messages.c.parts)).all()
+    assert sorted(written) == [("GSM-7", 1), ("UCS-2", 1)]
+    report = campaign_report(engine, workspace.id, campaign_id)
+    assert report["excluded"] == preview["excluded"]
+
+
+def test_preview_of_a_coupon_campaign_reads_codes_without_claiming_them(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime
+) -> None:
+    for i in range(3):
+        add_contact(engine, workspace, f"+4860010020{i}", now)
+    add_pool(engine, workspace, "bf", ["ALPHA-2026-LONG-CODE-WITH-MANY-LETTERS", "B"], now)
+    draft = CampaignDraft(name="BF", body="Black Friday! " + "x" * 120 + " {{ coupon }}",
+                          coupon_pool="bf")  # fmt: skip
+    campaign_id = create_campaign(engine, workspace, draft, actor="t", now=now)
+    preview = preview_campaign(engine, settings, workspace, campaign_id, now)
+    assert preview["recipients"] == 3 and preview["coupons_missing"] == 1
+    assert preview["most_parts"] == 2  # the long code takes a second part
+    with engine.connect() as conn:
+        given = conn.execute(select(table_of(Coupon).c.allocated_at)).scalars().all()
+    assert given == [None, None]
+
+
+def test_report_gives_each_rate_with_numerator_and_denominator(
+    engine: Engine, workspace: WorkspaceRef, now: datetime
+) -> None:
+    draft = CampaignDraft(name="Rates", body="Hi")
+    campaign_id = create_campaign(engine, workspace, draft, actor="t", now=now)
+    empty = campaign_report(engine, workspace.id, campaign_id)["rates"]
+    assert empty["delivery"] == {"value": None, "numerator": 0, "denominator": 0}
+    with engine.begin() as conn:
+        bump_campaign_stats(conn, campaign_id, now, sent=8, delivered=6, unique_clicks=3,
+                            clicks=5, replies=2, opt_outs=1, parts=10, cost=0.5)  # fmt: skip
+    report = campaign_report(engine, workspace.id, campaign_id)
+    assert report["rates"] == {
+        "delivery": {"value": 0.75, "numerator": 6, "denominator": 8},
+        "click_through": {"value": 0.5, "numerator": 3, "denominator": 6},
+        "reply": {"value": 0.3333, "numerator": 2, "denominator": 6},
+        "opt_out": {"value": 0.1667, "numerator": 1, "denominator": 6},
+        "redemption": {"value": 0.0, "numerator": 0, "denominator": 6},
+    }
+    assert (report["parts"], report["cost"]) == (10, 0.5)

@@ -43,7 +43,7 @@ def test_allocation_never_hands_out_a_code_twice(engine, workspace, now):
         first = allocate_coupons(conn, pid, campaign_id, 6, now)
         second = allocate_coupons(conn, pid, campaign_id, 4, now)
         assert len(set(first) | set(second)) == 10
-        with pytest.raises(UserError, match="1 codes missing"):
+        with pytest.raises(UserError, match="1 code missing"):
             allocate_coupons(conn, pid, campaign_id, 1, now)
 
 

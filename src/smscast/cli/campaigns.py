@@ -1,4 +1,4 @@
-"""`smscast campaigns`: create, launch, pause, resume, cancel, report."""
+"""`smscast campaigns`: create, preview, launch, pause, resume, cancel, report."""
 
 from __future__ import annotations
 
@@ -8,15 +8,17 @@ import typer
 
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import WORKSPACE, console, print_json
+from smscast.core.counts import counted
 from smscast.core.errors import UserError
 from smscast.core.schedule import parse_clock, parse_duration, parse_moment
+from smscast.engine.campaign_preview import preview_campaign
 from smscast.engine.campaigns import ABTest, CampaignDraft, change_status, create_campaign
 from smscast.engine.campaigns import list_campaigns as list_rows
 from smscast.engine.launch import launch_campaign
 from smscast.engine.stats import campaign_report
 from smscast.engine.workspaces import WorkspaceRef
 
-app = typer.Typer(help="Campaigns: create, launch, pause, resume, cancel, report.",
+app = typer.Typer(help="Campaigns: create, preview, launch, pause, resume, cancel, report.",
                   no_args_is_help=True)  # fmt: skip
 
 AS_JSON = typer.Option(False, "--json", help="Print JSON")
@@ -195,6 +197,57 @@ def report(campaign_id: int = typer.Argument(...), workspace: str | None = WORKS
     for reason, count in result["excluded"].items():
         if count:
             console.print(f"    {reason:<16} {count}", highlight=False)
+    console.print("  rates", highlight=False)
+    for name, (label, numerator, denominator) in RATE_WORDS.items():
+        line = _rate_line(result["rates"][name], numerator, denominator)
+        console.print(f"    {label:<16} {line}", highlight=False)
 
 
+RATE_WORDS = {
+    "delivery": ("delivery", "delivered", "sent"),
+    "click_through": ("click-through", "clicked", "delivered"),
+    "reply": ("reply", "replied", "delivered"),
+    "opt_out": ("opt-out", "opted out", "delivered"),
+    "redemption": ("redemption", "redeemed", "delivered"),
+}
+"""How the human report names each rate and its two counts."""
 
+
+def _rate_line(rate: dict[str, Any], numerator: str, denominator: str) -> str:
+    """`95.0 % (95 delivered of 100 sent)`; a dash while nothing was counted below it."""
+    value = "-" if rate["value"] is None else f"{rate['value'] * 100:.1f} %"
+    return f"{value:<8} ({rate['numerator']} {numerator} of {rate['denominator']} {denominator})"
+
+
+@app.command("preview")
+def preview(campaign_id: int = typer.Argument(...), workspace: str | None = WORKSPACE,
+            as_json: bool = AS_JSON) -> None:  # fmt: skip
+    """Before launch: recipients, exclusions by reason, parts by encoding, total parts, cost."""
+    with command_context() as ctx:
+        result = preview_campaign(ctx.engine, ctx.settings, ctx.workspace(workspace),
+                                  campaign_id, now())  # fmt: skip
+    if as_json:
+        print_json(result)
+        return
+    console.print(f"[bold]{result['name']}[/] ({result['status']}, {result['purpose']})")
+    console.print(f"  {counted(result['targeted'], 'contact', grouped=True)} in the segment, "
+                  f"{counted(result['recipients'], 'recipient', grouped=True)}",
+                  highlight=False)  # fmt: skip
+    console.print(f"  excluded       {result['excluded_total']:,}", highlight=False)
+    for reason, count in result["excluded"].items():
+        if count:
+            console.print(f"    {reason:<16} {count:,}", highlight=False)
+    for encoding, found in result["encodings"].items():
+        console.print(f"  {encoding:<14} {counted(found['messages'], 'message', grouped=True)}, "
+                      f"{counted(found['parts'], 'part', grouped=True)}",
+                      highlight=False)  # fmt: skip
+    console.print(f"  parts          {result['parts']:,} (at most {result['most_parts']} per "
+                  "message)", highlight=False)  # fmt: skip
+    console.print(f"  cost           {result['cost']:.2f} ({result['part_price']} per part)",
+                  highlight=False)  # fmt: skip
+    if result["coupons_missing"]:
+        console.print(f"  the coupon pool is short of "
+                      f"{counted(result['coupons_missing'], 'code', grouped=True)}: "
+                      "a launch would be refused", highlight=False)  # fmt: skip
+    for problem in result["problems"]:
+        console.print(f"  {problem}", highlight=False)

@@ -7,6 +7,7 @@ import typer
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import WORKSPACE, console, print_json
 from smscast.core.consent import Action, Channel, Source
+from smscast.core.counts import counted
 from smscast.engine.consent import (
     ConsentChange,
     consent_history,
@@ -83,4 +84,5 @@ def rebuild(workspace: str | None = WORKSPACE) -> None:
     """Rebuild everyone's current consent from the ledger."""
     with command_context() as ctx:
         count = rebuild_consent_state(ctx.engine, ctx.workspace(workspace))
-    console.print(f"rebuilt consent state of {count:,} contacts from the ledger")
+    console.print(f"rebuilt consent state of {counted(count, 'contact', grouped=True)} from the "
+                  "ledger")

@@ -16,6 +16,7 @@ from rich.progress import (
 
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import WORKSPACE, console, fail, print_json
+from smscast.core.counts import counted
 from smscast.engine.contacts import count_contacts, erase_contact, export_contacts, show_contact
 from smscast.engine.contacts_import import ImportRequest, import_contacts
 from smscast.engine.import_jobs import list_imports, show_import
@@ -107,7 +108,7 @@ def export(
     """Export contacts to CSV (a cell that a spreadsheet would run as a formula starts with ')."""
     with command_context() as ctx:
         written = export_contacts(ctx.engine, ctx.workspace(workspace), file)
-    console.print(f"exported {written:,} contacts to {file}")
+    console.print(f"exported {counted(written, 'contact', grouped=True)} to {file}")
 
 
 @app.command("show")
@@ -142,7 +143,8 @@ def count(workspace: str | None = WORKSPACE, as_json: bool = AS_JSON) -> None:
         print_json(counts)
     else:
         console.print(
-            f"{counts['contacts']:,} contacts · {counts['opted_in']:,} opted in · "
+            f"{counted(counts['contacts'], 'contact', grouped=True)} · "
+            f"{counts['opted_in']:,} opted in · "
             f"{counts['opted_out']:,} opted out"
         )
 

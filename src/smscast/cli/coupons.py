@@ -9,6 +9,7 @@ import typer
 
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import WORKSPACE, console, fail, print_json
+from smscast.core.counts import counted
 from smscast.engine.coupons import add_codes, generate_codes, pool_summaries, redeem_coupon
 
 app = typer.Typer(help="Coupon pools and redemptions.", no_args_is_help=True)
@@ -28,7 +29,8 @@ def import_(
     with command_context() as ctx:
         result = add_codes(ctx.engine, ctx.workspace(workspace), pool, codes, actor=actor(),
                            now=now())  # fmt: skip
-    console.print(f"{result['added']} codes added to {pool!r}, {result['skipped']} skipped")
+    console.print(f"{counted(result['added'], 'code')} added to {pool!r}, "
+                  f"{result['skipped']} skipped")
 
 
 @app.command("generate")
@@ -44,7 +46,7 @@ def generate(
         result = generate_codes(ctx.engine, ctx.workspace(workspace), pool, count,
                                 rng=random.SystemRandom(), length=length, prefix=prefix,
                                 actor=actor(), now=now())  # fmt: skip
-    console.print(f"{result['added']} codes generated into {pool!r}")
+    console.print(f"{counted(result['added'], 'code')} generated into {pool!r}")
 
 
 @app.command("list")
@@ -59,7 +61,7 @@ def list_(
         print_json(rows)
         return
     for row in rows:
-        console.print(f"{row['pool']}: {row['codes']} codes, {row['allocated']} given, "
+        console.print(f"{row['pool']}: {counted(row['codes'], 'code')}, {row['allocated']} given, "
                       f"{row['free']} free, {row['redeemed']} redeemed")  # fmt: skip
 
 

@@ -6,6 +6,7 @@ import typer
 
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import WORKSPACE, console, print_json
+from smscast.core.counts import counted
 from smscast.engine.numbers import add_number, list_numbers
 from smscast.engine.response_report import number_report
 
@@ -65,14 +66,16 @@ def report(
     if as_json:
         print_json(result)
         return
-    console.print(f"[bold]{result['number']}[/] ({result['kind']}): {result['inbound']} inbound "
-                  f"from {result['unique_senders']} senders", highlight=False)  # fmt: skip
+    console.print(f"[bold]{result['number']}[/] ({result['kind']}): "
+                  f"{counted(result['inbound'], 'inbound text')} from "
+                  f"{counted(result['unique_senders'], 'sender')}", highlight=False)  # fmt: skip
     for route, count in result["by_route"].items():
         console.print(f"  {route:<16} {count}", highlight=False)
     if result["keywords"]:
         console.print("[bold]keywords[/]")
     for k in result["keywords"]:
-        console.print(f"  {k['keyword']:<20} {k['hits']} hits, {k['unique_senders']} senders",
+        console.print(f"  {k['keyword']:<20} {counted(k['hits'], 'hit')}, "
+                      f"{counted(k['unique_senders'], 'sender')}",
                       highlight=False)  # fmt: skip
     if result["campaigns"]:
         console.print("[bold]campaigns[/]")

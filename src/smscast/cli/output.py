@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 import typer
 from rich.console import Console
 
+from smscast.core.counts import counted as counted  # "1 contact", "2 contacts": for every command
 from smscast.core.errors import Problem
 
 console = Console()

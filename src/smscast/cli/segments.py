@@ -6,6 +6,7 @@ import typer
 
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import WORKSPACE, console, print_json
+from smscast.core.counts import counted
 from smscast.engine.segments import count_segment, delete_segment, list_segments, save_segment
 
 app = typer.Typer(help="Segments: who a campaign goes to.", no_args_is_help=True)
@@ -24,7 +25,7 @@ def count(
     if as_json:
         print_json(result)
     else:
-        console.print(f"{result['count']} contacts")
+        console.print(counted(result["count"], "contact"))
 
 
 @app.command("save")

@@ -13,6 +13,7 @@ import typer
 
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import console, fail, print_json
+from smscast.core.counts import counted
 from smscast.engine.connectors import KINDS, add_connector, list_connectors
 from smscast.engine.outbox import outbox_counts
 
@@ -157,7 +158,8 @@ def state(
             console.print(f"    last error: {error}", highlight=False)
     unrouted = counts.get(None, {}).get("queued", 0)
     if unrouted:
-        console.print(f"{unrouted} queued message(s) have no connector yet")
+        console.print(f"{counted(unrouted, 'queued message')} "
+                      f"{'has' if unrouted == 1 else 'have'} no connector yet")
 
 
 def _read(workspace: str | None) -> tuple[list[dict[str, Any]], dict[int | None, dict[str, int]]]:

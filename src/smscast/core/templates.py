@@ -17,7 +17,15 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, pass_context
+from jinja2 import (
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+    meta,
+    nodes,
+    pass_context,
+    sandbox,
+)
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.runtime import Context
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -184,10 +192,53 @@ def _syntax_problem(source: str, exc: TemplateSyntaxError) -> UserError:
     return UserError.of("template.syntax", message, field="template", line=line, column=column)
 
 
+_INTERNAL_NAMES = frozenset({"mro", *sandbox.UNSAFE_GENERATOR_ATTRIBUTES,
+                             *sandbox.UNSAFE_COROUTINE_ATTRIBUTES,
+                             *sandbox.UNSAFE_ASYNC_GENERATOR_ATTRIBUTES})  # fmt: skip
+"""Attributes the sandbox refuses besides those beginning with `_` (frames, code, mro)."""
+
+
+def _accessed_name(node: nodes.Node) -> str | None:
+    """The attribute a node reads by a literal name: `x.name`, `x|attr("name")`, and
+    `x["__name__"]` (a key with one `_` may well be a mapping's own key)."""
+    if isinstance(node, nodes.Getattr):
+        return str(node.attr)
+    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        key = node.arg.value
+        return key if isinstance(key, str) and key.startswith("__") else None
+    if isinstance(node, nodes.Filter) and node.name == "attr" and node.args:
+        first = node.args[0]
+        if isinstance(first, nodes.Const) and isinstance(first.value, str):
+            return first.value
+    return None
+
+
+def _unsafe_access(source: str, tree: nodes.Template) -> UserError | None:
+    """A template reaching past the values it is given (`x.__class__`): the sandbox would
+    refuse it for every recipient at send time, so it is refused where it is written."""
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
+        name = _accessed_name(node)
+        if name is None or not (name.startswith("_") or name in _INTERNAL_NAMES):
+            continue
+        line = node.lineno
+        column = next((col for at, col, _kind, value, _previous in _positions(source)
+                       if at == line and name in value), None)  # fmt: skip
+        where = f"line {line}, column {column}" if column else f"line {line}"
+        return UserError.of(
+            "template.unsafe", f"{where}: a template may not reach {name!r} (only the "
+            "contact's values, their attributes and methods are open to it)", field="template",
+            line=line, column=column,
+        )  # fmt: skip
+    return None
+
+
 def compile_template(source: str, *, known: Collection[str] | None = None) -> MessageTemplate:
     """Parses and checks a template; with `known` (a contact schema), also its variables."""
     try:
         tree = _ENV.parse(source)
+        unsafe = _unsafe_access(source, tree)
+        if unsafe is not None:
+            raise unsafe
         undeclared = meta.find_undeclared_variables(tree)
         plain = plain_pieces(tree)
         compiled = _ENV.from_string(tree)

@@ -115,11 +115,16 @@ def _check_draft(conn: Connection, workspace: WorkspaceRef, draft: CampaignDraft
     check_segment(parse_segment(expression), known)
     for name, body, _ in _bodies(draft):
         try:
-            compile_template(body, known=[*known, *TEMPLATE_FIELDS])
+            template = compile_template(body, known=[*known, *TEMPLATE_FIELDS])
         except UserError as error:
             raise UserError.of(error.problem.code, f"variant {name}: {error.problem.message}",
                                field="body", line=error.problem.line,
                                column=error.problem.column) from None  # fmt: skip
+        if draft.coupon_pool is None and template.position("coupon") is not None:
+            raise UserError.of(
+                "no_coupon_pool", f"variant {name} uses {{{{ coupon }}}} but the campaign has "
+                "no coupon pool (--coupon-pool NAME)", field="coupon_pool",
+            )  # fmt: skip
     if draft.at is not None and draft.at < now:
         raise UserError.of(
             "in_the_past", f"{draft.at:%Y-%m-%d %H:%M} UTC is in the past", field="at"

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
+from smscast.core.counts import counted
 from smscast.core.errors import UserError
 from smscast.engine.audit import record_audit
 from smscast.engine.stats import bump_campaign_stats
@@ -54,9 +55,12 @@ def pool_id(conn: Connection, workspace: WorkspaceRef, name: str, *, create: boo
     )
 
 
-def _clean_codes(codes: Iterable[str]) -> list[str]:
+def _clean_codes(codes: Iterable[str], existing: Iterable[str] = ()) -> list[str]:
+    """The codes stripped, each once; refuses two that differ only in case (see
+    `_case_clash`), among themselves or against the pool's `existing` codes."""
     cleaned: list[str] = []
-    seen: set[str] = set()
+    seen: dict[str, tuple[str, str]] = {code.lower(): (code, "already in the pool")
+                                        for code in existing}  # fmt: skip
     for number, raw in enumerate(codes, start=1):
         code = raw.strip()
         if not code:
@@ -66,10 +70,22 @@ def _clean_codes(codes: Iterable[str]) -> list[str]:
                 "bad_coupon", f'code {number} "{code[:70]}": codes are up to {MAX_CODE} '
                 "characters without spaces", field="codes",
             )  # fmt: skip
-        if code not in seen:
-            seen.add(code)
+        first = seen.get(code.lower())
+        if first is None:
+            seen[code.lower()] = (code, f"code {number}")
             cleaned.append(code)
+        elif first[0] != code:
+            raise _case_clash(number, code, *first)
     return cleaned
+
+
+def _case_clash(number: int, code: str, other: str, where: str) -> UserError:
+    """People type a code in any case and redemption finds it so: a pool cannot hold two
+    codes that differ only in case, or one redemption could not tell which was meant."""
+    return UserError.of(
+        "duplicate_coupon", f'code {number} "{code}" differs from "{other}" ({where}) only in '
+        "case; codes are found in any case when redeemed", field="codes",
+    )  # fmt: skip
 
 
 def add_codes(
@@ -77,12 +93,14 @@ def add_codes(
     actor: str, now: datetime,
 ) -> dict[str, Any]:  # fmt: skip
     """Adds codes to a pool (creating it), skipping ones it already has; returns the counts."""
-    cleaned = _clean_codes(codes)
+    codes = list(codes)
+    _clean_codes(codes)  # a bad file is refused before the pool is created
     with engine.begin() as conn:
         target = pool_id(conn, workspace, pool, create=True, now=now)
         existing = set(
             conn.execute(select(coupons.c.code).where(coupons.c.pool_id == target)).scalars()
         )
+        cleaned = _clean_codes(codes, existing)
         fresh = [code for code in cleaned if code not in existing]
         for start in range(0, len(fresh), 10_000):
             insert_rows(conn, coupons, ("pool_id", "code"),
@@ -152,7 +170,7 @@ def allocate_coupons(
         if not rows:
             raise UserError.of(
                 "coupons_exhausted",
-                f"the coupon pool ran out: {count - len(claimed)} codes missing",
+                f"the coupon pool ran out: {counted(count - len(claimed), 'code')} missing",
                 field="coupon_pool",
             )
         claimed.extend(rows)
@@ -211,17 +229,26 @@ def release_coupons(conn: Connection, pool: int, codes: list[str]) -> None:
 def redeem_coupon(
     engine: Engine, workspace: WorkspaceRef, code: str, *, actor: str, now: datetime
 ) -> dict[str, Any]:
-    """Marks a handed-out code as used, once; counts it for the campaign that sent it."""
-    code = code.strip()
+    """Marks a handed-out code as used, once; counts it for the campaign that sent it.
+
+    The code is found in any case (people type "bf-7k2q" for "BF-7K2Q"); a pool never
+    holds two codes that differ only in case (see `add_codes`), and across pools the one
+    typed exactly comes first.
+    """
+    typed = code.strip()
     with engine.begin() as conn:
         row = conn.execute(
             select(coupons, pools.c.name.label("pool"))
             .join(pools, pools.c.id == coupons.c.pool_id)
-            .where(pools.c.workspace_id == workspace.id, coupons.c.code == code)
+            .where(pools.c.workspace_id == workspace.id,
+                   func.lower(coupons.c.code) == func.lower(typed))
+            .order_by((coupons.c.code == typed).desc(), coupons.c.id)
+            .limit(1)
             .with_for_update()
-        ).first()
+        ).first()  # fmt: skip
         if row is None:
-            raise UserError.of("unknown_coupon", f'no coupon "{code}"', field="code")
+            raise UserError.of("unknown_coupon", f'no coupon "{typed}"', field="code")
+        code = row.code
         if row.redeemed_at is not None:
             raise UserError.of(
                 "coupon_redeemed",

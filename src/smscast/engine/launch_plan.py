@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Text, and_, func, or_, select, type_coerce
 
 from smscast.core.campaign_rules import DEFAULT_SHORT_DOMAIN, CampaignRules, rules_from_settings
 from smscast.core.cost import MessageRules
+from smscast.core.counts import counted
 from smscast.core.errors import UserError
 from smscast.core.segment_parser import parse_segment
 from smscast.core.templates import compile_template
@@ -198,8 +199,9 @@ def check_coupons(conn: Connection, plan: Plan, where: Any, after: int) -> None:
     if free < need:
         raise UserError.of(
             "coupons_exhausted",
-            f"the coupon pool has {free} free codes but this launch needs up to {need}: "
-            f"{need - free} codes missing; add codes with `smscast coupons import` or "
+            f"the coupon pool has {counted(free, 'free code')} but this launch needs up to "
+            f"{need}: {counted(need - free, 'code')} missing; add codes with "
+            "`smscast coupons import` or "
             "`smscast coupons generate`",
             field="coupon_pool",
         )

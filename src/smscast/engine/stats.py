@@ -82,8 +82,32 @@ def hourly_counts(conn: Connection, campaign_id: int) -> list[dict[str, Any]]:
     ]
 
 
+RATES = (
+    ("delivery", "delivered", "sent"),
+    ("click_through", "unique_clicks", "delivered"),
+    ("reply", "replies", "delivered"),
+    ("opt_out", "opt_outs", "delivered"),
+    ("redemption", "redemptions", "delivered"),
+)
+"""Each rate as (name, numerator counter, denominator counter). Clicks, replies, opt-outs
+and redemptions are measured against the texts that arrived: a text that never reached
+anyone cannot be clicked, and counting it would make a bad route look like a bad offer."""
+
+
+def rate(numerator: int, denominator: int) -> dict[str, Any]:
+    """A rate with what it is made of; no value (None) while nothing was counted below it."""
+    value = round(numerator / denominator, 4) if denominator else None
+    return {"value": value, "numerator": numerator, "denominator": denominator}
+
+
+def campaign_rates(totals: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The campaign's rates from its summed counters (see `RATES`)."""
+    return {name: rate(int(totals[top]), int(totals[bottom])) for name, top, bottom in RATES}
+
+
 def campaign_report(engine: Engine, workspace_id: int, campaign_id: int) -> dict[str, Any]:
-    """What the campaign achieved so far: status and every counter, exclusions by reason."""
+    """What the campaign achieved so far: status, every counter, its rates (each with
+    numerator and denominator), exclusions by reason."""
     with engine.connect() as conn:
         campaign = conn.execute(
             select(campaigns).where(
@@ -103,6 +127,7 @@ def campaign_report(engine: Engine, workspace_id: int, campaign_id: int) -> dict
         "status": campaign.status,
         "purpose": campaign.purpose,
         **totals,
+        "rates": campaign_rates(totals),
         "excluded": excluded,
         "excluded_total": sum(excluded.values()),
         "hours": hours,

@@ -12,6 +12,7 @@ from smscast.api.deps import Api, idempotency_key, reader, require
 from smscast.api.pagination import Page, PageParams, page_of, page_params
 from smscast.api.problems import COMMON_RESPONSES
 from smscast.core.roles import Permission
+from smscast.engine.campaign_preview import preview_campaign
 from smscast.engine.campaigns import CampaignDraft, change_status, create_campaign, list_campaigns
 from smscast.engine.launch import launch_campaign
 from smscast.engine.stats import campaign_report
@@ -120,11 +121,20 @@ def create(body: CampaignIn, api: Api = Depends(writer)) -> Any:
 
 @router.get(
     "/{campaign_id}",
-    summary="A campaign's report: status and every counter",
+    summary="A campaign's report: status, every counter, rates with numerator and denominator",
     response_model=StatusOut,
 )
 def report(campaign_id: int = Id, api: Api = Depends(reader)) -> Any:
     return {"id": campaign_id, **campaign_report(api.engine, api.workspace.id, campaign_id)}
+
+
+@router.get(
+    "/{campaign_id}/preview",
+    summary="Before launch: recipients, exclusions by reason, parts by encoding, parts, cost",
+    response_model=StatusOut,
+)
+def preview(campaign_id: int = Id, api: Api = Depends(reader)) -> Any:
+    return preview_campaign(api.engine, api.settings, api.workspace, campaign_id, api.now)
 
 
 @router.post(
