@@ -8,9 +8,11 @@ from api_checks import problem_of
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert, update
 
-from smscast.channels.base import LogEntry
+from smscast.channels.base import InboundMessage, LogEntry
+from smscast.config import Settings
 from smscast.engine.connector_log import record_log_entries
 from smscast.engine.connectors import add_connector
+from smscast.engine.inbound import handle_inbound
 from smscast.engine.messages_view import show_message
 from smscast.engine.numbers import add_number
 from smscast.engine.workspaces import WorkspaceRef
@@ -142,3 +144,35 @@ def test_a_queued_message_says_why_it_waits(
     )
     assert [step["status"] for step in shown["history"]] == ["queued", "held"]
     assert show_message(engine, workspace, message_id, morning)["waiting"].startswith("due now")
+
+
+def test_an_inbound_text_shows_its_route_and_the_answer_that_failed(
+    client: TestClient, engine: Engine, workspace: WorkspaceRef, now: datetime,
+    api_settings: Settings,
+) -> None:  # fmt: skip
+    connector_id = _number(engine, workspace, now)
+    rule = client.post("/api/v1/keyword-rules", json={
+        "number": "+48500100200", "keyword": "PROMO",
+        "actions": [{"type": "reply", "text": "Code SAVE10"}],
+    })  # fmt: skip
+    assert rule.status_code == 201, rule.text
+    handle_inbound(engine, api_settings, connector_id,
+                   InboundMessage("+48601234567", "+48500100200", "promo", now))  # fmt: skip
+    [inbound] = client.get("/api/v1/messages", params={"direction": "in"}).json()["items"]
+    [answer] = client.get("/api/v1/messages", params={"direction": "out"}).json()["items"]
+    with engine.begin() as conn:
+        conn.execute(update(messages).where(messages.c.id == answer["id"]).values(
+            status="failed", error_code="refused", error="sender not allowed", done_at=now,
+        ))  # fmt: skip
+
+    shown = client.get(f"/api/v1/messages/{inbound['id']}").json()
+
+    assert (shown["route"]["route"], shown["route"]["keyword"]) == ("keyword", "promo")
+    assert shown["route"]["replies"] == 1
+    assert [(a["id"], a["status"], a["error"]) for a in shown["answers"]] == [
+        (answer["id"], "failed", "sender not allowed")
+    ]
+    assert [step["status"] for step in shown["history"]] == ["received"]
+    failed = client.get(f"/api/v1/messages/{answer['id']}").json()
+    assert failed["kind"] == "auto_reply"
+    assert failed["failure"] == "failed: refused: sender not allowed"
