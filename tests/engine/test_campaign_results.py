@@ -213,3 +213,22 @@ def test_report_gives_each_rate_with_numerator_and_denominator(
         "redemption": {"value": 0.0, "numerator": 0, "denominator": 6},
     }
     assert (report["parts"], report["cost"]) == (10, 0.5)
+
+
+def test_preview_counts_tracked_links_at_the_length_the_launch_writes(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime
+) -> None:
+    for i in range(3):
+        add_contact(engine, workspace, f"+4860010020{i}", now)
+    url = "https://shop.example/" + "winter-sale/" * 8  # far longer than its short link
+    for filler in (110, 130):  # one text in one part, then in two
+        body = "y" * filler + " {{ link('" + url + "') }}"
+        draft = CampaignDraft(name=f"L{filler}", body=body, purpose="informational")
+        campaign_id = create_campaign(engine, workspace, draft, actor="t", now=now)
+        preview = preview_campaign(engine, settings, workspace, campaign_id, now)
+        launch_campaign(engine, settings, workspace, campaign_id, actor="t", now=now)
+        with engine.connect() as conn:
+            parts = conn.execute(select(messages.c.parts).where(
+                messages.c.campaign_id == campaign_id)).scalars().all()
+        assert preview["encodings"] == {"GSM-7": {"messages": 3, "parts": sum(parts)}}
+        assert preview["most_parts"] == (1 if filler == 110 else 2)
