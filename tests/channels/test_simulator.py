@@ -412,7 +412,7 @@ async def test_the_http_endpoint_injects_mos_and_refuses_bad_requests(sim) -> No
     async with httpx.AsyncClient(base_url=base) as http:
         sent = await http.post("/mo", json={"from": "+48600111222", "to": "4000", "text": "STOP"})
         assert sent.status_code == 202
-        assert sent.json() == {"parts": 1, "queued": False}
+        assert sent.json() == {"parts": 1, "delivered": True}
         missing = await http.post("/mo", json={"from": "+48600111222", "to": "4000"})
         assert missing.status_code == 400 and '"text"' in missing.json()["error"]
         broken = await http.post("/mo", content=b"{not json")

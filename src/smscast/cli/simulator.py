@@ -6,13 +6,20 @@ import asyncio
 import json
 import logging
 import signal
+import time
 import urllib.error
 import urllib.request
 from typing import Any
 
 import typer
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
+from smscast.cli.context import missing_database
 from smscast.cli.output import console, fail, print_json
+from smscast.config import Settings, load_settings
+from smscast.engine.inbound_outcome import InboundOutcome, find_inbound_outcome, last_inbound_id
+from smscast.store.db import create_db_engine
 
 app = typer.Typer(
     help="The built-in SMSC simulator: run it, or send it an inbound message.",
@@ -113,16 +120,67 @@ def send_mo(
     text: str = typer.Argument(..., help="The message text."),
     sender: str = typer.Option(..., "--from", help="The phone it comes from, e.g. +48600111222."),
     recipient: str = typer.Option(..., "--to", help="Our number it is sent to, e.g. 4000."),
-    url: str = typer.Option("http://127.0.0.1:2776", help="The running simulator's HTTP address."),
+    url: str | None = typer.Option(
+        None,
+        help="The running simulator's HTTP address "
+        "[default: http://127.0.0.1:SMSCAST_SIMULATOR_HTTP_PORT, 2776].",
+    ),
+    wait: float = typer.Option(
+        5.0, help="Seconds to wait for smscast to route the text and say how (0: do not wait)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
-    """Send an inbound message (MO) through a running simulator to the bound ESME."""
+    """Send an inbound message (MO) through a running simulator, and say how smscast routed it.
+
+    The simulator hands the text to the bound connector (that of `smscast serve`); the
+    command then reads from the database what became of it: a keyword rule, a reply to a
+    campaign, a ticket, an opt-out...
+    """
+    settings = _settings()
+    if url is None:
+        if not settings.simulator_http_port:
+            fail("the simulator's HTTP port is off (SMSCAST_SIMULATOR_HTTP_PORT=0); pass --url")
+        url = f"http://127.0.0.1:{settings.simulator_http_port}"
+    engine = _database(settings) if wait > 0 else None
+    try:
+        mark = last_inbound_id(engine) if engine is not None else 0
+        answer = _inject(url, sender, recipient, text)
+        outcome = None
+        if engine is not None and answer.get("delivered"):
+            outcome = _await_outcome(engine, mark, sender, text, wait)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    parts = int(answer.get("parts", 1))
+    summary = _summary(answer, outcome, parts, wait, engine is not None)
+    if as_json:
+        print_json({**answer, "route": outcome.as_dict() if outcome else None, "summary": summary})
+    else:
+        console.print(summary, highlight=False)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ValueError as error:
+        fail(f"configuration: {error}")
+
+
+def _database(settings: Settings) -> Engine | None:
+    """The database to read the route from; None without one (a simulator on its own)."""
+    if missing_database(settings) is not None:
+        return None
+    return create_db_engine(settings.database_url)
+
+
+def _inject(url: str, sender: str, recipient: str, text: str) -> dict[str, Any]:
     body = json.dumps({"from": sender, "to": recipient, "text": text}).encode()
     request = urllib.request.Request(
         url.rstrip("/") + "/mo", data=body, headers={"Content-Type": "application/json"}
     )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
-            answer = json.loads(response.read())
+            answer: dict[str, Any] = json.loads(response.read())
     except urllib.error.HTTPError as exc:
         try:
             message = json.loads(exc.read()).get("error", exc.reason)
@@ -131,5 +189,46 @@ def send_mo(
         fail(f"the simulator refused the MO: {message}")
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        fail(f"no simulator answers at {url} ({reason}); start one with `smscast simulator`")
-    print_json(answer)
+        fail(
+            f"no simulator answers at {url} ({reason}); start one with `smscast serve` or "
+            "`smscast simulator`, or pass --url (SMSCAST_SIMULATOR_HTTP_PORT sets the port)"
+        )
+    return answer
+
+
+def _await_outcome(
+    engine: Engine, mark: int, sender: str, text: str, wait: float
+) -> InboundOutcome | None:
+    """Polls for the routed text: the connector stores it a moment after the simulator
+    hands it over, and a database error here only means we cannot say what happened."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            found = find_inbound_outcome(engine, after_id=mark, sender=sender, text=text)
+        except SQLAlchemyError:
+            return None
+        if found is not None or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.1)
+
+
+def _summary(
+    answer: dict[str, Any], outcome: InboundOutcome | None, parts: int, wait: float,
+    have_database: bool,
+) -> str:  # fmt: skip
+    sent = f"sent in {parts} part{'s' if parts != 1 else ''}"
+    if not answer.get("delivered"):
+        return (
+            f"{sent}, but no ESME is bound to the simulator: it holds the text and delivers "
+            "it when one binds (is `smscast serve` running?)"
+        )
+    if outcome is not None:
+        return f"{sent}: {outcome.describe()}"
+    if wait <= 0:
+        return f"{sent}: delivered to the bound ESME"
+    if not have_database:
+        return f"{sent}: delivered to the bound ESME (no database here to say how it was routed)"
+    return (
+        f"{sent}: delivered to the bound ESME, but smscast recorded no such text within "
+        f"{wait:g}s (is `smscast serve` running on this database?)"
+    )

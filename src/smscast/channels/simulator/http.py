@@ -1,6 +1,7 @@
 """The simulator's small HTTP endpoint: inject MOs, read counters, switch faults.
 
-    POST /mo       {"from": "+48600111222", "to": "4000", "text": "STOP"} -> 202
+    POST /mo       {"from": "+48600111222", "to": "4000", "text": "STOP"}
+                   -> 202 {"parts": 1, "delivered": true}  (false: held until an ESME binds)
     GET  /stats    the counters
     POST /faults   {"throttle_fraction": 0.5, "response_delay": 0.2, ...} -> the settings
     POST /drop     cuts every SMPP connection
@@ -113,7 +114,9 @@ async def _route(sim: RunningSimulator, method: str, path: str, body: bytes) -> 
     except MoError as exc:
         raise HttpError(400, str(exc)) from exc
     log.info("simulator: MO from %s to %s in %d part(s)", values[0], values[1], sent.parts)
-    return 202, {"parts": sent.parts, "queued": sent.queued}
+    # "delivered": a bound ESME has it now; false: no ESME is bound, and the simulator
+    # holds it for the next bind. What the ESME then does with it is not the SMSC's to know.
+    return 202, {"parts": sent.parts, "delivered": not sent.queued}
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
