@@ -45,19 +45,20 @@ def import_file(
             TextColumn("[bold]importing[/]"),
             BarColumn(),
             DownloadColumn(),
-            TextColumn("{task.fields[rows]:,} rows · {task.fields[rate]:,.0f} rows/s"),
+            TextColumn("{task.fields[rows]} · {task.fields[rate]:,.0f} rows/s"),
             TimeRemainingColumn(),
             console=console,
             transient=True,
             disable=as_json,
         ) as progress:
             task = progress.add_task("import", total=file.stat().st_size if file.exists() else 0,
-                                     rows=0, rate=0.0)  # fmt: skip
+                                     rows=counted(0, "row"), rate=0.0)  # fmt: skip
 
             def on_progress(done: int, rows: int) -> None:
                 elapsed = progress.tasks[0].elapsed or 0.0
                 rate = rows / elapsed if elapsed else 0.0
-                progress.update(task, completed=done, rows=rows, rate=rate)
+                progress.update(task, completed=done, rows=counted(rows, "row", grouped=True),
+                                rate=rate)  # fmt: skip
 
             summary = import_contacts(ctx.engine, ctx.settings, request, on_progress)
     if as_json:
