@@ -121,3 +121,29 @@ def test_send_mo_says_how_a_running_smscast_routed_the_text(
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=60)
         log.close()
+
+
+def test_the_standalone_simulator_listens_on_the_configured_ports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    smpp_port, http_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSCAST_")}
+    env.update(SMSCAST_SIMULATOR_PORT=str(smpp_port), SMSCAST_SIMULATOR_HTTP_PORT=str(http_port),
+               SMSCAST_CONFIG=str(tmp_path / "none.toml"), COLUMNS="200")  # fmt: skip
+    simulator = subprocess.Popen([sys.executable, "-m", "smscast", "simulator"], env=env,
+                                 cwd=tmp_path, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert simulator.stdout is not None
+        banner = simulator.stdout.readline()
+        expected = f"on 127.0.0.1:{smpp_port}, MO injection on http://127.0.0.1:{http_port}/mo"
+        assert expected in banner, banner
+        monkeypatch.setenv("SMSCAST_SIMULATOR_HTTP_PORT", str(http_port))
+        monkeypatch.setenv("SMSCAST_CONFIG", str(tmp_path / "none.toml"))
+        monkeypatch.setenv("SMSCAST_DATABASE_URL", f"sqlite:///{tmp_path / 'none.db'}")
+        monkeypatch.chdir(tmp_path)
+        result = runner.invoke(app, ["simulator", "send-mo", "--from", "+48600100200",
+                                     "--to", "4000", "HELLO"])  # fmt: skip
+        assert result.exit_code == 0 and "no ESME is bound" in result.output, result.output
+    finally:
+        simulator.send_signal(signal.SIGTERM)
+        simulator.wait(timeout=30)

@@ -31,8 +31,13 @@ app = typer.Typer(
 def run(
     ctx: typer.Context,
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
-    port: int = typer.Option(2775, help="SMPP port."),
-    http_port: int = typer.Option(2776, help="HTTP port for MO injection (0: none)."),
+    port: int | None = typer.Option(
+        None, help="SMPP port [default: SMSCAST_SIMULATOR_PORT, 2775]."
+    ),
+    http_port: int | None = typer.Option(
+        None,
+        help="HTTP port for MO injection, 0: none [default: SMSCAST_SIMULATOR_HTTP_PORT, 2776].",
+    ),
     system_id: str = typer.Option("smscast", help="system_id binds must use ('' for any)."),
     password: str = typer.Option("", help="Password binds must use ('' for any)."),
     message_ids: str = typer.Option("hex", help="Message ids in submit_sm_resp: hex or dec."),
@@ -57,6 +62,10 @@ def run(
         return
     from smscast.channels.simulator import SimulatorConfig
 
+    # The same ports `smscast serve` and `send-mo` use, unless given here.
+    settings = _settings()
+    port = settings.simulator_port if port is None else port
+    http_port = settings.simulator_http_port if http_port is None else http_port
     choices = {
         "message_ids": (message_ids, ("hex", "dec")),
         "dlr_ids": (dlr_ids, ("same", "hex", "dec")),
