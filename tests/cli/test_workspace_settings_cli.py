@@ -43,3 +43,21 @@ def test_bad_settings_are_refused_and_nothing_is_saved(cli_env: None, engine, wo
     assert result.exit_code == 1 and '"colour=blue" is not KEY=VALUE' in result.output
     with engine.connect() as conn:
         assert resolve_workspace(conn, None).settings == {}
+
+
+def test_quiet_hours_off_is_stored_and_shown_and_null_is_refused(
+    cli_env: None, engine, workspace
+) -> None:
+    result = runner.invoke(app, ["workspace", "settings", "--set", "quiet_hours=off", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["quiet_hours"] == "off"
+    with engine.connect() as conn:
+        stored = resolve_workspace(conn, None).settings
+    assert stored == {"quiet_hours": "off"}
+    assert not rules_from_settings(stored).quiet.enabled
+    for empty in ("null", ""):
+        refused = runner.invoke(app, ["workspace", "settings", "--set", f"quiet_hours={empty}"])
+        assert refused.exit_code == 1
+        assert "quiet_hours cannot be empty" in " ".join(refused.output.split())
+    with engine.connect() as conn:
+        assert resolve_workspace(conn, None).settings == {"quiet_hours": "off"}

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from smscast.core.campaign_rules import quiet_hours_of
 from smscast.core.cron import next_cron_time, parse_cron
 from smscast.core.errors import UserError
 from smscast.core.schedule import (
@@ -17,6 +18,7 @@ from smscast.core.schedule import (
     next_allowed_time_in_zones,
     next_local_time,
     parse_duration,
+    retime,
     spread_offset,
 )
 
@@ -134,3 +136,55 @@ def test_cron_steps_ranges_and_both_day_fields() -> None:
     assert schedule.matches_day(datetime(2026, 12, 1).date())  # the 1st (a Tuesday)
     assert schedule.matches_day(datetime(2026, 12, 7).date())  # a Monday
     assert not schedule.matches_day(datetime(2026, 12, 8).date())
+
+
+ZONES = ["Europe/Warsaw", "America/New_York", "Asia/Kolkata", "Asia/Kathmandu",
+         "Australia/Lord_Howe", "Pacific/Chatham", "America/St_Johns", "Pacific/Kiritimati",
+         "UTC"]  # fmt: skip
+MOMENTS = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 1, 1),
+                       timezones=st.just(UTC))  # fmt: skip
+CLOCKS = st.builds(time, st.integers(0, 23), st.integers(0, 59))
+
+
+@given(MOMENTS, MOMENTS, st.sampled_from(ZONES), st.sampled_from(ZONES), CLOCKS, CLOCKS)
+def test_a_promotional_text_is_never_timed_inside_quiet_hours(
+    due: datetime, now: datetime, own: str, by_number: str, start: time, end: time
+) -> None:
+    """Whatever the zone, the hours and the moment: when a text is due, it is timed (at
+    launch, at dispatch, or again after a change of hours) outside the quiet hours of
+    the recipient's own zone, never before it was due, and only moved if it had to be."""
+    quiet = quiet_hours_of({"quiet_hours": {"start": f"{start:%H:%M}", "end": f"{end:%H:%M}"}})
+    send_after, due_at = retime(due, now, (own, by_number), quiet)
+    goes = max(send_after, now)
+    assert goes >= due
+    assert not quiet.is_quiet(goes.astimezone(ZoneInfo(own)).time())
+    if due_at is None:
+        assert send_after == due
+    else:
+        assert due_at == due and send_after > max(due, now)
+    alone, _ = retime(due, now, (own,), quiet)
+    assert not quiet.is_quiet(max(alone, now).astimezone(ZoneInfo(own)).time())
+
+
+@given(MOMENTS, MOMENTS, st.sampled_from(ZONES))
+def test_quiet_hours_off_never_move_a_text(due: datetime, now: datetime, zone: str) -> None:
+    off = quiet_hours_of({"quiet_hours": "off"})
+    assert not off.enabled
+    assert retime(due, now, (zone,), off) == (due, None)
+
+
+@pytest.mark.parametrize("empty", [None, "", {}])
+def test_empty_quiet_hours_are_refused_not_read_as_the_default(empty: object) -> None:
+    with pytest.raises(UserError) as refused:
+        quiet_hours_of({"quiet_hours": empty})
+    assert refused.value.problem.field == "quiet_hours"
+    assert quiet_hours_of({}) == QuietHours()  # not set at all: the default 21:00-08:00
+
+
+def test_quiet_hours_ending_in_the_repeated_autumn_hour_end_at_its_second_occurrence() -> None:
+    # 25 Oct 2026 in Warsaw: 03:00 CEST becomes 02:00 CET, so 02:00-03:00 happens twice.
+    quiet = QuietHours(time(1, 0), time(2, 30))
+    due = datetime(2026, 10, 25, 1, 15, tzinfo=UTC)  # 02:15 CET, the second time round
+    moment = next_allowed_time(due, "Europe/Warsaw", quiet)
+    assert moment == datetime(2026, 10, 25, 1, 30, tzinfo=UTC)  # 02:30 CET
+    assert not quiet.is_quiet(moment.astimezone(WARSAW).time())

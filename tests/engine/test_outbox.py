@@ -194,6 +194,7 @@ def test_promotional_texts_wait_out_quiet_hours(
     for held_id in (promo, campaign_info):
         row = row_of(engine, held_id)
         assert (row.status, row.send_after, row.error_code) == ("queued", morning, "quiet_hours")
+        assert row.due_at == now  # when it was due, for the report and a change of hours
 
 
 def test_submit_results_move_messages_on(

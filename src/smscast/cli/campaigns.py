@@ -184,7 +184,8 @@ def report(campaign_id: int = typer.Argument(...), workspace: str | None = WORKS
            as_json: bool = AS_JSON) -> None:  # fmt: skip
     """What a campaign achieved: counters, exclusions by reason, cost."""
     with command_context() as ctx:
-        result = campaign_report(ctx.engine, ctx.workspace(workspace).id, campaign_id)
+        result = campaign_report(ctx.engine, ctx.workspace(workspace).id, campaign_id,
+                                 now=now())  # fmt: skip
     if as_json:
         print_json(result)
         return
@@ -193,6 +194,11 @@ def report(campaign_id: int = typer.Argument(...), workspace: str | None = WORKS
                 "unknown", "cancelled", "parts", "cost", "clicks", "unique_clicks", "bot_clicks",
                 "replies", "opt_outs", "redemptions"):  # fmt: skip
         console.print(f"  {key:<14} {result[key]}", highlight=False)
+    waiting = result["waiting_for_quiet_hours"]
+    if waiting["count"]:
+        texts = "1 text waits" if waiting["count"] == 1 else f"{waiting['count']:,} texts wait"
+        console.print(f"  {texts} for quiet hours to end, the last until {waiting['until']}",
+                      highlight=False)  # fmt: skip
     console.print(f"  excluded       {result['excluded_total']}", highlight=False)
     for reason, count in result["excluded"].items():
         if count:

@@ -43,7 +43,8 @@ def register(app: typer.Typer) -> None:
             [],
             "--set",
             help="KEY=VALUE, e.g. frequency_cap_limit=3 or "
-            'quiet_hours=\'{"start": "22:00", "end": "07:00"}\' (repeatable)',
+            'quiet_hours=\'{"start": "22:00", "end": "07:00"}\' or quiet_hours=off (repeatable); '
+            "changing quiet hours re-times the texts they hold",
         ),
         workspace: str | None = typer.Option(
             None, "--workspace", "-w", help="Workspace name or id (default: the only one)"
@@ -70,7 +71,9 @@ def register(app: typer.Typer) -> None:
             "quiet_hours": {
                 "start": rules.quiet.start.strftime("%H:%M"),
                 "end": rules.quiet.end.strftime("%H:%M"),
-            },
+            }
+            if rules.quiet.enabled
+            else "off",
             "quiet_hours_informational": rules.quiet_informational,
             "frequency_cap_limit": rules.cap.limit,
             "frequency_cap_days": rules.cap.window.days,

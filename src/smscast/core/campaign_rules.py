@@ -1,7 +1,8 @@
 """A workspace's campaign rules, read from its `settings` JSON with defaults in code.
 
 - `quiet_hours` ({"start": "21:00", "end": "08:00"}): recipient-local hours without
-  promotional texts (the dispatcher reads the same key);
+  promotional texts (the dispatcher reads the same key); "off" for none at all; null
+  or an empty value is refused, not read as the default;
   `quiet_hours_informational` (true): false exempts informational campaigns.
 - `frequency_cap_limit` / `frequency_cap_days` (2 / 7): promotional texts per contact
   per rolling window, across campaigns (limit 0: no cap).
@@ -46,6 +47,34 @@ def _bool(settings: dict[str, Any], key: str, default: bool) -> bool:
     return value
 
 
+QUIET_HOURS_FORMAT = '{"start": "21:00", "end": "08:00"}, or "off" for none'
+
+
+def quiet_hours_of(settings: dict[str, Any]) -> QuietHours:
+    """The workspace's quiet hours: the default when the key is absent, none when "off".
+
+    null or an empty value is refused rather than read as the default: whoever
+    wrote it meant something, and guessing which is how texts go out at night.
+    """
+    if "quiet_hours" not in settings:
+        return QuietHours()
+    window = settings["quiet_hours"]
+    if isinstance(window, str) and window.strip().lower() == "off":
+        return QuietHours.off()
+    if window is None or window == "" or window == {}:
+        raise UserError.of(
+            "bad_setting", f"quiet_hours cannot be empty: give {QUIET_HOURS_FORMAT}",
+            field="quiet_hours",
+        )  # fmt: skip
+    if not isinstance(window, dict):
+        raise UserError.of("bad_setting", f"quiet_hours is {QUIET_HOURS_FORMAT}",
+                           field="quiet_hours")  # fmt: skip
+    return QuietHours(
+        parse_clock(str(window.get("start", "21:00")), field="quiet_hours.start"),
+        parse_clock(str(window.get("end", "08:00")), field="quiet_hours.end"),
+    )
+
+
 def rules_from_settings(
     settings: dict[str, Any], *, short_domain: str = DEFAULT_SHORT_DOMAIN
 ) -> CampaignRules:
@@ -54,14 +83,7 @@ def rules_from_settings(
     `short_domain` is the link base when the workspace sets none: callers pass the
     address the server really listens on, which only they know (`Settings.served_url`).
     """
-    window = settings.get("quiet_hours") or {}
-    if not isinstance(window, dict):
-        raise UserError.of("bad_setting", 'quiet_hours is {"start": "21:00", "end": "08:00"}',
-                           field="quiet_hours")  # fmt: skip
-    quiet = QuietHours(
-        parse_clock(str(window.get("start", "21:00")), field="quiet_hours.start"),
-        parse_clock(str(window.get("end", "08:00")), field="quiet_hours.end"),
-    )
+    quiet = quiet_hours_of(settings)
     price = settings.get("part_price", 0.0)
     if not isinstance(price, int | float) or price < 0:
         raise UserError.of("bad_setting", "part_price must be a number ≥ 0", field="part_price")

@@ -19,13 +19,23 @@ from smscast.core.errors import UserError
 
 @dataclass(frozen=True, slots=True)
 class QuietHours:
-    """Local hours no promotional text is sent in; `start == end` means none at all.
+    """Local hours no promotional text is sent in; `start == end` means none at all
+    (`QuietHours.off()`, the workspace setting `quiet_hours = "off"`).
 
     With start after end (21:00–08:00) the quiet time runs over midnight.
     """
 
     start: time = time(21, 0)
     end: time = time(8, 0)
+
+    @classmethod
+    def off(cls) -> QuietHours:
+        """No quiet hours: texts go at any hour."""
+        return cls(time(0, 0), time(0, 0))
+
+    @property
+    def enabled(self) -> bool:
+        return self.start != self.end
 
     def is_quiet(self, local: time) -> bool:
         if self.start == self.end:
@@ -65,6 +75,10 @@ def next_allowed_time(due: datetime, zone: str, quiet: QuietHours) -> datetime:
     if quiet.start > quiet.end and local.time() >= quiet.start:
         day += timedelta(days=1)
     opening = wall_to_utc(day, quiet.end, tz)
+    if opening <= due:
+        # `due` is in the hour the autumn change repeats, after the first time the
+        # clock showed `end`: quiet hours end when it shows `end` the second time.
+        opening = datetime.combine(day, quiet.end, tzinfo=tz).replace(fold=1).astimezone(UTC)
     return max(opening, due)
 
 
@@ -85,6 +99,23 @@ def next_allowed_time_in_zones(
             return moment
         moment = moved
     return next_allowed_time(due, zones[0], quiet)
+
+
+def retime(
+    due: datetime, now: datetime, zones: tuple[str, ...], quiet: QuietHours
+) -> tuple[datetime, datetime | None]:
+    """When a queued text goes under (new) quiet hours: (send_after, due_at).
+
+    `due` is when the text was due before any quiet hours moved it. A text whose
+    due time has passed is timed from `now`, so it is never released into quiet
+    hours that hold now. `due_at` is `due` when quiet hours move the text, None
+    when they do not (then it goes at `due`, or at once if that has passed).
+    """
+    start = max(due, now)
+    allowed = next_allowed_time_in_zones(start, zones, quiet)
+    if allowed == start:
+        return due, None
+    return allowed, due
 
 
 def next_local_time(now: datetime, clock: time, zone: str) -> datetime:

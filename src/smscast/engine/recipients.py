@@ -94,6 +94,8 @@ class OutboxRow(NamedTuple):
     valid_until: Any
     coupon_code: str | None
     link_token: str | None
+    due_at: Any
+    """When the text was due had quiet hours not moved it (None: not moved)."""
 
 
 @dataclass
@@ -189,7 +191,11 @@ class RecipientBuilder:
             self._zones[key] = zones
         return zones
 
-    def send_after(self, member: Member, zones: tuple[str, ...]) -> datetime:
+    def send_after(
+        self, member: Member, zones: tuple[str, ...]
+    ) -> tuple[datetime, datetime | None]:
+        """When the member's text goes, and when it was due if quiet hours moved it
+        (`messages.due_at`: what the report's wait and a change of quiet hours start from)."""
         timing = self.timing
         due = timing.start
         if timing.local_time is not None:
@@ -207,8 +213,9 @@ class RecipientBuilder:
                 allowed = self._allowed[key] = next_allowed_time_in_zones(
                     due, zones, self.rules.quiet
                 )
-            due = allowed
-        return due
+            if allowed != due:
+                return allowed, due
+        return due, None
 
     def compose(self, member: Member, variant: Variant, coupon: str | None,
                 token: str | None, batch: BuiltBatch) -> tuple[str, Encoding, int]:  # fmt: skip
@@ -306,12 +313,13 @@ class RecipientBuilder:
                     batch.problems.append(_problem_text(member, error.problem))
                 continue
             zones = self.zones(member)
-            due = self.send_after(member, zones)
+            due, held_from = self.send_after(member, zones)
             batch.parts += parts
             until = stamped(due + validity) if validity else None
             rows.append(OutboxRow(member.id, member.phone, variant.id, body, encoding.value,
                                   parts, parts * price, stamped(due), until, coupon,
-                                  token))  # fmt: skip
+                                  token,
+                                  None if held_from is None else stamped(held_from)))  # fmt: skip
         return batch
 
 

@@ -13,13 +13,14 @@ and `cost` count what was handed to carriers, so the dispatcher adds them on sen
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from smscast.core.errors import UserError
+from smscast.engine.quiet_hours import campaign_quiet_hours_wait
 from smscast.store.campaign_models import COUNTERS, EXCLUSION_REASONS, CampaignStats
 from smscast.store.messaging_models import Campaign
 from smscast.store.models import table_of
@@ -105,9 +106,15 @@ def campaign_rates(totals: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: rate(int(totals[top]), int(totals[bottom])) for name, top, bottom in RATES}
 
 
-def campaign_report(engine: Engine, workspace_id: int, campaign_id: int) -> dict[str, Any]:
+def campaign_report(
+    engine: Engine, workspace_id: int, campaign_id: int, *, now: datetime | None = None
+) -> dict[str, Any]:
     """What the campaign achieved so far: status, every counter, its rates (each with
-    numerator and denominator), exclusions by reason."""
+    numerator and denominator), exclusions by reason.
+
+    `waiting_for_quiet_hours` counts the texts quiet hours hold at `now` (the clock
+    when not given) and says until when the last of them waits.
+    """
     with engine.connect() as conn:
         campaign = conn.execute(
             select(campaigns).where(
@@ -120,6 +127,7 @@ def campaign_report(engine: Engine, workspace_id: int, campaign_id: int) -> dict
             )
         totals = campaign_totals(conn, campaign_id)
         hours = hourly_counts(conn, campaign_id)
+        waiting = campaign_quiet_hours_wait(conn, campaign_id, now or datetime.now(UTC))
     excluded = {reason: totals.pop(f"excluded_{reason}") for reason in EXCLUSION_REASONS}
     return {
         "id": campaign.id,
@@ -130,5 +138,6 @@ def campaign_report(engine: Engine, workspace_id: int, campaign_id: int) -> dict
         "rates": campaign_rates(totals),
         "excluded": excluded,
         "excluded_total": sum(excluded.values()),
+        "waiting_for_quiet_hours": waiting,
         "hours": hours,
     }

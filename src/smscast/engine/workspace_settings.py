@@ -7,9 +7,11 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
+from smscast.core.campaign_rules import rules_from_settings
 from smscast.core.errors import UserError
 from smscast.engine.audit import record_audit
 from smscast.engine.auth import Caller, memberships
+from smscast.engine.quiet_hours import retime_waiting
 from smscast.engine.workspaces import WorkspaceRef, create_workspace, validate_workspace_fields
 from smscast.engine.workspaces import workspaces as workspace_table
 
@@ -65,6 +67,10 @@ def _workspace_dict(workspace: WorkspaceRef, role: str) -> dict[str, Any]:
     }
 
 
+#: Settings whose change moves texts that quiet hours hold.
+TIMING_SETTINGS = frozenset({"quiet_hours", "quiet_hours_informational"})
+
+
 def update_workspace(
     engine: Engine,
     workspace: WorkspaceRef,
@@ -73,7 +79,13 @@ def update_workspace(
     caller: Caller,
     now: datetime,
 ) -> dict[str, Any]:
-    """Changes name, country, time zone or settings; audited as settings changed."""
+    """Changes name, country, time zone or settings; audited as settings changed.
+
+    The settings are checked whole before anything is stored (a wrong value names
+    its key). A change of quiet hours (or of the workspace's zone, which contacts
+    without one live in) re-times the texts quiet hours hold, in the same
+    transaction: none of them keeps a time the new hours no longer call for.
+    """
     country, zone = validate_workspace_fields(
         changes.get("country") or workspace.country, changes.get("timezone") or workspace.timezone
     )
@@ -83,8 +95,11 @@ def update_workspace(
         if not name:
             raise UserError.of("empty_name", "a workspace needs a name", field="name")
         values["name"] = name
+    retime = zone != workspace.timezone
     if changes.get("settings") is not None:
         values["settings"] = {**workspace.settings, **changes["settings"]}
+        rules_from_settings(values["settings"])
+        retime = retime or bool(TIMING_SETTINGS & changes["settings"].keys())
     with engine.begin() as conn:
         if "name" in values and values["name"] != workspace.name:
             taken = conn.execute(
@@ -99,6 +114,9 @@ def update_workspace(
         conn.execute(
             update(workspace_table).where(workspace_table.c.id == workspace.id).values(**values)
         )
+        if retime:
+            rules = rules_from_settings(values.get("settings", workspace.settings))
+            retime_waiting(conn, workspace.id, zone, rules, now)
         record_audit(
             conn,
             workspace.id,

@@ -125,7 +125,10 @@ def create(body: CampaignIn, api: Api = Depends(writer)) -> Any:
     response_model=StatusOut,
 )
 def report(campaign_id: int = Id, api: Api = Depends(reader)) -> Any:
-    return {"id": campaign_id, **campaign_report(api.engine, api.workspace.id, campaign_id)}
+    return {
+        "id": campaign_id,
+        **campaign_report(api.engine, api.workspace.id, campaign_id, now=api.now),
+    }
 
 
 @router.get(

@@ -46,7 +46,11 @@ class WorkspaceChange(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200, examples=["Shop PL"])
     country: str | None = Field(None, min_length=2, max_length=2, examples=["PL"])
     timezone: str | None = Field(None, max_length=64, examples=["Europe/Warsaw"])
-    settings: dict[str, Any] | None = Field(None, examples=[{"quiet_hours": "21:00-09:00"}])
+    settings: dict[str, Any] | None = Field(
+        None,
+        examples=[{"quiet_hours": {"start": "21:00", "end": "09:00"}}],
+        description='Keys to change; `"quiet_hours": "off"` sends at any hour, null is refused',
+    )
 
 
 @router.get("/workspaces", summary="Workspaces the caller may act in", response_model=WorkspaceList)
