@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import timedelta
 
 import pytest
 from campaign_data import add_contact
+from outbound_helpers import add_sim_connector
 from sqlalchemy import insert, select, update
 
+from smscast.channels.base import DeliveryReport, ReportState, SubmitOutcome, SubmitResult
 from smscast.core.errors import UserError
 from smscast.engine.campaigns import (
     ABTest,
@@ -18,13 +21,20 @@ from smscast.engine.campaigns import (
     create_campaign,
 )
 from smscast.engine.launch import launch_campaign, launch_due_campaigns
+from smscast.engine.leases import take_lease
+from smscast.engine.outbox import RetryPolicy, claim_due, record_results
+from smscast.engine.reports import apply_reports, expire_silent
 from smscast.engine.stats import campaign_report
+from smscast.engine.tally import Tally
+from smscast.engine.webhooks_out import create_webhook
+from smscast.store.api_models import WebhookDelivery
 from smscast.store.campaign_models import Click
 from smscast.store.messaging_models import Campaign, CampaignVariant, Message
 from smscast.store.models import table_of
 
 messages = table_of(Message)
 campaigns = table_of(Campaign)
+webhook_deliveries = table_of(WebhookDelivery)
 
 
 def status_of(engine, campaign_id):
@@ -140,3 +150,91 @@ def test_ab_test_sends_the_winner_to_everyone_else(engine, settings, workspace, 
     assert winner == "B"
     assert len(bodies) == 40
     assert bodies.count("Variant B") == 40 - sum(1 for _, b, _ in sample if b == "Variant A")
+
+
+def test_a_campaign_completes_when_every_report_is_in_not_when_sending_ends(
+    engine, settings, workspace, now, three
+):
+    """Sending everything is not the outcome: the campaign shows it has finished sending
+    and how many reports it awaits, and completes - announcing `campaign.completed` with
+    what arrived - only once every text is final."""
+    connector = add_sim_connector(engine, workspace, 2775, now)
+    hooks = settings.model_copy(update={"webhook_allow_private": True})
+    create_webhook(engine, hooks, workspace, "http://127.0.0.1:9/hooks", ["campaign.completed"],
+                   description="", actor="t", now=now)  # fmt: skip
+    campaign_id = create_campaign(engine, workspace, CampaignDraft(name="C", body="Hi"),
+                                  actor="t", now=now)  # fmt: skip
+    launch_campaign(engine, settings, workspace, campaign_id, actor="t", now=now)
+    with engine.begin() as conn:
+        assert take_lease(conn, connector.id, "w1", now, 60)
+        batch = claim_due(conn, connector_id=connector.id, worker="w1", now=now, limit=10,
+                          validity=timedelta(hours=48))  # fmt: skip
+        tally = Tally()
+        record_results(conn, connector_id=connector.id, worker="w1",
+                       claimed={m.id: m for m in batch}, now=now, retry=RetryPolicy(),
+                       results=[SubmitResult(m.id, SubmitOutcome.ACCEPTED, (f"c{m.id}",))
+                                for m in batch], tally=tally)  # fmt: skip
+        tally.write(conn)
+    sent_at = now + timedelta(seconds=1)
+    assert complete_finished_campaigns(engine, sent_at) == []
+    report = campaign_report(engine, workspace.id, campaign_id, now=sent_at)
+    assert (report["status"], report["sent"], report["delivered"]) == ("running", 3, 0)
+    assert (report["sending_finished_at"], report["reports_awaited"]) == (sent_at.isoformat(), 3)
+    assert completed_events(engine) == []
+
+    def report_in(carrier_id: str, state: ReportState, at) -> None:
+        with engine.begin() as conn:
+            apply_reports(conn, connector.id, [DeliveryReport(carrier_id, state)], at,
+                          timedelta(hours=72))  # fmt: skip
+
+    first, second, third = (f"c{m.id}" for m in batch)
+    report_in(first, ReportState.DELIVERED, now + timedelta(minutes=1))
+    report_in(second, ReportState.UNDELIVERED, now + timedelta(minutes=1))
+    assert complete_finished_campaigns(engine, now + timedelta(minutes=2)) == []
+    report = campaign_report(engine, workspace.id, campaign_id, now=now)
+    assert (report["status"], report["reports_awaited"]) == ("running", 1)
+    assert report["sending_finished_at"] == sent_at.isoformat()  # set once
+    assert completed_events(engine) == []
+    report_in(third, ReportState.DELIVERED, now + timedelta(minutes=3))
+    done = now + timedelta(minutes=4)
+    assert complete_finished_campaigns(engine, done) == [campaign_id]
+    report = campaign_report(engine, workspace.id, campaign_id, now=done)
+    assert (report["status"], report["reports_awaited"], report["delivered"]) == (
+        "completed", 0, 2
+    )  # fmt: skip
+    [event] = completed_events(engine)
+    assert {key: event[key] for key in ("campaign_id", "status", "sending_finished_at",
+                                        "finished_at", "sent", "delivered", "undelivered")} == {
+        "campaign_id": campaign_id, "status": "completed",
+        "sending_finished_at": sent_at.isoformat(), "finished_at": done.isoformat(),
+        "sent": 3, "delivered": 2, "undelivered": 1,
+    }  # fmt: skip
+
+
+def test_texts_that_never_get_a_report_expire_so_the_campaign_completes(
+    engine, settings, workspace, now, three
+):
+    campaign_id = create_campaign(engine, workspace, CampaignDraft(name="C", body="Hi"),
+                                  actor="t", now=now)  # fmt: skip
+    launch_campaign(engine, settings, workspace, campaign_id, actor="t", now=now)
+    with engine.begin() as conn:
+        conn.execute(update(messages).values(status="sent", sent_at=now))
+    assert complete_finished_campaigns(engine, now) == []
+    later = now + timedelta(hours=72, minutes=1)
+    with engine.begin() as conn:
+        assert expire_silent(conn, later, timedelta(hours=72)) == 3
+    assert complete_finished_campaigns(engine, later) == [campaign_id]
+    report = campaign_report(engine, workspace.id, campaign_id, now=later)
+    assert (report["status"], report["reports_awaited"], report["sending_finished_at"]) == (
+        "completed", 0, now.isoformat()
+    )  # fmt: skip
+
+
+def completed_events(engine):
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(webhook_deliveries.c.payload)
+            .where(webhook_deliveries.c.event == "campaign.completed")
+        ).all()  # fmt: skip
+    return [(row.payload if isinstance(row.payload, dict) else json.loads(row.payload))["data"]
+            for row in rows]  # fmt: skip

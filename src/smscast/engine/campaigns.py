@@ -23,7 +23,7 @@ from smscast.core.templates import compile_template
 from smscast.engine.audit import record_audit
 from smscast.engine.coupons import pool_id
 from smscast.engine.segments import saved_expression
-from smscast.engine.stats import bump_campaign_stats
+from smscast.engine.stats import bump_campaign_stats, campaign_totals
 from smscast.engine.webhook_events import emit_events, load_subscriptions
 from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.campaign_models import CampaignLaunch
@@ -41,7 +41,14 @@ PURPOSES = ("promotional", "informational")
 AB_METRICS = ("delivery", "click", "reply")
 TEMPLATE_FIELDS = ("phone", "country", "language", "timezone", "email")
 PENDING = ("queued", "sending")
-"""Message states that mean the campaign is not finished yet."""
+"""Message states that mean the campaign is still sending."""
+COMPLETED_COUNTS = ("sent", "delivered", "undelivered", "failed", "expired", "unknown",
+                    "cancelled")  # fmt: skip
+"""The outcome `campaign.completed` announces."""
+AWAITING_REPORT = ("sent",)
+"""Message states that mean the campaign has sent it but does not know yet whether it
+arrived: the campaign is not finished until each has its delivery report (or expires
+for want of one at the end of the late-report window, `reports.expire_silent`)."""
 TRANSITIONS = {
     "pause": ({"running", "scheduled"}, "paused"),
     "resume": ({"paused"}, "running"),
@@ -257,19 +264,27 @@ def change_status(
 
 
 def complete_finished_campaigns(engine: Engine, now: datetime) -> list[int]:
-    """Running campaigns whose launch is done and no message waits become completed.
+    """Running campaigns whose every message is final become completed.
 
-    A recurring campaign goes back to `scheduled` for its next run instead; an A/B
-    test still waiting for its winner is not finished.
+    Once nothing is queued or being sent the campaign has finished sending
+    (`sending_finished_at` is set, once); it completes - and `campaign.completed` is
+    announced with its outcome - only when no message awaits its delivery report
+    either: delivered, undelivered, failed, expired, unknown and cancelled are final.
+    A recurring campaign goes back to `scheduled` for its next run as soon as the run
+    has finished sending (its reports are still counted as they come); an A/B test
+    still waiting for its winner is not finished. Returns the campaigns completed or
+    rescheduled.
     """
     pending = exists().where(messages.c.campaign_id == campaigns.c.id,
                              messages.c.status.in_(PENDING))  # fmt: skip
+    awaiting = exists().where(messages.c.campaign_id == campaigns.c.id,
+                              messages.c.status.in_(AWAITING_REPORT))  # fmt: skip
     unfinished = exists().where(launches.c.campaign_id == campaigns.c.id,
                                 launches.c.done.is_(False))  # fmt: skip
     done: list[int] = []
     with engine.begin() as conn:
         rows = conn.execute(
-            select(campaigns).where(
+            select(campaigns, awaiting.label("awaiting_reports")).where(
                 campaigns.c.status == "running", campaigns.c.launched_at.is_not(None),
                 ~pending, ~unfinished,
             )
@@ -278,13 +293,24 @@ def complete_finished_campaigns(engine: Engine, now: datetime) -> list[int]:
             ab = (row.options or {}).get("ab_test")
             if ab and ab.get("winner") is None:
                 continue
+            finished_sending = row.sending_finished_at or now
             schedule = dict(row.schedule or {})
             following = next_run_time(schedule, now)
             if following is not None:
                 schedule["next_run_at"] = following.isoformat()
-                values: dict[str, Any] = {"status": "scheduled", "schedule": schedule}
+                values: dict[str, Any] = {"status": "scheduled", "schedule": schedule,
+                                          "sending_finished_at": now}  # fmt: skip
+            elif row.awaiting_reports:
+                if row.sending_finished_at is None:
+                    conn.execute(
+                        update(campaigns)
+                        .where(campaigns.c.id == row.id, campaigns.c.status == "running")
+                        .values(sending_finished_at=now)
+                    )
+                continue
             else:
-                values = {"status": "completed", "finished_at": now}
+                values = {"status": "completed", "finished_at": now,
+                          "sending_finished_at": finished_sending}  # fmt: skip
             conn.execute(
                 update(campaigns)
                 .where(campaigns.c.id == row.id, campaigns.c.status == "running")
@@ -292,17 +318,21 @@ def complete_finished_campaigns(engine: Engine, now: datetime) -> list[int]:
             )
             done.append(row.id)
             if values["status"] == "completed":
-                _emit_completed(conn, row, now)
+                _emit_completed(conn, row, finished_sending, now)
     return done
 
 
-def _emit_completed(conn: Connection, row: Any, now: datetime) -> None:
+def _emit_completed(conn: Connection, row: Any, finished_sending: datetime, now: datetime) -> None:
+    """Announces the campaign's outcome: every message is final, so the counts are too."""
     subscriptions = load_subscriptions(conn)
     if not subscriptions.wants(row.workspace_id, "campaign.completed"):
         return
+    totals = campaign_totals(conn, row.id)
+    outcome = {key: totals[key] for key in COMPLETED_COUNTS}
     data = {"campaign_id": row.id, "name": row.name, "purpose": row.purpose,
             "status": "completed", "launched_at": row.launched_at.isoformat(),
-            "finished_at": now.isoformat()}  # fmt: skip
+            "sending_finished_at": finished_sending.isoformat(),
+            "finished_at": now.isoformat(), **outcome}  # fmt: skip
     emit_events(conn, subscriptions, row.workspace_id, "campaign.completed", [data], now)
 
 

@@ -22,11 +22,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from smscast.core.errors import UserError
 from smscast.engine.quiet_hours import campaign_quiet_hours_wait
 from smscast.store.campaign_models import COUNTERS, EXCLUSION_REASONS, CampaignStats
-from smscast.store.messaging_models import Campaign
+from smscast.store.messaging_models import Campaign, Message
 from smscast.store.models import table_of
 
 campaign_stats = table_of(CampaignStats)
 campaigns = table_of(Campaign)
+messages = table_of(Message)
 FIELDS = (*COUNTERS, "cost")
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,30 @@ def campaign_rates(totals: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: rate(int(totals[top]), int(totals[bottom])) for name, top, bottom in RATES}
 
 
+def sending_progress(conn: Connection, campaign: Any) -> dict[str, Any]:
+    """Whether the campaign has finished sending, and how many delivery reports it awaits.
+
+    Sending everything is not the end: a campaign completes when each text has its
+    delivery report (or expired for want of one). `sending_finished_at` is None while
+    a text is still queued or being sent (again, on a recurring campaign's next run or
+    an A/B test's second wave); `reports_awaited` counts texts sent and not yet reported.
+    """
+    in_campaign = messages.c.campaign_id == campaign.id
+    sending = conn.execute(
+        select(messages.c.id)
+        .where(in_campaign, messages.c.status.in_(("queued", "sending")))
+        .limit(1)
+    ).first()
+    awaited = conn.execute(
+        select(func.count()).where(in_campaign, messages.c.status == "sent")
+    ).scalar_one()
+    finished = None if sending is not None else campaign.sending_finished_at
+    return {
+        "sending_finished_at": finished.isoformat() if finished is not None else None,
+        "reports_awaited": int(awaited),
+    }
+
+
 def campaign_report(
     engine: Engine, workspace_id: int, campaign_id: int, *, now: datetime | None = None
 ) -> dict[str, Any]:
@@ -126,6 +151,7 @@ def campaign_report(
                 "unknown_campaign", f"no campaign with id {campaign_id}", field="campaign"
             )
         totals = campaign_totals(conn, campaign_id)
+        progress = sending_progress(conn, campaign)
         hours = hourly_counts(conn, campaign_id)
         waiting = campaign_quiet_hours_wait(conn, campaign_id, now or datetime.now(UTC))
     excluded = {reason: totals.pop(f"excluded_{reason}") for reason in EXCLUSION_REASONS}
@@ -134,6 +160,7 @@ def campaign_report(
         "name": campaign.name,
         "status": campaign.status,
         "purpose": campaign.purpose,
+        **progress,
         **totals,
         "rates": campaign_rates(totals),
         "excluded": excluded,
