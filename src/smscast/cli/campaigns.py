@@ -179,6 +179,17 @@ def list_(workspace: str | None = WORKSPACE, as_json: bool = AS_JSON) -> None:
                       "queued)", highlight=False)  # fmt: skip
 
 
+def _print_reports_awaited(result: dict[str, Any]) -> None:
+    """Sending everything is not the outcome: say so while delivery reports are due."""
+    if result["sending_finished_at"] is not None:
+        console.print(f"  finished sending at {result['sending_finished_at']}", highlight=False)
+    awaited = result["reports_awaited"]
+    if awaited:
+        reports = "1 delivery report" if awaited == 1 else f"{awaited:,} delivery reports"
+        console.print(f"  {reports} awaited; it completes when every text is final",
+                      highlight=False)  # fmt: skip
+
+
 @app.command("report")
 def report(campaign_id: int = typer.Argument(...), workspace: str | None = WORKSPACE,
            as_json: bool = AS_JSON) -> None:  # fmt: skip
@@ -190,6 +201,7 @@ def report(campaign_id: int = typer.Argument(...), workspace: str | None = WORKS
         print_json(result)
         return
     console.print(f"[bold]{result['name']}[/] ({result['status']}, {result['purpose']})")
+    _print_reports_awaited(result)
     for key in ("targeted", "queued", "sent", "delivered", "undelivered", "failed", "expired",
                 "unknown", "cancelled", "parts", "cost", "clicks", "unique_clicks", "bot_clicks",
                 "replies", "opt_outs", "redemptions"):  # fmt: skip
