@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -176,8 +178,12 @@ def erase_contact(
         # contact until it commits, so that text is committed, and deleted below, before
         # the erasure goes on; deleting the contact last would only null its reference.
         conn.execute(select(contacts.c.id).where(contacts.c.id == contact.id).with_for_update())
-        _uncount_queued_texts(conn, contact.id, now)
-        conn.execute(delete(messages).where(messages.c.contact_id == contact.id))
+        gone = conn.execute(
+            delete(messages)
+            .where(messages.c.contact_id == contact.id)
+            .returning(messages.c.campaign_id, messages.c.status)
+        ).all()
+        _uncount_queued_texts(conn, [(row.campaign_id, row.status) for row in gone], now)
         conn.execute(delete(consent_events).where(consent_events.c.contact_id == contact.id))
         conn.execute(delete(contacts).where(contacts.c.id == contact.id))
         key = settings.resolved_secret_key()
@@ -186,18 +192,17 @@ def erase_contact(
     return contact.phone
 
 
-def _uncount_queued_texts(conn: Connection, contact_id: int, now: datetime) -> None:
-    """The person's queued campaign texts leave the `queued` level of their campaigns and
-    count as excluded (`contact_deleted`), as a launch counts someone erased mid-launch:
-    otherwise a campaign would wait for texts that no longer exist and never complete."""
-    rows = conn.execute(
-        select(messages.c.campaign_id, func.count())
-        .where(
-            messages.c.contact_id == contact_id,
-            messages.c.status == "queued",
-            messages.c.campaign_id.is_not(None),
-        )
-        .group_by(messages.c.campaign_id)
-    ).all()
-    for campaign_id, count in rows:
+def _uncount_queued_texts(
+    conn: Connection, gone: Sequence[tuple[int | None, str]], now: datetime
+) -> None:
+    """The person's deleted campaign texts that were still queued leave the `queued` level
+    of their campaigns and count as excluded (`contact_deleted`), as a launch counts
+    someone erased mid-launch: otherwise a campaign would wait for texts that no longer
+    exist and never complete.
+
+    Counted from what the delete returned, not read before it: a text a dispatcher
+    claimed meanwhile is `sending` by then, and the dispatcher takes it off `queued`.
+    """
+    queued = Counter(campaign for campaign, status in gone if status == "queued" and campaign)
+    for campaign_id, count in queued.items():
         bump_campaign_stats(conn, campaign_id, now, queued=-count, excluded_contact_deleted=count)

@@ -285,7 +285,7 @@ def record_results(
             parts = len(result.carrier_ids) or message.parts
             sent.append((at, at, at, parts, attempts, message.id, worker))
             refs.extend(
-                (connector_id, carrier_id, message.id, part)
+                (connector_id, carrier_id, part, message.id)
                 for part, carrier_id in enumerate(result.carrier_ids)
             )
             tally.add(message.campaign_id, now, sent=1, queued=-1, parts=parts, cost=message.cost)
@@ -330,7 +330,9 @@ def record_results(
     execute_many(
         conn,
         "INSERT INTO carrier_refs (connector_id, carrier_id, message_id, part) "
-        "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        # Only for a message still there: one erased while the carrier had it is gone,
+        # and its answer must not fail the whole batch's results.
+        "SELECT ?, ?, id, ? FROM messages WHERE id = ? ON CONFLICT DO NOTHING",
         refs,
     )
     execute_many(
