@@ -341,3 +341,15 @@ def test_a_message_never_ends_before_it_was_sent(
     assert (row.status, row.sent_at, row.done_at) == ("delivered", answered, answered)
     repeat = apply(engine, connector_id, [DeliveryReport("b", D)], answered)
     assert (repeat.repeated, connector_log_lines(engine)) == (1, [])
+
+
+def test_a_silent_message_expired_by_a_worker_whose_clock_is_behind_ends_when_it_was_sent(
+    engine: Engine, workspace: WorkspaceRef, now: datetime
+) -> None:
+    ahead = now + timedelta(minutes=2)  # the sending worker's clock
+    _, [message_id] = sent_messages(engine, workspace, ahead, [("a",)],
+                                    valid_until=now - timedelta(minutes=1))  # fmt: skip
+    with engine.begin() as conn:
+        assert expire_silent(conn, now, LATE) == 1
+    row = message(engine, message_id)
+    assert (row.status, row.sent_at, row.done_at) == ("expired", ahead, ahead)

@@ -91,6 +91,13 @@ def _happened(status: str, now_status: str) -> bool:
     return now_status == status or (status == "sent" and now_status in _SENT_OR_LATER)
 
 
+def _ended(sent_at: datetime | None, done_at: datetime | None) -> str | None:
+    """done_at as told to receivers: never before sent_at (rows from before that rule)."""
+    if done_at is None:
+        return None
+    return max(done_at, sent_at).isoformat() if sent_at is not None else done_at.isoformat()
+
+
 def _message_data(conn: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
     """What a receiver needs to know of each message, as the transaction left it."""
     found: dict[int, dict[str, Any]] = {}
@@ -131,6 +138,6 @@ def _message_data(conn: Connection, ids: list[int]) -> dict[int, dict[str, Any]]
                 "error_code": row.error_code,
                 "error": row.error,
                 "sent_at": row.sent_at.isoformat() if row.sent_at else None,
-                "done_at": row.done_at.isoformat() if row.done_at else None,
+                "done_at": _ended(row.sent_at, row.done_at),
             }
     return found

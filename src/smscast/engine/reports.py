@@ -368,7 +368,9 @@ def expire_silent(conn: Connection, now: datetime, late_window: timedelta) -> in
     driver = DriverValues(conn)
     rows = conn.execute(
         text(
-            "UPDATE messages SET status = 'expired', error_code = :code, done_at = :now, "
+            "UPDATE messages SET status = 'expired', error_code = :code, "
+            # another worker's clock may be ahead of ours: never end before sending
+            "done_at = CASE WHEN sent_at > :now THEN sent_at ELSE :now END, "
             "error = 'no delivery report by the end of its validity' "
             "WHERE status = 'sent' AND ((valid_until IS NOT NULL AND valid_until < :now) "
             "OR (valid_until IS NULL AND sent_at < :oldest)) "
