@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from smscast.core.encoding import Encoding, analyse
+from smscast.core.encoding import Encoding, analyse, check_sendable, text_parts
 from smscast.core.errors import UserError
 from smscast.core.gsm7 import DEFAULT_ALPHABET
+from smscast.core.parts import split_text, wire_parts
 
 EXTENSION = "^{}\\[~]|€\f"
 
@@ -111,9 +112,19 @@ def test_newlines_and_form_feed_are_allowed() -> None:
     assert analyse("a\fb").units == 4
 
 
-def test_empty_text_is_one_empty_part() -> None:
+def test_empty_text_has_no_part_and_cannot_be_sent() -> None:
     info = analyse("")
-    assert (info.parts, info.units, info.remaining) == (1, 0, 160)
+    assert (info.parts, info.units, info.remaining) == (0, 0, 160)
+    assert text_parts("") == (Encoding.GSM7, 0)
+    assert split_text("").parts == ()
+    for empty in ("", "  \n"):
+        with pytest.raises(UserError) as caught:
+            check_sendable(empty, field="body")
+        assert caught.value.problem.code == "encoding.empty"
+        assert caught.value.problem.field == "body"
+    with pytest.raises(UserError) as caught:
+        wire_parts("", reference=1)
+    assert caught.value.problem.code == "encoding.empty"
 
 
 def test_national_single_shift_is_used_only_when_allowed() -> None:

@@ -79,4 +79,5 @@ def test_national_tables_are_never_counted_by_length() -> None:
     rules = MessageRules(national=("pt", "pt"))
     body = "ç" * 100
     counted = count_finished(body, "en", rules, single_unit_encoding(body))
-    assert counted[1:] == text_parts(body, national=("pt", "pt"))
+    assert counted[1:3] == text_parts(body, national=("pt", "pt"))
+    assert counted[3] == ("pt", None)

@@ -93,6 +93,11 @@ def test_national_texts_round_trip_through_the_wire(
     text, national = case
     info = analyse(text, national=national, reference_bits=bits)
     assert info.encoding is Encoding.GSM7
+    if not text:  # an empty text has no part and is refused rather than sent empty
+        assert info.parts == 0
+        with pytest.raises(UserError, match="empty"):
+            wire_parts(text, reference=77, national=national, reference_bits=bits)
+        return
     wire = wire_parts(
         text,
         reference=77,

@@ -21,7 +21,9 @@ class OutgoingMessage:
 
     `ref` is our message id; every event about this message carries it back.
     The connector splits the text into parts with the message core, using its
-    own settings (data coding, UDH or SAR, national language tables).
+    own settings (data coding, UDH or SAR). `national` is the (locking, single)
+    national shift table pair the engine counted the parts with ((None, None): the
+    default alphabet); None leaves the choice to the connector's settings.
     """
 
     ref: int
@@ -30,6 +32,7 @@ class OutgoingMessage:
     text: str
     want_report: bool = True
     valid_until: datetime | None = None
+    national: tuple[str | None, str | None] | None = None
 
 
 class SubmitOutcome(enum.StrEnum):

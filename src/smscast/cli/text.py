@@ -8,8 +8,9 @@ from typing import Annotated, Any
 import typer
 
 from smscast.cli.output import fail, print_json
-from smscast.core.encoding import Encoding, TextInfo, analyse
+from smscast.core.encoding import Encoding, TextInfo, analyse, check_sendable
 from smscast.core.errors import UserError
+from smscast.core.national import national_label, parse_national_tables
 from smscast.core.smart import SmartResult, smart_encode
 
 app = typer.Typer(help="Check texts: encoding, parts, smart encoding.", no_args_is_help=True)
@@ -33,6 +34,7 @@ def _as_json(info: TextInfo, smart: SmartResult | None) -> dict[str, Any]:
         "per_part": info.per_part,
         "remaining": info.remaining,
         "non_gsm": list(info.non_gsm),
+        "national": national_label(info.national),
     }
     if smart is not None:
         out["text"] = smart.text
@@ -80,16 +82,32 @@ def info(
     single: Annotated[
         str | None, typer.Option(help="Allow this national single shift table (e.g. tr, es, pt).")
     ] = None,
+    national: Annotated[
+        str | None,
+        typer.Option(
+            help="Allow these languages' national shift tables, as a connector's "
+            "national_tables setting does (e.g. tr,es)."
+        ),
+    ] = None,
 ) -> None:
-    """Encoding (GSM-7 or UCS-2), parts, units used and left, and what forced UCS-2."""
+    """Encoding (GSM-7 or UCS-2), parts, units used and left, and what forced UCS-2.
+
+    An empty text has 0 parts: it is shown, and the command fails, as it cannot be sent.
+    """
     body = _read_text(text)
-    national = (locking, single)
+    pair = (locking, single)
     try:
-        result = smart_encode(body, national=national) if smart else None
-        summary = result.after if result is not None else analyse(body, national=national)
+        tables = parse_national_tables(national, field="--national")
+        result = smart_encode(body, national=pair, tables=tables) if smart else None
+        summary = result.after if result is not None else analyse(body, national=pair,
+                                                                  tables=tables)  # fmt: skip
     except UserError as exc:
         fail(exc.problem)
     if as_json:
         print_json(_as_json(summary, result))
     else:
         _print_human(summary, result)
+    try:
+        check_sendable(body)
+    except UserError as exc:
+        fail(exc.problem)

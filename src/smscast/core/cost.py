@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from smscast.core.encoding import (
+    NO_TABLES,
     Encoding,
     National,
     TextInfo,
     analyse,
+    check_sendable,
     joined_encoding,
     parts_for_length,
     single_unit_encoding,
@@ -25,7 +27,8 @@ from smscast.core.encoding import (
 )
 from smscast.core.errors import Problem, UserError
 from smscast.core.footer import with_opt_out
-from smscast.core.smart import smart_encode
+from smscast.core.national import NationalTables
+from smscast.core.smart import Replacements, smart_encode
 from smscast.core.templates import MessageTemplate, render
 
 
@@ -41,7 +44,11 @@ class Recipient:
 
 @dataclass(frozen=True, slots=True)
 class MessageRules:
-    """How a campaign's texts are finished before counting: footer, smart encoding, tables."""
+    """How a campaign's texts are finished before counting: footer, smart encoding, tables.
+
+    `tables` are the national shift tables the connector's carrier accepts (its
+    `national_tables` setting); `national` is an explicit pair, as `analyse` takes it.
+    """
 
     promotional: bool = True
     footer_required: bool = False
@@ -49,6 +56,15 @@ class MessageRules:
     smart: bool = False
     national: National = (None, None)
     reference_bits: int = 8
+    tables: NationalTables = NO_TABLES
+
+
+DEFAULT_TABLES: National = (None, None)
+
+Counted = tuple[str, Encoding, int, National, Replacements]
+"""What an outbox row keeps of a composed text: the text, its encoding and parts, the
+national tables chosen for it and what smart encoding replaced (a plain tuple: a
+launch makes millions)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +96,20 @@ def compose_message(
     *,
     link: Callable[[str], str] = _keep_url,
 ) -> ComposedMessage:
-    """One recipient's text as it will be sent, and how it travels."""
-    text = _finished_text(template, recipient, rules, link)
+    """One recipient's text as it will be sent, and how it travels.
+
+    A text that renders empty for this recipient is refused (`encoding.empty`):
+    an opt-out footer alone is no message.
+    """
+    body = _rendered(template, recipient, link)
+    check_sendable(body)
+    text = _with_footer(body, recipient.language, rules)
     if rules.smart:
-        result = smart_encode(text, national=rules.national, reference_bits=rules.reference_bits)
+        result = smart_encode(text, national=rules.national, tables=rules.tables,
+                              reference_bits=rules.reference_bits)  # fmt: skip
         return ComposedMessage(result.text, result.after, result.replaced)
-    info = analyse(text, national=rules.national, reference_bits=rules.reference_bits)
+    info = analyse(text, national=rules.national, tables=rules.tables,
+                   reference_bits=rules.reference_bits)  # fmt: skip
     return ComposedMessage(text, info)
 
 
@@ -95,47 +119,51 @@ def compose_counted(
     rules: MessageRules,
     *,
     link: Callable[[str], str] = _keep_url,
-) -> tuple[str, Encoding, int]:
-    """`compose_message` reduced to what an outbox row keeps: text, encoding and parts.
+) -> Counted:
+    """`compose_message` reduced to what an outbox row keeps (see `Counted`).
 
     A launch composes millions of these; skipping the full `TextInfo` (see
     `text_parts`) is a large share of its time per recipient.
     """
     if rules.smart:
         composed = compose_message(template, recipient, rules, link=link)
-        return composed.text, composed.info.encoding, composed.info.parts
+        info = composed.info
+        return composed.text, info.encoding, info.parts, info.national, composed.replaced
     return count_finished(_rendered(template, recipient, link), recipient.language, rules)
 
 
 def count_finished(body: str, language: str, rules: MessageRules,
-                   units: Encoding | None = None) -> tuple[str, Encoding, int]:  # fmt: skip
-    """A rendered body as sent (footer added where due), its encoding and parts.
+                   units: Encoding | None = None) -> Counted:  # fmt: skip
+    """A rendered body as sent (footer added where due), its encoding, parts and tables.
 
     The second half of `compose_counted`, for a launch that made the body itself
     (see `text_frames`); not for smart encoding, which may change the text. `units`,
     when the caller knows it, is the body's `single_unit_encoding`: the parts then
-    follow from the length, unless the footer or the tables make that unsafe.
+    follow from the length, unless the footer or the tables make that unsafe (a
+    text in the default alphabet never uses the connector's tables, so a GSM-7
+    length still counts with them). An empty body is refused, footer or not.
     """
+    if not body or body.isspace():
+        check_sendable(body)
     text = _with_footer(body, language, rules)
-    if units is not None and rules.national == (None, None):
-        if text is body:
-            return text, units, parts_for_length(units, len(text), rules.reference_bits)
-        if text.startswith(body):  # the footer was added after the body as it was
-            whole = joined_encoding(units, _suffix_units(text[len(body) :]))
-            if whole is not None:
-                return text, whole, parts_for_length(whole, len(text), rules.reference_bits)
-    encoding, parts = text_parts(text, national=rules.national, reference_bits=rules.reference_bits)
-    return text, encoding, parts
+    if units is not None and rules.national == DEFAULT_TABLES:
+        whole: Encoding | None = units
+        if text is not body:  # the footer was added after the body as it was, or not
+            suffix = text[len(body) :] if text.startswith(body) else None
+            whole = joined_encoding(units, _suffix_units(suffix)) if suffix is not None else None
+        if whole is Encoding.GSM7 or (whole is not None and not rules.tables):
+            parts = parts_for_length(whole, len(text), rules.reference_bits)
+            return text, whole, parts, DEFAULT_TABLES, ()
+    if rules.national == DEFAULT_TABLES and not rules.tables:
+        encoding, parts = text_parts(text, reference_bits=rules.reference_bits)
+        return text, encoding, parts, DEFAULT_TABLES, ()
+    info = analyse(text, national=rules.national, tables=rules.tables,
+                   reference_bits=rules.reference_bits)  # fmt: skip
+    return text, info.encoding, info.parts, info.national, ()
 
 
 _suffix_units = lru_cache(maxsize=256)(single_unit_encoding)
 """Footers, of which a launch has one or two: the same few strings millions of times."""
-
-
-def _finished_text(
-    template: MessageTemplate, recipient: Recipient, rules: MessageRules, link: Callable[[str], str]
-) -> str:
-    return _with_footer(_rendered(template, recipient, link), recipient.language, rules)
 
 
 def _rendered(template: MessageTemplate, recipient: Recipient, link: Callable[[str], str]) -> str:

@@ -13,16 +13,20 @@ import re
 import unicodedata
 from bisect import bisect_left
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import NamedTuple
 
 from smscast.core.alphabet import Alphabet, alphabet_for, candidate_alphabets
 from smscast.core.errors import UserError
+from smscast.core.national import LOCKING_SHIFT, SINGLE_SHIFT, NationalTables
 
 MAX_PARTS = 255
 """The concatenation header counts parts in one octet."""
 
 National = tuple[str | None, str | None]
 """(locking shift language, single shift language); None means the default table."""
+
+NO_TABLES: NationalTables = ()
 
 
 class Encoding(enum.StrEnum):
@@ -253,22 +257,51 @@ def plan_ucs2(text: str, *, reference_bits: int = 8) -> TextPlan:
     return _plan_ucs2(text, (), reference_bits)
 
 
+@lru_cache(maxsize=256)
+def national_candidates(national: National, tables: NationalTables) -> tuple[Alphabet, ...]:
+    """The national alphabets allowed by an explicit pair and by a connector's tables.
+
+    A pair allows its single table, its locking table and both (see
+    `candidate_alphabets`); `tables` allows every combination of their locking and
+    single shift tables (Spanish has only a single shift table).  Ordered single
+    shift first, then locking, then both, each by language, so ties always fall the
+    same way: a message re-planned with the pair chosen for it gets that pair again.
+    """
+    if not tables:  # just the pair: its own candidates, unknown codes reported as before
+        return tuple(candidate_alphabets(national)[1:])
+    lockings = sorted({t for t in (national[0], *tables) if t in LOCKING_SHIFT})
+    singles = sorted({t for t in (national[1], *tables) if t in SINGLE_SHIFT})
+    pairs: list[National] = [(None, s) for s in singles]
+    pairs += [(lo, None) for lo in lockings]
+    pairs += [(lo, s) for lo in lockings for s in singles]
+    return tuple(alphabet_for(lo, s) for lo, s in pairs)
+
+
 def _plan_national(
-    text: str, national: National, reference_bits: int, missing: tuple[str, ...]
+    text: str, candidates: tuple[Alphabet, ...], reference_bits: int, missing: tuple[str, ...]
 ) -> TextPlan:
+    """The allowed national alphabet needing the fewest parts, then the shortest header;
+    UCS-2 when no allowed alphabet carries the text or UCS-2 takes fewer parts."""
     best: TextPlan | None = None
-    for alphabet in candidate_alphabets(national)[1:]:
+    for alphabet in candidates:
         if alphabet.outside.search(text) is None:
             plan = _plan_gsm(text, alphabet, reference_bits, True)
-            if best is None or plan.info.parts < best.info.parts:
+            if best is None or (plan.info.parts, len(plan.header)) < (
+                best.info.parts,
+                len(best.header),
+            ):
                 best = plan
         else:
             left = tuple(dict.fromkeys(alphabet.outside.findall(text)))
             if len(left) < len(missing):
                 missing = left
-    if best is not None:
+    if best is None:
+        return _plan_ucs2(text, missing, reference_bits)
+    try:
+        ucs2 = _plan_ucs2(text, missing, reference_bits)
+    except UserError:  # too long for UCS-2, not for the national alphabet
         return best
-    return _plan_ucs2(text, missing, reference_bits)
+    return best if best.info.parts <= ucs2.info.parts else ucs2
 
 
 def _plan_plain_gsm(length: int, capacities: tuple[int, int]) -> TextPlan:
@@ -285,13 +318,26 @@ def _plan_plain_gsm(length: int, capacities: tuple[int, int]) -> TextPlan:
     return TextPlan(info, _DEFAULT, ends, b"")
 
 
-def plan_text(text: str, *, national: National = (None, None), reference_bits: int = 8) -> TextPlan:
+_EMPTY = TextPlan(TextInfo(Encoding.GSM7, 0, 0, 160, 160, ()), _DEFAULT, (), b"")
+"""An empty text has no part: nothing can be sent (see `check_sendable`)."""
+
+
+def plan_text(
+    text: str,
+    *,
+    national: National = (None, None),
+    tables: NationalTables = NO_TABLES,
+    reference_bits: int = 8,
+) -> TextPlan:
     """Classifies `text` and places its part boundaries.
 
     GSM-7 with the default tables is tried first; national tables the connector
-    allows are used only when the default alphabet cannot carry the text, choosing
-    the allowed pair that needs the fewest parts.  Anything else is UCS-2.
+    allows (an explicit `national` pair, or a connector's `tables`) are used only
+    when the default alphabet cannot carry the text, choosing the allowed pair that
+    needs the fewest parts (never more than UCS-2).  Anything else is UCS-2.
     """
+    if not text:
+        return _EMPTY
     default = _DEFAULT
     if text.isascii():  # the common case, checked with two C-speed byte deletions
         raw = text.encode("ascii")
@@ -305,9 +351,20 @@ def plan_text(text: str, *, national: National = (None, None), reference_bits: i
     if not _FORBIDDEN_CHARS.isdisjoint(found):
         check_text(text)
     missing = tuple(dict.fromkeys(found))
-    if national != (None, None):
-        return _plan_national(text, national, reference_bits, missing)
+    if national != (None, None) or tables:
+        candidates = national_candidates(national, tables)
+        return _plan_national(text, candidates, reference_bits, missing)
     return _plan_ucs2(text, missing, reference_bits)
+
+
+def check_sendable(text: str, *, field: str = "text") -> None:
+    """Refuses a text with nothing to read: an empty SMS (or one of spaces) is no message."""
+    if not text or text.isspace():
+        raise UserError.of(
+            "encoding.empty",
+            f"the {field} is empty; an SMS needs at least one character to read",
+            field=field,
+        )
 
 
 def single_unit_encoding(text: str) -> Encoding | None:
@@ -351,20 +408,30 @@ def parts_for_length(encoding: Encoding, length: int, reference_bits: int = 8) -
     ) or _capacities(0, reference_bits, encoding is Encoding.GSM7)
     single, multi = capacities
     if length <= single:
-        return 1
+        return 1 if length else 0
     parts = -(-length // multi)
     if parts > MAX_PARTS:
         raise _too_long(parts, encoding)
     return parts
 
 
-def analyse(text: str, *, national: National = (None, None), reference_bits: int = 8) -> TextInfo:
-    """Encoding, part count and room left for `text` as it would be sent."""
-    return plan_text(text, national=national, reference_bits=reference_bits).info
+def analyse(
+    text: str,
+    *,
+    national: National = (None, None),
+    tables: NationalTables = NO_TABLES,
+    reference_bits: int = 8,
+) -> TextInfo:
+    """Encoding, part count and room left for `text` as it would be sent (0 parts when empty)."""
+    return plan_text(text, national=national, tables=tables, reference_bits=reference_bits).info
 
 
 def text_parts(
-    text: str, *, national: National = (None, None), reference_bits: int = 8
+    text: str,
+    *,
+    national: National = (None, None),
+    tables: NationalTables = NO_TABLES,
+    reference_bits: int = 8,
 ) -> tuple[Encoding, int]:
     """`analyse(text)`'s encoding and part count, quicker for the usual personalised text.
 
@@ -377,6 +444,7 @@ def text_parts(
     if (
         capacities is not None
         and national == (None, None)
+        and not tables
         and not text.isascii()
         and _DEFAULT.outside.search(text) is not None
         and text.replace("\n", "").isprintable()
@@ -387,5 +455,5 @@ def text_parts(
         parts = 1 if units <= single else -(-units // multi)
         if parts <= MAX_PARTS:
             return Encoding.UCS2, parts
-    info = analyse(text, national=national, reference_bits=reference_bits)
+    info = analyse(text, national=national, tables=tables, reference_bits=reference_bits)
     return info.encoding, info.parts

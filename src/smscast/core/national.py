@@ -14,6 +14,10 @@ in every Indian and the Urdu locking table, and 0x24 is U+0CA1 in the Kannada on
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from smscast.core.errors import UserError
+
 LANGUAGE_IDS: dict[str, int] = {
     "tr": 0x01,
     "es": 0x02,
@@ -381,3 +385,72 @@ SINGLE_SHIFT: dict[str, dict[int, str]] = {
     },
 }
 # fmt: on
+
+
+NationalTables = tuple[str, ...]
+"""Languages whose shift tables a connector's carrier passes on to phones, sorted."""
+
+
+def parse_national_tables(value: object, *, field: str = "national_tables") -> NationalTables:
+    """A connector's `national_tables` setting as sorted language codes.
+
+    Written as a list (`["tr", "es"]`, the API) or as one comma-separated string
+    (`tr,es`, the CLI's `--setting national_tables=tr,es`); an unknown code is the
+    user's mistake and is named, since a typo would otherwise silently cost parts.
+    """
+    if value is None or value == "":
+        return ()
+    if isinstance(value, str):
+        items: list[object] = list(value.split(","))
+    elif isinstance(value, list | tuple):
+        items = list(value)
+    else:
+        raise UserError.of(
+            "bad_national_tables",
+            f'{field} must be language codes such as "tr,es", not {value!r}',
+            field=field,
+        )
+    codes: set[str] = set()
+    for item in items:
+        if not isinstance(item, str):
+            raise UserError.of(
+                "bad_national_tables", f"{field}: {item!r} is not a language code", field=field
+            )
+        code = item.strip().lower()
+        if not code:
+            continue  # "tr, ,es" or a trailing comma
+        if code not in LANGUAGE_IDS:
+            known = ", ".join(sorted(LANGUAGE_IDS))
+            raise UserError.of(
+                "unknown_national_table",
+                f"{field}: no national shift table for language {code!r}; known: {known}",
+                field=field,
+            )
+        codes.add(code)
+    return tuple(sorted(codes))
+
+
+def connector_national_tables(settings: Mapping[str, object]) -> NationalTables:
+    """The tables a connector's stored settings allow: `national_tables`, plus the
+    older SMPP pair `national_locking`/`national_single`, which meant the same."""
+    tables = set(parse_national_tables(settings.get("national_tables")))
+    for key in ("national_locking", "national_single"):
+        tables.update(parse_national_tables(settings.get(key), field=key))
+    return tuple(sorted(tables))
+
+
+def national_label(national: tuple[str | None, str | None]) -> str | None:
+    """The tables a message is encoded with as stored on it: "tr/tr", "/es", None for the
+    default alphabet."""
+    locking, single = national
+    if locking is None and single is None:
+        return None
+    return f"{locking or ''}/{single or ''}"
+
+
+def parse_national_label(label: str | None) -> tuple[str | None, str | None]:
+    """`national_label` read back."""
+    if not label:
+        return (None, None)
+    locking, _, single = label.partition("/")
+    return (locking or None, single or None)

@@ -16,15 +16,17 @@ from typing import Literal, NamedTuple
 from smscast.core.alphabet import LOCKING_SHIFT_IEI, SINGLE_SHIFT_IEI, alphabet_for
 from smscast.core.encoding import (
     MAX_PARTS,
+    NO_TABLES,
     National,
     TextInfo,
+    check_sendable,
     check_text,
     concat_ie_length,
     plan_text,
     plan_ucs2,
 )
 from smscast.core.errors import UserError
-from smscast.core.national import LANGUAGE_BY_ID
+from smscast.core.national import LANGUAGE_BY_ID, NationalTables
 
 DC_GSM7 = 0
 DC_LATIN1 = 3
@@ -60,11 +62,17 @@ class SplitText(NamedTuple):
 
 
 def split_text(
-    text: str, *, national: National = (None, None), reference_bits: int = 8
+    text: str,
+    *,
+    national: National = (None, None),
+    tables: NationalTables = NO_TABLES,
+    reference_bits: int = 8,
 ) -> SplitText:
-    """The text of each part, cut where the phone will see the cuts."""
-    plan = plan_text(text, national=national, reference_bits=reference_bits)
+    """The text of each part, cut where the phone will see the cuts (none for an empty text)."""
+    plan = plan_text(text, national=national, tables=tables, reference_bits=reference_bits)
     ends = plan.ends
+    if not ends:
+        return SplitText(plan.info, ())
     if len(ends) == 1:
         return SplitText(plan.info, (text,))
     starts = (0, *ends[:-1])
@@ -107,7 +115,11 @@ def _latin1_parts(text: str, reference_bits: int) -> list[str]:
 
 
 def _encoded_bodies(
-    text: str, data_coding: int | None, national: National, reference_bits: int
+    text: str,
+    data_coding: int | None,
+    national: National,
+    tables: NationalTables,
+    reference_bits: int,
 ) -> tuple[list[bytes], int, bytes]:
     """(part bodies, data_coding used, national IEs every part carries)."""
     if data_coding == DC_LATIN1:
@@ -115,7 +127,7 @@ def _encoded_bodies(
     if data_coding == DC_UCS2:
         plan = plan_ucs2(text, reference_bits=reference_bits)
     elif data_coding in (None, DC_GSM7):
-        plan = plan_text(text, national=national, reference_bits=reference_bits)
+        plan = plan_text(text, national=national, tables=tables, reference_bits=reference_bits)
     else:
         raise UserError.of(
             "encoding.data_coding",
@@ -146,15 +158,21 @@ def wire_parts(
     reference_bits: int = 8,
     data_coding: int | None = None,
     national: National = (None, None),
+    tables: NationalTables = NO_TABLES,
 ) -> list[WirePart]:
     """Each part of `text` as SMPP carries it.
 
     `data_coding` None picks GSM-7 when the text fits the alphabet in use, else UCS-2;
     0, 3 or 8 force that coding and fail clearly when the text cannot be carried in it.
-    `reference` is masked to `reference_bits`, as counters wrap.
+    `national` and `tables` allow national shift tables as `plan_text` does; every
+    part then names them in its header (IEs 0x24/0x25, after the concatenation IE).
+    `reference` is masked to `reference_bits`, as counters wrap.  An empty text is
+    refused: there is nothing to send.
     """
     concat_ie_length(reference_bits)  # validates reference_bits
-    bodies, coding, header = _encoded_bodies(text, data_coding, national, reference_bits)
+    if not text:
+        check_sendable(text)  # an empty text has no part to send
+    bodies, coding, header = _encoded_bodies(text, data_coding, national, tables, reference_bits)
     total = len(bodies)
     if total == 1:
         return [WirePart(_with_udh(header, bodies[0]), coding, bool(header), None)]

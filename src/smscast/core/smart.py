@@ -8,11 +8,14 @@ the before/after counts so the marketer sees "UCS-2, 3 parts → GSM-7, 1 part".
 
 from __future__ import annotations
 
+import json
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from smscast.core.alphabet import alphabet_for
-from smscast.core.encoding import National, TextInfo, analyse
+from smscast.core.encoding import NO_TABLES, National, TextInfo, analyse
+from smscast.core.national import NationalTables
 
 # Punctuation and spaces that word processors and phones put in for their plain forms.
 _PUNCTUATION: dict[str, str] = {
@@ -89,17 +92,49 @@ def _parts(n: int) -> str:
 
 
 def smart_encode(
-    text: str, *, national: National = (None, None), reference_bits: int = 8
+    text: str,
+    *,
+    national: National = (None, None),
+    tables: NationalTables = NO_TABLES,
+    reference_bits: int = 8,
 ) -> SmartResult:
-    """Replaces characters by GSM-7 look-alikes when (and only when) that saves parts."""
-    before = analyse(text, national=national, reference_bits=reference_bits)
+    """Replaces characters by GSM-7 look-alikes when (and only when) that saves parts.
+
+    With national `tables` allowed, a text they carry has nothing outside the alphabet
+    and is left alone: the shift tables keep the letters the writer chose.
+    """
+    before = analyse(text, national=national, tables=tables, reference_bits=reference_bits)
     if not before.non_gsm:
         return SmartResult(text, (), before, before, False)
     replaced = tuple((c, LOOK_ALIKES[c]) for c in before.non_gsm if c in LOOK_ALIKES)
     if not replaced:
         return SmartResult(text, (), before, before, False)
     converted = text.translate({ord(c): v for c, v in replaced})
-    after = analyse(converted, national=national, reference_bits=reference_bits)
+    after = analyse(converted, national=national, tables=tables, reference_bits=reference_bits)
     if after.parts >= before.parts:
         return SmartResult(text, (), before, before, False)
     return SmartResult(converted, replaced, before, after, True)
+
+
+Replacements = tuple[tuple[str, str], ...]
+"""(character, what smart encoding put in its place), as `SmartResult.replaced`."""
+
+
+def replacements_json(replaced: Replacements) -> str | None:
+    """What a message records of smart encoding: `{"’": "'"}`, None when nothing changed.
+
+    Written compactly and unescaped, so a person reading the row sees the characters.
+    """
+    if not replaced:
+        return None
+    return json.dumps(dict(replaced), ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+
+
+def merge_replacements(into: dict[str, str], replaced: Iterable[tuple[str, str]]) -> bool:
+    """Adds replacements to a campaign's tally; True when a character was new to it."""
+    grew = False
+    for char, stand_in in replaced:
+        if char not in into:
+            into[char] = stand_in
+            grew = True
+    return grew

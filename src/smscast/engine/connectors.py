@@ -22,6 +22,7 @@ from smscast.channels.providers.twilio import TwilioConnector, TwilioSettings
 from smscast.channels.smpp.client import SmppClient
 from smscast.channels.smpp.settings import SmppSettings
 from smscast.core.errors import UserError
+from smscast.core.national import NationalTables, connector_national_tables
 from smscast.engine.audit import record_audit
 from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.dispatch_models import ConnectorStateRow
@@ -81,6 +82,23 @@ def build_connector(row: ConnectorRow) -> Connector:
         f"connector {row.name!r}: kind {row.kind!r} is not one of {', '.join(KINDS)}",
         field="kind",
     )
+
+
+def national_tables_of(conn: Connection, connector_id: int | None) -> NationalTables:
+    """The national shift tables a connector's carrier accepts (none without a connector).
+
+    Launch and enqueue count parts with them and store the pair chosen on each message,
+    which the connector then encodes with: counted and sent are the same parts.
+    """
+    if connector_id is None:
+        return ()
+    settings = conn.execute(
+        select(connectors.c.settings).where(connectors.c.id == connector_id)
+    ).scalar()
+    try:
+        return connector_national_tables(dict(settings or {}))
+    except UserError:  # refused when the connector was added; a row edited by hand since
+        return ()
 
 
 def load_connector(conn: Connection, connector_id: int) -> ConnectorRow | None:

@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, bindparam, select
 
 from smscast.channels.base import Connector, OutgoingMessage, SubmitOutcome, SubmitResult
+from smscast.core.national import parse_national_label
 from smscast.engine.db_thread import DbThread
 from smscast.engine.dispatch_checks import check_before_sending
 from smscast.engine.outbox import (
@@ -148,6 +149,7 @@ class Dispatcher:
                     recipient=message.phone,
                     text=message.body,
                     valid_until=message.valid_until,
+                    national=parse_national_label(message.national),
                 )
                 for message in chunk
             ]

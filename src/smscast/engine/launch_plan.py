@@ -23,6 +23,7 @@ from smscast.core.errors import UserError
 from smscast.core.segment_parser import parse_segment
 from smscast.core.templates import compile_template
 from smscast.engine.campaigns import messages, variants
+from smscast.engine.connectors import national_tables_of
 from smscast.engine.coupons import free_codes
 from smscast.engine.recipients import (
     SAMPLE_SEED,
@@ -109,13 +110,11 @@ def make_plan(conn: Connection, workspace: WorkspaceRef, campaign: Any, run: int
         start=run_start(schedule, now),
         local_time=time.fromisoformat(local) if local else None,
         spread=timedelta(seconds=schedule.get("spread_seconds") or 0),
-        quiet=rules.quiet.enabled and rules.quiet_applies(campaign.purpose),
+        quiet=rules.quiet_applies(campaign.purpose),
         validity=timedelta(seconds=validity) if validity else None,
     )
-    message_rules = MessageRules(
-        promotional=campaign.purpose == "promotional", footer_required=rules.footer_required,
-        opt_out_keyword=rules.opt_out_keyword, smart=bool(options.get("smart_encoding")),
-    )  # fmt: skip
+    number_id, connector_id = plan_route(conn, workspace, campaign)
+    message_rules = campaign_message_rules(conn, campaign, rules, connector_id)
     links = {
         row.url: row.position
         for row in conn.execute(
@@ -134,9 +133,21 @@ def make_plan(conn: Connection, workspace: WorkspaceRef, campaign: Any, run: int
     if uses_coupon and pool is None:
         raise UserError.of("no_coupon_pool", "the text uses {{ coupon }} but the campaign has "
                            "no coupon pool (--coupon-pool NAME)", field="coupon_pool")  # fmt: skip
-    number_id, connector_id = plan_route(conn, workspace, campaign)
     return Plan(workspace, campaign, run, stage, rules, builder, uses_coupon, "link" in names,
                 pool, number_id, connector_id)  # fmt: skip
+
+
+def campaign_message_rules(conn: Connection, campaign: Any, rules: CampaignRules,
+                           connector_id: int | None) -> MessageRules:  # fmt: skip
+    """How the campaign's texts are finished and counted: footer, smart encoding, and the
+    national shift tables of the connector they leave by (launch and preview alike, so
+    the preview's parts and cost are the launch's)."""
+    options = campaign.options or {}
+    return MessageRules(
+        promotional=campaign.purpose == "promotional", footer_required=rules.footer_required,
+        opt_out_keyword=rules.opt_out_keyword, smart=bool(options.get("smart_encoding")),
+        tables=national_tables_of(conn, connector_id),
+    )  # fmt: skip
 
 
 def plan_route(conn: Connection, workspace: WorkspaceRef, campaign: Any) -> tuple[Any, Any]:

@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from smscast.config import Settings
 from smscast.core.errors import UserError
 from smscast.core.links import new_tokens
+from smscast.core.smart import merge_replacements
 from smscast.engine.campaigns import campaign_row, launches, messages
 from smscast.engine.coupons import (
     allocate_coupons,
@@ -165,10 +166,31 @@ def _insert_batch(conn: Connection, plan: Plan, batch: BuiltBatch, now: datetime
     if written < len(rows):
         _drop_deleted_contacts(conn, plan, batch)
     excluded = {f"excluded_{reason}": count for reason, count in batch.excluded.items()}
+    changed = 0
+    if batch.smart_changed:
+        changed = sum(1 for row in batch.rows if row.smart_changes is not None)
+        _record_smart_characters(conn, plan, batch.smart_characters)
     bump_campaign_stats(
         conn, campaign.id, now, targeted=len(batch.rows) + sum(batch.excluded.values()),
-        queued=len(batch.rows), **excluded,
+        queued=len(batch.rows), smart_changed=changed, **excluded,
     )  # fmt: skip
+
+
+def _record_smart_characters(conn: Connection, plan: Plan, found: dict[str, str]) -> None:
+    """Adds characters smart encoding replaced to the campaign's record of them.
+
+    Kept with the launch's notes (`campaigns.excluded["smart_characters"]`) in the
+    batch's own transaction, so `campaigns report` lists them without reading the
+    campaign's messages, and a resumed launch adds to them. Read by primary key for
+    a batch with changes, written only when it brings a character not recorded yet.
+    """
+    campaign_id = plan.campaign.id
+    notes = conn.execute(select(campaigns.c.excluded).where(campaigns.c.id == campaign_id)).scalar()
+    notes = dict(notes or {})
+    recorded = dict(notes.get("smart_characters") or {})
+    if merge_replacements(recorded, found.items()):
+        notes["smart_characters"] = recorded
+        conn.execute(update(campaigns).where(campaigns.c.id == campaign_id).values(excluded=notes))
 
 
 def _drop_deleted_contacts(conn: Connection, plan: Plan, batch: BuiltBatch) -> None:

@@ -21,8 +21,10 @@ from typing import Any
 from sqlalchemy import Connection, insert, text
 
 from smscast.channels.base import SubmitOutcome, SubmitResult
-from smscast.core.encoding import analyse
+from smscast.core.encoding import analyse, check_sendable
 from smscast.core.errors import UserError
+from smscast.core.national import NationalTables, national_label
+from smscast.engine.connectors import national_tables_of
 from smscast.engine.message_events import StatusChange, queue_message_events
 from smscast.engine.routing import Routes, load_routes
 from smscast.engine.tally import Tally, read_moment
@@ -61,6 +63,7 @@ class Claimed:
     deadline: datetime  # validity end: retries stop here
     attempts: int
     callback: bool = False  # has a callback URL: its status changes are posted there
+    national: str | None = None  # national shift tables it was counted with ("tr/tr")
 
     def changed_to(self, status: str) -> StatusChange:
         return StatusChange(self.id, self.workspace_id, status, self.callback)
@@ -87,13 +90,16 @@ def enqueue_messages(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
 
     Keys are Message columns. `workspace_id`, `phone`, `body` and `kind` are required;
     the sender number and connector default to the workspace's (see `routing`),
-    `send_after` to `created_at`, encoding and parts to what the body needs.
+    `send_after` to `created_at`, encoding and parts to what the body needs with the
+    national shift tables the connector allows (the pair chosen kept in `national`).
+    An empty body is refused: there is nothing to send.
     """
     if not rows:
         return []
     known = set(messages.c.keys())
     prepared: list[dict[str, Any]] = []
     routes: dict[int, Routes] = {}
+    tables: dict[int | None, NationalTables] = {}
     for index, row in enumerate(rows):
         unknown = sorted(set(row) - known)
         if unknown:
@@ -101,8 +107,13 @@ def enqueue_messages(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
                 "unknown_field", f"message {index}: no message field {', '.join(unknown)}"
             )
         for key in ("workspace_id", "phone", "body", "kind"):
-            if not row.get(key):
+            if row.get(key) is None or (key != "body" and not row[key]):
                 raise UserError.of("missing_field", f"message {index}: {key} is missing", field=key)
+        try:
+            check_sendable(row["body"], field="body")
+        except UserError as error:
+            raise UserError.of(error.problem.code, f"message {index}: {error}",
+                               field="body") from None  # fmt: skip
         values = _with_defaults(index, row)
         workspace_id = values["workspace_id"]
         if workspace_id not in routes:
@@ -110,6 +121,10 @@ def enqueue_messages(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
         values["number_id"], values["connector_id"] = routes[workspace_id].route(
             values.get("number_id"), values.get("connector_id")
         )
+        connector_id = values["connector_id"]
+        if connector_id not in tables:
+            tables[connector_id] = national_tables_of(conn, connector_id)
+        _count_parts(index, values, tables[connector_id])
         prepared.append(values)
     # Multi-row INSERTs, grouped by column set. Asking the driver to sort RETURNING by
     # parameter order makes SQLAlchemy insert row by row on SQLite (13,000 statements
@@ -135,16 +150,22 @@ def _with_defaults(index: int, row: dict[str, Any]) -> dict[str, Any]:
     values.setdefault("created_at", datetime.now(UTC))
     if values.get("send_after") is None:
         values["send_after"] = values["created_at"]
-    if "encoding" not in values or "parts" not in values:
-        try:
-            info = analyse(values["body"])
-        except UserError as error:
-            raise UserError.of("bad_text", f"message {index}: {error}", field="body") from None
-        values.setdefault("encoding", info.encoding.value)
-        values.setdefault("parts", info.parts)
     for key, default in (("parts_done", 0), ("attempts", 0), ("cost", 0), ("run", 0)):
         values.setdefault(key, default)
     return values
+
+
+def _count_parts(index: int, values: dict[str, Any], tables: NationalTables) -> None:
+    """Encoding, parts and national tables of a message, unless its caller gave them."""
+    if "encoding" in values and "parts" in values:
+        return
+    try:
+        info = analyse(values["body"], tables=tables)
+    except UserError as error:
+        raise UserError.of("bad_text", f"message {index}: {error}", field="body") from None
+    values.setdefault("encoding", info.encoding.value)
+    values.setdefault("parts", info.parts)
+    values.setdefault("national", national_label(info.national))
 
 
 # --- claiming --------------------------------------------------------------------------
@@ -162,7 +183,7 @@ WHERE id IN (
 AND EXISTS (
     SELECT 1 FROM connectors WHERE id = ? AND lease_owner = ? AND lease_until > ?)
 RETURNING id, workspace_id, phone, body, number_id, campaign_id, contact_id, kind, purpose,
-          parts, cost, valid_until, created_at, attempts, callback_url
+          parts, cost, valid_until, created_at, attempts, callback_url, national
 """
 
 
@@ -197,12 +218,13 @@ def claim_due(
 
     claimed = []
     for (id_, workspace_id, phone, body, number_id, campaign_id, contact_id, kind, purpose,
-         parts, cost, valid_until, created_at, attempts, callback_url) in rows:  # fmt: skip
+         parts, cost, valid_until, created_at, attempts, callback_url,
+         national) in rows:  # fmt: skip
         valid = moment(valid_until)
         deadline = valid or (moment(created_at) or now) + validity
         row = Claimed(id_, workspace_id, phone, body, number_id, campaign_id, contact_id, kind,
                       purpose, parts, float(cost or 0), valid, deadline, attempts,
-                      callback_url is not None)  # fmt: skip
+                      callback_url is not None, national)  # fmt: skip
         claimed.append(row)
     claimed.sort(key=lambda c: c.id)
     return claimed

@@ -16,10 +16,17 @@ from typing import Any, NamedTuple
 
 from smscast.core.campaign_rules import CampaignRules
 from smscast.core.consent import Purpose, Status, may_send
-from smscast.core.cost import MessageRules, Recipient, compose_counted, count_finished
-from smscast.core.encoding import Encoding
+from smscast.core.cost import (
+    DEFAULT_TABLES,
+    Counted,
+    MessageRules,
+    Recipient,
+    compose_counted,
+    count_finished,
+)
 from smscast.core.errors import Problem, UserError
 from smscast.core.links import short_url
+from smscast.core.national import national_label
 from smscast.core.phones import timezone_for_phone
 from smscast.core.schedule import (
     next_allowed_time_in_zones,
@@ -27,6 +34,7 @@ from smscast.core.schedule import (
     spread_offset,
     zone_of,
 )
+from smscast.core.smart import Replacements, merge_replacements, replacements_json
 from smscast.core.templates import MessageTemplate, render
 from smscast.core.text_frames import TextFrames
 
@@ -94,8 +102,10 @@ class OutboxRow(NamedTuple):
     valid_until: Any
     coupon_code: str | None
     link_token: str | None
-    due_at: Any
-    """When the text was due had quiet hours not moved it (None: not moved)."""
+    national: str | None
+    """The national shift tables the text is encoded with ("tr/tr", "/es"), None: default."""
+    smart_changes: str | None
+    """JSON object of what smart encoding replaced (character -> stand-in), None: nothing."""
 
 
 @dataclass
@@ -104,6 +114,10 @@ class BuiltBatch:
     excluded: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
     parts: int = 0
+    smart_changed: int = 0
+    """Texts smart encoding changed (the campaign counter `smart_changed`)."""
+    smart_characters: dict[str, str] = field(default_factory=dict)
+    """Every character smart encoding replaced in this batch, and its stand-in."""
     new_links: dict[str, int] = field(default_factory=dict)
     unused_coupons: list[str] = field(default_factory=list)
     """Codes claimed for members whose text could not be made: they go back to the pool."""
@@ -133,6 +147,7 @@ class RecipientBuilder:
         self._keyed_fields = {v.id: tuple(n for n in self._names[v.id] if n in MEMBER_FIELDS)
                               for v in variants}  # fmt: skip
         self.frames = TextFrames()
+        self._changes_json: dict[Replacements, str | None] = {}
         self.seen_phones: set[int] = set()
         self._local_start: dict[str, datetime] = {}
         self._zones: dict[tuple[str, str], tuple[str, ...]] = {}
@@ -218,7 +233,9 @@ class RecipientBuilder:
         return due, None
 
     def compose(self, member: Member, variant: Variant, coupon: str | None,
-                token: str | None, batch: BuiltBatch) -> tuple[str, Encoding, int]:  # fmt: skip
+                token: str | None, batch: BuiltBatch) -> Counted:  # fmt: skip
+        """The member's text as sent (see `Counted`); a UserError when it cannot be made,
+        an empty text included."""
         template = variant.template
         language = member.language or "en"
         if not template.plain or self.message_rules.smart:
@@ -304,8 +321,10 @@ class RecipientBuilder:
             token = tokens[index] if tokens is not None else None
             variant = self.variant_for(member.id)
             try:
-                body, encoding, parts = self.compose(member, variant, coupon, token, batch)
-            except UserError as error:
+                body, encoding, parts, national, replaced = self.compose(
+                    member, variant, coupon, token, batch
+                )
+            except UserError as error:  # a value missing, or a text that renders empty
                 batch.excluded["missing_value"] += 1
                 if coupon is not None:
                     batch.unused_coupons.append(coupon)
@@ -313,14 +332,29 @@ class RecipientBuilder:
                     batch.problems.append(_problem_text(member, error.problem))
                 continue
             zones = self.zones(member)
-            due, held_from = self.send_after(member, zones)
+            due = self.send_after(member, zones)
             batch.parts += parts
             until = stamped(due + validity) if validity else None
+            changes = None
+            if replaced:
+                changes = self._smart_changes(replaced, batch)
+            tables = None if national == DEFAULT_TABLES else national_label(national)
             rows.append(OutboxRow(member.id, member.phone, variant.id, body, encoding.value,
                                   parts, parts * price, stamped(due), until, coupon,
-                                  token,
-                                  None if held_from is None else stamped(held_from)))  # fmt: skip
+                                  token, tables, changes))  # fmt: skip
         return batch
+
+    def _smart_changes(self, replaced: Replacements, batch: BuiltBatch) -> str | None:
+        """Counts a text smart encoding changed; its record, made once per set of changes."""
+        batch.smart_changed += 1
+        merge_replacements(batch.smart_characters, replaced)
+        try:
+            return self._changes_json[replaced]
+        except KeyError:
+            if len(self._changes_json) > 1000:
+                self._changes_json.clear()
+            made = self._changes_json[replaced] = replacements_json(replaced)
+            return made
 
 
 def _value_names(template: MessageTemplate) -> tuple[str, ...]:

@@ -131,6 +131,13 @@ def sending_progress(conn: Connection, campaign: Any) -> dict[str, Any]:
     }
 
 
+def smart_encoding_summary(totals: dict[str, Any], notes: dict[str, Any] | None) -> dict[str, Any]:
+    """How many texts smart encoding changed at launch and which characters it replaced
+    (recorded by the launch in the campaign's notes), so no change goes unseen."""
+    characters = dict((notes or {}).get("smart_characters") or {})
+    return {"changed": int(totals.get("smart_changed", 0)), "characters": characters}
+
+
 def campaign_report(
     engine: Engine, workspace_id: int, campaign_id: int, *, now: datetime | None = None
 ) -> dict[str, Any]:
@@ -165,6 +172,7 @@ def campaign_report(
         "rates": campaign_rates(totals),
         "excluded": excluded,
         "excluded_total": sum(excluded.values()),
+        "smart_encoding": smart_encoding_summary(totals, campaign.excluded),
         "waiting_for_quiet_hours": waiting,
         "hours": hours,
     }

@@ -20,6 +20,7 @@ from smscast.channels.simulator import dlr
 from smscast.channels.simulator.config import SimulatorConfig
 from smscast.channels.simulator.mo import MoSent, build_mo_parts
 from smscast.channels.simulator.session import Session
+from smscast.channels.simulator.texts import ReceivedText, received_texts
 from smscast.channels.smpp import pdu
 from smscast.channels.smpp.constants import CommandStatus, MessageState
 
@@ -295,6 +296,12 @@ class RunningSimulator:
     def recent_submits(self) -> list[pdu.Pdu]:
         """The last thousand accepted submits, decoded (for tests)."""
         return [pdu.decode(frame) for frame in self.simulator.recent]
+
+    @property
+    def received_texts(self) -> list[ReceivedText]:
+        """The texts of the last thousand accepted submits as a phone shows them: parts
+        joined, GSM-7 read with the national shift tables their headers name."""
+        return received_texts(self.recent_submits)
 
     async def send_mo(self, sender: str, recipient: str, text: str) -> MoSent:
         """Injects an inbound message from `sender` to our number `recipient`."""

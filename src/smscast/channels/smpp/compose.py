@@ -36,7 +36,7 @@ def compose_parts(message: OutgoingMessage, settings: SmppSettings, reference: i
     encodable) and pdu.PduError when an address does not fit the PDU; both name
     what is wrong and fail only this message.
     """
-    parts = _encode_text(message.text, settings, reference)
+    parts = _encode_text(message, settings, reference)
     source_ton, source_npi, source = source_address(message.sender, settings)
     destination = message.recipient.lstrip("+")
     validity = validity_period(message.valid_until, settings.validity_s)
@@ -68,8 +68,21 @@ def compose_parts(message: OutgoingMessage, settings: SmppSettings, reference: i
     return bodies
 
 
-def _encode_text(text: str, settings: SmppSettings, reference: int) -> list[WirePart]:
-    """Parts in the connector's alphabet, or in UCS-2 when the text does not fit it."""
+def _encode_text(message: OutgoingMessage, settings: SmppSettings,
+                 reference: int) -> list[WirePart]:  # fmt: skip
+    """Parts in the connector's alphabet, or in UCS-2 when the text does not fit it.
+
+    The national tables are the ones the engine chose and counted for this message
+    (`OutgoingMessage.national`), so the parts sent are the parts billed; a message
+    that names none is planned with the tables the settings allow.
+    """
+    text = message.text
+    tables: tuple[str, ...]
+    if message.national is not None:
+        national, tables = message.national, ()
+    else:
+        national = (settings.national_locking, settings.national_single)
+        tables = settings.national_tables
     bits = settings.reference_bits
     concat: Literal["udh", "sar"] = "sar" if settings.concat == "sar" else "udh"
     if settings.data_coding == DC_LATIN1:
@@ -91,7 +104,8 @@ def _encode_text(text: str, settings: SmppSettings, reference: int) -> list[Wire
         concat=concat,
         reference_bits=bits,
         data_coding=coding,
-        national=(settings.national_locking, settings.national_single),
+        national=national,
+        tables=tables,
     )
 
 

@@ -13,6 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from smscast.core.errors import UserError
+from smscast.core.national import parse_national_tables
+
 
 class BindMode(enum.StrEnum):
     TRANSMITTER = "transmitter"  # send only
@@ -60,6 +63,9 @@ class SmppSettings:
     reference_bits: int = 8  # concatenation reference: 8 or 16 bits
     national_locking: str | None = None  # GSM national language tables (e.g. "tr", "pt")
     national_single: str | None = None
+    # Languages whose shift tables the carrier passes on ("tr,es"): a text the default
+    # alphabet cannot carry goes as GSM-7 with the tables needing the fewest parts.
+    national_tables: tuple[str, ...] = ()
     registered_delivery: int = 1  # 1: ask for a final delivery report
     validity_s: int | None = None  # relative validity when a message has no deadline
     # Delivery reports
@@ -118,6 +124,11 @@ class SmppSettings:
         if unknown:
             raise ValueError(f"smpp settings: unknown key(s) {', '.join(unknown)}")
         fixed = dict(values)
+        if "national_tables" in fixed:
+            try:
+                fixed["national_tables"] = parse_national_tables(fixed["national_tables"])
+            except UserError as error:
+                raise ValueError(f"smpp settings: {error}") from None
         if "bind_mode" in fixed:
             fixed["bind_mode"] = _enum(BindMode, "bind_mode", fixed["bind_mode"])
         for key in ("submit_id_format", "report_id_format"):
