@@ -15,7 +15,9 @@ from fastapi.routing import APIRoute
 from smscast.api.problems import ApiProblem
 
 API_PREFIX = "/api/v1"
-_known: dict[int, frozenset[str]] = {}
+#: The names a route takes, kept on the route itself after its first request (routes
+#: are not hashable, and a table keyed by id() could hand a dropped app's names on).
+_NAMES = "_smscast_query_names"
 
 
 def declared_query_names(dependant: Dependant) -> frozenset[str]:
@@ -33,9 +35,10 @@ async def refuse_unknown_query(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    known = _known.get(id(route))
+    known: frozenset[str] | None = getattr(route, _NAMES, None)
     if known is None:
-        known = _known[id(route)] = declared_query_names(route.dependant)
+        known = declared_query_names(route.dependant)
+        setattr(route, _NAMES, known)
     for name in request.query_params:
         if name not in known:
             takes = ", ".join(sorted(known)) or "none"
