@@ -155,7 +155,7 @@ def _quiet(conn: Connection, timed: list[Claimed], now: datetime) -> list[tuple[
     late = []
     for message in timed:
         rules, workspace_zone = workspace_of[message.workspace_id]
-        if not rules.quiet_applies(message.purpose):
+        if not rules.quiet.enabled or not rules.quiet_applies(message.purpose):
             continue
         own = own_zone.get(message.contact_id or -1) or workspace_zone
         by_number = timezone_for_phone(message.phone, own)

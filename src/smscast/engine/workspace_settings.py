@@ -14,6 +14,7 @@ from smscast.engine.auth import Caller, memberships
 from smscast.engine.quiet_hours import retime_waiting
 from smscast.engine.workspaces import WorkspaceRef, create_workspace, validate_workspace_fields
 from smscast.engine.workspaces import workspaces as workspace_table
+from smscast.store.db import begin_write
 
 
 def create_owned_workspace(
@@ -101,6 +102,7 @@ def update_workspace(
         rules_from_settings(values["settings"])
         retime = retime or bool(TIMING_SETTINGS & changes["settings"].keys())
     with engine.begin() as conn:
+        begin_write(conn)  # it reads, then writes: beside a running server on SQLite
         if "name" in values and values["name"] != workspace.name:
             taken = conn.execute(
                 select(workspace_table.c.id).where(workspace_table.c.name == values["name"])
