@@ -144,6 +144,19 @@ def test_a_queued_message_says_why_it_waits(
     )
     assert [step["status"] for step in shown["history"]] == ["queued", "held"]
     assert show_message(engine, workspace, message_id, morning)["waiting"].startswith("due now")
+    with engine.begin() as conn:
+        conn.execute(update(messages).where(messages.c.id == message_id).values(
+            due_at=None, error_code="quiet_hours", error="held until quiet hours end",
+        ))  # fmt: skip
+    assert show_message(engine, workspace, message_id, due)["waiting"] == (
+        f"quiet hours: it goes at {morning.isoformat()}"
+    )
+    retried = {"error_code": "throttled", "error": "attempt 1: throttled", "attempts": 1}
+    with engine.begin() as conn:
+        conn.execute(update(messages).where(messages.c.id == message_id).values(**retried))
+    assert show_message(engine, workspace, message_id, due)["waiting"] == (
+        f"retry at {morning.isoformat()} after a temporary failure (attempt 1: throttled)"
+    )
 
 
 def test_an_inbound_text_shows_its_route_and_the_answer_that_failed(

@@ -250,6 +250,8 @@ def _waiting(conn: Connection, shown: dict[str, Any], now: datetime) -> str | No
                 f"quiet hours: it was due at {_when(shown['due_at'])} and goes at "
                 f"{_when(send_after)}"
             )
+        if shown["error_code"] == "quiet_hours":  # held at dispatch before due_at was kept
+            return f"quiet hours: it goes at {_when(send_after)}"
         if shown["attempts"] and shown["error"]:
             return f"retry at {_when(send_after)} after a temporary failure ({shown['error']})"
         return f"scheduled for {_when(send_after)}"
