@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from smscast.core.campaign_rules import quiet_hours_of
@@ -146,7 +146,11 @@ MOMENTS = st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2035, 
 CLOCKS = st.builds(time, st.integers(0, 23), st.integers(0, 59))
 
 
+AUTUMN = datetime(2026, 10, 25, 1, 15, tzinfo=UTC)  # 02:15 the second time round in Warsaw
+
+
 @given(MOMENTS, MOMENTS, st.sampled_from(ZONES), st.sampled_from(ZONES), CLOCKS, CLOCKS)
+@example(AUTUMN, AUTUMN, "Europe/Warsaw", "Europe/Warsaw", time(1, 0), time(2, 30))
 def test_a_promotional_text_is_never_timed_inside_quiet_hours(
     due: datetime, now: datetime, own: str, by_number: str, start: time, end: time
 ) -> None:
