@@ -9,7 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from smscast.core.cost import MessageRules, count_finished
-from smscast.core.encoding import Encoding, analyse, plan_text, single_unit_encoding
+from smscast.core.encoding import (
+    Encoding,
+    analyse,
+    plan_text,
+    single_unit_encoding,
+    varying_chars,
+)
 from smscast.core.errors import UserError
 from smscast.core.national import (
     LANGUAGE_IDS,
@@ -133,3 +139,26 @@ def test_smart_encoding_keeps_letters_the_tables_carry_and_lists_what_it_replace
     assert "’" not in kept.text  # the quotes are not in the Turkish tables: still replaced
     assert replacements_json(kept.replaced) == '{"—":"-","’":"\'","“":"\\"","”":"\\""}'
     assert replacements_json(()) is None
+
+
+safe_holes = st.text(alphabet=st.sampled_from("ABCXYZabcxyz0123456789-_"), min_size=0, max_size=12)
+
+
+@given(texts, texts, safe_holes, st.data(), table_sets, st.sampled_from([8, 16]))
+@settings(max_examples=400)
+def test_texts_differing_only_in_uniform_characters_plan_alike(
+    before: str, after: str, hole: str, data: st.DataObject, tables: tuple[str, ...], bits: int
+) -> None:
+    """What lets a launch count one text per frame: same frame, same-length coupon/token."""
+    varying = varying_chars(tables)
+    other = "".join(data.draw(st.sampled_from("ABCXYZabcxyz0123456789-_")) for _ in hole)
+    if varying.search(hole + other) is not None:  # the Indian tables lack capitals: not uniform
+        return
+    one = plan_text(before + hole + after, tables=tables, reference_bits=bits)
+    two = plan_text(before + other + after, tables=tables, reference_bits=bits)
+    assert (one.info.encoding, one.info.parts, one.info.national, one.ends) == (
+        two.info.encoding,
+        two.info.parts,
+        two.info.national,
+        two.ends,
+    )

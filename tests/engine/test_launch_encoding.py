@@ -7,7 +7,7 @@ import json
 import random
 from datetime import datetime
 
-from campaign_data import add_contact
+from campaign_data import add_contact, add_pool
 from outbound_helpers import add_sim_connector
 from sqlalchemy import Engine, select, update
 
@@ -24,7 +24,8 @@ messages = table_of(Message)
 workspaces = table_of(Workspace)
 PRICE = 0.05
 TURKISH = ("Merhaba {{ first_name }}, siparişiniz hazır! Mağazamıza gelin, bugün çok güzel "
-           "indirimler var: şimdi yüzde elli, yarın kırk. İyi alışverişler dileriz.")  # fmt: skip
+           "indirimler var: şimdi yüzde elli, yarın kırk. Kod {{ coupon }} "
+           "{{ link('https://shop.example/tr') }}")  # fmt: skip
 
 
 def launch(engine: Engine, settings: Settings, workspace: WorkspaceRef, draft: CampaignDraft,
@@ -53,13 +54,18 @@ def test_launch_counts_parts_and_cost_with_the_connectors_national_tables(
     engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime
 ) -> None:
     add_sim_connector(engine, workspace, 2775, now, national_tables="tr")
-    for i, name in enumerate(["Ayşe", "Ali", "Ali", "Ali", "Çağrı", "Ali", "Жанна"]):
+    names = ["Ayşe", "Ali", "Ali", "Ali", "Çağrı", "Ali", "Жанна", "Ali", "Ali"]
+    for i, name in enumerate(names):
         add_contact(engine, workspace, f"+4860010020{i}", now, first_name=name)
+    # codes of one length and of others, and one with a letter only some tables have
+    add_pool(engine, workspace, "tr", ["AB12", "CD34", "EF56", "kış5", "GH78", "LONGER99",
+                                       "IJ90", "KL12", "MN34"], now)  # fmt: skip
 
-    launch(engine, settings, workspace, CampaignDraft(name="TR", body=TURKISH), now)
+    launch(engine, settings, workspace,
+           CampaignDraft(name="TR", body=TURKISH, coupon_pool="tr"), now)  # fmt: skip
 
     found = rows(engine)
-    assert len(found) == 7
+    assert len(found) == len(names)
     for body, encoding, parts, cost, national, _ in found:
         info = analyse(body, tables=("tr",))
         assert (encoding, parts) == (info.encoding.value, info.parts)

@@ -162,6 +162,11 @@ def count_finished(body: str, language: str, rules: MessageRules,
     return text, info.encoding, info.parts, info.national, ()
 
 
+def finished_text(body: str, language: str, rules: MessageRules) -> str:
+    """A rendered body as sent: the opt-out footer added where the rules ask for it."""
+    return _with_footer(body, language, rules)
+
+
 _suffix_units = lru_cache(maxsize=256)(single_unit_encoding)
 """Footers, of which a launch has one or two: the same few strings millions of times."""
 

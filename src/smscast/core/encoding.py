@@ -277,6 +277,24 @@ def national_candidates(national: National, tables: NationalTables) -> tuple[Alp
     return tuple(alphabet_for(lo, s) for lo, s in pairs)
 
 
+@lru_cache(maxsize=64)
+def varying_chars(tables: NationalTables) -> re.Pattern[str]:
+    """Matches any character that is not one septet in every alphabet `tables` allow.
+
+    Two texts that differ only in characters this does not match, at the same places
+    and of the same lengths, have the same plan whichever tables they get: the same
+    encoding, parts and national pair. White space is left out too, so such texts are
+    empty (or end in white space) alike. A launch fills one frame with many coupons and
+    tokens of the same length, so it plans one text per frame (see `RecipientBuilder`).
+    """
+    alphabets = (_DEFAULT, *national_candidates((None, None), tables))
+    common = set.intersection(
+        *({chr(o) for o, septets in a.encode_map.items() if len(septets) == 1} for a in alphabets)
+    )
+    common = {c for c in common if c not in _FORBIDDEN_CHARS and not c.isspace()}
+    return re.compile(f"[^{''.join(re.escape(c) for c in sorted(common))}]")
+
+
 def _plan_national(
     text: str, candidates: tuple[Alphabet, ...], reference_bits: int, missing: tuple[str, ...]
 ) -> TextPlan:

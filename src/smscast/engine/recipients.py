@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, NamedTuple
@@ -23,7 +23,9 @@ from smscast.core.cost import (
     Recipient,
     compose_counted,
     count_finished,
+    finished_text,
 )
+from smscast.core.encoding import Encoding, National, varying_chars
 from smscast.core.errors import Problem, UserError
 from smscast.core.links import short_url
 from smscast.core.national import national_label
@@ -148,6 +150,10 @@ class RecipientBuilder:
                               for v in variants}  # fmt: skip
         self.frames = TextFrames()
         self._changes_json: dict[Replacements, str | None] = {}
+        tables = message_rules.tables
+        self._varying = varying_chars(tables) if tables else None
+        self._with_tables: dict[Hashable, tuple[Encoding, int, National]] = {}
+        """(frame key, language, lengths) -> what a text counted with the connector's tables."""
         self.seen_phones: set[int] = set()
         self._local_start: dict[str, datetime] = {}
         self._zones: dict[tuple[str, str], tuple[str, ...]] = {}
@@ -255,8 +261,35 @@ class RecipientBuilder:
                    *[getattr(member, name) for name in self._keyed_fields[variant.id]])  # fmt: skip
             body, units = self.frames.text_and_units(key, coupon, token, render_with)
         except TypeError:  # a list or mapping among the values: not a key, render it
-            body, units = render_with(coupon, token), None
+            return count_finished(render_with(coupon, token), language, self.message_rules)
+        if self._varying is not None and units is not Encoding.GSM7:
+            return self._count_with_tables(key, body, language, coupon, token, units)
         return count_finished(body, language, self.message_rules, units)
+
+    def _count_with_tables(self, key: Hashable, body: str, language: str, coupon: str | None,
+                           token: str | None, units: Encoding | None) -> Counted:  # fmt: skip
+        """`count_finished` with the connector's national tables, once per frame.
+
+        Choosing among the tables reads the whole text several times (ten times the cost
+        of UCS-2's arithmetic); texts of one frame whose coupon and token have the same
+        lengths and only characters every allowed alphabet takes as one septet get the
+        same plan (see `varying_chars`), so only the first of them is read.
+        """
+        rules = self.message_rules
+        assert self._varying is not None
+        if self._varying.search((coupon or "") + (token or "")) is not None:
+            return count_finished(body, language, rules, units)
+        text = finished_text(body, language, rules)
+        memo = (key, language, len(coupon or ""), len(token or ""), len(text))
+        known = self._with_tables.get(memo)
+        if known is None:
+            counted = count_finished(body, language, rules, units)
+            if len(self._with_tables) > 20_000:
+                self._with_tables.clear()
+            self._with_tables[memo] = counted[1:4]
+            return counted
+        encoding, parts, national = known
+        return text, encoding, parts, national, ()
 
     def _values(self, member: Member, variant: Variant, coupon: str | None) -> dict[str, Any]:
         """The names a template reads: the contact's attributes, its own fields, the coupon."""
@@ -285,6 +318,7 @@ class RecipientBuilder:
         for url in urls:
             self.links.pop(url, None)
         self.frames.clear()
+        self._with_tables.clear()
 
     def stamped(self, at: datetime) -> Any:
         """`stamp(at)`, remembered: most rows of a launch share a handful of times."""
