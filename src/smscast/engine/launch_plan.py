@@ -110,7 +110,7 @@ def make_plan(conn: Connection, workspace: WorkspaceRef, campaign: Any, run: int
         start=run_start(schedule, now),
         local_time=time.fromisoformat(local) if local else None,
         spread=timedelta(seconds=schedule.get("spread_seconds") or 0),
-        quiet=rules.quiet_applies(campaign.purpose),
+        quiet=rules.quiet.enabled and rules.quiet_applies(campaign.purpose),
         validity=timedelta(seconds=validity) if validity else None,
     )
     number_id, connector_id = plan_route(conn, workspace, campaign)

@@ -108,6 +108,8 @@ class OutboxRow(NamedTuple):
     """The national shift tables the text is encoded with ("tr/tr", "/es"), None: default."""
     smart_changes: str | None
     """JSON object of what smart encoding replaced (character -> stand-in), None: nothing."""
+    due_at: Any
+    """When the text was due had quiet hours not moved it (None: not moved)."""
 
 
 @dataclass
@@ -366,7 +368,7 @@ class RecipientBuilder:
                     batch.problems.append(_problem_text(member, error.problem))
                 continue
             zones = self.zones(member)
-            due = self.send_after(member, zones)
+            due, held_from = self.send_after(member, zones)
             batch.parts += parts
             until = stamped(due + validity) if validity else None
             changes = None
@@ -375,7 +377,8 @@ class RecipientBuilder:
             tables = None if national == DEFAULT_TABLES else national_label(national)
             rows.append(OutboxRow(member.id, member.phone, variant.id, body, encoding.value,
                                   parts, parts * price, stamped(due), until, coupon,
-                                  token, tables, changes))  # fmt: skip
+                                  token, tables, changes,
+                                  None if held_from is None else stamped(held_from)))  # fmt: skip
         return batch
 
     def _smart_changes(self, replaced: Replacements, batch: BuiltBatch) -> str | None:
