@@ -22,6 +22,7 @@ def test_info_json_for_a_ucs2_text() -> None:
         "per_part": 67,
         "remaining": 57,
         "non_gsm": ["ż", "ó", "ł", "ć"],
+        "national": None,
     }
 
 
@@ -71,3 +72,30 @@ def test_control_character_is_a_clear_error() -> None:
 def test_national_tables_on_request() -> None:
     result = runner.invoke(app, ["text", "info", "--json", "--single", "tr", "Şeker"])
     assert json.loads(result.output)["encoding"] == "GSM-7"
+
+
+def test_national_tables_as_a_connector_allows_them() -> None:
+    text = "Merhaba Şule, siparişiniz bugün kargoya verildi; teşekkürler! " * 2
+    plain = json.loads(runner.invoke(app, ["text", "info", "--json", text]).output)
+    assert (plain["encoding"], plain["parts"], plain["national"]) == ("UCS-2", 2, None)
+    result = runner.invoke(app, ["text", "info", "--json", "--national", "tr,es", text])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert (data["encoding"], data["parts"], data["national"]) == ("GSM-7", 1, "/tr")
+    human = runner.invoke(app, ["text", "info", "--national", "tr", text]).output
+    assert "National   locking default, single tr" in human
+
+
+def test_an_unknown_national_table_is_a_clear_error() -> None:
+    result = runner.invoke(app, ["text", "info", "--national", "tr,xx", "Şeker"])
+    assert result.exit_code == 1
+    assert "--national" in result.output and "'xx'" in result.output
+
+
+def test_an_empty_text_has_no_part_and_cannot_be_sent() -> None:
+    result = runner.invoke(app, ["text", "info", "--json", ""])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["parts"] == 0
+    assert "empty" in result.output
+    human = runner.invoke(app, ["text", "info", ""])
+    assert "Parts      0" in human.output and human.exit_code == 1
