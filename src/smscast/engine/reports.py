@@ -107,12 +107,12 @@ def apply_reports(
     """Records every report and moves the messages they finish, in one transaction."""
     if not reports:
         return ReportOutcome(0, 0, 0, 0)
-    loaded: dict[int, _Message] = {}
-    refs = _candidates(conn, connector_id, [r.carrier_id for r in reports], loaded)
-    # A report may beat the submit answer to the database: then only the connector's
-    # ref knows its message.
-    unseen = {r.ref for r in reports if r.ref is not None and r.ref not in loaded}
-    loaded.update(_messages(conn, unseen))
+    # The connector's ref settles a one-part message that awaits its report (the
+    # common case: no carrier id lookup). Every other report - no ref, a ref to a
+    # message no longer awaiting one, a part of a long message - is looked up by id.
+    loaded = _messages(conn, {r.ref for r in reports if r.ref is not None})
+    lookup = [r.carrier_id for r in reports if not _settled_by_ref(r, loaded)]
+    refs = _candidates(conn, connector_id, lookup, loaded)
     driver = DriverValues(conn)
     at = driver.moment(now)
     oldest = driver.moment(now - late_window)
@@ -122,6 +122,7 @@ def apply_reports(
     clashes: list[LogEntry] = []
     applied = repeated = unmatched = late = clashed = 0
     tally = Tally()
+    moments: dict[Any, datetime | None] = {}  # a submit batch shares one sent_at: parse it once
     for report in reports:
         candidates = refs.setdefault(report.carrier_id, [])
         ref, verdict = _match(report, candidates, loaded, oldest)
@@ -145,14 +146,16 @@ def apply_reports(
                 continue
         assert ref is not None and message is not None
         ref.state = state
-        if not ref.stored:
-            new_refs.append((connector_id, report.carrier_id, message.id))
-            ref.stored = True
-        part_states.append((state, connector_id, report.carrier_id, message.id))
+        # A one-part message's own status says it was reported, unless it came too late.
+        if message.parts > 1 or verdict == "late":
+            if not ref.stored:  # the report beat the submit answer
+                new_refs.append((connector_id, report.carrier_id, message.id))
+                ref.stored = True
+            part_states.append((state, connector_id, report.carrier_id, message.id))
         if verdict == "late":
             late += 1
             clashes.append(_clash_entry(report, candidates, ref, verdict, now))
-        elif _advance(message, final_state, report, now, tally):
+        elif _advance(message, final_state, report, now, tally, moments):
             applied += 1
     _write(conn, stored, new_refs, part_states, loaded.values(), driver)
     if clashes:
@@ -171,25 +174,25 @@ def _match(
     """The message part a report concerns, and what to do with it.
 
     "apply" (or "ambiguous": applied to the newest of several awaiting), "late",
-    "repeat" (this part was reported already), "clash" (only final messages carry
-    the id) or "unmatched".
+    "repeat" (this part was reported already: a one-part message that is final was
+    finished by its report), "clash" (only messages finished otherwise carry the id)
+    or "unmatched".
     """
-    awaiting = [c for c in candidates if c.state is None and c.message.awaits_report()]
-    in_window = [c for c in awaiting if c.message.since >= oldest]
     if report.ref is not None:
-        named = next((c for c in candidates if c.message.id == report.ref), None)
+        named = None
+        for candidate in candidates:  # a plain loop: most reports have no candidate here
+            if candidate.message.id == report.ref:
+                named = candidate
+                break
         if named is None and report.ref in loaded:
             # Its submit answer is not recorded yet: the connector's ref is all we have.
             named = _Ref(loaded[report.ref], None, stored=False)
             candidates.append(named)
-            if named.message.awaits_report():
-                awaiting.append(named)
-                if named.message.since >= oldest:
-                    in_window.append(named)
-            elif len(candidates) == 1:
-                return named, "repeat"  # finished by another part, or reported already
-        if named is not None and any(c is named for c in in_window):
+        if (named is not None and named.state is None and named.message.awaits_report()
+                and named.message.since >= oldest):  # fmt: skip
             return named, "apply"
+    awaiting = [c for c in candidates if c.state is None and c.message.awaits_report()]
+    in_window = [c for c in awaiting if c.message.since >= oldest]
     if in_window:
         newest = max(in_window, key=lambda c: (c.message.since, c.message.id))
         return newest, "apply" if len(in_window) == 1 else "ambiguous"
@@ -197,10 +200,15 @@ def _match(
         return None, "unmatched"
     if awaiting:
         return max(awaiting, key=lambda c: (c.message.since, c.message.id)), "late"
-    reported = [c for c in candidates if c.state is not None]
+    reported = [c for c in candidates if c.state is not None or c.message.parts == 1]
     if reported:
         return max(reported, key=lambda c: (c.message.since, c.message.id)), "repeat"
     return None, "clash"
+
+
+def _settled_by_ref(report: DeliveryReport, loaded: dict[int, _Message]) -> bool:
+    message = loaded.get(report.ref) if report.ref is not None else None
+    return message is not None and message.parts == 1 and message.awaits_report()
 
 
 def _clash_entry(
@@ -230,8 +238,9 @@ def _clash_entry(
 
 
 def _advance(
-    message: _Message, final_state: str, report: DeliveryReport, now: datetime, tally: Tally
-) -> bool:
+    message: _Message, final_state: str, report: DeliveryReport, now: datetime, tally: Tally,
+    moments: dict[Any, datetime | None],
+) -> bool:  # fmt: skip
     """Counts one part's final report against its message; True if the message finished."""
     if final_state == "delivered":
         message.parts_done += 1
@@ -244,7 +253,9 @@ def _advance(
     # A carrier's clock (or a report's minute-only "done" date, or a report that beat
     # the submit answer) can put the end before the start: it is never before sending.
     done_at = report.done_at or now
-    sent_at = read_moment(message.sent_at)
+    if message.sent_at not in moments:
+        moments[message.sent_at] = read_moment(message.sent_at)
+    sent_at = moments[message.sent_at]
     message.done_at = max(done_at, sent_at) if sent_at is not None else done_at
     message.changed = True
     deltas = {final_state: 1}
