@@ -15,9 +15,10 @@ truth. A report that finds no message awaiting it - every candidate final or too
 Each part's first report counts: its `carrier_refs.state` is set once, and a repeated
 report changes nothing. A multipart message is delivered when every part is; any part
 that fails finishes it as undelivered or expired. Every report, matched or not, is
-kept in `delivery_reports`. All this costs one indexed lookup per batch (carrier ids
-joined to their messages), plus one by message id for reports that beat the
-connector's submit answer to the database.
+kept in `delivery_reports`. A batch costs one lookup by message id (the refs the
+connector gave) and, for the reports those do not settle - no ref, a ref to a message
+no longer awaiting a report, a part of a long message - one indexed lookup of carrier
+ids joined to their messages; never a query per report.
 
 Messages that got no final report by the end of their validity are marked expired
 by `expire_silent`.
