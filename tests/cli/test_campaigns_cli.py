@@ -54,3 +54,17 @@ def test_bad_input_exits_non_zero_with_the_reason(cli):
                 "--variant", "B=Yo", "--split", "50,40")
     assert split.exit_code == 1 and "adding up to 100" in split.output
     assert "no campaign with id 99" in cli("campaigns", "report", "99").output
+
+
+def test_the_report_says_what_smart_encoding_changed(cli):
+    body = ("Hi — it’s our sale day, every coat and every scarf is half price until Sunday, "
+            "so come early.")  # fmt: skip
+    created = cli("campaigns", "create", "--name", "S", "--segment", 'country = "PL"',
+                  "--body", body, "--smart-encoding", "--purpose", "informational")
+    assert created.exit_code == 0, created.output
+    campaign_id = created.output.strip()
+    assert cli("campaigns", "launch", campaign_id).exit_code == 0
+    report = json.loads(cli("campaigns", "report", campaign_id, "--json").output)
+    assert report["smart_encoding"] == {"changed": 2, "characters": {"—": "-", "’": "'"}}
+    shown = cli("campaigns", "report", campaign_id).output
+    assert "smart encoding changed 2 texts: — → -, ’ → '" in shown

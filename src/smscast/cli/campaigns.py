@@ -215,6 +215,11 @@ def report(campaign_id: int = typer.Argument(...), workspace: str | None = WORKS
     for reason, count in result["excluded"].items():
         if count:
             console.print(f"    {reason:<16} {count}", highlight=False)
+    smart = result["smart_encoding"]
+    if smart["changed"]:  # what --smart-encoding changed in the texts, never silently
+        texts = "1 text" if smart["changed"] == 1 else f"{smart['changed']:,} texts"
+        shown = ", ".join(f"{char} → {stand_in}" for char, stand_in in smart["characters"].items())
+        console.print(f"  smart encoding changed {texts}: {shown}", highlight=False)
     console.print("  rates", highlight=False)
     for name, (label, numerator, denominator) in RATE_WORDS.items():
         line = _rate_line(result["rates"][name], numerator, denominator)
