@@ -2,9 +2,11 @@
 # Runs pytest as if it were another moment: tests/run_at.sh '2026-12-06 22:30:00' [pytest args]
 #
 # The moment is UTC. Every process of the run (pytest, `smscast worker` subprocesses)
-# sees the same shifted wall clock, which keeps running from that moment; time.sleep,
-# asyncio and timeouts work because libfaketime shifts the monotonic clock by the same
-# offset rather than freezing it (FAKETIME_DONT_FAKE_MONOTONIC=1 breaks time.sleep).
+# sees the same shifted wall clock, which keeps running from that moment. The monotonic
+# clock stays real (FAKETIME_DONT_FAKE_MONOTONIC=1): a shifted one makes every timed
+# wait in Python (Event.wait, Lock.acquire, queue.get with a timeout) hang, since Python
+# hands the kernel absolute monotonic deadlines. tests/run_at_site/sitecustomize.py
+# then mends the one casualty, time.sleep (see there).
 # PostgreSQL runs outside and keeps the real time: smscast never asks it for the time.
 # The three moments the suite must pass at (issue 15):
 #   tests/run_at.sh '2026-12-06 22:30:00'   # 23:30 in Warsaw, inside default quiet hours
@@ -22,5 +24,6 @@ fi
 moment=$1
 shift
 root=$(cd "$(dirname "$0")/.." && pwd)
-unset FAKETIME_DONT_FAKE_MONOTONIC
+export FAKETIME_DONT_FAKE_MONOTONIC=1
+export PYTHONPATH="$root/tests/run_at_site${PYTHONPATH:+:$PYTHONPATH}"
 exec faketime "$moment UTC" "$root/.venv/bin/python" -m pytest "$@"
