@@ -66,7 +66,10 @@ class WebhookEndpoint(Base):
     """Where a workspace wants to hear about events, and the secret that signs them."""
 
     __tablename__ = "webhook_endpoints"
-    __table_args__ = (Index("ix_webhook_endpoints_message", "message_id", unique=True),)
+    __table_args__ = (
+        Index("ix_webhook_endpoints_message", "message_id", unique=True),
+        Index("ix_webhook_endpoints_rule", "rule_id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
@@ -78,6 +81,10 @@ class WebhookEndpoint(Base):
     created_at: Mapped[datetime]
     # Set for a one-off target: the callback URL of that message (not a subscription).
     message_id: Mapped[int | None] = mapped_column(BigInteger)
+    # Set for a keyword rule's webhook action: the target of that rule (not a subscription).
+    rule_id: Mapped[int | None] = mapped_column(
+        ForeignKey("keyword_rules.id", ondelete="CASCADE")
+    )
 
 
 class CallbackSecret(Base):

@@ -49,7 +49,21 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # May create workspaces and name other instance administrators (the first admin is one).
+    instance_admin: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins for one account (`account:<email>`) or client address
+    (`address:<ip>`), kept in the database so every process counts the same attempts."""
+
+    __tablename__ = "sign_in_throttles"
+
+    key: Mapped[str] = mapped_column(String(400), primary_key=True)
+    failures: Mapped[int] = mapped_column(default=0)
+    last_failure_at: Mapped[datetime | None]
+    blocked_until: Mapped[datetime | None]
 
 
 class Membership(Base):
