@@ -19,7 +19,7 @@ def test_a_retried_post_with_the_same_key_is_done_once(client: TestClient) -> No
     assert second.headers["idempotent-replayed"] == "true"
     assert len(client.get("/api/v1/contacts").json()["items"]) == 1
     other = client.post("/api/v1/contacts", json={"phone": "+48601234568"}, headers=headers)
-    assert problem_of(other, 422)["code"] == "idempotency_mismatch"
+    assert problem_of(other, 422)["code"] == "idempotency_key_reused"
     refused = client.post(
         "/api/v1/contacts", json={"phone": "bad"}, headers={"Idempotency-Key": "k2"}
     )

@@ -26,6 +26,7 @@ from smscast.engine.auth import AuthError, Caller, resolve_credential
 from smscast.engine.idempotency import (
     StoredAnswer,
     claim_idempotency_key,
+    idempotency_scope,
     release_idempotency_key,
     store_idempotent_answer,
 )
@@ -207,9 +208,10 @@ class IdempotencyMiddleware:
         digest = hashlib.sha256(
             b"\n".join([scope["path"].encode(), scope.get("query_string", b""), body])
         ).hexdigest()
+        who = idempotency_scope(caller)
         try:
             stored = await to_thread.run_sync(
-                claim_idempotency_key, self.engine, caller.scope, key, digest, datetime.now(UTC)
+                claim_idempotency_key, self.engine, who, key, digest, datetime.now(UTC)
             )
         except UserError as error:
             await user_error_response(error)(scope, receive, send)
@@ -217,7 +219,7 @@ class IdempotencyMiddleware:
         if stored is not None:
             await _send_stored(stored, send)
             return
-        await self._run(scope, await _replay(body, receive), send, caller.scope, key)
+        await self._run(scope, await _replay(body, receive), send, who, key)
 
     async def _run(self, scope: Scope, receive: Receive, send: Send, who: str, key: str) -> None:
         start: Message = {}

@@ -3,7 +3,9 @@
 The key is claimed before the work starts (a row without a status); a concurrent
 duplicate sees the claim and is told to wait; the answer is stored once the work
 succeeded or was refused, and released when the server failed, so a retry can run.
-Records are kept for 24 hours.
+Records are kept for 24 hours, per workspace and credential (`idempotency_scope`): the
+same key sent by another workspace, or by another API key of the same workspace, is
+another request, never a replay of someone else's answer.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from smscast.core.errors import UserError
+from smscast.engine.auth import Caller
 from smscast.store.api_models import IdempotencyRecord
 from smscast.store.models import table_of
 
@@ -27,6 +30,16 @@ class StoredAnswer:
     status_code: int
     content_type: str
     body: str
+
+
+def idempotency_scope(caller: Caller) -> str:
+    """Whose records a key is looked up in: the workspace and the credential acting in it.
+
+    A user belongs to several workspaces and signs in to each separately; keying by the
+    user alone replayed one workspace's answer in another. Fits the 40-character
+    `caller` column: "w" + id + ":user" or ":key" + id.
+    """
+    return f"w{caller.workspace.id}:{caller.kind}{caller.id}"
 
 
 def claim_idempotency_key(
@@ -55,7 +68,7 @@ def claim_idempotency_key(
                 continue
         if row.request_hash != request_hash:
             raise UserError.of(
-                "idempotency_mismatch",
+                "idempotency_key_reused",
                 "this Idempotency-Key was used for a different request; use a new key",
                 field="Idempotency-Key",
             )
