@@ -3,22 +3,29 @@
 The caller is resolved once per request by `middleware.CallerMiddleware`; these
 dependencies read it, refuse a missing one (401) or a role without the needed
 permission (403), and declare the security schemes so the OpenAPI spec shows them.
+
+Each route names its one permission through `require(...)`, which registers it on the
+dependency so that `route_permissions` can read the whole table back: the test that walks
+every route as every role compares the answers with `core.roles.PERMISSIONS`, and a route
+that declares no permission (and is not in `PUBLIC_ROUTES`) fails it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from fastapi import Depends, Header, Request, Security
+from fastapi import Depends, FastAPI, Header, Request, Security
+from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPBearer
 from sqlalchemy import Engine
 
 from smscast.api.problems import ApiProblem
 from smscast.config import Settings
-from smscast.core.roles import Permission, allows
+from smscast.core.roles import INSTANCE_PERMISSIONS, Permission, allows
 from smscast.engine.auth import AuthError, Caller
+from smscast.engine.instance_admins import is_instance_admin
 from smscast.engine.workspaces import WorkspaceRef
 
 SESSION_COOKIE = "smscast_session"
@@ -74,16 +81,86 @@ def current_caller(
 
 
 def require(permission: Permission) -> Callable[..., Api]:
-    """A dependency giving the request's `Api` once the caller's role allows `permission`."""
+    """A dependency giving the request's `Api` once the caller's role allows `permission`.
+
+    Instance permissions (creating workspaces) go by the signed-in user's
+    `instance_admin` flag, never by a role in a workspace; an API key belongs to a
+    workspace, not to a person, so it never holds one.
+    """
 
     def dependency(request: Request, caller: Caller = Depends(current_caller)) -> Api:
-        if not allows(caller.role, permission):
+        engine = app_engine(request)
+        if permission in INSTANCE_PERMISSIONS:
+            admin = caller.kind == "user" and is_instance_admin(engine, caller.id)
+            if not allows(caller.role, permission, instance_admin=admin):
+                raise ApiProblem(
+                    403,
+                    "forbidden",
+                    f"only instance administrators may do this ({permission.value})",
+                )
+        elif not allows(caller.role, permission):
             raise ApiProblem(
                 403, "forbidden", f"the {caller.role} role may not do this ({permission.value})"
             )
-        return Api(app_engine(request), app_settings(request), caller, datetime.now(UTC))
+        return Api(engine, app_settings(request), caller, datetime.now(UTC))
 
+    setattr(dependency, PERMISSION_ATTRIBUTE, permission)
     return dependency
+
+
+PERMISSION_ATTRIBUTE = "smscast_permission"
+
+# Routes that take no credential on purpose, and why: everything else names a permission.
+PUBLIC_ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/healthz"): "liveness probe for load balancers",
+    ("GET", "/docs"): "the API's documentation page",
+    ("POST", "/api/v1/auth/login"): "signing in is how a credential is obtained",
+    ("GET", "/l/{token}"): "tracked links are opened by recipients, from a text",
+    ("POST", "/hooks/twilio/{connector_id}/status"): "carrier callback, checked by its signature",
+    ("POST", "/hooks/twilio/{connector_id}/inbound"): "carrier callback, checked by its signature",
+    ("POST", "/hooks/infobip/{connector_id}/reports"): "carrier callback, checked by its secret",
+    ("POST", "/hooks/infobip/{connector_id}/inbound"): "carrier callback, checked by its secret",
+    ("GET", "/hooks/kannel/{connector_id}/dlr"): "carrier callback, checked by its secret",
+}
+
+
+def api_routes(app: FastAPI) -> Iterator[APIRoute]:
+    """Every route of `app` including those of included routers, in matching order."""
+
+    def walk(routes: list[object]) -> Iterator[APIRoute]:
+        for route in routes:
+            if isinstance(route, APIRoute):
+                yield route
+            elif (included := getattr(route, "original_router", None)) is not None:
+                yield from walk(list(included.routes))
+
+    yield from walk(list(app.router.routes))
+
+
+def route_permissions(app: FastAPI) -> dict[tuple[str, str], Permission | None]:
+    """(method, path template) → the permission its `require` declares (None: declares none).
+
+    A route that declares two permissions is an error here: a route is one action.
+    """
+    table: dict[tuple[str, str], Permission | None] = {}
+    for route in api_routes(app):
+        declared = {
+            found
+            for dependency in _dependencies(route.dependant)
+            if (found := getattr(dependency, PERMISSION_ATTRIBUTE, None)) is not None
+        }
+        if len(declared) > 1:
+            raise ValueError(f"{route.path} declares several permissions: {sorted(declared)}")
+        for method in route.methods or ():
+            if method != "HEAD":
+                table[(method, route.path)] = next(iter(declared), None)
+    return table
+
+
+def _dependencies(dependant: object) -> Iterator[object]:
+    for sub in getattr(dependant, "dependencies", ()):
+        yield sub.call
+        yield from _dependencies(sub)
 
 
 def idempotency_key(

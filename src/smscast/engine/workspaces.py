@@ -101,7 +101,10 @@ def resolve_workspace(conn: Connection, name: str | None) -> WorkspaceRef:
 def ensure_first_run(
     engine: Engine, *, country: str, timezone: str, admin_email: str, now: datetime
 ) -> FirstRun | None:
-    """Creates a first workspace and an admin user when there are none; else does nothing."""
+    """Creates a first workspace and an admin user when there are none; else does nothing.
+
+    That admin owns the workspace and is the first instance administrator.
+    """
     with engine.begin() as conn:
         if conn.execute(select(func.count()).select_from(users)).scalar_one():
             return None
@@ -124,6 +127,7 @@ def ensure_first_run(
                 email=admin_email,
                 name="Admin",
                 is_active=True,
+                instance_admin=True,  # the first admin may create workspaces and name others
                 created_at=now,
                 password_hash=PasswordHasher().hash(password),
             )

@@ -16,7 +16,6 @@ from smscast.engine.consent import ConsentChange, consent_history, record_consen
 from smscast.engine.contact_edits import contact_phone
 
 router = APIRouter(prefix="/api/v1", tags=["consent"], responses=COMMON_RESPONSES)
-writer = require(Permission.CONSENT_WRITE)
 
 
 class ConsentEventOut(BaseModel):
@@ -112,11 +111,11 @@ def _record(
 
 @router.post(
     "/consent/opt-in",
-    summary="Record an opt-in (creates the contact if new)",
+    summary="Record an opt-in (creates the contact if new; not agents: it needs evidence)",
     response_model=ConsentResult,
     dependencies=[Depends(idempotency_key)],
 )
-def opt_in(body: OptIn, api: Api = Depends(writer)) -> Any:
+def opt_in(body: OptIn, api: Api = Depends(require(Permission.CONSENT_OPT_IN))) -> Any:
     return _record(
         api, body.phone, body.channel.value, body.purpose.value, Action.OPT_IN, body.evidence
     )
@@ -124,11 +123,11 @@ def opt_in(body: OptIn, api: Api = Depends(writer)) -> Any:
 
 @router.post(
     "/consent/opt-out",
-    summary="Record an opt-out",
+    summary="Record an opt-out (agents too: a person asked them to stop)",
     response_model=ConsentResult,
     dependencies=[Depends(idempotency_key)],
 )
-def opt_out(body: OptOut, api: Api = Depends(writer)) -> Any:
+def opt_out(body: OptOut, api: Api = Depends(require(Permission.CONSENT_OPT_OUT))) -> Any:
     return _record(
         api,
         body.phone,

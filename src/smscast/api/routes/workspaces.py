@@ -60,11 +60,13 @@ def list_workspaces(api: Api = Depends(reader)) -> dict[str, Any]:
 
 @router.post(
     "/workspaces",
-    summary="Create a workspace (signed-in users; they become its owner)",
+    summary="Create a workspace (instance administrators; they become its owner)",
     status_code=201,
     response_model=WorkspaceOut,
 )
-def create(body: NewWorkspace, api: Api = Depends(reader)) -> dict[str, Any]:
+def create(
+    body: NewWorkspace, api: Api = Depends(require(Permission.WORKSPACES_CREATE))
+) -> dict[str, Any]:
     ws = create_owned_workspace(
         api.engine, api.caller, body.name, body.country, body.timezone, now=api.now
     )
