@@ -95,6 +95,12 @@ class Settings(BaseSettings):
         "is taken for the carrier's resend and not answered twice (0: never)",
     )
     session_hours: float = Field(12.0, description="How long a dashboard sign-in lasts, in hours")
+    sign_in_lock_minutes: float = Field(
+        15.0,
+        gt=0,
+        description="How long an account or client address stays locked after 10 failed "
+        "sign-ins in a row (a correct password is refused too meanwhile)",
+    )
     api_max_body_bytes: int = Field(
         10_000_000, description="Largest request body the API accepts (contact imports included)"
     )

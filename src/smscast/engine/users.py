@@ -21,6 +21,13 @@ from smscast.core.roles import Role, may_grant
 from smscast.engine.api_keys import check_role
 from smscast.engine.audit import record_audit
 from smscast.engine.auth import AuthError, Caller, memberships, token_hash, user_sessions, users
+from smscast.engine.sign_in_throttle import (
+    SignInLimits,
+    account_key,
+    check_sign_in_allowed,
+    clear_sign_in_failures,
+    record_sign_in_failure,
+)
 from smscast.engine.workspaces import WorkspaceRef
 
 MIN_PASSWORD = 10
@@ -72,12 +79,13 @@ def list_members(
         return [dict(row._mapping) for row in conn.execute(query.limit(limit))]
 
 
-def check_password(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
+def check_password(password: str, *, field: str = "password") -> None:
+    """The strength rule, stated whole in the error: length, and more than one character."""
+    if len(password) < MIN_PASSWORD or len(set(password)) < 2:
         raise UserError.of(
             "weak_password",
-            f"a password needs at least {MIN_PASSWORD} characters",
-            field="password",
+            f"a password needs at least {MIN_PASSWORD} characters, not all the same one",
+            field=field,
         )
 
 
@@ -213,22 +221,33 @@ def sign_in(
     workspace_id: int | None,
     lifetime: timedelta,
     now: datetime,
+    address: str = "unknown",
+    limits: SignInLimits = SignInLimits(),
 ) -> SignIn:
-    """Checks the password and opens a session; the same answer for any wrong detail."""
+    """Checks the password and opens a session; the same answer for any wrong detail.
+
+    A delayed or locked account or client `address` is refused before the password is
+    looked at (`SignInRefused`, `AccountLocked`); a wrong password counts against both
+    (see `sign_in_throttle`), a right one clears the account's counter.
+    """
     refused = AuthError.of("bad_login", "wrong email or password")
+    email = email.strip().lower()
+    with engine.connect() as conn:
+        check_sign_in_allowed(conn, email, address, limits=limits, now=now)
+        user = conn.execute(select(users).where(users.c.email == email)).first()
+    if user is None:
+        _verify(_DUMMY_HASH, password)  # the same work as for a known email
+    if user is None or not _verify(user.password_hash, password) or not user.is_active:
+        _count_failure(engine, email, address, limits, now)
+        raise refused
     with engine.begin() as conn:
-        user = conn.execute(select(users).where(users.c.email == email.strip().lower())).first()
-        if user is None:
-            _verify(_DUMMY_HASH, password)  # the same work as for a known email
-            raise refused
-        if not _verify(user.password_hash, password) or not user.is_active:
-            raise refused
         query = select(memberships).where(memberships.c.user_id == user.id)
         if workspace_id is not None:
             query = query.where(memberships.c.workspace_id == workspace_id)
         membership = conn.execute(query.order_by(memberships.c.workspace_id)).first()
         if membership is None:
             raise AuthError.of("no_membership", "this login is not a member of that workspace")
+        clear_sign_in_failures(conn, [account_key(email)])
         token = secrets.token_urlsafe(32)
         expires = now + lifetime
         conn.execute(
@@ -247,6 +266,92 @@ def sign_in(
                 .values(password_hash=_HASHER.hash(password))
             )
     return SignIn(token, expires, membership.workspace_id, user.id, membership.role)
+
+
+def _count_failure(
+    engine: Engine, email: str, address: str, limits: SignInLimits, now: datetime
+) -> None:
+    """Counts a wrong password; the failure that locks the account says so at once."""
+    with engine.begin() as conn:
+        failures = record_sign_in_failure(conn, email, address, limits=limits, now=now)
+    if failures >= limits.lock_after:
+        with engine.connect() as conn:
+            check_sign_in_allowed(conn, email, address, limits=limits, now=now)
+
+
+def change_password(
+    engine: Engine,
+    caller: Caller,
+    current_password: str,
+    new_password: str,
+    *,
+    keep_session: str | None,
+    address: str,
+    limits: SignInLimits,
+    now: datetime,
+) -> int:
+    """A signed-in user replaces their own password; returns how many sessions ended.
+
+    The current password is asked again (a session left open on a shared screen must
+    not be enough), and a wrong one counts as a failed sign-in. Every other session of
+    the user, in every workspace, ends: whoever else knew the old password is signed
+    out. The session that made the change (`keep_session`, its token) stays open, so
+    the user is not thrown out of the page they are on.
+    """
+    if caller.kind != "user":
+        raise UserError.of(
+            "user_only", "only a signed-in user can change their password; an API key cannot"
+        )
+    with engine.connect() as conn:
+        user = conn.execute(select(users).where(users.c.id == caller.id)).one()
+        check_sign_in_allowed(conn, user.email, address, limits=limits, now=now)
+    if not _verify(user.password_hash, current_password):
+        _count_failure(engine, user.email, address, limits, now)
+        raise UserError.of(
+            "wrong_password", "the current password is wrong", field="current_password"
+        )
+    check_password(new_password, field="new_password")
+    with engine.begin() as conn:
+        clear_sign_in_failures(conn, [account_key(user.email)])
+        ended = _replace_password(conn, user.id, new_password, keep_session=keep_session)
+        for workspace_id in _workspace_ids(conn, user.id):
+            record_audit(conn, workspace_id, caller.actor, "password.changed", user.email,
+                         {"sessions_ended": ended}, now)  # fmt: skip
+    return ended
+
+
+def set_password(engine: Engine, email: str, password: str, *, actor: str, now: datetime) -> int:
+    """An administrator's reset (`smscast users set-password`): a new password, every
+    session of the user ended, the sign-in lock lifted. Returns the sessions ended."""
+    email = email.strip().lower()
+    check_password(password)
+    with engine.begin() as conn:
+        user_id = conn.execute(select(users.c.id).where(users.c.email == email)).scalar()
+        if user_id is None:
+            raise UserError.of("unknown_user", f"no user with the email {email}", field="email")
+        ended = _replace_password(conn, user_id, password, keep_session=None)
+        clear_sign_in_failures(conn, [account_key(email)])
+        for workspace_id in _workspace_ids(conn, user_id):
+            record_audit(conn, workspace_id, actor, "password.set", email,
+                         {"sessions_ended": ended}, now)  # fmt: skip
+    return ended
+
+
+def _replace_password(
+    conn: Connection, user_id: int, password: str, *, keep_session: str | None
+) -> int:
+    conn.execute(
+        update(users).where(users.c.id == user_id).values(password_hash=_HASHER.hash(password))
+    )
+    ending = delete(user_sessions).where(user_sessions.c.user_id == user_id)
+    if keep_session is not None:
+        ending = ending.where(user_sessions.c.token_hash != token_hash(keep_session))
+    return int(conn.execute(ending).rowcount or 0)
+
+
+def _workspace_ids(conn: Connection, user_id: int) -> list[int]:
+    query = select(memberships.c.workspace_id).where(memberships.c.user_id == user_id)
+    return list(conn.execute(query.order_by(memberships.c.workspace_id)).scalars())
 
 
 def _verify(stored: str, password: str) -> bool:
