@@ -19,6 +19,7 @@ from smscast.cli import (
     simulator,
     text,
     tickets,
+    users,
     workspace,
 )
 from smscast.cli import worker as worker_cli
@@ -44,6 +45,7 @@ app.add_typer(messages.app, name="messages")
 app.add_typer(segments.app, name="segments")
 app.add_typer(campaigns.app, name="campaigns")
 app.add_typer(coupons.app, name="coupons")
+app.add_typer(users.app, name="users")
 serve.register(app)
 bootstrap.register(app)
 worker_cli.register(app)

@@ -12,7 +12,11 @@ from smscast.engine.workspaces import ensure_first_run
 def register(app: typer.Typer) -> None:
     @app.command("bootstrap")
     def bootstrap() -> None:
-        """Create a first workspace and admin user if there are none (prints the login once)."""
+        """Create a first workspace and admin user if there are none (prints the login once).
+
+        That admin owns the workspace and is an instance administrator: the one who may
+        create more workspaces and name other instance administrators.
+        """
         with command_context() as ctx:
             settings = ctx.settings
             first = ensure_first_run(
@@ -26,7 +30,7 @@ def register(app: typer.Typer) -> None:
             return
         console.print(
             f"Created workspace [bold]{first.workspace.name}[/] ({first.workspace.country}, "
-            f"{first.workspace.timezone}) and its admin.\n"
+            f"{first.workspace.timezone}) and its admin, an instance administrator.\n"
             f"  login:    [bold]{first.admin_email}[/]\n"
             f"  password: [bold]{first.admin_password}[/]   (shown once: keep it now)"
         )

@@ -1,0 +1,33 @@
+"""`smscast users`: people across the installation, beyond any one workspace's roles."""
+
+from __future__ import annotations
+
+import typer
+
+from smscast.cli.context import actor, command_context, now
+from smscast.cli.output import console
+from smscast.engine.instance_admins import grant_instance_admin, revoke_instance_admin
+
+app = typer.Typer(help="Instance administrators and people's logins.", no_args_is_help=True)
+
+
+@app.command("grant-admin")
+def grant_admin(email: str = typer.Argument(..., help="The user's login email")) -> None:
+    """Make a user an instance administrator: they may create workspaces."""
+    with command_context() as ctx:
+        changed = grant_instance_admin(ctx.engine, email, actor=actor(), now=now())
+    if changed:
+        console.print(f"{email} is now an instance administrator")
+    else:
+        console.print(f"{email} already was an instance administrator")
+
+
+@app.command("revoke-admin")
+def revoke_admin(email: str = typer.Argument(..., help="The user's login email")) -> None:
+    """Take instance administration away (never from the last instance administrator)."""
+    with command_context() as ctx:
+        changed = revoke_instance_admin(ctx.engine, email, actor=actor(), now=now())
+    if changed:
+        console.print(f"{email} is no longer an instance administrator")
+    else:
+        console.print(f"{email} was not an instance administrator")
