@@ -9,28 +9,54 @@ from typing import Any
 
 import pytest
 from mo_harness import LONG, SHORT, Mo, add_sent_campaign, mo_pipe, outbox, setup_numbers
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, insert, select, update
 from typer.testing import CliRunner
 
+from smscast.channels.base import InboundMessage
 from smscast.cli import app
 from smscast.config import Settings
 from smscast.core.errors import UserError
+from smscast.engine.auth import memberships, users
+from smscast.engine.inbound import handle_inbound
 from smscast.engine.keyword_rules import add_keyword_rule
 from smscast.engine.response_report import number_report
 from smscast.engine.tickets import (
     add_ticket_note,
     assign_ticket,
     list_tickets,
+    reopen_ticket,
     reply_to_ticket,
     show_ticket,
     solve_ticket,
 )
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.workspaces import WorkspaceRef, create_workspace
 from smscast.store.messaging_models import Message
-from smscast.store.models import table_of
+from smscast.store.models import AuditEvent, table_of
 
 PHONE = "+48600100200"
 OTHER = "+48600100300"
+
+
+def add_member(engine: Engine, workspace: WorkspaceRef, email: str, role: str,
+               now: datetime) -> None:  # fmt: skip
+    """A user with a role in `workspace` (no password needed: nobody signs in here)."""
+    with engine.begin() as conn:
+        user_id = conn.execute(insert(users).values(
+            email=email, name="", password_hash="-", is_active=True, created_at=now,
+        ).returning(users.c.id)).scalar_one()  # fmt: skip
+        conn.execute(insert(memberships).values(
+            user_id=user_id, workspace_id=workspace.id, role=role))  # fmt: skip
+
+
+def audit_actions(engine: Engine, subject: str) -> list[tuple[str, str]]:
+    events = table_of(AuditEvent)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(events.c.actor, events.c.action)
+            .where(events.c.subject == subject)
+            .order_by(events.c.id)
+        )
+        return [(r.actor, r.action) for r in rows]
 
 
 @pytest.fixture
@@ -43,6 +69,7 @@ async def mo(engine: Engine, settings: Settings, workspace: WorkspaceRef, now: d
 async def test_a_conversation_from_first_text_to_solved_and_reopened(
     mo: Mo, engine: Engine, workspace: WorkspaceRef
 ) -> None:
+    add_member(engine, workspace, "ola@shop.pl", "agent", datetime(2026, 11, 1, tzinfo=UTC))
     first = await mo.send(PHONE, SHORT, "My order 1234 has not arrived")
     second = await mo.send(PHONE, SHORT, "Any news?")
     assert first.route == "ticket" and first.ticket_id == second.ticket_id
@@ -175,3 +202,93 @@ def test_cli_numbers_keywords_and_tickets(
     assert code == 1 and "no ticket #5" in out
     code, out = run("tickets", "list", "--json")
     assert code == 0 and json.loads(out) == []
+
+
+def test_a_ticket_goes_only_to_a_member_who_may_answer_it(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime
+) -> None:
+    ticket = _ticket_by_text(engine, settings, workspace, now)
+    for email, role in [("ola@shop.pl", "agent"), ("ewa@shop.pl", "admin"),
+                        ("max@shop.pl", "marketer"), ("vic@shop.pl", "viewer")]:  # fmt: skip
+        add_member(engine, workspace, email, role, now)
+    other = create_workspace(engine, "Other", "PL", "Europe/Warsaw", actor="t", now=now)
+    add_member(engine, other, "out@else.pl", "agent", now)
+
+    for who, code in [("nobody@shop.pl", "unknown_assignee"), ("out@else.pl", "unknown_assignee"),
+                      ("max@shop.pl", "assignee_cannot_answer"),
+                      ("vic@shop.pl", "assignee_cannot_answer")]:  # fmt: skip
+        with pytest.raises(UserError) as refused:
+            assign_ticket(engine, workspace, ticket, who, actor="t", now=now)
+        assert (refused.value.problem.code, refused.value.problem.field) == (code, "assignee"), who
+        assert who in refused.value.problem.message
+    assert show_ticket(engine, workspace, ticket)["assignee"] is None
+
+    assign_ticket(engine, workspace, ticket, "  Ola@Shop.PL ", actor="t", now=now)
+    assert show_ticket(engine, workspace, ticket)["assignee"] == "ola@shop.pl"
+    assert [t["id"] for t in list_tickets(engine, workspace, assignee="OLA@shop.pl")] == [ticket]
+    assign_ticket(engine, workspace, ticket, "ewa@shop.pl", actor="t", now=now)
+    assert show_ticket(engine, workspace, ticket)["assignee"] == "ewa@shop.pl"
+    assign_ticket(engine, workspace, ticket, None, actor="t", now=now)
+    assert show_ticket(engine, workspace, ticket)["assignee"] is None
+
+
+def test_an_agent_reopens_a_solved_ticket_and_the_thread_says_so(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime
+) -> None:
+    ticket = _ticket_by_text(engine, settings, workspace, now)
+    later = now + timedelta(minutes=5)
+    with pytest.raises(UserError) as refused:
+        reopen_ticket(engine, workspace, ticket, actor="user:ola", now=later)
+    assert (refused.value.problem.code, refused.value.problem.field) == (
+        "ticket_not_solved", "state")
+    solve_ticket(engine, workspace, ticket, actor="user:ola", now=later)
+    reopen_ticket(engine, workspace, ticket, actor="user:ola", now=later + timedelta(minutes=1))
+    shown = show_ticket(engine, workspace, ticket)
+    assert shown["state"] == "open"
+    notes = [(i["author"], i["body"]) for i in shown["thread"] if i["type"] == "note"]
+    assert notes == [("user:ola", "Reopened by user:ola")]
+    assert ("user:ola", "ticket.reopened") in audit_actions(engine, f"#{ticket}")
+    with pytest.raises(UserError, match="no ticket #999"):
+        reopen_ticket(engine, workspace, 999, actor="user:ola", now=later)
+
+
+def test_a_new_text_reopens_a_solved_ticket_with_a_note_in_its_thread(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime
+) -> None:
+    ticket = _ticket_by_text(engine, settings, workspace, now)
+    solve_ticket(engine, workspace, ticket, actor="user:ola", now=now + timedelta(minutes=1))
+    again = now + timedelta(minutes=10)
+    result = handle_inbound(engine, settings, _connector(engine),
+                            InboundMessage(PHONE, LONG, "It broke again", again))  # fmt: skip
+    assert result.ticket_id == ticket
+    shown = show_ticket(engine, workspace, ticket)
+    assert shown["state"] == "open"
+    notes = [(i["author"], i["body"], i["at"]) for i in shown["thread"] if i["type"] == "note"]
+    assert [(a, b) for a, b, _ in notes] == [
+        ("smscast", "Reopened: the contact texted again after the ticket was solved")
+    ]
+    assert notes[0][2].replace(tzinfo=None) == again.replace(tzinfo=None)
+    assert ("smscast", "ticket.reopened") in audit_actions(engine, f"#{ticket}")
+    # An open ticket that gets another text is not "reopened" a second time.
+    handle_inbound(engine, settings, _connector(engine),
+                   InboundMessage(PHONE, LONG, "Hello?", again + timedelta(minutes=1)))  # fmt: skip
+    thread = show_ticket(engine, workspace, ticket)["thread"]
+    assert len([i for i in thread if i["type"] == "note"]) == 1
+
+
+def _connector(engine: Engine) -> int:
+    from smscast.store.messaging_models import Connector
+
+    with engine.connect() as conn:
+        return int(conn.execute(select(table_of(Connector).c.id)).scalar_one())
+
+
+def _ticket_by_text(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime
+) -> int:
+    """A ticket opened by a text to the long number (no keyword rules: it goes to the inbox)."""
+    connector_id, _, _ = setup_numbers(engine, workspace, now)
+    result = handle_inbound(engine, settings, connector_id,
+                            InboundMessage(PHONE, LONG, "Where is my order?", now))  # fmt: skip
+    assert result.route == "ticket" and result.ticket_id is not None
+    return result.ticket_id

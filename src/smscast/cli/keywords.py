@@ -12,10 +12,12 @@ from smscast.core.rule_actions import parse_actions
 from smscast.engine.keyword_rules import (
     add_keyword_rule,
     edit_compliance_word,
+    link_keyword_campaign,
     list_compliance_words,
     list_keyword_rules,
     remove_keyword_rule,
 )
+from smscast.engine.webhook_targets import address_policy
 
 app = typer.Typer(help="Keyword rules and compliance keywords.", no_args_is_help=True)
 
@@ -58,7 +60,8 @@ def add(
         items = _actions(reply, actions)
         rule = add_keyword_rule(ctx.engine, ws, number, None if keyword == "*" else keyword,
                                 items, aliases=alias, match="exact" if exact else "first_word",
-                                campaign_id=campaign, actor=actor(), now=now())  # fmt: skip
+                                campaign_id=campaign, actor=actor(), now=now(),
+                                policy=address_policy(ctx.settings))  # fmt: skip
     if as_json:
         print_json(rule)
     else:
@@ -131,3 +134,26 @@ def remove(
             fail(f'"{rule}" is not a rule id (see `smscast keywords list`)')
         remove_keyword_rule(ctx.engine, ws, int(rule), actor=actor(), now=now())
     console.print(f"Removed rule #{rule}")
+
+
+@app.command("link")
+def link(
+    rule: int = typer.Argument(..., help="Rule id (see `smscast keywords list`)"),
+    campaign: str = typer.Argument(..., help="Campaign id the keyword answers; '-' unlinks"),
+    workspace: str | None = WORKSPACE,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+) -> None:
+    """Link a keyword rule to the campaign it answers: its texts count as that campaign's
+    responses."""
+    if campaign != "-" and not campaign.isdigit():
+        fail(f'"{campaign}" is not a campaign id (or - to unlink)')
+    campaign_id = None if campaign == "-" else int(campaign)
+    with command_context() as ctx:
+        result = link_keyword_campaign(ctx.engine, ctx.workspace(workspace), rule, campaign_id,
+                                       actor=actor(), now=now())  # fmt: skip
+    if as_json:
+        print_json(result)
+    elif campaign_id is None:
+        console.print(f"Rule #{rule} is linked to no campaign")
+    else:
+        console.print(f"Rule #{rule} now answers campaign #{campaign_id}")

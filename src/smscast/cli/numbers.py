@@ -5,13 +5,15 @@ from __future__ import annotations
 import typer
 
 from smscast.cli.context import actor, command_context, now
-from smscast.cli.output import WORKSPACE, console, print_json
+from smscast.cli.output import WORKSPACE, console, fail, print_json
 from smscast.core.counts import counted
-from smscast.engine.numbers import add_number, list_numbers
+from smscast.engine.numbers import add_number, list_numbers, set_auto_reply
 from smscast.engine.response_report import number_report
 
-app = typer.Typer(help="Numbers and short codes: add, list, response report.", no_args_is_help=True)
-
+app = typer.Typer(
+    help="Numbers and short codes: add, list, automatic reply, response report.",
+    no_args_is_help=True,
+)
 
 
 @app.command("add")
@@ -54,6 +56,30 @@ def list_(
         console.print("no numbers yet; add one with `smscast numbers add NUMBER --connector NAME`")
 
 
+@app.command("set-reply")
+def set_reply(
+    number: str = typer.Argument(..., help="The number or short code"),
+    template: str | None = typer.Argument(
+        None, help="Answer to a text that matches no keyword, e.g. 'Thanks, {{ sender }} "
+        "answers soon' (contact attributes, phone, text and sender may be used)",
+    ),
+    off: bool = typer.Option(False, "--off", help="Stop answering texts that match no keyword"),
+    workspace: str | None = WORKSPACE,
+) -> None:
+    """Set (or --off) the number's automatic answer to texts that match no keyword."""
+    if off == (template is not None):
+        fail("give either a TEMPLATE or --off")
+    with command_context() as ctx:
+        result = set_auto_reply(ctx.engine, ctx.workspace(workspace), number, template,
+                                actor=actor(), now=now())  # fmt: skip
+    if off:
+        console.print(f"{result['number']} no longer answers texts that match no keyword",
+                      highlight=False)  # fmt: skip
+    else:
+        console.print(f"{result['number']} answers texts that match no keyword with: "
+                      f"{template}", highlight=False, markup=False)  # fmt: skip
+
+
 @app.command("report")
 def report(
     number: str = typer.Argument(..., help="The number or short code"),
@@ -69,6 +95,14 @@ def report(
     console.print(f"[bold]{result['number']}[/] ({result['kind']}): "
                   f"{counted(result['inbound'], 'inbound text')} from "
                   f"{counted(result['unique_senders'], 'sender')}", highlight=False)  # fmt: skip
+    median_answer = result["median_first_answer_s"]
+    console.print(
+        f"  responses {result['responses']}, opt-outs {result['opt_outs']}, response rate to "
+        f"its campaigns {_percent(result['response_rate'])}, tickets "
+        f"{result['tickets_opened']} (median first answer "
+        f"{'-' if median_answer is None else f'{median_answer:.0f}s'})",
+        highlight=False,
+    )
     for route, count in result["by_route"].items():
         console.print(f"  {route:<16} {count}", highlight=False)
     if result["keywords"]:

@@ -10,12 +10,15 @@ from smscast.engine.tickets import (
     add_ticket_note,
     assign_ticket,
     list_tickets,
+    reopen_ticket,
     reply_to_ticket,
     show_ticket,
     solve_ticket,
 )
 
-app = typer.Typer(help="Support tickets: list, show, reply, assign, solve.", no_args_is_help=True)
+app = typer.Typer(
+    help="Support tickets: list, show, reply, assign, solve, reopen.", no_args_is_help=True
+)
 
 JSON = typer.Option(False, "--json", help="Print JSON")
 
@@ -85,7 +88,8 @@ def note(ticket: int = typer.Argument(...), text: str = typer.Argument(...),
 
 @app.command("assign")
 def assign(ticket: int = typer.Argument(...),
-           agent: str = typer.Argument(..., help="The agent's login; '-' for nobody"),
+           agent: str = typer.Argument(
+               ..., help="Email of a member who may answer tickets; '-' for nobody"),
            workspace: str | None = WORKSPACE) -> None:  # fmt: skip
     """Give a ticket to an agent."""
     with command_context() as ctx:
@@ -100,3 +104,11 @@ def solve(ticket: int = typer.Argument(...), workspace: str | None = WORKSPACE) 
     with command_context() as ctx:
         solve_ticket(ctx.engine, ctx.workspace(workspace), ticket, actor=actor(), now=now())
     console.print(f"Ticket #{ticket} solved")
+
+
+@app.command("reopen")
+def reopen(ticket: int = typer.Argument(...), workspace: str | None = WORKSPACE) -> None:
+    """Open a solved ticket again (noted in its thread)."""
+    with command_context() as ctx:
+        reopen_ticket(ctx.engine, ctx.workspace(workspace), ticket, actor=actor(), now=now())
+    console.print(f"Ticket #{ticket} is open again")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from smscast.config import Settings
 from smscast.core.errors import UserError
@@ -27,12 +27,13 @@ from smscast.engine.audit import record_audit
 from smscast.engine.numbers import NumberRef, number_by_text
 from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.inbound_models import ComplianceKeyword, KeywordRule
-from smscast.store.messaging_models import Number
+from smscast.store.messaging_models import Campaign, Number
 from smscast.store.models import table_of
 
 rules = table_of(KeywordRule)
 number_rows = table_of(Number)
 compliance = table_of(ComplianceKeyword)
+campaign_rows = table_of(Campaign)
 
 
 def add_keyword_rule(
@@ -56,6 +57,8 @@ def add_keyword_rule(
     alias_words = [_keyword(a, "aliases") for a in aliases or []]
     with engine.begin() as conn:
         ref = number_by_text(conn, workspace, number)
+        if campaign_id is not None:
+            _check_campaign(conn, workspace, campaign_id)
         _refuse_compliance_clash(conn, workspace, [w for w in [words, *alias_words] if w])
         clash = conn.execute(
             select(rules.c.id).where(
@@ -79,6 +82,51 @@ def add_keyword_rule(
         )
     return {"id": rule_id, "number": ref.number, **{k: values[k] for k in
             ("keyword", "aliases", "match", "actions", "campaign_id")}}  # fmt: skip
+
+
+def _check_campaign(conn: Connection, workspace: WorkspaceRef, campaign_id: int) -> None:
+    """Refuses a campaign of another workspace exactly like one that does not exist, so
+    a rule's link cannot be used to learn which ids other workspaces hold."""
+    found = conn.execute(
+        select(campaign_rows.c.id).where(
+            campaign_rows.c.id == campaign_id, campaign_rows.c.workspace_id == workspace.id
+        )
+    ).first()
+    if found is None:
+        raise UserError.of(
+            "unknown_campaign", f"no campaign #{campaign_id} in this workspace",
+            field="campaign_id",
+        )  # fmt: skip
+
+
+def link_keyword_campaign(
+    engine: Engine,
+    workspace: WorkspaceRef,
+    rule_id: int,
+    campaign_id: int | None,
+    *,
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Links a rule to the campaign its keyword answers (None unlinks): texts matching it
+    then count as that campaign's responses in its report and in `number_report`."""
+    with engine.begin() as conn:
+        found = conn.execute(
+            select(rules.c.id).where(rules.c.id == rule_id, rules.c.workspace_id == workspace.id)
+        ).first()
+        if found is None:
+            raise UserError.of("unknown_rule", f"no keyword rule #{rule_id}", field="id")
+        if campaign_id is not None:
+            _check_campaign(conn, workspace, campaign_id)
+        conn.execute(update(rules).where(rules.c.id == rule_id).values(campaign_id=campaign_id))
+        record_audit(conn, workspace.id, actor, "keyword_rule.campaign_linked", f"#{rule_id}",
+                     {"campaign_id": campaign_id}, now)  # fmt: skip
+        row = conn.execute(
+            select(rules, number_rows.c.number)
+            .join(number_rows, number_rows.c.id == rules.c.number_id)
+            .where(rules.c.id == rule_id)
+        ).one()
+    return dict(row._mapping)
 
 
 def _keyword(raw: str, field: str) -> str:

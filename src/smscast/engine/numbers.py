@@ -11,18 +11,26 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from smscast.core.errors import UserError
 from smscast.core.phones import PhoneError, parse_phone
+from smscast.core.rule_actions import ActionKind
+from smscast.core.templates import compile_template
 from smscast.engine.audit import record_audit
 from smscast.engine.workspaces import WorkspaceRef
+from smscast.store.inbound_models import KeywordRule
 from smscast.store.messaging_models import Connector, Number
 from smscast.store.models import table_of
+from smscast.store.segment_sql import attribute_names
 
 numbers = table_of(Number)
 connectors = table_of(Connector)
+keyword_rules = table_of(KeywordRule)
 SHORT_CODE_MAX_DIGITS = 8
+REPLY_VARIABLES = ("phone", "text", "keyword", "rest", "sender")
+"""What an automatic answer may use besides the contact's attributes (see
+`engine.inbound_apply._render`): their phone, their text, and the number's brand."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,3 +189,82 @@ def _ref(row: Any) -> NumberRef:
         row.id, row.workspace_id, row.number, row.kind, row.country, row.connector_id,
         dict(row.settings or {}),
     )  # fmt: skip
+
+
+def number_by_id(conn: Connection, workspace: WorkspaceRef, number_id: int) -> NumberRef:
+    """The workspace's number #`number_id`; another workspace's is as unknown as none."""
+    row = conn.execute(
+        select(numbers).where(numbers.c.id == number_id, numbers.c.workspace_id == workspace.id)
+    ).first()
+    if row is None:
+        raise UserError.of("unknown_number", f"no number #{number_id} in this workspace",
+                           field="number_id")  # fmt: skip
+    return _ref(row)
+
+
+def find_workspace_number(
+    conn: Connection, workspace: WorkspaceRef, number: str | int
+) -> NumberRef:
+    """A number by id (the API's paths) or as written (the CLI's arguments)."""
+    if isinstance(number, int):
+        return number_by_id(conn, workspace, number)
+    return number_by_text(conn, workspace, number)
+
+
+def set_auto_reply(
+    engine: Engine,
+    workspace: WorkspaceRef,
+    number: str | int,
+    template: str | None,
+    *,
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Sets (or, with None, turns off) the answer to a text that matches no keyword on
+    the number: the reply action of the number's default rule.
+
+    The template is checked now, against the variables an inbound answer has, so a typo
+    is the operator's error here rather than a silent non-answer later. Other actions of
+    an existing default rule (a tag, a ticket) are kept; turning the answer off removes
+    the default rule only when nothing else is left in it.
+    """
+    with engine.begin() as conn:
+        ref = find_workspace_number(conn, workspace, number)
+        if template is not None:
+            _check_reply_template(conn, workspace, template)
+        rule = conn.execute(
+            select(keyword_rules.c.id, keyword_rules.c.actions).where(
+                keyword_rules.c.number_id == ref.id, keyword_rules.c.keyword.is_(None)
+            )
+        ).first()
+        kept = [a for a in (rule.actions if rule else []) if a.get("type") != ActionKind.REPLY]
+        actions = kept if template is None else [{"type": "reply", "text": template}, *kept]
+        rule_id: int | None = None if rule is None else int(rule.id)
+        if rule is not None and not actions:
+            conn.execute(delete(keyword_rules).where(keyword_rules.c.id == rule.id))
+            rule_id = None
+        elif rule is not None:
+            conn.execute(
+                update(keyword_rules).where(keyword_rules.c.id == rule.id).values(actions=actions)
+            )
+        elif template is not None:
+            rule_id = int(conn.execute(insert(keyword_rules).values(
+                workspace_id=workspace.id, number_id=ref.id, keyword=None, aliases=[],
+                match="first_word", actions=actions, campaign_id=None, enabled=True,
+                created_at=now,
+            ).returning(keyword_rules.c.id)).scalar_one())  # fmt: skip
+        action = "number.auto_reply_set" if template is not None else "number.auto_reply_off"
+        record_audit(conn, workspace.id, actor, action, ref.number, {"template": template}, now)
+    return {"number_id": ref.id, "number": ref.number, "template": template, "rule_id": rule_id}
+
+
+def _check_reply_template(conn: Connection, workspace: WorkspaceRef, template: str) -> None:
+    if not template.strip():
+        raise UserError.of("empty_template", "the automatic answer is empty", field="template")
+    known = [*attribute_names(conn, workspace.id), *REPLY_VARIABLES]
+    try:
+        compile_template(template, known=known)
+    except UserError as error:
+        problem = error.problem
+        raise UserError.of(problem.code, problem.message, field="template", line=problem.line,
+                           column=problem.column) from None  # fmt: skip

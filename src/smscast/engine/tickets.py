@@ -1,7 +1,9 @@
 """Support tickets: one conversation per contact and number, answered by agents.
 
 States: open (the customer waits for us), pending (we wait for the customer),
-solved. A text from the customer opens the ticket again, whatever its state.
+solved. A text from the customer opens the ticket again, whatever its state; a solved
+ticket reopened that way, or by an agent, says so in its thread and in the audit log.
+A ticket is assigned to a member of the workspace who may answer tickets, by email.
 Agent replies leave through the outbox like every other text, so the thread shows
 each reply's delivery status as the dispatcher and the reports move it.
 """
@@ -15,7 +17,9 @@ from sqlalchemy import Connection, Engine, insert, or_, select, update
 
 from smscast.core.encoding import analyse
 from smscast.core.errors import UserError
+from smscast.core.roles import Permission, allows
 from smscast.engine.audit import record_audit
+from smscast.engine.auth import memberships, users
 from smscast.engine.numbers import number_by_text
 from smscast.engine.outbox import enqueue_messages
 from smscast.engine.webhook_events import emit_events, load_subscriptions
@@ -32,6 +36,8 @@ messages = table_of(Message)
 contacts = table_of(Contact)
 numbers = table_of(Number)
 STATES = ("open", "pending", "solved")
+SYSTEM_AUTHOR = "smscast"  # the author of the notes the system writes in a thread
+REOPENED_BY_TEXT = "Reopened: the contact texted again after the ticket was solved"
 
 
 def ticket_for_inbound(
@@ -44,6 +50,7 @@ def ticket_for_inbound(
         )
     ).first()
     if row is not None:
+        _note_reopened_by_text(conn, workspace_id, {contact_id: int(row.id)}, {contact_id: now})
         conn.execute(
             update(tickets)
             .where(tickets.c.id == row.id)
@@ -88,6 +95,7 @@ def tickets_for_inbound(
         found.update({contact_id: ticket_id for contact_id, ticket_id in existing})
     values = DriverValues(conn)
     if found:
+        _note_reopened_by_text(conn, workspace_id, found, latest)
         execute_many(
             conn,
             "UPDATE tickets SET state = 'open', solved_at = NULL, updated_at = ?, "
@@ -111,6 +119,32 @@ def tickets_for_inbound(
             max(latest.values()),
         )  # fmt: skip
     return found
+
+
+def _note_reopened_by_text(
+    conn: Connection, workspace_id: int, found: dict[int, int], latest: dict[int, datetime]
+) -> None:
+    """Writes, in the routing batch's transaction, a thread note and an audit event for
+    each solved ticket a new text reopens: the agent sees why it is back in the inbox."""
+    ticket_ids = sorted(found.values())
+    solved: set[int] = set()
+    for start in range(0, len(ticket_ids), 900):
+        solved.update(conn.execute(
+            select(tickets.c.id).where(
+                tickets.c.id.in_(ticket_ids[start : start + 900]), tickets.c.state == "solved"
+            )
+        ).scalars())  # fmt: skip
+    reopened = [(c, t) for c, t in found.items() if t in solved]
+    if not reopened:
+        return
+    conn.execute(insert(notes), [
+        {"ticket_id": t, "author": SYSTEM_AUTHOR, "body": REOPENED_BY_TEXT, "created_at": latest[c]}
+        for c, t in reopened
+    ])  # fmt: skip
+    for contact_id, ticket_id in reopened:
+        details = {"by": "inbound text", "contact_id": contact_id}
+        record_audit(conn, workspace_id, SYSTEM_AUTHOR, "ticket.reopened", f"#{ticket_id}",
+                     details, latest[contact_id])  # fmt: skip
 
 
 def _emit_created(
@@ -166,7 +200,7 @@ def list_tickets(
     if state is not None:
         query = query.where(tickets.c.state == state)
     if assignee is not None:
-        query = query.where(tickets.c.assignee == assignee)
+        query = query.where(tickets.c.assignee == assignee.strip().lower())
     if search:
         pattern = f"%{search}%"
         in_texts = select(messages.c.ticket_id).where(
@@ -263,13 +297,58 @@ def assign_ticket(
     engine: Engine, workspace: WorkspaceRef, ticket_id: int, assignee: str | None, *,
     actor: str, now: datetime,
 ) -> None:  # fmt: skip
-    """Gives the ticket to an agent (their login), or to nobody with None."""
+    """Gives the ticket to a member who may answer tickets (by email, stored in lower
+    case as members' emails are), or to nobody with None."""
     with engine.begin() as conn:
         _ticket(conn, workspace, ticket_id)
+        if assignee is not None and assignee.strip():
+            assignee = _check_assignee(conn, workspace, assignee)
+        else:
+            assignee = None
         conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(
-            assignee=assignee or None, updated_at=now))  # fmt: skip
+            assignee=assignee, updated_at=now))  # fmt: skip
         record_audit(conn, workspace.id, actor, "ticket.assigned", f"#{ticket_id}",
                      {"assignee": assignee}, now)  # fmt: skip
+
+
+def _check_assignee(conn: Connection, workspace: WorkspaceRef, raw: str) -> str:
+    """The member's email as stored; refuses anyone who is not an active member of this
+    workspace or whose role may not answer tickets (a marketer, a viewer)."""
+    email = raw.strip().lower()
+    row = conn.execute(
+        select(memberships.c.role, users.c.is_active)
+        .join(users, users.c.id == memberships.c.user_id)
+        .where(memberships.c.workspace_id == workspace.id, users.c.email == email)
+    ).first()
+    if row is None or not row.is_active:
+        raise UserError.of(
+            "unknown_assignee", f'"{raw}" is not a member of this workspace (give a member\'s '
+            "email)", field="assignee",
+        )  # fmt: skip
+    if not allows(row.role, Permission.TICKETS_WRITE):
+        raise UserError.of(
+            "assignee_cannot_answer", f"{email} is a {row.role}, who may not answer tickets "
+            "(owners, admins and agents may)", field="assignee",
+        )  # fmt: skip
+    return email
+
+
+def reopen_ticket(
+    engine: Engine, workspace: WorkspaceRef, ticket_id: int, *, actor: str, now: datetime
+) -> None:
+    """Opens a solved ticket again (the customer waits for us), noted in its thread."""
+    with engine.begin() as conn:
+        ticket = _ticket(conn, workspace, ticket_id)
+        if ticket.state != "solved":
+            raise UserError.of(
+                "ticket_not_solved", f"ticket #{ticket_id} is {ticket.state}, not solved",
+                field="state",
+            )  # fmt: skip
+        conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(
+            state="open", solved_at=None, updated_at=now))  # fmt: skip
+        conn.execute(insert(notes).values(
+            ticket_id=ticket_id, author=actor, body=f"Reopened by {actor}", created_at=now))
+        record_audit(conn, workspace.id, actor, "ticket.reopened", f"#{ticket_id}", {}, now)
 
 
 def solve_ticket(

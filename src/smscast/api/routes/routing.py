@@ -12,8 +12,14 @@ from smscast.api.pagination import Page, PageParams, page_by_position, page_of, 
 from smscast.api.problems import COMMON_RESPONSES
 from smscast.core.roles import Permission
 from smscast.engine.coupons import pool_summaries, redeem_coupon
-from smscast.engine.keyword_rules import add_keyword_rule, list_keyword_rules, remove_keyword_rule
-from smscast.engine.numbers import add_number, list_numbers
+from smscast.engine.keyword_rules import (
+    add_keyword_rule,
+    link_keyword_campaign,
+    list_keyword_rules,
+    remove_keyword_rule,
+)
+from smscast.engine.numbers import add_number, list_numbers, set_auto_reply
+from smscast.engine.response_report import keyword_rule_report, number_report
 from smscast.engine.segments import count_segment, delete_segment, list_segments, save_segment
 
 router = APIRouter(prefix="/api/v1", responses=COMMON_RESPONSES)
@@ -85,6 +91,59 @@ class RuleIn(BaseModel):
     aliases: list[str] = Field(default_factory=list, max_length=20)
     actions: list[dict[str, Any]] = Field(min_length=1, max_length=10)
     match: str = Field("first_word", max_length=20)
+    campaign_id: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="The campaign this keyword answers"
+    )
+
+
+class CampaignLinkIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"campaign_id": 12}]}
+    )
+
+    campaign_id: int | None = Field(
+        ge=1, le=2**31 - 1, description="The campaign this keyword answers; null unlinks"
+    )
+
+
+class AutoReplyIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"template": "Thanks! {{ sender }} answers soon."}]},
+    )
+
+    template: str = Field(
+        max_length=1600,
+        description="The answer to a text that matches no keyword on the number; may use "
+        "the contact's attributes, phone, text and sender (the number's brand)",
+    )
+
+
+class AutoReplyOut(BaseModel):
+    number_id: int
+    number: str
+    template: str | None
+    rule_id: int | None = Field(description="The number's default rule holding the answer")
+
+
+class NumberReportOut(Loose):
+    model_config = _example(
+        {"number_id": 3, "number": "+48500100200", "kind": "long", "inbound": 40,
+         "responses": 31, "unique_senders": 22, "opt_outs": 4, "campaign_recipients": 500,
+         "campaign_responders": 18, "response_rate": 0.036, "tickets_opened": 6,
+         "tickets_answered": 5, "median_first_answer_s": 420.0,
+         "by_route": {"keyword": 25, "opt_out": 4, "ticket": 6, "help": 5},
+         "keywords": [], "campaigns": []}
+    )  # fmt: skip
+
+
+class RuleReportOut(Loose):
+    model_config = _example(
+        {"rule_id": 7, "number_id": 3, "number": "+48500100200", "keyword": "promo",
+         "responses": 25, "unique_senders": 19, "opt_outs": 0, "tickets_opened": 0,
+         "tickets_answered": 0, "median_first_answer_s": None, "campaign_id": None,
+         "campaign": None}
+    )  # fmt: skip
 
 
 class SegmentIn(BaseModel):
@@ -145,6 +204,45 @@ def new_number(body: NumberIn, api: Api = Depends(numbers_writer)) -> Any:
     return {"id": ref.id, "number": body.number}
 
 
+NumberId = Path(ge=1, le=2**31 - 1, description="The number's id", examples=[3])
+RuleId = Path(ge=1, le=2**31 - 1, description="The keyword rule's id", examples=[7])
+
+
+@router.get(
+    "/numbers/{number_id}/report",
+    tags=["numbers"],
+    summary="Responses on a number: senders, opt-outs, campaign response rate, tickets",
+    response_model=NumberReportOut,
+)
+def number_responses(number_id: int = NumberId, api: Api = Depends(reader)) -> Any:
+    return number_report(api.engine, api.workspace, number_id)
+
+
+@router.put(
+    "/numbers/{number_id}/auto-reply",
+    tags=["numbers"],
+    summary="Set the answer to texts that match no keyword",
+    response_model=AutoReplyOut,
+)
+def put_auto_reply(
+    body: AutoReplyIn, number_id: int = NumberId, api: Api = Depends(numbers_writer)
+) -> Any:
+    return set_auto_reply(
+        api.engine, api.workspace, number_id, body.template, actor=api.caller.actor, now=api.now
+    )
+
+
+@router.delete(
+    "/numbers/{number_id}/auto-reply",
+    tags=["numbers"],
+    summary="Turn off the answer to texts that match no keyword",
+    status_code=204,
+)
+def drop_auto_reply(number_id: int = NumberId, api: Api = Depends(numbers_writer)) -> Response:
+    set_auto_reply(api.engine, api.workspace, number_id, None, actor=api.caller.actor, now=api.now)
+    return Response(status_code=204)
+
+
 @router.get(
     "/keyword-rules", tags=["numbers"], summary="Keyword rules", response_model=Page[RuleOut]
 )
@@ -178,9 +276,34 @@ def new_rule(body: RuleIn, api: Api = Depends(numbers_writer)) -> Any:
         body.actions,
         aliases=body.aliases,
         match=body.match,
+        campaign_id=body.campaign_id,
         actor=api.caller.actor,
         now=api.now,
     )
+
+
+@router.put(
+    "/keyword-rules/{rule_id}/campaign",
+    tags=["numbers"],
+    summary="Link a keyword rule to the campaign it answers (null unlinks)",
+    response_model=RuleOut,
+)
+def link_rule_campaign(
+    body: CampaignLinkIn, rule_id: int = RuleId, api: Api = Depends(numbers_writer)
+) -> Any:
+    return link_keyword_campaign(
+        api.engine, api.workspace, rule_id, body.campaign_id, actor=api.caller.actor, now=api.now
+    )
+
+
+@router.get(
+    "/keyword-rules/{rule_id}/report",
+    tags=["numbers"],
+    summary="Responses to a keyword rule: senders, opt-outs, tickets, its campaign",
+    response_model=RuleReportOut,
+)
+def rule_responses(rule_id: int = RuleId, api: Api = Depends(reader)) -> Any:
+    return keyword_rule_report(api.engine, api.workspace, rule_id)
 
 
 @router.delete(

@@ -15,6 +15,7 @@ from smscast.engine.tickets import (
     add_ticket_note,
     assign_ticket,
     list_tickets,
+    reopen_ticket,
     reply_to_ticket,
     show_ticket,
     solve_ticket,
@@ -63,7 +64,12 @@ class Assignment(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"assignee": "ala@shop.example"}]}
     )
 
-    assignee: str | None = Field(None, max_length=200, description="null unassigns")
+    assignee: str | None = Field(
+        None,
+        max_length=320,
+        description="The email of a member who may answer tickets (owner, admin, agent); "
+        "null unassigns",
+    )
 
 
 class StateChange(BaseModel):
@@ -152,4 +158,14 @@ def assign(body: Assignment, ticket_id: int = Id, api: Api = Depends(writer)) ->
 @router.post("/{ticket_id}/state", summary="Change the state (solve)", response_model=Loose)
 def change_state(body: StateChange, ticket_id: int = Id, api: Api = Depends(writer)) -> Any:
     solve_ticket(api.engine, api.workspace, ticket_id, actor=api.caller.actor, now=api.now)
+    return show_ticket(api.engine, api.workspace, ticket_id)
+
+
+@router.post(
+    "/{ticket_id}/reopen",
+    summary="Reopen a solved ticket (noted in its thread)",
+    response_model=Loose,
+)
+def reopen(ticket_id: int = Id, api: Api = Depends(writer)) -> Any:
+    reopen_ticket(api.engine, api.workspace, ticket_id, actor=api.caller.actor, now=api.now)
     return show_ticket(api.engine, api.workspace, ticket_id)
