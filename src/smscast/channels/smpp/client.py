@@ -35,7 +35,7 @@ from smscast.channels.base import (
     SubmitResult,
 )
 from smscast.channels.smpp import pdu
-from smscast.channels.smpp.constants import CommandStatus, status_name
+from smscast.channels.smpp.constants import RESPONSE_BIT, CommandStatus, status_name
 from smscast.channels.smpp.receiving import Receiver
 from smscast.channels.smpp.session import SmppSession
 from smscast.channels.smpp.settings import BindMode, SmppSettings
@@ -193,6 +193,12 @@ class SmppClient:
             raise self._failed(
                 "bind", f"{bind.name}: no answer ({exc or 'timed out'})", started
             ) from None
+        if answer.command_id != bind.command_id | RESPONSE_BIT:
+            # A generic_nack or another bind's response is no binding, whatever its status:
+            # taking it for one would send submits over a session the SMSC never bound.
+            session.close("not a bind response")
+            reason = f"{bind.name} answered by {answer.name} ({status_name(answer.command_status)})"
+            raise self._failed("bind", reason, started)
         if answer.command_status != CommandStatus.ESME_ROK:
             session.close("bind refused")
             reason = f"{bind.name} refused: {status_name(answer.command_status)}"

@@ -38,17 +38,20 @@ class PduStream:
     """Cuts bytes into whole PDU frames, skipping anything that cannot start a PDU.
 
     `feed` returns, in stream order, complete frames (bytes) and `Garbage`
-    records. At most `max_garbage` octets are skipped in a row: past that the
-    peer is not speaking SMPP and `broken` is set.
+    records. Garbage is reported by the `feed` that skipped it, not held until
+    the next real PDU: the peer may be waiting for our generic_nack before it
+    writes anything else. At most `max_garbage` octets are skipped in a row
+    (across feeds): past that the peer is not speaking SMPP and `broken` is set.
     """
 
-    __slots__ = ("_buffer", "_skipping", "broken", "max_garbage", "max_length")
+    __slots__ = ("_buffer", "_run", "_skipping", "broken", "max_garbage", "max_length")
 
     def __init__(self, max_length: int = 64 * 1024, max_garbage: int = 1 << 20) -> None:
         self.max_length = max_length
         self.max_garbage = max_garbage
         self._buffer = b""
         self._skipping: Garbage | None = None
+        self._run = 0  # octets skipped since the last real PDU header
         self.broken = False
 
     def feed(self, data: bytes) -> list[bytes | Garbage]:
@@ -62,6 +65,7 @@ class PduStream:
                 if self._skipping is not None:
                     out.append(self._skipping)
                     self._skipping = None
+                self._run = 0
                 if end - offset < length:
                     break
                 out.append(buffer[offset : offset + length])
@@ -69,21 +73,33 @@ class PduStream:
             else:
                 self._skip_one(buffer, offset, length, command_id)
                 offset += 1
-        if self._skipping is not None and self.broken:
+        if self._skipping is not None:
             out.append(self._skipping)
+            self._skipping = None
         self._buffer = buffer[offset:] if offset < end and not self.broken else b""
         return out
 
     def _skip_one(self, buffer: bytes, offset: int, length: int, command_id: int) -> None:
+        self._run += 1
+        if self._run >= self.max_garbage:
+            self.broken = True
         current = self._skipping
         if current is None:
             sequence = 0
-            if len(buffer) - offset >= HEADER_SIZE and command_id in _KNOWN_IDS:
-                sequence = int.from_bytes(buffer[offset + 12 : offset + 16], "big")
             bad_length = not HEADER_SIZE <= length <= self.max_length
+            if len(buffer) - offset >= HEADER_SIZE and (
+                command_id in _KNOWN_IDS or (not bad_length and _is_smpp_request_id(command_id))
+            ):
+                # A whole header whose command SMPP 3.4 does not define (a later version's
+                # broadcast_sm, a vendor's own): the SMSC matches our generic_nack to its
+                # request by this sequence number, so answer to it rather than to 0.
+                sequence = int.from_bytes(buffer[offset + 12 : offset + 16], "big")
             status = CommandStatus.ESME_RINVCMDLEN if bad_length else CommandStatus.ESME_RINVCMDID
             self._skipping = Garbage(1, buffer[offset : offset + 16], status, sequence)
             return
         current.skipped += 1
-        if current.skipped >= self.max_garbage:
-            self.broken = True
+
+
+def _is_smpp_request_id(command_id: int) -> bool:
+    """A request command_id in the ranges SMPP reserves for itself or for vendors."""
+    return command_id <= 0x1FF or 0x00010200 <= command_id <= 0x000102FF
