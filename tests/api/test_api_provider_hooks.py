@@ -7,12 +7,14 @@ import json
 import pytest
 from api_checks import problem_of
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 
 from smscast.channels.providers.twilio import twilio_signature
 from smscast.channels.providers.webhooks import message_token
+from smscast.core.errors import UserError
 from smscast.engine.connectors import add_connector
 from smscast.engine.workspaces import WorkspaceRef
+from smscast.store.messaging_models import Connector as ConnectorModel
 from smscast.store.messaging_models import ConnectorLogRow, DeliveryReportRow, Message
 from smscast.store.models import table_of
 
@@ -118,3 +120,111 @@ def test_kannel_dlr_needs_the_token_of_its_message(
     wrong_kind = anonymous.get(f"/hooks/kannel/{connectors['twilio']}/dlr")
     problem_of(wrong_kind, 404)
     assert json.loads(json.dumps(_log(engine)))[-1][0] == "webhook.rejected"
+
+
+@pytest.mark.parametrize(
+    ("kind", "settings", "field"),
+    [
+        ("twilio", {"account_sid": "AC1", "auth_token": ""}, "settings.auth_token"),
+        ("twilio", {"account_sid": "AC1", "auth_token": "   "}, "settings.auth_token"),
+        ("twilio", {"account_sid": "AC1"}, "settings.auth_token"),
+        ("infobip", {"base_url": "https://api.example", "api_key": "k"}, "settings.webhook_secret"),
+        (
+            "infobip",
+            {"base_url": "https://api.example", "api_key": "k", "webhook_secret": ""},
+            "settings.webhook_secret",
+        ),
+        (
+            "kannel",
+            {
+                "username": "u",
+                "password": "p",
+                "dlr_url": "https://shop.example/hooks/kannel/1/dlr",
+            },
+            "settings.dlr_secret",
+        ),
+    ],
+)
+def test_a_connector_whose_callbacks_could_be_forged_is_not_added(
+    engine: Engine, workspace: WorkspaceRef, now, kind: str, settings: dict[str, str], field: str
+) -> None:
+    with pytest.raises(UserError) as refused:
+        add_connector(
+            engine, workspace, name="carrier", kind=kind, settings=settings,
+            rate_per_s=10, window=4, actor="test", now=now,
+        )  # fmt: skip
+    assert refused.value.problem.code == "missing_callback_secret"
+    assert refused.value.problem.field == field
+    assert refused.value.problem.message.startswith(field)
+    with engine.connect() as conn:
+        assert conn.execute(select(table_of(ConnectorModel))).all() == []
+
+
+def test_a_kannel_connector_that_asks_for_no_reports_needs_no_dlr_secret(
+    engine: Engine, workspace: WorkspaceRef, now
+) -> None:
+    row = add_connector(
+        engine, workspace, name="kannel", kind="kannel",
+        settings={"username": "u", "password": "p"}, rate_per_s=10, window=4, actor="test",
+        now=now,
+    )  # fmt: skip
+    assert row.id > 0
+
+
+def test_a_callback_for_a_connector_stored_without_its_secret_is_refused_and_logged(
+    anonymous: TestClient, engine: Engine, workspace: WorkspaceRef, now
+) -> None:
+    with engine.begin() as conn:  # as rows added before the secret was required
+        twilio_id = conn.execute(
+            insert(table_of(ConnectorModel))
+            .values(workspace_id=workspace.id, name="old-twilio", kind="twilio",
+                    settings={"account_sid": "AC1", "auth_token": ""}, rate_per_s=1, window=1,
+                    enabled=True, created_at=now)
+            .returning(table_of(ConnectorModel).c.id)
+        ).scalar_one()  # fmt: skip
+    url = f"http://testserver/hooks/twilio/{twilio_id}/status"
+    form = {"MessageSid": "SM123", "MessageStatus": "delivered"}
+    forged = anonymous.post(  # signed with the empty key, as anyone can
+        url, data=form, headers={"X-Twilio-Signature": twilio_signature("", url, form)}
+    )
+    problem = problem_of(forged, 403)
+    assert problem["code"] == "forged_callback"
+    assert "no auth_token" in problem["detail"]
+    with engine.connect() as conn:
+        assert conn.execute(select(table_of(DeliveryReportRow))).all() == []
+    why = "connector 'old-twilio' has no auth_token, so no callback can be verified"
+    assert _log(engine) == [("webhook.rejected", why)]
+
+
+def test_patch_changes_a_connector_and_never_shows_its_secrets(
+    client: TestClient, make_key, connectors: dict[str, int], engine: Engine
+) -> None:
+    url = f"/api/v1/connectors/{connectors['twilio']}"
+    changed = client.patch(
+        url,
+        json={"settings": {"auth_token": "new-token", "sender": "Shop"}, "rate_per_s": 5,
+              "window": 2, "enabled": False},
+    )  # fmt: skip
+    assert changed.status_code == 200, changed.text
+    body = changed.json()
+    assert body["settings"] == {"account_sid": "AC1", "auth_token": "[redacted]", "sender": "Shop"}
+    assert (body["rate_per_s"], body["window"], body["enabled"]) == (5.0, 2, False)
+    listed = client.get("/api/v1/connectors").json()["items"]
+    assert "new-token" not in json.dumps(listed) and TOKEN not in json.dumps(listed)
+    assert "s3" not in json.dumps(client.get(f"/api/v1/connectors/{connectors['infobip']}").json())
+    emptied = client.patch(url, json={"settings": {"auth_token": ""}})
+    assert problem_of(emptied, 422)["field"] == "settings.auth_token"
+    removed = client.patch(url, json={"settings": {"auth_token": None}})
+    assert problem_of(removed, 422)["code"] == "missing_callback_secret"
+    with engine.connect() as conn:
+        stored = conn.execute(
+            select(table_of(ConnectorModel).c.settings).where(
+                table_of(ConnectorModel).c.id == connectors["twilio"]
+            )
+        ).scalar_one()
+    assert stored["auth_token"] == "new-token"
+    viewer = TestClient(client.app, raise_server_exceptions=False)
+    viewer.headers["Authorization"] = f"Bearer {make_key('viewer')}"
+    assert problem_of(viewer.patch(url, json={"enabled": True}), 403)["code"] == "forbidden"
+    unknown = client.patch("/api/v1/connectors/999", json={"enabled": True})
+    assert problem_of(unknown, 404)["code"] == "unknown_connector"

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from smscast.channels.base import Connector, ConnectorState
+from smscast.channels.http_log import is_secret_name
 from smscast.channels.providers.infobip import InfobipConnector, InfobipSettings
 from smscast.channels.providers.kannel import KannelConnector, KannelSettings
 from smscast.channels.providers.twilio import TwilioConnector, TwilioSettings
@@ -40,6 +41,12 @@ HTTP_KINDS: dict[str, tuple[type[Any], type[Any]]] = {
     "kannel": (KannelSettings, KannelConnector),
 }
 KINDS = ("smpp", *HTTP_KINDS)
+# The setting that proves a callback to /hooks/<kind>/<id>/… came from the carrier: the
+# HMAC key of Twilio's signature, the shared secret Infobip presents, the key of the
+# per-message token in Kannel's dlr-url. Empty, it proves nothing: anyone can compute an
+# HMAC with an empty key.
+CALLBACK_SECRETS = {"twilio": "auth_token", "infobip": "webhook_secret", "kannel": "dlr_secret"}
+SECRET_SHOWN = "[redacted]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +89,55 @@ def build_connector(row: ConnectorRow) -> Connector:
         f"connector {row.name!r}: kind {row.kind!r} is not one of {', '.join(KINDS)}",
         field="kind",
     )
+
+
+def callback_secret_missing(kind: str, settings: dict[str, Any]) -> str | None:
+    """The name of the callback secret a connector lacks (empty or not text), else None."""
+    name = CALLBACK_SECRETS.get(kind)
+    if name is None:
+        return None
+    value = settings.get(name)
+    return name if not isinstance(value, str) or not value.strip() else None
+
+
+def check_callback_secret(kind: str, settings: dict[str, Any]) -> None:
+    """Refuses a connector whose callbacks could be forged for want of a secret.
+
+    Twilio and Infobip call us back whatever we ask (status callbacks, inbound pushes
+    set in their console), so their secret is always needed; Kannel only calls the
+    dlr-url we hand it, so its secret is needed once a `dlr_url` is set.
+    """
+    name = callback_secret_missing(kind, settings)
+    if name is None or (kind == "kannel" and not settings.get("dlr_url")):
+        return
+    why = {
+        "auth_token": "Twilio signs every callback with it",
+        "webhook_secret": "Infobip must present it on every push",
+        "dlr_secret": "it makes the token each delivery report must carry",
+    }[name]
+    raise UserError.of(
+        "missing_callback_secret",
+        f"settings.{name}: a {kind} connector needs a non-empty {name} ({why}); "
+        "without it anyone could forge delivery reports and inbound texts",
+        field=f"settings.{name}",
+    )
+
+
+def redacted_settings(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings as the API and CLI show them: every secret-named value blanked.
+
+    Secrets go in (add, update) and never come back out, not even to their owner.
+    """
+    return {
+        key: SECRET_SHOWN if _is_secret(key) and value not in ("", None) else value
+        for key, value in settings.items()
+    }
+
+
+def _is_secret(key: str) -> bool:
+    """A credential by name: the log's list, and any *_secret, *_token, *password, *_key."""
+    plain = key.lower().replace("-", "").replace("_", "")
+    return is_secret_name(key) or plain.endswith(("secret", "token", "password", "key"))
 
 
 def national_tables_of(conn: Connection, connector_id: int | None) -> NationalTables:
@@ -133,14 +189,8 @@ def add_connector(
     name = name.strip()
     if not name:
         raise UserError.of("empty_name", "a connector needs a name", field="name")
-    if rate_per_s < 0:
-        raise UserError.of(
-            "bad_rate", f"rate {rate_per_s} must be 0 (no limit) or more", field="rate"
-        )
-    if not 1 <= window <= 65535:
-        raise UserError.of("bad_window", f"window {window} must be 1-65535", field="window")
     candidate = ConnectorRow(0, workspace.id, name, kind, settings, rate_per_s, window, True)
-    build_connector(candidate)
+    _check_row(candidate)
     with engine.begin() as conn:
         taken = conn.execute(
             select(connectors.c.id).where(
@@ -169,6 +219,76 @@ def add_connector(
     return dataclasses.replace(candidate, id=connector_id)
 
 
+def _check_row(row: ConnectorRow) -> None:
+    """What add and update both refuse: bad limits, settings, or a missing callback secret."""
+    if row.rate_per_s < 0:
+        raise UserError.of(
+            "bad_rate", f"rate {row.rate_per_s} must be 0 (no limit) or more", field="rate"
+        )
+    if not 1 <= row.window <= 65535:
+        raise UserError.of("bad_window", f"window {row.window} must be 1-65535", field="window")
+    check_callback_secret(row.kind, row.settings)
+    build_connector(row)
+
+
+def update_connector(
+    engine: Engine,
+    workspace: WorkspaceRef,
+    connector_id: int,
+    *,
+    settings: dict[str, Any] | None = None,
+    rate_per_s: float | None = None,
+    window: int | None = None,
+    enabled: bool | None = None,
+    actor: str,
+    now: datetime,
+) -> ConnectorRow:
+    """Changes a connector's settings, limits or whether it sends, checked as when added.
+
+    `settings` is merged into the stored ones (a key set to None is removed): secrets are
+    never shown, so a caller changing the sender need not, and cannot, send them again.
+    A worker holding the connector picks the change up when it next loads it.
+    """
+    with engine.begin() as conn:
+        row = load_connector(conn, connector_id)
+        if row is None or row.workspace_id != workspace.id:
+            raise UserError.of(
+                "unknown_connector", f"no connector #{connector_id}", field="connector_id"
+            )
+        merged = dict(row.settings)
+        for key, value in (settings or {}).items():
+            if value is None:
+                merged.pop(key, None)
+            else:
+                merged[key] = value
+        changed = dataclasses.replace(
+            row,
+            settings=merged,
+            rate_per_s=row.rate_per_s if rate_per_s is None else rate_per_s,
+            window=row.window if window is None else window,
+            enabled=row.enabled if enabled is None else enabled,
+        )
+        _check_row(changed)
+        conn.execute(
+            update(connectors)
+            .where(connectors.c.id == connector_id)
+            .values(
+                settings=changed.settings,
+                rate_per_s=changed.rate_per_s,
+                window=changed.window,
+                enabled=changed.enabled,
+            )
+        )
+        what = {
+            "settings": sorted((settings or {}).keys()),
+            **({"rate_per_s": rate_per_s} if rate_per_s is not None else {}),
+            **({"window": window} if window is not None else {}),
+            **({"enabled": enabled} if enabled is not None else {}),
+        }
+        record_audit(conn, workspace.id, actor, "connector.updated", row.name, what, now)
+    return changed
+
+
 def list_connectors(conn: Connection, workspace_id: int | None = None) -> list[dict[str, Any]]:
     """Connectors with their lease and the last state their worker reported."""
     query = (
@@ -189,6 +309,7 @@ def list_connectors(conn: Connection, workspace_id: int | None = None) -> list[d
                 "id": row.id,
                 "name": row.name,
                 "kind": row.kind,
+                "settings": redacted_settings(dict(row.settings or {})),
                 "rate_per_s": float(row.rate_per_s),
                 "window": row.window,
                 "enabled": bool(row.enabled),

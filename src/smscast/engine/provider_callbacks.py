@@ -34,7 +34,12 @@ from smscast.channels.providers.webhooks import WebhookRejected, header_value
 from smscast.config import Settings
 from smscast.core.errors import UserError
 from smscast.engine.connector_log import record_log_entries
-from smscast.engine.connectors import HTTP_KINDS, ConnectorRow, load_connector
+from smscast.engine.connectors import (
+    HTTP_KINDS,
+    ConnectorRow,
+    callback_secret_missing,
+    load_connector,
+)
 from smscast.engine.inbound import handle_inbound
 from smscast.engine.reports import apply_reports
 
@@ -59,22 +64,35 @@ class CallbackResult:
     problems: tuple[str, ...] = ()
 
 
-def _connector(engine: Engine, connector_id: int, kind: str) -> tuple[ConnectorRow, Any]:
+def _connector(engine: Engine, connector_id: int, kind: str) -> ConnectorRow:
     with engine.connect() as conn:
         row = load_connector(conn, connector_id)
     if row is None or row.kind != kind:
         raise UserError.of(
             "unknown_connector", f"no {kind} connector #{connector_id}", field="connector_id"
         )
-    settings_class = HTTP_KINDS[kind][0]
+    return row
+
+
+def _provider_settings(row: ConnectorRow) -> Any:
+    """The carrier's settings of a connector that can verify its callbacks.
+
+    A connector stored without its secret (before adding one was required, or edited
+    by hand) would check signatures against an empty key, which anyone can compute:
+    such a callback is refused, never verified.
+    """
+    missing = callback_secret_missing(row.kind, row.settings)
+    if missing is not None:
+        raise WebhookRejected(
+            row.kind, f"connector {row.name!r} has no {missing}, so no callback can be verified"
+        )
+    settings_class = HTTP_KINDS[row.kind][0]
     known = {f.name for f in dataclasses.fields(settings_class)}
     values = {k: v for k, v in row.settings.items() if k in known}
     try:
-        return row, settings_class(**{**values, "name": row.name})
+        return settings_class(**{**values, "name": row.name})
     except TypeError as error:
-        raise UserError.of(
-            "bad_connector_settings", f"connector {row.name!r}: {error}", field="settings"
-        ) from None
+        raise WebhookRejected(row.kind, f"connector {row.name!r} settings: {error}") from None
 
 
 def _log(
@@ -104,9 +122,10 @@ def receive_callback(
     now: datetime,
 ) -> CallbackResult:
     """Verifies and applies one callback; raises WebhookRejected (logged) when it is forged."""
-    row, provider_settings = _connector(engine, connector_id, provider)
+    row = _connector(engine, connector_id, provider)
     kind = f"webhook.{purpose}"
     try:
+        provider_settings = _provider_settings(row)
         reports, inbound, problems = _read(provider, purpose, provider_settings, callback, now)
     except WebhookRejected as rejected:
         _log(engine, row, "webhook.rejected", callback, now, rejected.reason)

@@ -1,18 +1,23 @@
-"""Connectors: state, live throughput and last errors, and the connector log."""
+"""Connectors: state, live throughput and last errors, changing one, and the connector log.
+
+Settings are shown with every secret redacted, in every answer: a secret goes in and
+never comes back out.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Body, Depends, Path, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from smscast.api.deps import Api, reader, require
 from smscast.api.pagination import Page, PageParams, page_of, page_params
 from smscast.api.problems import COMMON_RESPONSES
 from smscast.core.roles import Permission
 from smscast.engine.connector_views import connector_log_entries, connectors_of, show_connector
+from smscast.engine.connectors import update_connector
 
 router = APIRouter(prefix="/api/v1/connectors", tags=["connectors"], responses=COMMON_RESPONSES)
 Id = Path(ge=1, le=2**31 - 1, description="The connector's id")
@@ -22,6 +27,12 @@ class ConnectorOut(BaseModel):
     id: int
     name: str = Field(examples=["simulator"])
     kind: str = Field(examples=["smpp"])
+    settings: dict[str, Any] = Field(
+        description="The kind's settings, every secret shown as [redacted]",
+        examples=[
+            {"host": "127.0.0.1", "port": 2775, "system_id": "shop", "password": "[redacted]"}
+        ],
+    )
     rate_per_s: float
     window: int
     enabled: bool
@@ -33,6 +44,29 @@ class ConnectorOut(BaseModel):
     sent_per_s: float = Field(description="Live throughput, as the worker last reported it")
     last_errors: list[str]
     state_at: datetime | None
+
+
+class ConnectorChange(BaseModel):
+    """What to change; fields left out stay as they are."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"settings": {"auth_token": "new-token"}, "rate_per_s": 5}]
+        },
+    )
+
+    settings: dict[str, Any] | None = Field(
+        None,
+        description="Merged into the stored settings; a key set to null is removed. "
+        "Twilio needs a non-empty auth_token, Infobip a webhook_secret, Kannel with a "
+        "dlr_url a dlr_secret: callbacks are verified with them.",
+    )
+    rate_per_s: float | None = Field(
+        None, ge=0, le=1e6, description="Parts per second, 0: no limit"
+    )
+    window: int | None = Field(None, ge=1, le=65535, description="Submits or requests in flight")
+    enabled: bool | None = Field(None, description="False stops sending through it")
 
 
 class LogEntryOut(BaseModel):
@@ -54,6 +88,30 @@ def connectors(api: Api = Depends(reader), page: PageParams = Depends(page_param
 
 @router.get("/{connector_id}", summary="One connector", response_model=ConnectorOut)
 def one(connector_id: int = Id, api: Api = Depends(reader)) -> Any:
+    return show_connector(api.engine, api.workspace, connector_id)
+
+
+@router.patch(
+    "/{connector_id}",
+    summary="Change a connector's settings, limits or whether it sends",
+    response_model=ConnectorOut,
+)
+def change(
+    connector_id: int = Id,
+    body: ConnectorChange = Body(...),
+    api: Api = Depends(require(Permission.CONNECTORS_WRITE)),
+) -> Any:
+    update_connector(
+        api.engine,
+        api.workspace,
+        connector_id,
+        settings=body.settings,
+        rate_per_s=body.rate_per_s,
+        window=body.window,
+        enabled=body.enabled,
+        actor=api.caller.actor,
+        now=api.now,
+    )
     return show_connector(api.engine, api.workspace, connector_id)
 
 
