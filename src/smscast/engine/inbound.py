@@ -3,9 +3,10 @@
 The connector runtime calls `handle_inbound` for every `InboundMessage` event (or
 `handle_inbound_batch` with what it has collected). One transaction per batch
 stores the texts (messages rows, direction "in"), how each was routed, the consent
-it gave or withdrew, and the answers as outbox rows; webhook posts follow the
-commit. A text that cannot be routed (a number we do not own, a sender that is
-not a phone number, a flood) is still stored, with the reason.
+it gave or withdrew, the answers as outbox rows, and the deliveries of rules'
+webhook actions (sent later by the one webhook sender). A text that cannot be
+routed (a number we do not own, a sender that is not a phone number, a flood) is
+still stored, with the reason.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from smscast.engine.numbers import NumberRef, find_number, numbers_of_connector
 from smscast.engine.stats import bump_campaign_stats
 from smscast.engine.tickets import tickets_for_inbound
 from smscast.engine.webhook_events import emit_events, load_subscriptions
-from smscast.engine.webhook_forward import webhook_forwarder
+from smscast.engine.webhook_forward import queue_rule_webhooks
 from smscast.engine.workspaces import WorkspaceRef, resolve_workspace
 from smscast.store.bulk import DriverValues, insert_returning, insert_rows
 from smscast.store.inbound_models import InboundRoute
@@ -99,9 +100,6 @@ def handle_inbound_batch(
         else:
             results = _handle_fresh(conn, settings, workspace, connector_id, owned, batch, keys,
                                     resends, effects)  # fmt: skip
-    forwarder = webhook_forwarder()
-    for post in effects.webhooks:
-        forwarder.submit(post)
     return results
 
 
@@ -219,6 +217,9 @@ def _handle_number(
     if effects.replies:
         queue_replies(conn, effects.replies)
         effects.replies = []
+    if effects.webhooks:
+        queue_rule_webhooks(conn, workspace.id, effects.webhooks, latest)
+        effects.webhooks = []
     _insert_routes(conn, workspace.id, number, [item for _, item in planned])
     _bump_stats([item for _, item in planned], conn)
     subscriptions = load_subscriptions(conn)

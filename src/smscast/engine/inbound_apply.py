@@ -1,8 +1,8 @@
 """Carrying out the router's decisions for a batch, inside its transaction.
 
 Consent events, tags and attributes, double opt-ins, tickets and the answers (as
-outbox rows) are written here; webhook posts are only collected, to be sent once
-the transaction committed.
+outbox rows) are written here; a rule's webhook posts are collected and queued as
+deliveries of the one webhook sender in the same transaction (no HTTP in here).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from smscast.engine.inbound_consent import write_text_consents
 from smscast.engine.inbound_state import Sender
 from smscast.engine.numbers import NumberRef
 from smscast.engine.outbox import enqueue_messages
-from smscast.engine.webhook_forward import WebhookPost
+from smscast.engine.webhook_forward import RuleWebhook
 from smscast.store.bulk import DriverValues, insert_rows
 from smscast.store.driver_sql import execute_many
 from smscast.store.messaging_models import Message
@@ -63,7 +63,7 @@ class Effects:
     """What the batch leaves to do after the actions: rows to queue, posts to send."""
 
     replies: list[dict[str, Any]] = field(default_factory=list)
-    webhooks: list[WebhookPost] = field(default_factory=list)
+    webhooks: list[RuleWebhook] = field(default_factory=list)
     changed: dict[int, Sender] = field(default_factory=dict)
     consent: list[dict[str, Any]] = field(default_factory=list)  # ledger rows, in order
     pending: list[dict[str, Any]] = field(default_factory=list)  # double opt-ins started
@@ -134,8 +134,9 @@ def carry_out(
             if value is not None:
                 item.sender.attributes[action.name] = value
                 effects.changed[item.sender.id] = item.sender
-        elif kind == ActionKind.WEBHOOK:
-            effects.webhooks.append(WebhookPost(action.url, _payload(number, item)))
+        elif kind == ActionKind.WEBHOOK and item.decision.rule_id is not None:
+            data = _payload(number, item)
+            effects.webhooks.append(RuleWebhook(item.decision.rule_id, action.url, data))
         # TICKET is resolved before the inbound rows are written (they carry its id).
 
 
@@ -184,7 +185,7 @@ def _queue(
 def _payload(number: NumberRef, item: Routed) -> dict[str, Any]:
     decision = item.decision
     return {
-        "event": "inbound", "message_id": item.message_id, "from": item.sender.phone,
+        "message_id": item.message_id, "from": item.sender.phone,
         "to": number.number, "text": item.text, "received_at": item.received_at.isoformat(),
         "route": decision.route.value, "keyword": decision.keyword, "rest": decision.rest,
         "rule_id": decision.rule_id, "campaign_id": decision.campaign_id,

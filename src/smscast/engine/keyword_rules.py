@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from smscast.config import Settings
+from smscast.core.addresses import AddressPolicy
 from smscast.core.errors import UserError
 from smscast.core.keywords import (
     ComplianceKind,
@@ -22,9 +23,11 @@ from smscast.core.keywords import (
 )
 from smscast.core.router import KeywordRule as RuleValue
 from smscast.core.router import MatchMode, Routing, build_index
-from smscast.core.rule_actions import action_to_json, parse_actions
+from smscast.core.rule_actions import ActionKind, RuleAction, action_to_json, parse_actions
 from smscast.engine.audit import record_audit
 from smscast.engine.numbers import NumberRef, number_by_text
+from smscast.engine.webhook_forward import add_rule_targets
+from smscast.engine.webhook_targets import check_webhook_url
 from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.inbound_models import ComplianceKeyword, KeywordRule
 from smscast.store.messaging_models import Campaign, Number
@@ -48,9 +51,15 @@ def add_keyword_rule(
     campaign_id: int | None = None,
     actor: str,
     now: datetime,
+    policy: AddressPolicy | None = None,
 ) -> dict[str, Any]:
-    """Adds a rule to a number; `keyword` None adds the number's default rule."""
+    """Adds a rule to a number; `keyword` None adds the number's default rule.
+
+    Webhook actions' URLs are checked against `policy` (public addresses only unless
+    given one, e.g. the settings' `address_policy`) and become the rule's targets.
+    """
     parsed = parse_actions(actions)
+    hooks = _check_webhook_actions(parsed, policy or AddressPolicy())
     if match not in {m.value for m in MatchMode}:
         raise UserError.of("invalid_match", f'"{match}" is not exact or first_word', field="match")
     words = None if keyword is None else _keyword(keyword, "keyword")
@@ -76,12 +85,24 @@ def add_keyword_rule(
             "enabled": True, "created_at": now,
         }  # fmt: skip
         rule_id = conn.execute(insert(rules).values(values).returning(rules.c.id)).scalar_one()
+        add_rule_targets(conn, workspace.id, rule_id, hooks, now)
         subject = f"{ref.number} {words or '*'}"
         record_audit(
             conn, workspace.id, actor, "keyword_rule.added", subject, {"rule_id": rule_id}, now
         )
     return {"id": rule_id, "number": ref.number, **{k: values[k] for k in
             ("keyword", "aliases", "match", "actions", "campaign_id")}}  # fmt: skip
+
+
+def _check_webhook_actions(actions: tuple[RuleAction, ...], policy: AddressPolicy) -> list[str]:
+    """The URLs of the webhook actions, each resolved and checked (`unsafe_url` naming
+    `actions[N].url`) before the rule is saved; they are checked again at each send."""
+    urls = []
+    for index, action in enumerate(actions):
+        if action.kind == ActionKind.WEBHOOK:
+            check_webhook_url(action.url, policy=policy, field=f"actions[{index}].url")
+            urls.append(action.url)
+    return urls
 
 
 def _check_campaign(conn: Connection, workspace: WorkspaceRef, campaign_id: int) -> None:

@@ -31,13 +31,8 @@ CALLBACK_EVENTS = [event for event in EVENTS if event.startswith("message.")]
 
 
 def check_callback_url(url: str, *, allow_private: bool) -> None:
-    """The SSRF check of webhook URLs, naming the send API's field."""
-    try:
-        check_webhook_url(url, allow_private=allow_private)
-    except UserError as error:
-        raise UserError.of(
-            error.problem.code, error.problem.message, field="callback_url"
-        ) from None
+    """The address policy of every outgoing request, naming the send API's field."""
+    check_webhook_url(url, allow_private=allow_private, field="callback_url")
 
 
 def callback_secret(conn: Connection, workspace_id: int, now: datetime) -> str:

@@ -1,9 +1,14 @@
 """Sending queued webhook deliveries: signed, retried with backoff for 24 hours.
 
+This is the one sender of every request smscast makes on a user's behalf:
+subscriptions, message callbacks and keyword-rule webhook actions are all rows of
+`webhook_deliveries`, sent here through `webhook_targets.post_pinned` (the address
+policy, checked on the address actually connected to; redirects never followed).
+
 A delivery is claimed by pushing its next attempt into the future (a lease), so
 two workers never send the same one at once; the request goes out outside any
 transaction, and its outcome is written back. Any 2xx answer is success; anything
-else is retried on the schedule in `core.webhook_signing.next_attempt`.
+else (a redirect included) is retried on the schedule in `core.webhook_signing.next_attempt`.
 """
 
 from __future__ import annotations
@@ -20,9 +25,10 @@ import httpx
 from sqlalchemy import Engine, select, update
 
 from smscast.config import Settings
+from smscast.core.addresses import AddressPolicy
 from smscast.core.errors import UserError
 from smscast.core.webhook_signing import SIGNATURE_HEADER, next_attempt, signature_header
-from smscast.engine.webhook_targets import check_webhook_url
+from smscast.engine.webhook_targets import Resolver, address_policy, post_pinned, resolve
 from smscast.engine.webhooks_out import deliveries, endpoints
 
 log = logging.getLogger(__name__)
@@ -71,18 +77,30 @@ def _claim(engine: Engine, now: datetime, limit: int) -> list[_Claimed]:
 
 
 def deliver_due_webhooks(
-    engine: Engine, settings: Settings, client: httpx.Client, now: datetime, limit: int = 50
+    engine: Engine,
+    settings: Settings,
+    client: httpx.Client,
+    now: datetime,
+    limit: int = 50,
+    *,
+    policy: AddressPolicy | None = None,
+    resolver: Resolver = resolve,
 ) -> int:
-    """Sends up to `limit` due deliveries once each; returns how many were tried."""
+    """Sends up to `limit` due deliveries once each; returns how many were tried.
+
+    `policy` defaults to the settings' (`SMSCAST_WEBHOOK_ALLOW_PRIVATE`); tests pass a
+    narrower one (loopback only) and their own `resolver`.
+    """
+    chosen = policy if policy is not None else address_policy(settings)
     claimed = _claim(engine, now, limit)
     for item in claimed:
-        status_code, error = _send(settings, client, item, now)
+        status_code, error = _send(chosen, resolver, client, item, now)
         _record(engine, item, status_code, error, now)
     return len(claimed)
 
 
 def _send(
-    settings: Settings, client: httpx.Client, item: _Claimed, now: datetime
+    policy: AddressPolicy, resolver: Resolver, client: httpx.Client, item: _Claimed, now: datetime
 ) -> tuple[int | None, str | None]:
     body = json.dumps(item.payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     headers = {
@@ -93,14 +111,19 @@ def _send(
         SIGNATURE_HEADER: signature_header(item.secret, int(now.timestamp()), body),
     }
     try:
-        check_webhook_url(item.url, allow_private=settings.webhook_allow_private)
-        response = client.post(item.url, content=body, headers=headers)
+        response = post_pinned(client, item.url, body, headers, policy, resolver)
     except UserError as error:
         return None, error.problem.message
     except httpx.HTTPError as error:
         return None, f"{type(error).__name__}: {error}"[:MAX_ERROR]
     if 200 <= response.status_code < 300:
         return response.status_code, None
+    if response.is_redirect:
+        where = response.headers.get("Location", "")[:200]
+        return (
+            response.status_code,
+            f"HTTP {response.status_code}: redirect to {where!r} not followed",
+        )
     return response.status_code, f"HTTP {response.status_code}: {response.text[:200]}"
 
 

@@ -29,7 +29,8 @@ _CACHE_KEY = "smscast.webhook_subscriptions"
 
 @dataclass(frozen=True, slots=True)
 class Subscriptions:
-    """Enabled subscriptions (not one-off callback targets): workspace → [(endpoint, events)]."""
+    """Enabled subscriptions (not one-off targets of a message or a rule):
+    workspace → [(endpoint, events)]."""
 
     by_workspace: dict[int, list[tuple[int, frozenset[str]]]] = field(default_factory=dict)
 
@@ -64,7 +65,7 @@ def _read_subscriptions(conn: Connection) -> Subscriptions:
     rows = fetch(
         conn,
         "SELECT id, workspace_id, events FROM webhook_endpoints "
-        "WHERE enabled = ? AND message_id IS NULL",
+        "WHERE enabled = ? AND message_id IS NULL AND rule_id IS NULL",
         (True,),
     )
     for endpoint_id, workspace_id, events in rows:

@@ -1,73 +1,107 @@
-"""Where outgoing webhooks may go: checks against server-side request forgery.
+"""Where outgoing requests may go, and the one way they are made.
 
-A webhook URL is typed in by a user of the API, and we make the request from
-inside the network, so a URL naming a loopback, link-local, private or otherwise
-internal address could reach services nobody meant to expose. Every address the
-host name resolves to is checked, when the subscription is made and again
-before each delivery (DNS may change). A setting lets a laptop or a closed
-network allow private addresses.
+Every request smscast makes on a user's behalf (subscriptions, message callbacks,
+keyword-rule webhook actions) goes through `post_pinned`: the host name is resolved
+once, every address it resolved to is checked against the address policy
+(`core.addresses`), and the connection goes to the checked address: the URL's host
+is replaced by that address while the `Host` header and the TLS server name (SNI and
+certificate check) stay the name. A second DNS answer can therefore never move the
+connection elsewhere (DNS rebinding). Redirects are never followed: a 3xx is a failed
+attempt like any other non-2xx answer.
+
+URLs are also checked when they are written (subscription, rule, send API) so that a
+mistake is an error for its author, with the field named.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from collections.abc import Callable, Mapping, Sequence
 
+import httpx
+
+from smscast.config import Settings
+from smscast.core.addresses import (
+    AddressPolicy,
+    IpAddress,
+    Target,
+    check_addresses,
+    literal_address,
+    parse_target,
+)
 from smscast.core.errors import UserError
 
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-
-
-def is_internal(address: IpAddress) -> bool:
-    """True for addresses a public webhook must not reach."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return is_internal(address.ipv4_mapped)
-    return (
-        address.is_private
-        or address.is_loopback
-        or address.is_link_local
-        or address.is_multicast
-        or address.is_reserved
-        or address.is_unspecified
-        or not address.is_global
-    )
-
-
-def _refuse(message: str) -> UserError:
-    return UserError.of("unsafe_url", message, field="url")
-
-
-def check_webhook_url(url: str, *, allow_private: bool) -> None:
-    """Raises UserError (field `url`) unless `url` is an http(s) URL to a public address."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise _refuse(f'"{url}" is not an http:// or https:// URL with a host')
-    if parts.username or parts.password:
-        raise _refuse("a webhook URL may not carry credentials; the signature authenticates us")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise _refuse(f'"{url}" has an invalid port') from None
-    if allow_private:
-        return
-    for address in resolve(parts.hostname, port):
-        if is_internal(address):
-            raise _refuse(
-                f"{parts.hostname} resolves to {address}, an internal address; webhooks go to "
-                "public addresses only (SMSCAST_WEBHOOK_ALLOW_PRIVATE allows others)"
-            )
+#: host, port → the addresses the name resolves to (tests pass their own).
+Resolver = Callable[[str, int], Sequence[IpAddress]]
 
 
 def resolve(host: str, port: int) -> list[IpAddress]:
-    try:
-        literal = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        pass
-    else:
-        return [literal]
+    """The system resolver's answer for `host`; raises UserError when there is none."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError) as error:
-        raise _refuse(f"{host} does not resolve: {error}") from None
-    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    except (OSError, UnicodeError) as error:
+        raise UserError.of("unsafe_url", f"{host} does not resolve: {error}", field="url") from None
+    found = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+    return list(dict.fromkeys(found))
+
+
+def address_policy(settings: Settings) -> AddressPolicy:
+    return AddressPolicy.of_setting(settings.webhook_allow_private)
+
+
+def checked_address(
+    url: str, policy: AddressPolicy, resolver: Resolver = resolve, *, field: str = "url"
+) -> tuple[Target, IpAddress]:
+    """Resolves the URL's host once and checks every address; the one to connect to."""
+    target = parse_target(url, field=field)
+    literal = literal_address(target.host)
+    if literal is not None:
+        addresses: Sequence[IpAddress] = [literal]
+    else:
+        try:
+            addresses = resolver(target.host, target.port)
+        except UserError as error:
+            raise UserError.of(error.problem.code, error.problem.message, field=field) from None
+    return target, check_addresses(target, addresses, policy, field=field)
+
+
+def check_webhook_url(
+    url: str,
+    *,
+    allow_private: bool = False,
+    policy: AddressPolicy | None = None,
+    resolver: Resolver = resolve,
+    field: str = "url",
+) -> None:
+    """Raises UserError (`unsafe_url`, naming `field`) unless `url` may be posted to."""
+    chosen = policy if policy is not None else AddressPolicy.of_setting(allow_private)
+    checked_address(url, chosen, resolver, field=field)
+
+
+def post_pinned(
+    client: httpx.Client,
+    url: str,
+    content: bytes,
+    headers: Mapping[str, str],
+    policy: AddressPolicy,
+    resolver: Resolver = resolve,
+) -> httpx.Response:
+    """POSTs to `url` at the address checked a moment ago, never following a redirect.
+
+    Raises UserError when the address is refused, httpx.HTTPError when the exchange fails.
+    """
+    target, address = checked_address(url, policy, resolver)
+    pinned = httpx.URL(url).copy_with(host=str(address))
+    host_header = target.host if ":" not in target.host else f"[{target.host}]"
+    default_port = 443 if target.scheme == "https" else 80
+    if target.port != default_port:
+        host_header = f"{host_header}:{target.port}"
+    request = client.build_request(
+        "POST",
+        pinned,
+        content=content,
+        headers={**headers, "Host": host_header},
+        extensions={"sni_hostname": target.host},
+    )
+    return client.send(request, follow_redirects=False)

@@ -16,9 +16,10 @@ from typing import Any, Literal, get_args
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from smscast.config import Settings
+from smscast.core.addresses import AddressPolicy
 from smscast.core.errors import UserError
 from smscast.engine.audit import record_audit
-from smscast.engine.webhook_targets import check_webhook_url
+from smscast.engine.webhook_targets import address_policy, check_webhook_url
 from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.api_models import WebhookDelivery, WebhookEndpoint
 from smscast.store.models import table_of
@@ -78,7 +79,9 @@ def _endpoint(conn: Connection, workspace: WorkspaceRef, endpoint_id: int) -> di
         select(*(endpoints.c[c] for c in ENDPOINT_COLUMNS)).where(
             endpoints.c.id == endpoint_id,
             endpoints.c.workspace_id == workspace.id,
-            endpoints.c.message_id.is_(None),  # a message's callback target is no subscription
+            # one-off targets (a message's callback, a rule's webhook) are no subscriptions
+            endpoints.c.message_id.is_(None),
+            endpoints.c.rule_id.is_(None),
         )
     ).first()
     if row is None:
@@ -96,9 +99,13 @@ def create_webhook(
     description: str,
     actor: str,
     now: datetime,
+    policy: AddressPolicy | None = None,
 ) -> tuple[dict[str, Any], str]:
-    """The new subscription and its signing secret (shown to the caller once)."""
-    check_webhook_url(url, allow_private=settings.webhook_allow_private)
+    """The new subscription and its signing secret (shown to the caller once).
+
+    `policy` defaults to the settings' address policy (tests narrow it to loopback).
+    """
+    check_webhook_url(url, policy=policy or address_policy(settings))
     chosen = _check_events(events)
     secret = "whsec_" + secrets.token_urlsafe(32)
     with engine.begin() as conn:
@@ -134,6 +141,7 @@ def list_webhooks(
                 endpoints.c.workspace_id == workspace.id,
                 endpoints.c.id > after,
                 endpoints.c.message_id.is_(None),
+                endpoints.c.rule_id.is_(None),
             )
             .order_by(endpoints.c.id)
             .limit(limit)
@@ -150,10 +158,11 @@ def update_webhook(
     *,
     actor: str,
     now: datetime,
+    policy: AddressPolicy | None = None,
 ) -> dict[str, Any]:
     values = {k: v for k, v in changes.items() if v is not None}
     if "url" in values:
-        check_webhook_url(values["url"], allow_private=settings.webhook_allow_private)
+        check_webhook_url(values["url"], policy=policy or address_policy(settings))
     if "events" in values:
         values["events"] = _check_events(values["events"])
     with engine.begin() as conn:
@@ -234,6 +243,7 @@ def emit_event(
         endpoints.c.workspace_id == workspace_id,
         endpoints.c.enabled.is_(True),
         endpoints.c.message_id.is_(None),
+        endpoints.c.rule_id.is_(None),
     )
     if endpoint_id is not None:
         query = query.where(endpoints.c.id == endpoint_id)

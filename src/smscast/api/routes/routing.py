@@ -21,6 +21,8 @@ from smscast.engine.keyword_rules import (
 from smscast.engine.numbers import add_number, list_numbers, set_auto_reply
 from smscast.engine.response_report import keyword_rule_report, number_report
 from smscast.engine.segments import count_segment, delete_segment, list_segments, save_segment
+from smscast.engine.webhook_forward import list_rule_deliveries
+from smscast.engine.webhook_targets import address_policy
 
 router = APIRouter(prefix="/api/v1", responses=COMMON_RESPONSES)
 numbers_writer = require(Permission.NUMBERS_WRITE)
@@ -279,7 +281,25 @@ def new_rule(body: RuleIn, api: Api = Depends(numbers_writer)) -> Any:
         campaign_id=body.campaign_id,
         actor=api.caller.actor,
         now=api.now,
+        policy=address_policy(api.settings),
     )
+
+
+@router.get(
+    "/keyword-rules/{rule_id}/deliveries",
+    tags=["numbers"],
+    summary="The delivery log of the rule's webhook actions, newest first",
+    response_model=Page[Loose],
+)
+def rule_deliveries(
+    rule_id: int = Path(ge=1, le=2**31 - 1, examples=[7]),
+    api: Api = Depends(reader),
+    page: PageParams = Depends(page_params),
+) -> Any:
+    items = list_rule_deliveries(
+        api.engine, api.workspace, rule_id, after=page.after, limit=page.limit
+    )
+    return page_of(items, page)
 
 
 @router.put(
