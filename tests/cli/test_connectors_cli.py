@@ -41,3 +41,28 @@ def test_a_twilio_connector_without_its_auth_token_is_refused(cli_env: Path) -> 
     assert added.exit_code == 0, added.output
     listed = json.loads(runner.invoke(app, ["connectors", "list", "--json"]).output)
     assert listed[0]["settings"] == {"account_sid": "AC1", "auth_token": "[redacted]"}
+
+
+def test_connectors_set_changes_limits_and_refuses_emptying_the_secret(cli_env: Path) -> None:
+    added = runner.invoke(
+        app,
+        ["connectors", "add", "infobip", "--kind", "infobip", "--setting",
+         "base_url=https://api.example", "--setting", "api_key=k", "--setting",
+         "webhook_secret=s3cret"],
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    emptied = runner.invoke(app, ["connectors", "set", "infobip", "--unset", "webhook_secret"])
+    assert emptied.exit_code == 1 and "settings.webhook_secret" in emptied.output
+    changed = runner.invoke(
+        app,
+        ["connectors", "set", "infobip", "--setting", "sender=Shop", "--rate", "5", "--disable",
+         "--json"],
+    )  # fmt: skip
+    assert changed.exit_code == 0, changed.output
+    assert "s3cret" not in changed.output
+    listed = json.loads(runner.invoke(app, ["connectors", "list", "--json"]).output)
+    assert (listed[0]["rate_per_s"], listed[0]["enabled"]) == (5.0, False)
+    assert listed[0]["settings"]["sender"] == "Shop"
+    assert listed[0]["settings"]["webhook_secret"] == "[redacted]"
+    unknown = runner.invoke(app, ["connectors", "set", "nope", "--rate", "1"])
+    assert unknown.exit_code == 1 and "no connector 'nope'" in unknown.output

@@ -14,10 +14,18 @@ import typer
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import console, fail, print_json
 from smscast.core.counts import counted
-from smscast.engine.connectors import KINDS, add_connector, list_connectors
+from smscast.engine.connectors import (
+    KINDS,
+    add_connector,
+    list_connectors,
+    redacted_settings,
+    update_connector,
+)
 from smscast.engine.outbox import outbox_counts
 
-connectors_app = typer.Typer(help="Carrier connections: add, list, state.", no_args_is_help=True)
+connectors_app = typer.Typer(
+    help="Carrier connections: add, set, list, state.", no_args_is_help=True
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -108,6 +116,46 @@ def add(
         print_json({"id": row.id, "name": row.name, "kind": row.kind})
     else:
         console.print(f"Added connector [bold]{row.name}[/] (#{row.id}, {row.kind})")
+
+
+@connectors_app.command("set")
+def set_(
+    connector: str = typer.Argument(..., help="The connector's name or id"),
+    setting: list[str] = typer.Option(
+        [], "--setting", help="A setting to change, as key=value (repeatable)"
+    ),
+    unset: list[str] = typer.Option([], "--unset", help="A setting to remove (repeatable)"),
+    rate: float = typer.Option(None, help="Parts per second at most (0: no limit)"),
+    window: int = typer.Option(None, help="Submits awaiting an answer at once (HTTP: requests)"),
+    enabled: bool = typer.Option(None, "--enable/--disable", help="Send through it or stop"),
+    workspace: str = typer.Option(None, help="Workspace name or id"),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON"),
+) -> None:
+    """Change a connector's settings or limits, checked as when it was added."""
+    changes: dict[str, Any] = {**_parse_settings(setting), **{key: None for key in unset}}
+    with command_context() as ctx:
+        ref = ctx.workspace(workspace)
+        with ctx.engine.connect() as conn:
+            found = [
+                c for c in list_connectors(conn, ref.id) if connector in (c["name"], str(c["id"]))
+            ]
+        if not found:
+            fail(f"no connector {connector!r}")
+        row = update_connector(
+            ctx.engine,
+            ref,
+            found[0]["id"],
+            settings=changes,
+            rate_per_s=rate,
+            window=window,
+            enabled=enabled,
+            actor=actor(),
+            now=now(),
+        )
+    if as_json:
+        print_json({"id": row.id, "name": row.name, "settings": redacted_settings(row.settings)})
+    else:
+        console.print(f"Changed connector [bold]{row.name}[/] (#{row.id})")
 
 
 @connectors_app.command("list")
