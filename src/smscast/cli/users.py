@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from smscast.cli.context import actor, command_context, now
-from smscast.cli.output import console
+from smscast.cli.output import console, counted
 from smscast.engine.instance_admins import grant_instance_admin, revoke_instance_admin
+from smscast.engine.users import set_password
 
 app = typer.Typer(help="Instance administrators and people's logins.", no_args_is_help=True)
 
@@ -31,3 +34,21 @@ def revoke_admin(email: str = typer.Argument(..., help="The user's login email")
         console.print(f"{email} is no longer an instance administrator")
     else:
         console.print(f"{email} was not an instance administrator")
+
+
+@app.command("set-password")
+def set_password_(
+    email: str = typer.Argument(..., help="The user's login email"),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from the first line of stdin"
+    ),
+) -> None:
+    """Give a user a new password (for an administrator who lost access): every session of
+    theirs ends and a sign-in lock is lifted. At least 10 characters, not all the same."""
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    with command_context() as ctx:
+        ended = set_password(ctx.engine, email, password, actor=actor(), now=now())
+    console.print(f"{email.strip().lower()} has a new password; {counted(ended, 'session')} ended")
