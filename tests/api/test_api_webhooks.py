@@ -17,7 +17,9 @@ from webhook_receiver import webhook_receiver
 from smscast.api.app import create_app
 from smscast.config import Settings
 from smscast.core.webhook_signing import verify_signature_header
+from smscast.engine.connectors import add_connector
 from smscast.engine.webhook_delivery import deliver_due_webhooks
+from smscast.engine.workspaces import WorkspaceRef, create_workspace
 
 
 @pytest.mark.parametrize(
@@ -139,3 +141,60 @@ def test_a_url_that_turns_internal_is_not_called(
         assert receiver.posts == []
     log = client.get(f"/api/v1/webhooks/{hook['id']}/deliveries").json()["items"][0]
     assert "internal address" in log["last_error"] and log["status"] == "pending"
+
+
+def _number(engine: Engine, workspace: WorkspaceRef, client: TestClient) -> str:
+    add_connector(engine, workspace, name="smsc", kind="kannel",
+                  settings={"username": "u", "password": "p"}, rate_per_s=1, window=1,
+                  actor="t", now=datetime.now(UTC))  # fmt: skip
+    made = client.post("/api/v1/numbers", json={"number": "+48500100200", "connector": "smsc"})
+    assert made.status_code == 201, made.text
+    return "+48500100200"
+
+
+@pytest.mark.parametrize(
+    ("url", "allow_private"),
+    [
+        ("http://169.254.169.254/latest/meta-data", False),
+        ("http://10.0.0.5/hook", False),
+        ("http://[64:ff9b::a00:5]/hook", False),
+        ("http://169.254.169.254/latest/meta-data", True),  # metadata: never
+    ],
+)
+def test_a_rule_webhook_to_an_internal_address_is_refused_naming_the_action(
+    api_settings: Settings, engine: Engine, workspace: WorkspaceRef, make_key, url: str,
+    allow_private: bool,
+) -> None:  # fmt: skip
+    app = create_app(api_settings.model_copy(update={"webhook_allow_private": allow_private}),
+                     engine)  # fmt: skip
+    client = _client(app, make_key("owner"))
+    number = _number(engine, workspace, client)
+    response = client.post("/api/v1/keyword-rules", json={
+        "number": number, "keyword": "ORDER",
+        "actions": [{"type": "reply", "text": "Thanks"}, {"type": "webhook", "url": url}],
+    })  # fmt: skip
+    body = problem_of(response, 422)
+    assert body["code"] == "unsafe_url" and body["field"] == "actions[1].url"
+    assert client.get("/api/v1/keyword-rules").json()["items"] == []
+
+
+def test_a_rules_deliveries_are_listed_for_its_workspace_only(
+    open_app: FastAPI, engine: Engine, workspace: WorkspaceRef, make_key
+) -> None:
+    client = _client(open_app, make_key("owner"))
+    number = _number(engine, workspace, client)
+    with webhook_receiver() as receiver:
+        rule = client.post("/api/v1/keyword-rules", json={
+            "number": number, "keyword": "ORDER", "actions": [{"type": "webhook",
+                                                                "url": receiver.url}],
+        })  # fmt: skip
+        assert rule.status_code == 201, rule.text
+    rule_id = rule.json()["id"]
+    viewer = _client(open_app, make_key("viewer"))
+    assert viewer.get(f"/api/v1/keyword-rules/{rule_id}/deliveries").json()["items"] == []
+    assert client.get("/api/v1/webhooks").json()["items"] == []  # a rule's target: no subscription
+    other = create_workspace(engine, "Other shop", "PL", "Europe/Warsaw", actor="t",
+                             now=datetime.now(UTC))  # fmt: skip
+    stranger = _client(open_app, make_key("owner", in_workspace=other))
+    answer = stranger.get(f"/api/v1/keyword-rules/{rule_id}/deliveries")
+    assert problem_of(answer, 404)["code"] == "unknown_rule"
