@@ -7,10 +7,11 @@ from typing import Any
 
 from api_checks import problem_of
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
 from smscast.channels.base import InboundMessage
 from smscast.config import Settings
+from smscast.engine.auth import memberships, users
 from smscast.engine.connectors import add_connector
 from smscast.engine.coupons import add_codes
 from smscast.engine.inbound import handle_inbound
@@ -132,7 +133,14 @@ def test_tickets_page_newest_first_and_filter(
     tickets = walk(client, "/api/v1/tickets")
     assert [t["phone"] for t in tickets] == ["+48601000003", "+48601000002", "+48601000001"]
     first, second, third = (t["id"] for t in reversed(tickets))
-    assigned = client.post(f"/api/v1/tickets/{first}/assign", json={"assignee": "ala"})
+    with engine.begin() as conn:  # tickets go to members who may answer them, by email
+        user_id = conn.execute(insert(users).values(
+            email="ala@shop.example", name="Ala", password_hash="-", is_active=True,
+            created_at=now,
+        ).returning(users.c.id)).scalar_one()  # fmt: skip
+        conn.execute(insert(memberships).values(
+            user_id=user_id, workspace_id=workspace.id, role="agent"))  # fmt: skip
+    assigned = client.post(f"/api/v1/tickets/{first}/assign", json={"assignee": "ala@shop.example"})
     assert assigned.status_code == 200
     solved = client.post(f"/api/v1/tickets/{second}/state", json={"state": "solved"})
     assert solved.status_code == 200
@@ -142,7 +150,7 @@ def test_tickets_page_newest_first_and_filter(
 
     assert ids(status="solved") == [second]
     assert ids(status="open") == [third, first]
-    assert ids(assignee="ala") == [first]
+    assert ids(assignee="ala@shop.example") == [first]
     assert ids(number=NUMBERS[0]) == [third, first]
     assert ids(number=NUMBERS[1]) == [second]
     assert ids(q="refund") == [second]

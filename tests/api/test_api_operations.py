@@ -6,10 +6,11 @@ from datetime import datetime
 
 from api_checks import problem_of
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
 from smscast.channels.base import InboundMessage
 from smscast.config import Settings
+from smscast.engine.auth import memberships, users
 from smscast.engine.connectors import add_connector
 from smscast.engine.inbound import handle_inbound
 from smscast.engine.workspaces import WorkspaceRef
@@ -129,8 +130,18 @@ def test_keyword_rules_tickets_and_connectors(
     assert (
         client.post(f"/api/v1/tickets/{ticket_id}/notes", json={"body": "VIP"}).status_code == 201
     )
-    assigned = client.post(f"/api/v1/tickets/{ticket_id}/assign", json={"assignee": "ala"})
+    with engine.begin() as conn:  # tickets go to members who may answer them, by email
+        user_id = conn.execute(insert(users).values(
+            email="ala@shop.example", name="Ala", password_hash="-", is_active=True,
+            created_at=now,
+        ).returning(users.c.id)).scalar_one()  # fmt: skip
+        conn.execute(insert(memberships).values(
+            user_id=user_id, workspace_id=workspace.id, role="agent"))  # fmt: skip
+    assigned = client.post(
+        f"/api/v1/tickets/{ticket_id}/assign", json={"assignee": "ala@shop.example"}
+    )
     assert assigned.status_code == 200, assigned.text
+    assert assigned.json()["assignee"] == "ala@shop.example"
     solved = client.post(f"/api/v1/tickets/{ticket_id}/state", json={"state": "solved"})
     assert solved.status_code == 200
     assert client.get("/api/v1/tickets", params={"state": "solved"}).json()["items"]
