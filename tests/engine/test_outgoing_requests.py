@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -50,6 +52,7 @@ from smscast.store.models import table_of
 PHONE = "+48600100200"
 LOOPBACK = AddressPolicy((ipaddress.ip_network("127.0.0.0/8"),))
 TEN = AddressPolicy((ipaddress.ip_network("10.0.0.0/8"),))
+TLS = Path(__file__).parent / "tls"  # a test CA and its certificate for hooks.example.test
 
 
 @dataclass
@@ -59,15 +62,17 @@ class Listener:
     hits: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
     statuses: list[int] = field(default_factory=list)  # answered in turn; then 200
     location: str = ""  # sent with a 3xx
+    scheme: str = "http"
+    server_names: list[str | None] = field(default_factory=list)  # SNI of TLS handshakes
 
     def url(self, host: str | None = None, path: str = "/hook") -> str:
-        return f"http://{host or self.host}:{self.port}{path}"
+        return f"{self.scheme}://{host or self.host}:{self.port}{path}"
 
 
 @contextmanager
-def listener(host: str = "127.0.0.1", port: int = 0) -> Iterator[Listener]:
-    """A loopback HTTP server that records every request (path, headers, body)."""
-    state = Listener(host, port)
+def listener(host: str = "127.0.0.1", port: int = 0, *, tls: bool = False) -> Iterator[Listener]:
+    """A loopback HTTP(S) server that records every request (path, headers, body)."""
+    state = Listener(host, port, scheme="https" if tls else "http")
 
     class Handler(BaseHTTPRequestHandler):
         def _answer(self) -> None:
@@ -89,6 +94,11 @@ def listener(host: str = "127.0.0.1", port: int = 0) -> Iterator[Listener]:
 
     server = ThreadingHTTPServer((host, port), Handler)
     state.port = server.server_address[1]
+    if tls:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(TLS / "hooks.pem", TLS / "hooks.key")
+        context.sni_callback = lambda _sock, name, _ctx: state.server_names.append(name)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -134,6 +144,23 @@ def test_the_request_goes_to_the_checked_address_with_the_name_as_host() -> None
     [(path, headers, _)] = hooks.hits
     assert path == "/hook" and headers["Host"] == f"hooks.example.test:{hooks.port}"
     assert resolver.calls == ["hooks.example.test"]
+
+
+def test_over_tls_the_certificate_is_checked_for_the_name_not_the_address() -> None:
+    """Pinned to 127.0.0.1, the TLS server name (SNI) and the certificate check are still
+    the URL's host: the right name gets through, another name on the same address fails."""
+    trust = ssl.create_default_context(cafile=str(TLS / "ca.pem"))
+    with listener(tls=True) as hooks, httpx.Client(verify=trust) as client:
+        response = post_pinned(client, hooks.url("hooks.example.test"), b"{}", {}, LOOPBACK,
+                               Resolver("127.0.0.1"))  # fmt: skip
+        assert response.status_code == 200
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            post_pinned(client, hooks.url("other.example.test"), b"{}", {}, LOOPBACK,
+                        Resolver("127.0.0.1"))  # fmt: skip
+    assert hooks.server_names[0] == "hooks.example.test"
+    assert [headers["Host"] for _, headers, _ in hooks.hits] == [
+        f"hooks.example.test:{hooks.port}"
+    ]
 
 
 def test_a_second_dns_answer_cannot_move_the_connection() -> None:
