@@ -158,9 +158,7 @@ def test_over_tls_the_certificate_is_checked_for_the_name_not_the_address() -> N
             post_pinned(client, hooks.url("other.example.test"), b"{}", {}, LOOPBACK,
                         Resolver("127.0.0.1"))  # fmt: skip
     assert hooks.server_names[0] == "hooks.example.test"
-    assert [headers["Host"] for _, headers, _ in hooks.hits] == [
-        f"hooks.example.test:{hooks.port}"
-    ]
+    assert [headers["Host"] for _, headers, _ in hooks.hits] == [f"hooks.example.test:{hooks.port}"]
 
 
 def test_a_second_dns_answer_cannot_move_the_connection() -> None:
