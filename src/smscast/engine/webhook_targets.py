@@ -91,17 +91,11 @@ def post_pinned(
 
     Raises UserError when the address is refused, httpx.HTTPError when the exchange fails.
     """
-    target, address = checked_address(url, policy, resolver)
-    pinned = httpx.URL(url).copy_with(host=str(address))
-    host_header = target.host if ":" not in target.host else f"[{target.host}]"
-    default_port = 443 if target.scheme == "https" else 80
-    if target.port != default_port:
-        host_header = f"{host_header}:{target.port}"
-    request = client.build_request(
-        "POST",
-        pinned,
-        content=content,
-        headers={**headers, "Host": host_header},
-        extensions={"sni_hostname": target.host},
-    )
+    _, address = checked_address(url, policy, resolver)
+    # Built for the URL as given, so the Host header is what the name would get; then
+    # only the connection's address changes, and TLS keeps checking the (IDNA) name.
+    request = client.build_request("POST", url, content=content, headers=headers)
+    name = request.url.raw_host.decode("ascii")
+    request.url = request.url.copy_with(host=str(address))
+    request.extensions = {**request.extensions, "sni_hostname": name}
     return client.send(request, follow_redirects=False)
