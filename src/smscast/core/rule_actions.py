@@ -27,7 +27,7 @@ class ActionKind(enum.StrEnum):
     SET_ATTRIBUTE = "set_attribute"  # name, text: the value's template
     DOUBLE_OPT_IN = "double_opt_in"  # text: the prompt ("Reply YES to confirm")
     CONFIRM_OPT_IN = "confirm_opt_in"  # made by the router only, for the YES
-    WEBHOOK = "webhook"  # url: where the inbound is POSTed as JSON
+    WEBHOOK = "webhook"  # url: gets the inbound as a signed, retried webhook delivery
     TICKET = "ticket"  # create or append to the contact's ticket on this number
 
 
