@@ -160,9 +160,12 @@ def test_empty_and_emoji_only_texts() -> None:
     assert route("👍🎉", ContactState(), routing(), NOW).route == Route.TICKET
 
 
-def test_flood_is_set_aside_before_anything_else() -> None:
+def test_flood_is_set_aside_before_anything_but_a_first_stop() -> None:
     state = ContactState(inbound_last_minute=30)
-    assert route("STOP", state, routing(flood_limit=30), NOW).route == Route.FLOOD
+    assert route("HELP", state, routing(flood_limit=30), NOW).route == Route.FLOOD
+    assert route("STOP", state, routing(flood_limit=30), NOW).route == Route.OPT_OUT
+    opted_out = ContactState(opted_out=True, inbound_last_minute=30)
+    assert route("STOP", opted_out, routing(flood_limit=30), NOW).route == Route.FLOOD
 
 
 def test_workspace_edits_compliance_lists() -> None:

@@ -2,7 +2,8 @@
 
 Order of precedence, first match wins:
 
-1. a flood from one sender is set aside (nothing is answered);
+1. a flood from one sender is set aside (nothing is answered), except a STOP from a
+   sender not yet opted out: an opt-out is honoured whatever else the sender sends;
 2. compliance keywords (STOP, START, HELP and their equivalents) — always, whatever
    the number's rules say, because the law and the carriers require it;
 3. the answer to a pending double opt-in (YES within its deadline);
@@ -148,9 +149,11 @@ def route(text: str, state: ContactState, routing: Routing, now: datetime) -> De
     campaign_id = campaign.campaign_id if campaign else None
     if not text.strip():
         return Decision(Route.EMPTY, normalised, campaign_id=campaign_id)
-    if state.inbound_last_minute >= routing.flood_limit:
-        return Decision(Route.FLOOD, normalised, campaign_id=campaign_id)
     kind = routing.compliance.kind_of(normalised)
+    if state.inbound_last_minute >= routing.flood_limit and (
+        kind != ComplianceKind.OPT_OUT or state.opted_out
+    ):
+        return Decision(Route.FLOOD, normalised, campaign_id=campaign_id)
     if kind is not None:
         decision = _compliance(kind, normalised, state, routing, campaign_id)
     elif (
@@ -295,6 +298,7 @@ def next_state(
     for action in decision.actions:
         if action.kind == ActionKind.OPT_OUT and action.purpose in ("all", "promotional"):
             opted_out = True
+            pending = None  # a YES after a STOP answers no JOIN sent before it
         elif action.kind in (ActionKind.OPT_IN, ActionKind.CONFIRM_OPT_IN):
             opted_out = False
             pending = None if action.kind == ActionKind.CONFIRM_OPT_IN else pending

@@ -16,9 +16,10 @@ from smscast.engine.inbound_consent import record_text_consent
 from smscast.store.bulk import DriverValues, insert_rows
 from smscast.store.driver_sql import execute_many
 from smscast.store.inbound_models import PendingOptIn
-from smscast.store.models import table_of
+from smscast.store.models import ConsentEvent, table_of
 
 pending = table_of(PendingOptIn)
+consent_events = table_of(ConsentEvent)
 
 
 def pending_row(
@@ -73,11 +74,16 @@ def confirm_double_opt_in(
     number: str,
     now: datetime,
 ) -> int | None:
-    """Turns a waiting JOIN into a confirmed opt-in; None when there is none in time."""
+    """Turns a waiting JOIN into a confirmed opt-in; None when there is none in time, or
+    when the person opted out since the JOIN: their YES may answer anything else (an
+    agent's question), never the question asked before they said STOP."""
     row = conn.execute(
         select(pending).where(pending.c.contact_id == contact_id, pending.c.number_id == number_id)
     ).first()
     if row is None or row.expires_at < now:
+        return None
+    if _opted_out_since(conn, contact_id, row.created_at):
+        conn.execute(delete(pending).where(pending.c.id == row.id))
         return None
     evidence = (
         f'double opt-in on {number}: sent "{row.join_text}" at {row.created_at:%Y-%m-%d %H:%M:%S}Z'
@@ -88,3 +94,19 @@ def confirm_double_opt_in(
         conn, workspace_id, contact_id, Action.OPT_IN, row.purpose, Source.DOUBLE_OPT_IN,
         evidence, f"sms:{number}", now,
     )  # fmt: skip
+
+
+def _opted_out_since(conn: Connection, contact_id: int, since: datetime) -> bool:
+    """Whether an SMS opt-out from promotions was recorded at or after `since`."""
+    latest = conn.execute(
+        select(consent_events.c.occurred_at)
+        .where(
+            consent_events.c.contact_id == contact_id,
+            consent_events.c.channel == "sms",
+            consent_events.c.action == Action.OPT_OUT.value,
+            consent_events.c.purpose.in_(("all", "promotional")),
+        )
+        .order_by(consent_events.c.id.desc())
+        .limit(1)
+    ).scalar()
+    return latest is not None and latest >= since
