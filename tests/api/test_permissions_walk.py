@@ -10,6 +10,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
@@ -228,3 +229,18 @@ def test_an_agent_records_an_opt_out_but_not_an_opt_in(
     stopped = agent.post("/api/v1/consent/opt-out", json={"phone": "+48601234567"})
     assert stopped.status_code == 200, stopped.text
     assert {s["status"] for s in stopped.json()["state"]} == {"opted_out"}
+
+
+def test_readme_states_the_table_as_it_is() -> None:
+    """README's "Roles and permissions" table is the one the API enforces, row by row."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    rows = {
+        match.group(1): [cell.strip() for cell in match.group(2).split("|")]
+        for match in re.finditer(r"^\| `([a-z._]+)` \| [^|]+ \|(.+)\|$", readme, re.MULTILINE)
+    }
+    for permission in Permission:
+        assert permission.value in rows, f"README's roles table has no row for {permission}"
+        cells = zip(WORKSPACE_ROLES, rows[permission.value], strict=True)
+        marks = [role.value for role, cell in cells if cell]
+        held = [role.value for role in WORKSPACE_ROLES if permission in PERMISSIONS[role]]
+        assert marks == held, f"README says {permission} is for {marks}; the table: {held}"

@@ -47,7 +47,8 @@ class Permission(enum.StrEnum):
 
 # What each action covers, in the words of README's permission table.
 ACTIONS: dict[Permission, str] = {
-    Permission.READ: "see everything in the workspace (every GET)",
+    Permission.READ: "see contacts, campaigns, messages, tickets, numbers, reports: "
+    "every GET not named below",
     Permission.WORKSPACE_MANAGE: "change the workspace's name, country, time zone and settings",
     Permission.OWNERSHIP: "make someone an owner or take the owner role away",
     Permission.USERS_MANAGE: "add members, change their roles (up to admin), remove them",
