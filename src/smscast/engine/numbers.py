@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from jinja2 import Environment, nodes
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
 from smscast.core.errors import UserError
@@ -119,7 +120,8 @@ def _connector_id(conn: Connection, workspace: WorkspaceRef, name: str) -> int:
 def list_numbers(
     engine: Engine, workspace: WorkspaceRef, *, after_id: int = 0, limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """Numbers in id order; `after_id` and `limit` read them a page at a time."""
+    """Numbers in id order, each with its `auto_reply` (None: texts that match no keyword
+    are not answered); `after_id` and `limit` read them a page at a time."""
     with engine.connect() as conn:
         rows = conn.execute(
             select(numbers, connectors.c.name.label("connector"))
@@ -127,11 +129,22 @@ def list_numbers(
             .where(numbers.c.workspace_id == workspace.id, numbers.c.id > after_id)
             .order_by(numbers.c.id)
             .limit(limit)
+        ).all()
+        defaults = conn.execute(
+            select(keyword_rules.c.number_id, keyword_rules.c.actions).where(
+                keyword_rules.c.workspace_id == workspace.id, keyword_rules.c.keyword.is_(None)
+            )
         )
+        replies = {
+            number_id: next((a.get("text") for a in actions or [] if a.get("type") == "reply"),
+                            None)
+            for number_id, actions in defaults
+        }  # fmt: skip
         return [
             {
                 "id": r.id, "number": r.number, "kind": r.kind, "country": r.country,
-                "connector": r.connector, "created_at": r.created_at,
+                "connector": r.connector, "auto_reply": replies.get(r.id),
+                "created_at": r.created_at,
             }
             for r in rows
         ]  # fmt: skip
@@ -263,8 +276,23 @@ def _check_reply_template(conn: Connection, workspace: WorkspaceRef, template: s
         raise UserError.of("empty_template", "the automatic answer is empty", field="template")
     known = [*attribute_names(conn, workspace.id), *REPLY_VARIABLES]
     try:
-        compile_template(template, known=known)
+        compiled = compile_template(template, known=known)
     except UserError as error:
         problem = error.problem
         raise UserError.of(problem.code, problem.message, field="template", line=problem.line,
                            column=problem.column) from None  # fmt: skip
+    coupon = compiled.position("coupon")
+    if coupon is not None:  # campaigns hand out codes; an automatic answer has none to give
+        raise UserError.of(
+            "template.unknown_variable", f"line {coupon.line}, column {coupon.column}: an "
+            "automatic answer has no coupon code to give", field="template", line=coupon.line,
+            column=coupon.column,
+        )  # fmt: skip
+    tree = Environment().parse(template)
+    loads = next(iter(tree.find_all((nodes.Include, nodes.Import, nodes.FromImport,
+                                     nodes.Extends))), None)  # fmt: skip
+    if loads is not None:  # there is nothing to load: it would fail at every answer
+        raise UserError.of(
+            "template.unsafe", f"line {loads.lineno}: an automatic answer may not include, "
+            "import or extend other templates", field="template", line=loads.lineno,
+        )  # fmt: skip

@@ -40,7 +40,8 @@ def _example(example: dict[str, Any]) -> ConfigDict:
 class NumberOut(Loose):
     model_config = _example(
         {"id": 3, "number": "+48500100200", "kind": "long", "country": "PL",
-         "connector": "simulator", "created_at": "2026-11-20T09:00:00Z"}
+         "connector": "simulator", "auto_reply": "Thanks! We answer within the hour.",
+         "created_at": "2026-11-20T09:00:00Z"}
     )  # fmt: skip
 
 
