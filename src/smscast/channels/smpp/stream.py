@@ -5,8 +5,11 @@ The codec's `Framer` stops for good at a command_length it cannot believe
 and close. A connector holding a full window of submits cannot afford that:
 closing makes every outstanding message *unknown*. So this framer skips the
 garbage instead, to the next offset that looks like a real PDU header (a
-sane command_length and a command_id SMPP 3.4 defines), reports what it
-skipped so the session can log it and answer generic_nack, and carries on.
+sane command_length, a command_id an SMSC sends to a bound ESME, and a
+command_status of 0 on a request), reports what it skipped so the session
+can log it and answer generic_nack, and carries on. The narrower the test of
+a header, the less likely a run of garbage (a header with a bad length, say)
+holds a false one that swallows the real PDUs after it.
 """
 
 from __future__ import annotations
@@ -18,7 +21,20 @@ from smscast.channels.smpp.constants import CommandId, CommandStatus
 
 HEADER_SIZE = 16
 _LENGTH_AND_ID = struct.Struct(">II")
+_HEADER = struct.Struct(">IIII")
+_RESPONSE = 0x80000000
 _KNOWN_IDS = frozenset(int(c) for c in CommandId)
+#: What an SMSC may send a bound ESME: any response, and these requests (SMPP 3.4, 2.3).
+_FROM_SMSC = frozenset(c for c in _KNOWN_IDS if c & _RESPONSE) | frozenset(
+    int(c)
+    for c in (
+        CommandId.DELIVER_SM,
+        CommandId.DATA_SM,
+        CommandId.ENQUIRE_LINK,
+        CommandId.UNBIND,
+        CommandId.ALERT_NOTIFICATION,
+    )
+)
 
 
 @dataclass(slots=True)
@@ -58,10 +74,15 @@ class PduStream:
         buffer = self._buffer + data if self._buffer else bytes(data)
         out: list[bytes | Garbage] = []
         offset, end = 0, len(buffer)
-        unpack, known, limit = _LENGTH_AND_ID.unpack_from, _KNOWN_IDS, self.max_length
+        unpack, limit = _LENGTH_AND_ID.unpack_from, self.max_length
         while end - offset >= 8 and not self.broken:
             length, command_id = unpack(buffer, offset)
-            if HEADER_SIZE <= length <= limit and command_id in known:
+            plausible = HEADER_SIZE <= length <= limit and command_id in _FROM_SMSC
+            if plausible and not command_id & _RESPONSE:
+                if end - offset < 12:
+                    break  # a request's command_status decides: wait for it
+                plausible = buffer[offset + 8 : offset + 12] == b"\0\0\0\0"
+            if plausible:
                 if self._skipping is not None:
                     out.append(self._skipping)
                     self._skipping = None
@@ -71,7 +92,9 @@ class PduStream:
                 out.append(buffer[offset : offset + length])
                 offset += length
             else:
-                self._skip_one(buffer, offset, length, command_id)
+                finished = self._skip_one(buffer, offset, length, command_id)
+                if finished is not None:
+                    out.append(finished)
                 offset += 1
         if self._skipping is not None:
             out.append(self._skipping)
@@ -79,27 +102,48 @@ class PduStream:
         self._buffer = buffer[offset:] if offset < end and not self.broken else b""
         return out
 
-    def _skip_one(self, buffer: bytes, offset: int, length: int, command_id: int) -> None:
+    def _skip_one(self, buffer: bytes, offset: int, length: int, command_id: int) -> Garbage | None:
+        """Skips one octet; returns the garbage record it ends, when it starts another."""
         self._run += 1
         if self._run >= self.max_garbage:
             self.broken = True
         current = self._skipping
-        if current is None:
-            sequence = 0
-            bad_length = not HEADER_SIZE <= length <= self.max_length
-            if len(buffer) - offset >= HEADER_SIZE and (
-                command_id in _KNOWN_IDS or (not bad_length and _is_smpp_request_id(command_id))
-            ):
-                # A whole header whose command SMPP 3.4 does not define (a later version's
-                # broadcast_sm, a vendor's own): the SMSC matches our generic_nack to its
-                # request by this sequence number, so answer to it rather than to 0.
-                sequence = int.from_bytes(buffer[offset + 12 : offset + 16], "big")
-            status = CommandStatus.ESME_RINVCMDLEN if bad_length else CommandStatus.ESME_RINVCMDID
-            self._skipping = Garbage(1, buffer[offset : offset + 16], status, sequence)
-            return
-        current.skipped += 1
+        bad_length = not HEADER_SIZE <= length <= self.max_length
+        sequence = _answerable(buffer, offset, bad_length, command_id, current is None)
+        if current is not None and sequence is None:
+            current.skipped += 1
+            return None
+        # The first octet of a run, or a whole request header in the middle of one that
+        # the SMSC waits on an answer to: a record of its own, so that its generic_nack
+        # carries its sequence_number.
+        status = CommandStatus.ESME_RINVCMDLEN if bad_length else CommandStatus.ESME_RINVCMDID
+        self._skipping = Garbage(1, buffer[offset : offset + 16], status, sequence or 0)
+        return current
 
 
-def _is_smpp_request_id(command_id: int) -> bool:
-    """A request command_id in the ranges SMPP reserves for itself or for vendors."""
-    return command_id <= 0x1FF or 0x00010200 <= command_id <= 0x000102FF
+def _answerable(
+    buffer: bytes, offset: int, bad_length: bool, command_id: int, starting: bool
+) -> int | None:
+    """The sequence_number to answer a skipped header with, or None for mere garbage.
+
+    A run of garbage that starts at a header we could not take (a bad length, a
+    request an SMSC does not send, a command 3.4 does not define) is answered with
+    its sequence number. Inside a run only a whole request header with a sane
+    length, status 0 and a command id SMPP defines is taken for one: any four
+    octets would otherwise make us nack sequence numbers the SMSC never used (or
+    used for a deliver_sm it would then take as refused).
+    """
+    if len(buffer) - offset < HEADER_SIZE or command_id & _RESPONSE:
+        return None  # no header, or a response: nothing waits on an answer to it
+    _, _, status, sequence = _HEADER.unpack_from(buffer, offset)
+    defined = command_id in _KNOWN_IDS or _is_later_smpp(command_id)
+    if starting and (command_id in _KNOWN_IDS or (not bad_length and command_id <= 0x1FF)):
+        return int(sequence)
+    if not bad_length and status == 0 and defined:
+        return int(sequence)
+    return None
+
+
+def _is_later_smpp(command_id: int) -> bool:
+    """A request SMPP 5.0 added (the broadcast commands) or a vendor's own."""
+    return 0x111 <= command_id <= 0x113 or 0x00010200 <= command_id <= 0x000102FF
