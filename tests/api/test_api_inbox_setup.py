@@ -239,7 +239,8 @@ def test_a_number_answers_texts_that_match_no_keyword_until_turned_off(
                            ("Hi {{ name", "template.syntax"),
                            ("{{ phone.__class__ }}", "template.unsafe"),
                            ("{% include 'other' %}", "template.unsafe"),
-                           ("Code: {{ coupon }}", "template.unknown_variable")]:  # fmt: skip
+                           ("Code: {{ coupon }}", "template.unknown_variable"),
+                           (DEEP, "template.syntax")]:  # fmt: skip
         answer = client.put(url, json={"template": template})
         assert_problem(answer, 422, code, field="template")
 
@@ -263,6 +264,9 @@ def test_a_number_answers_texts_that_match_no_keyword_until_turned_off(
     rules = client.get("/api/v1/keyword-rules").json()["items"]
     assert [r["keyword"] for r in rules] == ["hours"]
     assert client.get("/api/v1/numbers").json()["items"][0]["auto_reply"] is None
+
+
+DEEP = "{{" + "(" * 300 + "1" + ")" * 300 + "}}"  # once a RecursionError in the parser
 
 
 def _answers(engine: Engine) -> list[str]:
