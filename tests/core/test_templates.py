@@ -133,3 +133,10 @@ def test_any_source_compiles_or_fails_clearly_never_crashes(source: str) -> None
         assert exc.problem.message
     else:
         assert isinstance(text, str)
+
+
+def test_brackets_nested_beyond_reading_are_a_user_error_not_a_crash() -> None:
+    source = "{{ " + "(" * 2000 + "1" + ")" * 2000 + " }}"
+    with pytest.raises(UserError) as raised:
+        compile_template(source)
+    assert raised.value.problem.code == "template.too_deep"
