@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 
 from smscast.core.keywords import compliance_words
 from smscast.core.router import (
+    CampaignContact,
     ContactState,
     Decision,
     KeywordRule,
@@ -97,6 +98,7 @@ RULES = (
         (RuleAction(ActionKind.DOUBLE_OPT_IN, text="Reply YES to confirm", purpose="promotional"),),
     ),
 )
+THANKS = (_reply("Thanks for your answer!"),)  # a campaign's automatic answer to replies
 DEFAULT_RULE = KeywordRule(6, None, (_reply("Thanks, we will get back to you"),))
 
 
@@ -144,6 +146,7 @@ class Person:
     inbound: list[datetime] = field(default_factory=list)
     guarded: list[datetime] = field(default_factory=list)  # automatic answers, as counted
     stop_confirmations: int = 0
+    last_campaign: CampaignContact | None = None  # it asks for replies, and answers them
 
 
 @dataclass
@@ -160,6 +163,7 @@ class Conversation:
         state = ContactState(
             opted_out=person.state.opted_out,
             pending_opt_in_until=person.state.pending_opt_in_until,
+            last_campaign=person.last_campaign,
             auto_replies_last_hour=sum(1 for t in person.guarded if t >= now - HOUR),
             inbound_last_minute=sum(1 for t in person.inbound if t >= now - MINUTE),
         )
@@ -196,6 +200,7 @@ class Conversation:
         for sender, person in self.people.items():
             if not person.state.opted_out:
                 self.dispatched += 1
+                person.last_campaign = CampaignContact(self.dispatched, self.now, True, THANKS)
                 if person.wants_out:
                     self.dispatched_to_opted_out.append(f"sender {sender} at {self.now:%H:%M:%S}")
 

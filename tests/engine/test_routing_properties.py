@@ -252,7 +252,11 @@ class World:
     def launch(self) -> None:
         now = self.clock[0]
         draft = CampaignDraft(
-            name=f"Sale {now:%H%M%S%f}", body="Sale! -20% today", from_number=self.number
+            name=f"Sale {now:%H%M%S%f}",
+            body="Sale! -20% today, tell us what you think",
+            from_number=self.number,
+            expects_reply=True,  # free text after it is a reply, answered automatically
+            extra={"reply_actions": [{"type": "reply", "text": "Thanks for your answer!"}]},
         )
         campaign_id = create_campaign(self.engine, self.workspace, draft, actor="t", now=now)
         launch_campaign(
@@ -351,6 +355,13 @@ def test_the_engine_properties_are_not_vacuous(
         update={"auto_reply_limit_per_hour": LIMIT, "inbound_flood_per_minute": FLOOD}
     )
     world = World.make(engine, limited, db, now)
-    play(world, [Step(0, "PROMO", 0, repeat=5), Step(1, "<launch>", 1), Step(1, "<dispatch>", 1)])
+    flood_then_campaign = [
+        Step(0, "PROMO", 0, repeat=5),
+        Step(1, "<launch>", 1),
+        Step(1, "<dispatch>", 1),
+        Step(1, "hello", 1),  # a reply to the campaign: answered by its reply actions
+    ]
+    play(world, flood_then_campaign)
     assert world.handed_promotions == 3
     assert len(world.people[0].answers) == LIMIT
+    assert len(world.people[1].answers) == 1
