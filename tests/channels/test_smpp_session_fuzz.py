@@ -6,7 +6,7 @@ answers each submit_sm (ok, refused, silence, a wrong sequence number, twice,
 generic_nack, throttled, too late), and what it writes in between (enquire_link
 storms, deliver_sm with broken TLVs, receipts with garbage text, generic_nack
 and responses for sequence numbers nobody used, command lengths under 16 and
-over the limit, bytes that are not SMPP, a close in the middle of a PDU).
+over the limit, bytes that are not SMPP, an unbind, a close in the middle of a PDU).
 
 What a user of the connector must see, whatever the script: `start` and `send`
 return within the configured timeouts; nothing escapes the client's tasks
@@ -49,6 +49,7 @@ EXPECTED = {
     "throttled": SubmitOutcome.ACCEPTED,  # pushed back once, accepted when sent again
     "late": SubmitOutcome.UNKNOWN,
 }
+ENDINGS = ("close_mid_pdu", "unbind")  # injections after which the connection is gone
 UNUSED_SEQ = 0x70000000  # far above anything the client numbers in one example
 _HEADER = struct.Struct(">IIII")
 
@@ -152,6 +153,8 @@ class Injection:
             return bytes(0x80 | b for b in self.noise), []
         if self.kind == "unknown_command":  # broadcast_sm of SMPP 5.0, unknown to 3.4
             return _HEADER.pack(16, 0x0000_0111, 0, seq), [seq]
+        if self.kind == "unbind":  # the SMSC ends the session, then stops answering
+            return pdu.Unbind(sequence_number=seq).encode(), []
         assert self.kind == "close_mid_pdu"
         whole = pdu.SubmitSmResp(sequence_number=seq, message_id="ABC").encode()
         return whole[: self.count % len(whole)], []
@@ -174,6 +177,7 @@ injections = st.one_of(
     ),
     st.builds(Injection, st.just("not_smpp"), noise=st.binary(min_size=1, max_size=24)),
     st.builds(Injection, st.just("close_mid_pdu"), count=st.integers(1, 40)),
+    st.builds(Injection, st.just("unbind")),
 )
 
 
@@ -187,7 +191,7 @@ class Script:
     @property
     def closes_at(self) -> int | None:
         for index, injected in enumerate(self.before):
-            if any(i.kind == "close_mid_pdu" for i in injected):
+            if any(i.kind in ENDINGS for i in injected):
                 return index
         return None
 
@@ -255,7 +259,7 @@ class FakeSmsc:
                 octets, needing = injection.wire(self._seq(max(injection.count, 1)))
                 writer.write(octets)
                 self.to_answer.update(needing)
-                if injection.kind == "close_mid_pdu":
+                if injection.kind in ENDINGS:
                     self.answered_before_close = set(self.answered)
                     return False
             writer.write(self._answer(self.script.answers[ref], seq))
@@ -401,7 +405,7 @@ def _run(script: Script) -> None:
 
 
 @settings(
-    max_examples=45,
+    max_examples=120,
     derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
