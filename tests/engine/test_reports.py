@@ -9,6 +9,7 @@ import pytest
 from outbound_helpers import add_sim_connector, queue_texts
 from sqlalchemy import Engine, insert, select, update
 
+import smscast.engine.reports as reports_module
 from smscast.channels.base import DeliveryReport, ReportState, SubmitOutcome, SubmitResult
 from smscast.engine.leases import take_lease
 from smscast.engine.outbox import RetryPolicy, claim_due, record_results
@@ -353,3 +354,41 @@ def test_a_silent_message_expired_by_a_worker_whose_clock_is_behind_ends_when_it
         assert expire_silent(conn, now, LATE) == 1
     row = message(engine, message_id)
     assert (row.status, row.sent_at, row.done_at) == ("expired", ahead, ahead)
+
+
+@pytest.mark.parametrize(  # SQLite runs reports and the dispatcher on one database thread
+    "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_report_read_before_the_submit_answer_committed_still_finishes_the_message(
+    engine: Engine, workspace: WorkspaceRef, now: datetime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The report's transaction reads the text as `sending`; the dispatcher then commits
+    `sent` before the report's write. The text must end delivered, not stay `sent`."""
+    connector = add_sim_connector(engine, workspace, 2775, now)
+    [message_id] = queue_texts(engine, workspace, ["+48600100000"], now)
+    with engine.begin() as conn:
+        assert take_lease(conn, connector.id, "w1", now, 60)
+        [claimed] = claim_due(conn, connector_id=connector.id, worker="w1", now=now, limit=10,
+                              validity=timedelta(hours=48))  # fmt: skip
+    read_messages = reports_module._messages
+
+    def read_then_let_the_dispatcher_commit(conn, ids):  # type: ignore[no-untyped-def]
+        loaded = read_messages(conn, ids)
+        with engine.begin() as other:  # the submit answer, committed meanwhile
+            record_results(other, connector_id=connector.id, worker="w1",
+                           claimed={claimed.id: claimed},
+                           results=[SubmitResult(message_id, SubmitOutcome.ACCEPTED, "c1")],
+                           now=now, retry=RetryPolicy(), tally=Tally())  # fmt: skip
+        return loaded
+
+    monkeypatch.setattr(reports_module, "_messages", read_then_let_the_dispatcher_commit)
+    assert loaded_status(engine, message_id) == "sending"
+    outcome = apply(engine, connector.id, [DeliveryReport("c1", D, ref=message_id)], now)
+    row = message(engine, message_id)
+    assert (outcome.applied, row.status) == (1, "delivered")
+    assert row.sent_at is not None and row.done_at >= row.sent_at
+
+
+def loaded_status(engine: Engine, message_id: int) -> str:
+    status: str = message(engine, message_id).status
+    return status

@@ -346,10 +346,12 @@ def _write(
         part_states,
     )
     changed = sorted((m for m in loaded if m.changed), key=lambda m: m.id)
+    # A message read as `sending` may have been marked `sent` by the dispatcher's
+    # commit since (the report raced the submit answer): the report still finishes it.
     execute_many(
         conn,
         "UPDATE messages SET status = ?, parts_done = ?, error_code = ?, error = NULL, "
-        "done_at = ? WHERE id = ? AND status = ?",
+        "done_at = ? WHERE id = ? AND status IN (?, ?)",
         [
             (
                 m.status,
@@ -358,6 +360,7 @@ def _write(
                 driver.moment(m.done_at) if m.done_at else None,
                 m.id,
                 m.was,
+                "sent" if m.was == "sending" else m.was,
             )
             for m in changed
             if m.was
