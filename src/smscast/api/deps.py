@@ -12,11 +12,13 @@ that declares no permission (and is not in `PUBLIC_ROUTES`) fails it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from fastapi import Depends, FastAPI, Header, Request, Security
+from fastapi.concurrency import run_in_threadpool
 from fastapi.routing import APIRoute
 from fastapi.security import APIKeyCookie, APIKeyHeader, HTTPBearer
 from sqlalchemy import Engine
@@ -80,7 +82,7 @@ def current_caller(
     )
 
 
-def require(permission: Permission) -> Callable[..., Api]:
+def require(permission: Permission) -> Callable[..., Awaitable[Api]]:
     """A dependency giving the request's `Api` once the caller's role allows `permission`.
 
     Instance permissions (creating workspaces) go by the signed-in user's
@@ -88,10 +90,12 @@ def require(permission: Permission) -> Callable[..., Api]:
     workspace, not to a person, so it never holds one.
     """
 
-    def dependency(request: Request, caller: Caller = Depends(current_caller)) -> Api:
+    async def dependency(request: Request, caller: Caller = Depends(current_caller)) -> Api:
         engine = app_engine(request)
         if permission in INSTANCE_PERMISSIONS:
-            admin = caller.kind == "user" and is_instance_admin(engine, caller.id)
+            admin = caller.kind == "user" and await run_in_threadpool(
+                is_instance_admin, engine, caller.id
+            )
             if not allows(caller.role, permission, instance_admin=admin):
                 raise ApiProblem(
                     403,
@@ -102,6 +106,7 @@ def require(permission: Permission) -> Callable[..., Api]:
             raise ApiProblem(
                 403, "forbidden", f"the {caller.role} role may not do this ({permission.value})"
             )
+        await refuse_nul_characters(request)
         return Api(engine, app_settings(request), caller, datetime.now(UTC))
 
     setattr(dependency, PERMISSION_ATTRIBUTE, permission)
@@ -109,6 +114,55 @@ def require(permission: Permission) -> Callable[..., Api]:
 
 
 PERMISSION_ATTRIBUTE = "smscast_permission"
+
+
+async def refuse_nul_characters(request: Request) -> None:
+    """Refuses a NUL character anywhere in the path, the query or a JSON body (422).
+
+    PostgreSQL cannot store U+0000 in text or JSON columns and answers with an error
+    that would be a 500; no name, phone, template or setting ever needs one. Checked in
+    `require`, which every guarded route passes, after the permission: a caller who may
+    not do something learns only that (403).
+    """
+    for name, value in (*request.path_params.items(), *request.query_params.multi_items()):
+        if "\x00" in str(value):
+            raise _nul_problem(name)
+    if "json" not in request.headers.get("content-type", ""):
+        return
+    body = await request.body()
+    if b"\\u0000" not in body:  # JSON writes NUL only as this escape
+        return
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return  # not JSON at all: the route's own validation says so
+    if (where := _nul_path(parsed, "")) is not None:
+        raise _nul_problem(where)
+
+
+def _nul_path(value: object, where: str) -> str | None:
+    """The dotted path (`settings.footer`, `items[2].name`) of the first string with a NUL."""
+    if isinstance(value, str):
+        return (where or "body") if "\x00" in value else None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            inner = f"{where}.{key}" if where else str(key)
+            if "\x00" in str(key):
+                return inner
+            if (found := _nul_path(item, inner)) is not None:
+                return found
+    if isinstance(value, list):
+        for index, item in enumerate(value):
+            if (found := _nul_path(item, f"{where}[{index}]")) is not None:
+                return found
+    return None
+
+
+def _nul_problem(field: str) -> ApiProblem:
+    return ApiProblem(
+        422, "nul_character", f"{field} contains a NUL character (U+0000)", field=field
+    )
+
 
 # Routes that take no credential on purpose, and why: everything else names a permission.
 PUBLIC_ROUTES: dict[tuple[str, str], str] = {

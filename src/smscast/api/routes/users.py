@@ -37,11 +37,16 @@ class Member(BaseModel):
 class NewMember(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    # No control characters (a NUL among them): PostgreSQL refuses them in text, and an
+    # email or a name never has one.
     email: str = Field(
-        min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$", examples=["ala@shop.example"]
+        min_length=3,
+        max_length=320,
+        pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+$",
+        examples=["ala@shop.example"],
     )
     role: Role = Field(examples=["agent"])
-    name: str = Field("", max_length=200, examples=["Ala"])
+    name: str = Field("", max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$", examples=["Ala"])
     password: str | None = Field(
         None,
         max_length=1000,
