@@ -222,7 +222,7 @@ def most_in_an_hour(times: list[datetime]) -> int:
 
 
 @settings(
-    max_examples=400, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=1000, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 @given(st.lists(steps, max_size=40), st.booleans())
 # Found by this test: a STOP that arrives in a flood was set aside with the flood, and

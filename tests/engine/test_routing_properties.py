@@ -314,7 +314,7 @@ def db(engine: Engine) -> Any:
 
 @pytest.mark.sqlite_only  # one step at a time: the database kind adds nothing but minutes
 @settings(
-    max_examples=40,
+    max_examples=120,
     derandomize=True,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
