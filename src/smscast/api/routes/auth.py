@@ -8,7 +8,14 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from smscast.api.deps import SESSION_COOKIE, Api, app_engine, app_settings, reader
+from smscast.api.deps import (
+    SESSION_COOKIE,
+    Api,
+    app_engine,
+    app_settings,
+    reader,
+    refuse_nul_characters,
+)
 from smscast.api.problems import COMMON_RESPONSES, PROBLEM_CONTENT, ApiProblem, ProblemBody
 from smscast.config import Settings
 from smscast.engine.sign_in_throttle import AccountLocked, SignInLimits, SignInRefused
@@ -100,6 +107,7 @@ class Me(BaseModel):
     summary="Sign in with email and password",
     response_model=Session,
     responses=THROTTLE_RESPONSES,
+    dependencies=[Depends(refuse_nul_characters)],  # public: `require` does not check it
 )
 def login(
     body: Login, request: Request, response: Response, now: datetime = Depends(clock)
