@@ -203,8 +203,10 @@ def test_a_session_user_who_is_no_instance_administrator_cannot_create_a_workspa
         assert refused.status_code == 403, (role, refused.text)
         assert refused.json()["code"] == "forbidden"
         assert "instance administrators" in refused.json()["detail"]
+        assert client.get("/api/v1/auth/me").json()["instance_admin"] is False
     admin = TestClient(walked_app, raise_server_exceptions=False)
     admin.headers["Authorization"] = f"Bearer {make_session('viewer', instance_admin=True)}"
+    assert admin.get("/api/v1/auth/me").json()["instance_admin"] is True
     made = admin.post("/api/v1/workspaces", json=body)
     assert made.status_code == 201, made.text
     assert made.json()["role"] == "owner"

@@ -18,6 +18,7 @@ from smscast.api.deps import (
 )
 from smscast.api.problems import COMMON_RESPONSES, PROBLEM_CONTENT, ApiProblem, ProblemBody
 from smscast.config import Settings
+from smscast.engine.instance_admins import is_instance_admin
 from smscast.engine.sign_in_throttle import AccountLocked, SignInLimits, SignInRefused
 from smscast.engine.users import change_password, sign_in, sign_out
 
@@ -100,6 +101,9 @@ class Me(BaseModel):
     role: str = Field(examples=["marketer"])
     workspace_id: int
     workspace_name: str = Field(examples=["Shop"])
+    instance_admin: bool = Field(
+        False, description="May create workspaces (a signed-in instance administrator)"
+    )
 
 
 @router.post(
@@ -218,4 +222,5 @@ def me(api: Api = Depends(reader)) -> Me:
         role=c.role,
         workspace_id=c.workspace.id,
         workspace_name=c.workspace.name,
+        instance_admin=c.kind == "user" and is_instance_admin(api.engine, c.id),
     )
