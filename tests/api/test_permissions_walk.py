@@ -100,19 +100,37 @@ def seeded_ids(walked_app: FastAPI, make_key: KeyMaker) -> dict[str, str]:
     """Objects of the walked workspace, so that ids in paths name something that exists."""
     owner = TestClient(walked_app, raise_server_exceptions=False)
     owner.headers["Authorization"] = f"Bearer {make_key('owner')}"
-    contact = owner.post("/api/v1/contacts", json={"phone": "+48601234567"})
-    key = owner.post("/api/v1/api-keys", json={"name": "walked", "role": "viewer"})
-    member = owner.post(
-        "/api/v1/users",
-        json={"email": "walked@shop.test", "role": "viewer", "password": "long enough pass"},
-    )
-    for answer in (contact, key, member):
-        assert answer.status_code == 201, answer.text
-    return {
-        "contact_id": str(contact.json()["id"]),
-        "key_id": str(key.json()["id"]),
-        "user_id": str(member.json()["id"]),
-    }
+    made: dict[str, str] = {}
+    for name, path, body in (
+        ("contact_id", "/api/v1/contacts", {"phone": "+48601234567"}),
+        ("key_id", "/api/v1/api-keys", {"name": "walked", "role": "viewer"}),
+        (
+            "user_id",
+            "/api/v1/users",
+            {"email": "walked@shop.test", "role": "viewer", "password": "long enough pass"},
+        ),
+        ("number_id", "/api/v1/numbers", {"number": "+48500100200"}),
+        (
+            "rule_id",
+            "/api/v1/keyword-rules",
+            {
+                "keyword": "PROMO",
+                "number": "+48500100200",
+                "actions": [{"type": "reply", "text": "Hi"}],
+            },
+        ),
+        ("name", "/api/v1/segments", {"name": "vip", "expression": 'tags contains "vip"'}),
+        (
+            "campaign_id",
+            "/api/v1/campaigns",
+            {"name": "Walk", "body": "Hi", "segment": 'tags contains "vip"'},
+        ),
+        ("message_id", "/api/v1/messages", {"to": "+48601234567", "body": "Shipped"}),
+    ):
+        answer = owner.post(path, json=body)
+        assert answer.status_code in (201, 202), (path, answer.text)
+        made[name] = str(answer.json()["name" if name == "name" else "id"])
+    return made
 
 
 def test_every_route_answers_every_caller_as_the_table_says(
