@@ -139,4 +139,4 @@ def test_brackets_nested_beyond_reading_are_a_user_error_not_a_crash() -> None:
     source = "{{ " + "(" * 2000 + "1" + ")" * 2000 + " }}"
     with pytest.raises(UserError) as raised:
         compile_template(source)
-    assert raised.value.problem.code == "template.too_deep"
+    assert raised.value.problem.code == "template.syntax"

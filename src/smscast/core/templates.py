@@ -245,9 +245,7 @@ def compile_template(source: str, *, known: Collection[str] | None = None) -> Me
     except TemplateSyntaxError as exc:
         raise _syntax_problem(source, exc) from None
     except RecursionError:  # the parser and compiler recurse once per nested bracket
-        raise UserError.of(
-            "template.too_deep", "the template nests brackets too deeply to read"
-        ) from None
+        raise UserError.of("template.syntax", "the template nests brackets too deeply") from None
     template = MessageTemplate(source, _variable_uses(source, undeclared), compiled, plain)
     if known is not None:
         problems = unknown_variables(template, known)

@@ -281,9 +281,6 @@ def _check_reply_template(conn: Connection, workspace: WorkspaceRef, template: s
         problem = error.problem
         raise UserError.of(problem.code, problem.message, field="template", line=problem.line,
                            column=problem.column) from None  # fmt: skip
-    except RecursionError:  # Jinja's parser recurses once per bracket
-        raise UserError.of("template.syntax", "the template nests brackets too deeply",
-                           field="template") from None  # fmt: skip
     coupon = compiled.position("coupon")
     if coupon is not None:  # campaigns hand out codes; an automatic answer has none to give
         raise UserError.of(
