@@ -157,3 +157,12 @@ def test_tickets_assign_to_members_who_answer_and_reopen(
     assert shown["state"] == "open"
     [note] = [i for i in shown["thread"] if i["type"] == "note"]
     assert note["body"] == f"Reopened by {note['author']}"
+
+
+
+def test_an_automatic_answer_may_greet_by_first_name_before_any_contact_has_one(
+    cli_env: int,
+) -> None:
+    code, out = run("numbers", "set-reply", NUMBER,
+                    'Hi {{ first_name | default("there") }}, we answer soon')  # fmt: skip
+    assert code == 0, out

@@ -14,6 +14,7 @@ from typing import Any
 from jinja2 import Environment, nodes
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
+from smscast.core.contact_rows import ATTRIBUTE_COLUMNS
 from smscast.core.errors import UserError
 from smscast.core.phones import PhoneError, parse_phone
 from smscast.core.rule_actions import ActionKind
@@ -274,7 +275,9 @@ def set_auto_reply(
 def _check_reply_template(conn: Connection, workspace: WorkspaceRef, template: str) -> None:
     if not template.strip():
         raise UserError.of("empty_template", "the automatic answer is empty", field="template")
-    known = [*attribute_names(conn, workspace.id), *REPLY_VARIABLES]
+    # The names an import always knows (first_name …) are fine before any contact has them:
+    # people who text in are often strangers, and `| default(…)` covers them.
+    known = [*attribute_names(conn, workspace.id), *ATTRIBUTE_COLUMNS, *REPLY_VARIABLES]
     try:
         compiled = compile_template(template, known=known)
     except UserError as error:
