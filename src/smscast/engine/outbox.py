@@ -336,7 +336,7 @@ def record_results(
     # A report may have come before the answer and already finished the message:
     # then only its sending time is filled in, and its end moved up to it, so a
     # message never ends before it was sent. Its error (the report's) is kept.
-    execute_many(
+    updated = execute_many(
         conn,
         "UPDATE messages SET status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, "
         "sent_at = COALESCE(sent_at, ?), "
@@ -349,12 +349,19 @@ def record_results(
     )
     # One carrier id may name an earlier message too (carriers reuse ids): each
     # message keeps its own row, and a report goes to the newest awaiting it.
+    # Only for a message still there: one erased while the carrier had it is gone,
+    # and its answer must not fail the whole batch's results. When the update above
+    # found every message, all are there and the rows go in as plain VALUES: an
+    # INSERT … SELECT costs SQLite several times more per row inside a transaction
+    # that has already changed a batch of messages.
+    every_one_there = updated == len(sent) == len({row[5] for row in sent})
+    source = "VALUES (?, ?, ?, ?)"
+    if not every_one_there:
+        source = "SELECT ?, ?, ?, id FROM messages WHERE id = ?"
     execute_many(
         conn,
-        "INSERT INTO carrier_refs (connector_id, carrier_id, message_id, part) "
-        # Only for a message still there: one erased while the carrier had it is gone,
-        # and its answer must not fail the whole batch's results.
-        "SELECT ?, ?, id, ? FROM messages WHERE id = ? ON CONFLICT DO NOTHING",
+        f"INSERT INTO carrier_refs (connector_id, carrier_id, part, message_id) {source} "
+        "ON CONFLICT DO NOTHING",
         refs,
     )
     execute_many(

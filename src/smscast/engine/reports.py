@@ -346,25 +346,24 @@ def _write(
         part_states,
     )
     changed = sorted((m for m in loaded if m.changed), key=lambda m: m.id)
+    # Most of a batch ends at one moment (the sending time of its submit batch):
+    # each distinct one is converted for the driver once.
+    ends: dict[datetime | None, Any] = {None: None}
+    finished = []
+    for m in changed:
+        if not m.was:
+            continue
+        if m.done_at is not None and m.done_at not in ends:
+            ends[m.done_at] = driver.moment(m.done_at)
+        finished.append((m.status, m.parts_done, m.error_code, ends[m.done_at], m.id, m.was,
+                         "sent" if m.was == "sending" else m.was))  # fmt: skip
     # A message read as `sending` may have been marked `sent` by the dispatcher's
     # commit since (the report raced the submit answer): the report still finishes it.
     execute_many(
         conn,
         "UPDATE messages SET status = ?, parts_done = ?, error_code = ?, error = NULL, "
         "done_at = ? WHERE id = ? AND status IN (?, ?)",
-        [
-            (
-                m.status,
-                m.parts_done,
-                m.error_code,
-                driver.moment(m.done_at) if m.done_at else None,
-                m.id,
-                m.was,
-                "sent" if m.was == "sending" else m.was,
-            )
-            for m in changed
-            if m.was
-        ],
+        finished,
     )
     execute_many(
         conn,

@@ -19,17 +19,20 @@ def driver_sql(conn: Connection, statement: str) -> str:
     return statement if conn.dialect.paramstyle == "qmark" else statement.replace("?", "%s")
 
 
-def execute_many(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> None:
+def execute_many(conn: Connection, statement: str, rows: Sequence[tuple[Any, ...]]) -> int:
     """Runs `statement` once per tuple of `rows`, in one executemany; nothing for no rows.
 
     Runs on the DB-API connection inside `conn`'s transaction, skipping SQLAlchemy's
-    per-row work; the transaction is still `conn`'s.
+    per-row work; the transaction is still `conn`'s. Returns the driver's rowcount:
+    the rows changed in all (sqlite3), or -1 or less where a driver does not add
+    them up - never more than were changed.
     """
     if not rows:
-        return
+        return 0
     cursor = conn.connection.cursor()
     try:
         cursor.executemany(driver_sql(conn, statement), list(rows))
+        return int(cursor.rowcount)
     finally:
         cursor.close()
 
