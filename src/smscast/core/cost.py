@@ -151,7 +151,7 @@ def count_finished(body: str, language: str, rules: MessageRules,
         if text is not body:  # the footer was added after the body as it was, or not
             suffix = text[len(body) :] if text.startswith(body) else None
             whole = joined_encoding(units, _suffix_units(suffix)) if suffix is not None else None
-        if whole is Encoding.GSM7 or (whole is not None and not rules.tables):
+        if whole is not None and (not rules.tables or whole is _GSM7):
             parts = parts_for_length(whole, len(text), rules.reference_bits)
             return text, whole, parts, DEFAULT_TABLES, ()
     if rules.national == DEFAULT_TABLES and not rules.tables:
@@ -166,6 +166,9 @@ def finished_text(body: str, language: str, rules: MessageRules) -> str:
     """A rendered body as sent: the opt-out footer added where the rules ask for it."""
     return _with_footer(body, language, rules)
 
+
+_GSM7 = Encoding.GSM7
+"""A member of an enum costs an attribute lookup through its class each time it is read."""
 
 _suffix_units = lru_cache(maxsize=256)(single_unit_encoding)
 """Footers, of which a launch has one or two: the same few strings millions of times."""

@@ -34,6 +34,11 @@ class Encoding(enum.StrEnum):
     UCS2 = "UCS-2"
 
 
+_GSM7 = Encoding.GSM7
+_UCS2 = Encoding.UCS2
+"""For hot paths: reading an enum member costs a lookup through its class each time."""
+
+
 @dataclass(frozen=True, slots=True)
 class TextInfo:
     """What a person needs to know before sending a text.
@@ -400,31 +405,30 @@ def single_unit_encoding(text: str) -> Encoding | None:
     if text.isascii():
         raw = text.encode("ascii")
         if not raw.translate(None, default.ascii_singles):
-            return Encoding.GSM7
+            return _GSM7
         if not raw.translate(None, default.ascii_allowed):
             return None  # in the alphabet, with an escape pair
-        return None if _FORBIDDEN.search(text) else Encoding.UCS2
+        return None if _FORBIDDEN.search(text) else _UCS2
     if default.outside.search(text) is None:
-        return None if default.doubles and default.doubles.search(text) else Encoding.GSM7
+        return None if default.doubles and default.doubles.search(text) else _GSM7
     if _FORBIDDEN.search(text) or _ASTRAL.search(text):
         return None
-    return Encoding.UCS2
+    return _UCS2
 
 
 def joined_encoding(*pieces: Encoding | None) -> Encoding | None:
     """`single_unit_encoding` of a text joined from pieces with these."""
     if None in pieces:
         return None
-    return Encoding.UCS2 if Encoding.UCS2 in pieces else Encoding.GSM7
+    return _UCS2 if _UCS2 in pieces else _GSM7
 
 
 def parts_for_length(encoding: Encoding, length: int, reference_bits: int = 8) -> int:
     """Parts of a text of `length` characters that each take one unit of `encoding`
     (with the default tables), as `analyse` counts them."""
-    capacities = (_GSM_CAPACITIES if encoding is Encoding.GSM7 else _UCS2_CAPACITIES).get(
-        reference_bits
-    ) or _capacities(0, reference_bits, encoding is Encoding.GSM7)
-    single, multi = capacities
+    gsm = encoding is _GSM7
+    capacities = (_GSM_CAPACITIES if gsm else _UCS2_CAPACITIES).get(reference_bits)
+    single, multi = capacities or _capacities(0, reference_bits, gsm)
     if length <= single:
         return 1 if length else 0
     parts = -(-length // multi)

@@ -21,7 +21,7 @@ import gc
 import random
 import string
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -67,6 +67,11 @@ T = TypeVar("T")
 
 ROW_COLUMNS = OutboxRow._fields
 """The message columns that differ from recipient to recipient; the rest are per batch."""
+
+_NOTES = ("national", "smart_changes", "due_at")
+"""OutboxRow's last columns, NULL in every row of most batches (see `BuiltBatch.noted`)."""
+_PLAIN_COLUMNS = ROW_COLUMNS[: -len(_NOTES)]
+assert ROW_COLUMNS[len(_PLAIN_COLUMNS) :] == _NOTES
 
 
 _URL_SAFE = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
@@ -160,8 +165,13 @@ def _insert_batch(conn: Connection, plan: Plan, batch: BuiltBatch, now: datetime
         "campaign_id": campaign.id, "run": plan.run, "parts_done": 0, "status": "queued",
         "attempts": 0, "created_at": plan.builder.stamped(now),
     }  # fmt: skip
-    rows = batch.rows
-    written = insert_value_rows(conn, messages, ROW_COLUMNS, rows, fixed,
+    rows: Sequence[tuple[Any, ...]] = batch.rows
+    columns: tuple[str, ...] = ROW_COLUMNS
+    if not (batch.noted or batch.smart_changed):  # NULL in every row: bound once, as fixed
+        columns, plain = _PLAIN_COLUMNS, len(_PLAIN_COLUMNS)  # (~0.8 µs a row less in SQLite)
+        rows = [row[:plain] for row in rows]
+        fixed.update(dict.fromkeys(_NOTES))
+    written = insert_value_rows(conn, messages, columns, rows, fixed,
                                existing=("contact_id", "contacts"))  # fmt: skip
     if written < len(rows):
         _drop_deleted_contacts(conn, plan, batch)
