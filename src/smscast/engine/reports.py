@@ -124,10 +124,22 @@ def apply_reports(
     applied = repeated = unmatched = late = clashed = 0
     tally = Tally()
     moments: dict[Any, datetime | None] = {}  # a submit batch shares one sent_at: parse it once
+    alone = _named_once(reports, refs)
     for report in reports:
-        candidates = refs.setdefault(report.carrier_id, [])
-        ref, verdict = _match(report, candidates, loaded, oldest)
-        message = ref.message if ref is not None else None
+        message = None
+        if report.ref is not None and report.carrier_id in alone:
+            message = loaded.get(report.ref)
+        if (message is not None and message.parts == 1 and message.awaits_report()
+                and message.since >= oldest):  # fmt: skip
+            # What `_match` says of it, without the candidate list kept for the reports
+            # after it: none of them names this carrier id. Most reports go this way, and
+            # objects kept per report make Python's collector sweep the heap more often.
+            candidates: list[_Ref] = []
+            ref, verdict = None, "apply"
+        else:
+            candidates = refs.setdefault(report.carrier_id, [])
+            ref, verdict = _match(report, candidates, loaded, oldest)
+            message = ref.message if ref is not None else None
         state = report.state.value
         stored.append((connector_id, message.id if message else None, report.carrier_id, state,
                        report.error_code, report.raw, at))  # fmt: skip
@@ -145,10 +157,12 @@ def apply_reports(
             if verdict == "clash":
                 clashed += 1
                 continue
-        assert ref is not None and message is not None
-        ref.state = state
+        assert message is not None
+        if ref is not None:
+            ref.state = state
         # A one-part message's own status says it was reported, unless it came too late.
         if message.parts > 1 or verdict == "late":
+            assert ref is not None
             if not ref.stored:  # the report beat the submit answer
                 new_refs.append((connector_id, report.carrier_id, message.id))
                 ref.stored = True
@@ -205,6 +219,17 @@ def _match(
     if reported:
         return max(reported, key=lambda c: (c.message.since, c.message.id)), "repeat"
     return None, "clash"
+
+
+def _named_once(reports: Sequence[DeliveryReport], refs: dict[str, list[_Ref]]) -> set[str]:
+    """Carrier ids that only one report of the batch names and that no stored carrier
+    id matched: matching such a report concerns no other report."""
+    once: set[str] = set()
+    more: set[str] = set()
+    for report in reports:
+        (more if report.carrier_id in once else once).add(report.carrier_id)
+    more.update(refs)
+    return once - more
 
 
 def _settled_by_ref(report: DeliveryReport, loaded: dict[int, _Message]) -> bool:
