@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import random
@@ -39,20 +38,6 @@ from smscast.engine.runner import ConnectorRunner
 log = logging.getLogger("smscast.runtime")
 TICK_S = 1.0
 SWEEP_EVERY = 10  # ticks between expiry sweeps
-
-
-def _freeze_startup_objects() -> None:
-    """Takes what the process holds when the worker starts (modules, table metadata,
-    settings, the runtime) out of the cyclic garbage collector's sight, once per process.
-
-    A worker allocates and frees millions of short-lived objects; every full collection
-    walked all of those start-up objects again (~50 ms each on the benchmark machine,
-    about 0.6 CPU-s per 100,000 texts sent). Garbage is collected first, so nothing
-    collectable is frozen; objects made later are collected as before.
-    """
-    if gc.get_freeze_count() == 0:
-        gc.collect()
-        gc.freeze()
 
 
 def default_worker_id() -> str:
@@ -85,7 +70,6 @@ class Runtime:
 
     async def run(self) -> None:
         log.info("worker %s: running", self.worker)
-        _freeze_startup_objects()
         try:
             while not self._stop.is_set():
                 await self._tick()
