@@ -10,15 +10,16 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
 
 from smscast.config import Settings
+from smscast.engine.auth import memberships, users
 from smscast.engine.workspaces import WorkspaceRef, create_workspace
 from smscast.store.db import create_db_engine
 from smscast.store.migrate import upgrade_database
@@ -112,3 +113,23 @@ def workspace(engine: Engine) -> WorkspaceRef:
 def now() -> datetime:
     """The frozen moment the tests act at."""
     return NOW
+
+
+AddMember = Callable[[Engine, WorkspaceRef, str, str, datetime], None]
+
+
+def _add_member(engine: Engine, workspace: WorkspaceRef, email: str, role: str,
+                now: datetime) -> None:  # fmt: skip
+    """A user with a role in `workspace` (no password needed: nobody signs in here)."""
+    with engine.begin() as conn:
+        user_id = conn.execute(insert(users).values(
+            email=email, name="", password_hash="-", is_active=True, created_at=now,
+        ).returning(users.c.id)).scalar_one()  # fmt: skip
+        conn.execute(insert(memberships).values(
+            user_id=user_id, workspace_id=workspace.id, role=role))  # fmt: skip
+
+
+@pytest.fixture
+def add_member() -> AddMember:
+    """Adds a member to a workspace: `add_member(engine, workspace, email, role, now)`."""
+    return _add_member

@@ -7,6 +7,7 @@ moments, so every figure of a report is computed by hand below.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,6 @@ from sqlalchemy import Engine, insert, select
 
 from smscast.channels.base import InboundMessage
 from smscast.config import Settings
-from smscast.engine.auth import memberships, users
 from smscast.engine.inbound import handle_inbound
 from smscast.engine.numbers import add_number
 from smscast.engine.tickets import reply_to_ticket, solve_ticket
@@ -96,16 +96,6 @@ def _campaign(engine: Engine, workspace: WorkspaceRef, number_id: int | None,
 def _text(engine: Engine, settings: Settings, connector_id: int, phone: str, text: str,
           at: datetime) -> Any:  # fmt: skip
     return handle_inbound(engine, settings, connector_id, InboundMessage(phone, NUMBER, text, at))
-
-
-def _member(engine: Engine, workspace: WorkspaceRef, email: str, role: str,
-            now: datetime) -> None:  # fmt: skip
-    with engine.begin() as conn:
-        user_id = conn.execute(insert(users).values(
-            email=email, name="", password_hash="-", is_active=True, created_at=now,
-        ).returning(users.c.id)).scalar_one()  # fmt: skip
-        conn.execute(insert(memberships).values(
-            user_id=user_id, workspace_id=workspace.id, role=role))  # fmt: skip
 
 
 def _other(engine: Engine, now: datetime) -> WorkspaceRef:
@@ -192,12 +182,12 @@ def test_only_number_writers_link_rules_and_set_replies(
 
 def test_tickets_are_assigned_to_members_who_may_answer_and_reopened_by_agents(
     app: Any, client: TestClient, make_key: Any, engine: Engine, settings: Settings,
-    workspace: WorkspaceRef, now: datetime,
+    workspace: WorkspaceRef, now: datetime, add_member: Callable[..., None],
 ) -> None:  # fmt: skip
     connector_id = _number(engine, workspace, now)
     ticket = _text(engine, settings, connector_id, A, "Where is my order?", now).ticket_id
-    _member(engine, workspace, "ola@shop.pl", "agent", now)
-    _member(engine, workspace, "max@shop.pl", "marketer", now)
+    add_member(engine, workspace, "ola@shop.pl", "agent", now)
+    add_member(engine, workspace, "max@shop.pl", "marketer", now)
 
     refused = client.post(f"/api/v1/tickets/{ticket}/assign", json={"assignee": "someone"})
     assert_problem(refused, 422, "unknown_assignee", field="assignee")

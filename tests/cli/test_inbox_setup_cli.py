@@ -5,6 +5,7 @@ its people stay out of reach."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -15,7 +16,6 @@ from typer.testing import CliRunner
 from smscast.channels.base import InboundMessage
 from smscast.cli import app
 from smscast.config import Settings
-from smscast.engine.auth import memberships, users
 from smscast.engine.inbound import handle_inbound
 from smscast.engine.tickets import show_ticket
 from smscast.engine.workspaces import WorkspaceRef, create_workspace
@@ -61,16 +61,6 @@ def _campaign(engine: Engine, workspace: WorkspaceRef, now: datetime) -> int:
             segment_expression="", number_id=None, schedule={}, options={}, excluded={},
             created_by="t", created_at=now,
         ).returning(campaigns.c.id)).scalar_one())  # fmt: skip
-
-
-def _member(engine: Engine, workspace: WorkspaceRef, email: str, role: str,
-            now: datetime) -> None:  # fmt: skip
-    with engine.begin() as conn:
-        user_id = conn.execute(insert(users).values(
-            email=email, name="", password_hash="-", is_active=True, created_at=now,
-        ).returning(users.c.id)).scalar_one()  # fmt: skip
-        conn.execute(insert(memberships).values(
-            user_id=user_id, workspace_id=workspace.id, role=role))  # fmt: skip
 
 
 def _answers(engine: Engine) -> list[str]:
@@ -133,13 +123,14 @@ def test_numbers_set_reply_answers_texts_matching_no_keyword_until_off(
 
 
 def test_tickets_assign_to_members_who_answer_and_reopen(
-    cli_env: int, engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime
+    cli_env: int, engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime,
+    add_member: Callable[..., None],
 ) -> None:
     result = handle_inbound(engine, settings, cli_env,
                             InboundMessage(PHONE, NUMBER, "Where is my order?", now))  # fmt: skip
     ticket = str(result.ticket_id)
-    _member(engine, workspace, "ola@shop.pl", "agent", now)
-    _member(engine, workspace, "vic@shop.pl", "viewer", now)
+    add_member(engine, workspace, "ola@shop.pl", "agent", now)
+    add_member(engine, workspace, "vic@shop.pl", "viewer", now)
     code, out = run("tickets", "assign", ticket, "ola")
     assert code == 1 and '"ola" is not a member of this workspace' in out
     code, out = run("tickets", "assign", ticket, "vic@shop.pl")

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mo_harness import LONG, SHORT, Mo, add_sent_campaign, mo_pipe, outbox, setup_numbers
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Engine, select, update
 from typer.testing import CliRunner
 
 from smscast.channels.base import InboundMessage
 from smscast.cli import app
 from smscast.config import Settings
 from smscast.core.errors import UserError
-from smscast.engine.auth import memberships, users
 from smscast.engine.inbound import handle_inbound
 from smscast.engine.keyword_rules import add_keyword_rule
 from smscast.engine.response_report import number_report
@@ -35,17 +35,6 @@ from smscast.store.models import AuditEvent, table_of
 
 PHONE = "+48600100200"
 OTHER = "+48600100300"
-
-
-def add_member(engine: Engine, workspace: WorkspaceRef, email: str, role: str,
-               now: datetime) -> None:  # fmt: skip
-    """A user with a role in `workspace` (no password needed: nobody signs in here)."""
-    with engine.begin() as conn:
-        user_id = conn.execute(insert(users).values(
-            email=email, name="", password_hash="-", is_active=True, created_at=now,
-        ).returning(users.c.id)).scalar_one()  # fmt: skip
-        conn.execute(insert(memberships).values(
-            user_id=user_id, workspace_id=workspace.id, role=role))  # fmt: skip
 
 
 def audit_actions(engine: Engine, subject: str) -> list[tuple[str, str]]:
@@ -67,7 +56,7 @@ async def mo(engine: Engine, settings: Settings, workspace: WorkspaceRef, now: d
 
 
 async def test_a_conversation_from_first_text_to_solved_and_reopened(
-    mo: Mo, engine: Engine, workspace: WorkspaceRef
+    mo: Mo, engine: Engine, workspace: WorkspaceRef, add_member: Callable[..., None]
 ) -> None:
     add_member(engine, workspace, "ola@shop.pl", "agent", datetime(2026, 11, 1, tzinfo=UTC))
     first = await mo.send(PHONE, SHORT, "My order 1234 has not arrived")
@@ -205,7 +194,8 @@ def test_cli_numbers_keywords_and_tickets(
 
 
 def test_a_ticket_goes_only_to_a_member_who_may_answer_it(
-    engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime,
+    add_member: Callable[..., None],
 ) -> None:
     ticket = _ticket_by_text(engine, settings, workspace, now)
     for email, role in [("ola@shop.pl", "agent"), ("ewa@shop.pl", "admin"),
