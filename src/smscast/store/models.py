@@ -51,7 +51,28 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(default=True)
     # May create workspaces and name other instance administrators (the first admin is one).
     instance_admin: Mapped[bool] = mapped_column(default=False)
+    # The portal language this person chose ("en", "pl"); None follows the browser.
+    locale: Mapped[str | None] = mapped_column(String(16))
     created_at: Mapped[datetime]
+
+
+class Dashboard(Base):
+    """A named arrangement of tiles, owned by one user, shareable within the workspace."""
+
+    __tablename__ = "dashboards"
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "owner_id", "name", name="uq_dashboards_owner_name"),
+        Index("ix_dashboards_workspace_shared", "workspace_id", "shared"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    shared: Mapped[bool] = mapped_column(default=False)
+    layout: Mapped[list[dict[str, Any]]] = mapped_column(JsonColumn)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class SignInThrottle(Base):
