@@ -239,11 +239,11 @@ def _by_route(
     number_names = dict(conn.execute(
         select(numbers.c.id, numbers.c.number)
         .where(numbers.c.id.in_([k for k in by_number if k is not None]))
-    ).tuples().all())  # fmt: skip
+    ).all())  # fmt: skip
     connector_names = dict(conn.execute(
         select(connectors.c.id, connectors.c.name)
         .where(connectors.c.id.in_([k for k in by_connector if k is not None]))
-    ).tuples().all())  # fmt: skip
+    ).all())  # fmt: skip
 
     def ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return sorted(rows, key=lambda row: (-row["sent"], row["label"] or ""))
