@@ -65,11 +65,11 @@ def served_settings(settings: Settings, host: str | None, port: int | None) -> S
 async def _serve(settings: Settings, host: str, port: int) -> None:
     import uvicorn
 
-    from smscast.api.app import create_app
     from smscast.channels.simulator import SimulatorConfig, start_simulator
     from smscast.engine.collector import tune_for_service
     from smscast.engine.runtime import Runtime
     from smscast.store.db import create_db_engine
+    from smscast.web.site import create_site
 
     engine = create_db_engine(settings.database_url)
     simulator = None
@@ -83,8 +83,9 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
         background.append(asyncio.create_task(_connect_simulator(engine, simulator.port)))
     runtime = Runtime(engine, settings)
     config = uvicorn.Config(
-        create_app(settings), host=host, port=port, log_level=settings.log_level
+        create_site(settings), host=host, port=port, log_level=settings.log_level
     )
+    print(f"Portal: {served_settings(settings, host, port).served_url()}/", flush=True)
     server = _make_server(config)
     tune_for_service()
     running = asyncio.create_task(runtime.run(), name="runtime")

@@ -1,0 +1,1 @@
+"""The portal: server-rendered pages over the engine's use cases (see README.md here)."""

@@ -1,0 +1,21 @@
+"""One module per subject; `site.create_site` includes them in this order.
+
+A page module has a `router` and may have `NAV` (its entries in the header's menu).
+Adding pages is adding a module and one line here.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from fastapi import APIRouter
+
+from smscast.web.nav import NavItem
+from smscast.web.routes import auth
+
+PAGES: list[ModuleType] = [
+    auth,
+]
+
+ROUTERS: list[APIRouter] = [page.router for page in PAGES]
+NAV: tuple[NavItem, ...] = tuple(item for page in PAGES for item in getattr(page, "NAV", ()))
