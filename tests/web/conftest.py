@@ -1,0 +1,252 @@
+"""The browser-test harness: one real `smscast serve` per session, driven by Chromium.
+
+The portal is tested the way a user meets it: the venv's `smscast` binary migrates a
+fresh SQLite database, bootstraps the first workspace, and serves the API, the portal,
+the dispatcher and the SMSC simulator on free loopback ports; Debian's Chromium (driven
+by Playwright) signs in through `/login` as a person would. One server for the whole
+session keeps all browser tests within a few minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+REPO = Path(__file__).resolve().parents[2]
+SCREENSHOTS = REPO / "docs" / "screenshots"
+SMSCAST = Path(sys.executable).with_name("smscast")
+ADMIN_EMAIL = "admin@portal.test"
+ADMIN_PASSWORD = "browser harness passphrase"
+START_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Credentials:
+    email: str
+    password: str
+
+
+@dataclass(frozen=True)
+class PortalServer:
+    """A running `smscast serve`: where it answers, its environment and its log."""
+
+    url: str
+    env: dict[str, str]
+    workdir: Path
+    log: Path
+
+    def smscast(self, *args: str, stdin: str | None = None) -> str:
+        """Runs `smscast ARGS` against this server's database; fails the test, naming
+        the command and its output, when it exits non-zero."""
+        return run_smscast(self.env, self.workdir, *args, stdin=stdin)
+
+
+def run_smscast(env: dict[str, str], workdir: Path, *args: str, stdin: str | None = None) -> str:
+    done = subprocess.run(
+        [str(SMSCAST), *args],
+        env=env,
+        cwd=workdir,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        pytest.fail(
+            f"`smscast {' '.join(args)}` exited {done.returncode}:\n{done.stdout}{done.stderr}"
+        )
+    return done.stdout
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_until_healthy(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    """Returns once `/healthz` answers 200; fails with the server's log if it exits first
+    or does not answer within START_TIMEOUT_S."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"smscast serve exited {process.returncode} at start:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"smscast serve did not answer {url}/healthz in {START_TIMEOUT_S:.0f} s:\n"
+                f"{log.read_text()}")  # fmt: skip
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (serve stops its dispatcher cleanly), then SIGKILL if it hangs."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def portal_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PortalServer]:
+    """`smscast serve` on a new SQLite database and data dir, on free loopback ports for
+    HTTP and the simulator's SMPP and HTTP, with a known admin password."""
+    if not SMSCAST.exists():
+        pytest.fail(f"{SMSCAST} is missing: install smscast into the venv (./dev test)")
+    workdir = tmp_path_factory.mktemp("portal")
+    port = free_port()
+    env = {
+        **os.environ,
+        "SMSCAST_CONFIG": str(workdir / "smscast.toml"),  # none: only these settings count
+        "SMSCAST_DATABASE_URL": f"sqlite:///{workdir / 'smscast.db'}",
+        "SMSCAST_DATA_DIR": str(workdir / "data"),
+        "SMSCAST_HOST": "127.0.0.1",
+        "SMSCAST_PORT": str(port),
+        "SMSCAST_SIMULATOR_PORT": str(free_port()),
+        "SMSCAST_SIMULATOR_HTTP_PORT": str(free_port()),
+        "SMSCAST_ADMIN_EMAIL": ADMIN_EMAIL,
+        "SMSCAST_LOG_LEVEL": "info",
+    }
+    run_smscast(env, workdir, "db", "upgrade")
+    run_smscast(env, workdir, "bootstrap")
+    run_smscast(env, workdir, "users", "set-password", ADMIN_EMAIL, "--password-stdin",
+                stdin=ADMIN_PASSWORD + "\n")  # fmt: skip
+    log = workdir / "serve.log"
+    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(SMSCAST), "serve"], env=env, cwd=workdir, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        wait_until_healthy(process, url, log)
+        yield PortalServer(url=url, env=env, workdir=workdir, log=log)
+    finally:
+        stop(process)
+        if request.session.testsfailed:
+            show_log(request.config, log)
+
+
+def show_log(config: pytest.Config, log: Path) -> None:
+    """Prints the server's log past pytest's output capture, so a failed browser test
+    comes with what the server said."""
+    capture = config.pluginmanager.getplugin("capturemanager")
+    with capture.global_and_fixture_disabled():
+        print(f"\n----- smscast serve log ({log}) -----\n{log.read_text()}-----", flush=True)
+
+
+@pytest.fixture(scope="session")
+def portal_url(portal_server: PortalServer) -> str:
+    """`http://127.0.0.1:PORT`, without a trailing slash."""
+    return portal_server.url
+
+
+@pytest.fixture(scope="session")
+def base_url(portal_url: str) -> str:
+    """Playwright's pages resolve relative addresses (`page.goto("/login")`) against the
+    portal."""
+    return portal_url
+
+
+@pytest.fixture(scope="session")
+def admin_credentials(portal_server: PortalServer) -> Credentials:
+    """The first workspace's admin (an instance administrator too)."""
+    return Credentials(ADMIN_EMAIL, ADMIN_PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """Debian's Chromium, headless: `playwright install` cannot download browsers here."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: `./dev test` installs Debian's chromium")
+    return {**browser_type_launch_args, "executable_path": str(CHROMIUM), "headless": True}
+
+
+def sign_in(page: Page, credentials: Credentials) -> None:
+    """Signs in through the `/login` form by its labels, as a person would, and waits to
+    have left the sign-in page."""
+    page.goto("/login")
+    page.get_by_label("Email").fill(credentials.email)
+    page.get_by_label("Password").fill(credentials.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: urlsplit(url).path != "/login", timeout=10_000)
+
+
+@pytest.fixture
+def signed_in_page(page: Page, admin_credentials: Credentials) -> Page:
+    """A fresh browser page signed in as the admin through the `/login` form."""
+    sign_in(page, admin_credentials)
+    return page
+
+
+AddMember = Callable[[str, str], Credentials]
+
+
+@pytest.fixture(scope="session")
+def add_member(portal_server: PortalServer, admin_credentials: Credentials) -> AddMember:
+    """`add_member(email, role)`: another member of the first workspace (viewer, agent,
+    marketer, admin) with a password, for role tests; returns their credentials.
+
+    There is no `smscast users add` command, so the admin adds them through the
+    server's own API (POST /api/v1/users, the same engine use case the portal uses).
+    """
+
+    def add(email: str, role: str) -> Credentials:
+        credentials = Credentials(email, f"{role} member passphrase")
+        with httpx.Client(base_url=portal_server.url, timeout=30.0) as client:
+            login = client.post(
+                "/api/v1/auth/login",
+                json={"email": admin_credentials.email, "password": admin_credentials.password},
+            )
+            if login.status_code != 200:
+                pytest.fail(f"the admin cannot sign in to the API: {login.text}")
+            added = client.post(
+                "/api/v1/users",
+                json={"email": email, "role": role, "password": credentials.password},
+                headers={"Authorization": f"Bearer {login.json()['token']}"},
+            )
+            if added.status_code != 201:
+                pytest.fail(f"cannot add {email} as {role}: {added.status_code} {added.text}")
+        return credentials
+
+    return add
+
+
+Screenshot = Callable[..., Path]
+
+
+def take_screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:
+    """Saves what the page shows as `docs/screenshots/<name>.png`, the pictures README
+    shows; taken by the browser tests so they always match the portal."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    return path
+
+
+@pytest.fixture(scope="session")
+def save_screenshot() -> Screenshot:
+    """`save_screenshot(page, name, full_page=False)` writes `docs/screenshots/<name>.png`
+    (a fixture, as test modules cannot import from a conftest)."""
+    return take_screenshot
