@@ -1,4 +1,5 @@
-"""`smscast workspace settings`: quiet hours, frequency caps, footer, links, price."""
+"""`smscast workspace settings`: quiet hours, frequency caps, footer, links, price, and
+the public sign-up form (`sign_up_*`, see `engine.web_sign_up`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from smscast.engine.workspace_settings import update_workspace
 KNOWN = (
     "quiet_hours", "quiet_hours_informational", "frequency_cap_limit", "frequency_cap_days",
     "opt_out_footer_required", "opt_out_keyword", "short_domain", "part_price",
+    "sign_up_open", "sign_up_text", "sign_up_slug", "sign_up_number", "sign_up_prompt",
 )  # fmt: skip
+#: Taken as written: a consent text or a slug is never JSON ("123" stays text).
+TEXT_KEYS = frozenset({"sign_up_text", "sign_up_slug", "sign_up_number", "sign_up_prompt"})
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -30,6 +34,8 @@ def parse_assignment(text: str) -> tuple[str, Any]:
             f'"{text}" is not KEY=VALUE with KEY one of: {", ".join(KNOWN)}',
             field="set",
         )
+    if key in TEXT_KEYS:
+        return key, raw
     try:
         return key, json.loads(raw)
     except json.JSONDecodeError:
@@ -81,6 +87,8 @@ def register(app: typer.Typer) -> None:
             "opt_out_keyword": rules.opt_out_keyword,
             "short_domain": rules.short_domain,
             "part_price": rules.part_price,
+            **{key: ref_settings.get(key) for key in KNOWN if key.startswith("sign_up_")},
+            "sign_up_open": ref_settings.get("sign_up_open", False),
         }
         if as_json:
             print_json(shown)

@@ -37,6 +37,7 @@ class Source(enum.StrEnum):
     UI = "ui"
     DOUBLE_OPT_IN = "double_opt_in"
     CLI = "cli"
+    WEB_FORM = "web_form"  # the public sign-up page, confirmed by a YES (double opt-in)
 
 
 class Status(enum.StrEnum):

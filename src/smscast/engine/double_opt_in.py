@@ -1,7 +1,9 @@
 """Double opt-in: JOIN → "Reply YES to confirm…" → YES within the deadline → opt-in.
 
 The confirmed opt-in's evidence holds both texts the person sent and the prompt
-they answered, so the consent can be shown word for word later.
+they answered, so the consent can be shown word for word later. An opt-in asked
+for on the public sign-up form (see `web_sign_up`) is confirmed the same way; its
+evidence is the form's: the text ticked, when, from which address and browser.
 """
 
 from __future__ import annotations
@@ -9,17 +11,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, select
+from sqlalchemy import Connection, delete, select, update
 
 from smscast.core.consent import Action, Source
 from smscast.engine.inbound_consent import record_text_consent
 from smscast.store.bulk import DriverValues, insert_rows
 from smscast.store.driver_sql import execute_many
-from smscast.store.inbound_models import PendingOptIn
+from smscast.store.inbound_models import PendingOptIn, WebSignUp
 from smscast.store.models import ConsentEvent, table_of
 
 pending = table_of(PendingOptIn)
 consent_events = table_of(ConsentEvent)
+web_sign_ups = table_of(WebSignUp)
 
 
 def pending_row(
@@ -33,12 +36,15 @@ def pending_row(
     prompt_text: str,
     now: datetime,
     within: timedelta,
+    web_sign_up_id: int | None = None,
 ) -> dict[str, Any]:
-    """A JOIN waiting for its YES, as `start_double_opt_ins` writes it."""
+    """A JOIN (or a sign-up on the web form) waiting for its YES, as
+    `start_double_opt_ins` writes it."""
     return {
         "workspace_id": workspace_id, "contact_id": contact_id, "number_id": number_id,
         "rule_id": rule_id, "purpose": purpose or "promotional", "join_text": join_text,
         "prompt_text": prompt_text, "created_at": now, "expires_at": now + within,
+        "web_sign_up_id": web_sign_up_id,
     }  # fmt: skip
 
 
@@ -53,14 +59,14 @@ def start_double_opt_ins(conn: Connection, rows: list[dict[str, Any]]) -> None:
     insert_rows(conn, pending, PENDING_COLUMNS, [
         (r["workspace_id"], r["contact_id"], r["number_id"], r["rule_id"], r["purpose"],
          r["join_text"], r["prompt_text"], values.moment(r["created_at"]),
-         values.moment(r["expires_at"]))
+         values.moment(r["expires_at"]), r.get("web_sign_up_id"))
         for r in latest.values()
     ])  # fmt: skip
 
 
 PENDING_COLUMNS = (
     "workspace_id", "contact_id", "number_id", "rule_id", "purpose", "join_text", "prompt_text",
-    "created_at", "expires_at",
+    "created_at", "expires_at", "web_sign_up_id",
 )  # fmt: skip
 
 
@@ -85,14 +91,31 @@ def confirm_double_opt_in(
     if _opted_out_since(conn, contact_id, row.created_at):
         conn.execute(delete(pending).where(pending.c.id == row.id))
         return None
+    source = Source.DOUBLE_OPT_IN
     evidence = (
         f'double opt-in on {number}: sent "{row.join_text}" at {row.created_at:%Y-%m-%d %H:%M:%S}Z'
         f', was asked "{row.prompt_text}", confirmed "{confirm_text}" at {now:%Y-%m-%d %H:%M:%S}Z'
     )
+    form = None
+    if row.web_sign_up_id is not None:
+        form = conn.execute(
+            select(web_sign_ups).where(web_sign_ups.c.id == row.web_sign_up_id)
+        ).first()
+    if form is not None:
+        source = Source.WEB_FORM
+        evidence = (
+            f"web form {form.page} at {form.created_at:%Y-%m-%d %H:%M:%S}Z from "
+            f'{form.client_address} (user agent "{form.user_agent}"): ticked "{form.consent_text}"'
+            f'; was asked on {number} "{row.prompt_text}", confirmed "{confirm_text}" at '
+            f"{now:%Y-%m-%d %H:%M:%S}Z"
+        )
+        conn.execute(
+            update(web_sign_ups).where(web_sign_ups.c.id == form.id).values(confirmed_at=now)
+        )
     conn.execute(delete(pending).where(pending.c.id == row.id))
     return record_text_consent(
-        conn, workspace_id, contact_id, Action.OPT_IN, row.purpose, Source.DOUBLE_OPT_IN,
-        evidence, f"sms:{number}", now,
+        conn, workspace_id, contact_id, Action.OPT_IN, row.purpose, source, evidence,
+        f"sms:{number}", now,
     )  # fmt: skip
 
 

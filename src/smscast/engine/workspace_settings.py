@@ -12,6 +12,7 @@ from smscast.core.errors import UserError
 from smscast.engine.audit import record_audit
 from smscast.engine.auth import Caller, memberships
 from smscast.engine.quiet_hours import retime_waiting
+from smscast.engine.web_sign_up import SIGN_UP_KEYS, check_sign_up_settings
 from smscast.engine.workspaces import WorkspaceRef, create_workspace, validate_workspace_fields
 from smscast.engine.workspaces import workspaces as workspace_table
 from smscast.store.db import begin_write
@@ -83,9 +84,11 @@ def update_workspace(
     """Changes name, country, time zone or settings; audited as settings changed.
 
     The settings are checked whole before anything is stored (a wrong value names
-    its key). A change of quiet hours (or of the workspace's zone, which contacts
-    without one live in) re-times the texts quiet hours hold, in the same
-    transaction: none of them keeps a time the new hours no longer call for.
+    its key); the public sign-up form's (`sign_up_*`, see `web_sign_up`) inside the
+    transaction, since its address must be unique among workspaces. A change of quiet
+    hours (or of the workspace's zone, which contacts without one live in) re-times the
+    texts quiet hours hold, in the same transaction: none of them keeps a time the new
+    hours no longer call for.
     """
     country, zone = validate_workspace_fields(
         changes.get("country") or workspace.country, changes.get("timezone") or workspace.timezone
@@ -103,6 +106,10 @@ def update_workspace(
         retime = retime or bool(TIMING_SETTINGS & changes["settings"].keys())
     with engine.begin() as conn:
         begin_write(conn)  # it reads, then writes: beside a running server on SQLite
+        if "settings" in values and SIGN_UP_KEYS & changes["settings"].keys():
+            named = WorkspaceRef(workspace.id, values.get("name", workspace.name), country, zone,
+                                 values["settings"])  # fmt: skip
+            values["settings"] = check_sign_up_settings(conn, named, values["settings"])
         if "name" in values and values["name"] != workspace.name:
             taken = conn.execute(
                 select(workspace_table.c.id).where(workspace_table.c.name == values["name"])

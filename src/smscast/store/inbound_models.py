@@ -70,6 +70,38 @@ class PendingOptIn(Base):
     prompt_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime]
+    # Set when the opt-in was asked for on the public sign-up form: its evidence.
+    web_sign_up_id: Mapped[int | None] = mapped_column(
+        ForeignKey("web_sign_ups.id", ondelete="SET NULL")
+    )
+
+
+class WebSignUp(Base):
+    """One use of a workspace's public sign-up form (`/join/<slug>`) that reached a phone.
+
+    It is the form's evidence until the person's YES turns it into a consent event
+    (the exact text agreed to, when, from which address and browser), and what the
+    form's throttle counts: attempts per phone and per client address in the last hour.
+    """
+
+    __tablename__ = "web_sign_ups"
+    __table_args__ = (
+        Index("ix_web_sign_ups_phone", "phone", "created_at"),
+        Index("ix_web_sign_ups_address", "client_address", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    number_id: Mapped[int | None] = mapped_column(ForeignKey("numbers.id", ondelete="SET NULL"))
+    page: Mapped[str] = mapped_column(String(100))  # "/join/<slug>" as it was then
+    phone: Mapped[str] = mapped_column(String(20))
+    consent_text: Mapped[str] = mapped_column(Text)
+    client_address: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(500), default="")
+    outcome: Mapped[str] = mapped_column(String(20))  # sent, already_subscribed
+    created_at: Mapped[datetime]
+    confirmed_at: Mapped[datetime | None]
 
 
 class Ticket(Base):
