@@ -157,8 +157,11 @@ def fill(engine: Engine, workspace: WorkspaceRef, n: int, rng: random.Random) ->
                    for name in FIELDS))
                 for hour, deltas in counters.items()
             ])  # fmt: skip
-        conn.execute(update(campaigns).values(status="completed", launched_at=NOW,
-                                              finished_at=NOW, sending_finished_at=NOW))
+        conn.execute(
+            update(campaigns).values(
+                status="completed", launched_at=NOW, finished_at=NOW, sending_finished_at=NOW
+            )
+        )
     return campaign_ids
 
 
@@ -226,8 +229,10 @@ def main() -> None:
         assert written == args.n, written
         views = pages(engine, shop)
         sample = views["dashboard"]()
-        print(f"dashboard: sent {sample['sent']}, delivered {sample['delivered']}, "
-              f"failed {sample['failed']}, {len(sample['traffic']['points'])} daily points")
+        print(
+            f"dashboard: sent {sample['sent']}, delivered {sample['delivered']}, "
+            f"failed {sample['failed']}, {len(sample['traffic']['points'])} daily points"
+        )
         results = {name: timings(call, args.repeat) for name, call in views.items()}
         engine.dispose()
     for name, spent in results.items():

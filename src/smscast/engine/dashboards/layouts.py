@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from smscast.core.dashboard_tiles import Layout, default_layout, layout_to_json, validate_layout
 from smscast.core.errors import UserError
+from smscast.store.db import begin_write
 from smscast.store.models import Dashboard, table_of
 
 dashboards = table_of(Dashboard)
@@ -153,6 +154,7 @@ def create_dashboard(
     cleaned = _clean_name(name)
     tiles = default_layout() if layout is None else validate_layout(layout)
     with engine.begin() as conn:
+        begin_write(conn)
         return _insert(conn, workspace_id, user_id, cleaned, tiles, now)
 
 
@@ -160,23 +162,30 @@ def ensure_default_dashboard(
     engine: Engine, workspace_id: int, user_id: int, name: str, now: datetime
 ) -> DashboardView:
     """The dashboard a visit to /dashboard opens: the user's first own one, created with
-    the default layout (under `name`, translated by the caller) when they have none."""
-    with engine.begin() as conn:
-        row = conn.execute(
-            select(dashboards)
-            .where(dashboards.c.workspace_id == workspace_id, dashboards.c.owner_id == user_id)
-            .order_by(dashboards.c.id)
-            .limit(1)
-        ).first()
-        if row is None:
-            new_id = _insert(conn, workspace_id, user_id, _clean_name(name), default_layout(), now)
-            row = _load(conn, workspace_id, user_id, new_id)
+    the default layout (under `name`, translated by the caller) when they have none.
+
+    Every page view calls this, so it only reads unless a dashboard must be created:
+    a view never waits for the write lock behind the dispatcher.
+    """
+    mine = (dashboards.c.workspace_id == workspace_id) & (dashboards.c.owner_id == user_id)
+    first_own = select(dashboards).where(mine).order_by(dashboards.c.id).limit(1)
+    with engine.connect() as conn:
+        row = conn.execute(first_own).first()
+    if row is None:
+        with engine.begin() as conn:
+            begin_write(conn)
+            row = conn.execute(first_own).first()  # again, under the lock: another tab
+            if row is None:
+                new_id = _insert(conn, workspace_id, user_id, _clean_name(name),
+                                 default_layout(), now)  # fmt: skip
+                row = _load(conn, workspace_id, user_id, new_id)
     return _view(row, user_id)
 
 
 def _change(engine: Engine, workspace_id: int, user_id: int, dashboard_id: int,
             now: datetime, **values: Any) -> DashboardView:  # fmt: skip
     with engine.begin() as conn:
+        begin_write(conn)
         row = _owned(conn, workspace_id, user_id, dashboard_id)
         if "name" in values:
             _refuse_taken(conn, workspace_id, user_id, values["name"], other_than=row.id)
@@ -217,6 +226,7 @@ def set_shared(engine: Engine, workspace_id: int, user_id: int, dashboard_id: in
 def delete_dashboard(engine: Engine, workspace_id: int, user_id: int, dashboard_id: int) -> None:
     """Deletes the user's dashboard; others who had it open as shared lose it too."""
     with engine.begin() as conn:
+        begin_write(conn)
         row = _owned(conn, workspace_id, user_id, dashboard_id)
         conn.execute(delete(dashboards).where(dashboards.c.id == row.id))
 
@@ -227,5 +237,6 @@ def copy_dashboard(engine: Engine, workspace_id: int, user_id: int, dashboard_id
     one they want to change). Returns the copy's id."""
     cleaned = _clean_name(name)
     with engine.begin() as conn:
+        begin_write(conn)
         source = _load(conn, workspace_id, user_id, dashboard_id)
         return _insert(conn, workspace_id, user_id, cleaned, validate_layout(source.layout), now)

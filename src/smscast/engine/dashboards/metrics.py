@@ -18,8 +18,9 @@ What this covers and what it does not, said plainly so the page can say it too:
   replies, inbound texts that reply to no campaign). They have no counters today;
   counting them here would mean scanning the outbox on every page view.
 
-A time range is read in whole hours: the bucket of `since` counts, the bucket `until`
-starts does not.
+A time range is read in whole hours, the counters' grain: every hour bucket that starts
+before `until` and does not end before `since` counts (so `until` = 10:30 includes the
+10:00 bucket, `until` = 10:00 does not).
 """
 
 from __future__ import annotations
