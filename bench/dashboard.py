@@ -3,8 +3,9 @@
 The workspace gets two connectors and four numbers through the real use cases, and 20
 campaigns created by `create_campaign` (five per number), run one after another over
 the last 30 days. Their N messages (delivered, undelivered, refused, expired, a few
-still awaiting a report) and the hourly counters that sending them would have left
-in `campaign_stats` are then written in bulk from the same generated outcomes, so
+still awaiting a report) and the hourly counters that sending them, and the clicks,
+replies, opt-outs and redemptions of the next two days, would have left in
+`campaign_stats` are then written in bulk from the same generated outcomes, so
 the counters and the outbox agree. The real launch and dispatch path would take
 minutes of CPU for a million texts (see launch and outbound_e2e) and what it writes
 is already measured there; this script measures what a page view reads.
@@ -60,6 +61,10 @@ CAMPAIGNS = 20
 PRICE = 0.04
 # (status, share): what became of the texts; the rest of each campaign is delivered.
 OUTCOMES = (("undelivered", 0.03), ("failed", 0.02), ("expired", 0.01), ("sent", 0.005))
+REACTIONS = (("unique_clicks", 0.05), ("replies", 0.02), ("opt_outs", 0.004),
+             ("redemptions", 0.01))  # fmt: skip
+"""(counter, share of delivered texts): what recipients do after a text arrives."""
+HOUR = timedelta(hours=1)
 MESSAGE_COLUMNS = (
     "workspace_id", "direction", "kind", "purpose", "phone", "number_id", "campaign_id", "run",
     "body", "encoding", "parts", "parts_done", "cost", "status", "send_after", "attempts",
@@ -133,12 +138,13 @@ def fill(engine: Engine, workspace: WorkspaceRef, n: int, rng: random.Random) ->
                     hour["parts"] += 1
                     hour["cost"] += PRICE
                     hour[status] += 1 if status != "sent" else 0
-                if status == "delivered":
-                    for counter, share in (("unique_clicks", 0.05), ("replies", 0.02),
-                                           ("opt_outs", 0.004), ("redemptions", 0.01)):  # fmt: skip
+                if status == "delivered":  # people answer over the next two days
+                    for counter, share in REACTIONS:
                         if rng.random() < share:
-                            hour[counter] += 1
-                            hour["clicks"] += 1 if counter == "unique_clicks" else 0
+                            later = min(at + timedelta(hours=rng.randrange(48)), NOW - HOUR)
+                            bucket = counters[later.replace(minute=0, second=0, microsecond=0)]
+                            bucket[counter] += 1
+                            bucket["clicks"] += 1 if counter == "unique_clicks" else 0
                 moment = values.moment(at)
                 rows.append((
                     workspace.id, "out", "campaign", purpose, f"+48{600_000_000 + i}", number_id,
