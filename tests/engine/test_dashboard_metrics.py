@@ -4,14 +4,14 @@ reported on by carriers, replied to, clicked and redeemed, all through the use c
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
 from campaign_data import add_contact, add_pool
 from outbound_helpers import add_sim_connector
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, event, select, update
 
 from smscast.channels.base import (
     DeliveryReport,
@@ -21,7 +21,7 @@ from smscast.channels.base import (
     SubmitResult,
 )
 from smscast.config import Settings
-from smscast.core.dashboard_tiles import Tile
+from smscast.core.dashboard_tiles import CATALOGUE, Tile
 from smscast.core.errors import UserError
 from smscast.engine.campaigns import CampaignDraft, create_campaign
 from smscast.engine.coupons import redeem_coupon
@@ -35,10 +35,11 @@ from smscast.engine.reports import apply_reports
 from smscast.engine.tally import Tally
 from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.messaging_models import Message, Number
-from smscast.store.models import table_of
+from smscast.store.models import Workspace, table_of
 
 messages = table_of(Message)
 numbers = table_of(Number)
+workspaces = table_of(Workspace)
 BROWSER = "Mozilla/5.0 (Linux; Android 14) Mobile Safari/537.36"
 
 
@@ -86,6 +87,15 @@ def report(engine: Engine, connector_id: int, sent: dict[str, int], states: dict
                       now, timedelta(hours=72))  # fmt: skip
 
 
+def priced(engine: Engine, workspace: WorkspaceRef, part_price: float) -> WorkspaceRef:
+    """The workspace with a price per part, as `smscast workspace settings` sets it."""
+    settings = {**workspace.settings, "part_price": part_price}
+    with engine.begin() as conn:
+        conn.execute(update(workspaces).where(workspaces.c.id == workspace.id)
+                     .values(settings=settings))  # fmt: skip
+    return replace(workspace, settings=settings)
+
+
 def number_of(engine: Engine, connector_id: int) -> tuple[int, str]:
     with engine.connect() as conn:
         row = conn.execute(
@@ -96,6 +106,7 @@ def number_of(engine: Engine, connector_id: int) -> tuple[int, str]:
 
 @pytest.fixture
 def shop(engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime) -> Shop:
+    workspace = priced(engine, workspace, 0.05)
     red = add_sim_connector(engine, workspace, 2775, now, name="red").id
     blue = add_sim_connector(engine, workspace, 2776, now, name="blue").id
     (red_number, red_text), (blue_number, blue_text) = (
@@ -142,10 +153,18 @@ def test_every_kpi_counts_what_happened_with_its_numerator_and_denominator(
     assert (got["sent"], got["delivered"], got["failed"]) == (4, 3, 2)
     assert got["delivery_rate"] == {"value": 0.75, "numerator": 3, "denominator": 4}
     assert (got["clicks"], got["replies"], got["redemptions"], got["opt_outs"]) == (1, 1, 1, 0)
+    assert got["cost"] == pytest.approx(4 * 0.05)  # four one-part texts handed to carriers
     assert got["click_rate"] == {"value": 0.3333, "numerator": 1, "denominator": 3}
     assert got["reply_rate"]["numerator"] == 1 and got["reply_rate"]["denominator"] == 3
     assert [(s["stage"], s["count"]) for s in got["funnel"]] == [
         ("sent", 4), ("delivered", 3), ("clicked", 1), ("replied", 1), ("redeemed", 1)]  # fmt: skip
+
+
+def test_every_tile_of_the_catalogue_finds_its_figure(
+    engine: Engine, workspace: WorkspaceRef, shop: Shop, now: datetime
+) -> None:
+    got = dashboard_metrics(engine, workspace.id, now, now + timedelta(days=1))
+    assert [kind.name for kind in CATALOGUE if kind.metric not in got] == []
 
 
 def test_traffic_is_charted_by_hour_with_every_hour_of_the_range(
