@@ -115,7 +115,9 @@ def fill(engine: Engine, workspace: WorkspaceRef, n: int, rng: random.Random) ->
     with engine.connect() as conn:
         route = {row.id: (row.number_id, row.purpose) for row in conn.execute(
             select(campaigns.c.id, campaigns.c.number_id, campaigns.c.purpose))}  # fmt: skip
-        connector_of = dict(conn.exec_driver_sql("SELECT id, connector_id FROM numbers").all())
+        connector_of: dict[int, int | None] = {
+            row[0]: row[1] for row in conn.exec_driver_sql("SELECT id, connector_id FROM numbers")
+        }
     with engine.begin() as conn:
         values = DriverValues(conn)
         for c, campaign_id in enumerate(campaign_ids):
