@@ -133,8 +133,9 @@ def page_for(permission: Permission) -> Callable[[Request], Page]:
             raise SignInRequired()
         if not viewer.can(permission):
             raise PageRefused(permission)
-        return Page(request, site_engine(request), site_settings(request), viewer,
-                    site_now(request))  # fmt: skip
+        return Page(
+            request, site_engine(request), site_settings(request), viewer, site_now(request)
+        )
 
     return dependency
 

@@ -31,8 +31,12 @@ TITLES = {
 
 def error_page(request: Request, status: int, reason: str) -> Response:
     """The error page for `status`; `reason` is an English msgid, translated when shown."""
-    return render(request, "error.html", {"status": status, "title": TITLES.get(status, reason),
-                                          "reason": reason}, status_code=status)  # fmt: skip
+    return render(
+        request,
+        "error.html",
+        {"status": status, "title": TITLES.get(status, reason), "reason": reason},
+        status_code=status,
+    )
 
 
 def csrf_refusal(request: Request) -> Response:
@@ -53,8 +57,6 @@ def safe_next(target: str | None, default: str = "/dashboard") -> str:
         return default
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or any(ord(c) < 32 for c in target):
-        return default
-    if parts.path in ("/login", "/logout"):
         return default
     return target
 
@@ -89,9 +91,10 @@ def install_page_errors(app: FastAPI) -> None:
             return await api_http(request, error)
         if error.status_code == 404 and await _signed_out_page_view(request):
             return sign_in_redirect(request)  # which pages exist is for members to see
-        reason = {404: N_("There is no page at this address."),
-                  405: N_("This page does not answer that kind of request.")}.get(
-            error.status_code, N_("The request was refused."))  # fmt: skip
+        reason = {
+            404: N_("There is no page at this address."),
+            405: N_("This page does not answer that kind of request."),
+        }.get(error.status_code, N_("The request was refused."))
         return await run_in_threadpool(error_page, request, error.status_code, reason)
 
     async def on_sign_in(request: Request, error: Exception) -> Response:

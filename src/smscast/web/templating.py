@@ -152,8 +152,9 @@ def render(
     language = request_language(request)
     viewer = viewer_of(request)
     page = templating.environments[language].get_template(template)
-    html = page.render({**_layout_context(request, templating, language, viewer),
-                        **(context or {})})  # fmt: skip
+    html = page.render(
+        {**_layout_context(request, templating, language, viewer), **(context or {})}
+    )
     response = HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
     nonce = getattr(request.state, "csrf_nonce", None)
     if nonce is not None:

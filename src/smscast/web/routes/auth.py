@@ -97,8 +97,9 @@ def login(
             errors.append(FieldError("email", message))
         else:
             response = RedirectResponse(safe_next(next), status_code=303)
-            set_portal_cookie(request, response, SESSION_COOKIE, done.token,
-                              max_age=int(lifetime.total_seconds()))  # fmt: skip
+            set_portal_cookie(
+                request, response, SESSION_COOKIE, done.token, max_age=int(lifetime.total_seconds())
+            )
             return response
     return render(
         request,
@@ -167,11 +168,18 @@ def choose_workspace(request: Request, workspace_id: str = Form("")) -> Response
     try:
         if not workspace_id.isdigit():
             raise UserError.of("unknown_workspace", "no such workspace", field="workspace_id")
-        new_token = switch_workspace(site_engine(request), viewer.caller, token, int(workspace_id),
-                                     lifetime=lifetime, now=site_now(request))  # fmt: skip
+        new_token = switch_workspace(
+            site_engine(request),
+            viewer.caller,
+            token,
+            int(workspace_id),
+            lifetime=lifetime,
+            now=site_now(request),
+        )
     except UserError:
         return error_page(request, 404, i18n.N_("You are not a member of that workspace."))
     response = RedirectResponse("/dashboard", status_code=303)
-    set_portal_cookie(request, response, SESSION_COOKIE, new_token,
-                      max_age=int(lifetime.total_seconds()))  # fmt: skip
+    set_portal_cookie(
+        request, response, SESSION_COOKIE, new_token, max_age=int(lifetime.total_seconds())
+    )
     return response
