@@ -13,6 +13,7 @@ from smscast.core.dashboard_tiles import (
     Tile,
     default_layout,
     layout_to_json,
+    stored_layout,
     validate_layout,
 )
 from smscast.core.errors import UserError
@@ -103,3 +104,15 @@ def test_any_broken_tile_is_named_by_its_position(raw: list[dict[str, str]],
     got_field, message = refusal(broken)
     assert got_field == f"layout[{index}].{field}"
     assert message.startswith(f"tile {index + 1}: ")
+
+
+def test_a_stored_layout_with_a_retired_tile_still_opens_without_it() -> None:
+    stored = [
+        {"kind": "kpi-sent", "size": "s"},
+        {"kind": "kpi-retired", "size": "s"},
+        {"kind": "chart-funnel", "size": "xl"},
+        {"kind": "kpi-cost", "size": "m"},
+    ]
+    assert stored_layout(stored) == (Tile("kpi-sent", "s"), Tile("kpi-cost", "m"))
+    assert stored_layout("not a layout") == ()
+    assert stored_layout(layout_to_json(default_layout())) == default_layout()

@@ -141,3 +141,24 @@ def validate_layout(raw: object) -> Layout:
         )
     seen: set[str] = set()
     return tuple(_tile(index, item, seen) for index, item in enumerate(raw))
+
+
+def stored_layout(raw: object) -> Layout:
+    """A layout read back from the database, keeping every tile that is still valid.
+
+    Stored layouts were checked on the way in; one written before a tile kind was
+    retired or a size withdrawn must still open (without that tile), not lock its owner
+    out of the dashboard, so here nothing is refused.
+    """
+    try:
+        return validate_layout(raw)
+    except UserError:
+        pass
+    kept: list[Tile] = []
+    seen: set[str] = set()
+    for item in raw if isinstance(raw, list) else []:
+        try:
+            kept.append(_tile(len(kept), item, seen))
+        except UserError:
+            continue
+    return tuple(kept[:MAX_TILES])

@@ -16,7 +16,13 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from smscast.core.dashboard_tiles import Layout, default_layout, layout_to_json, validate_layout
+from smscast.core.dashboard_tiles import (
+    Layout,
+    default_layout,
+    layout_to_json,
+    stored_layout,
+    validate_layout,
+)
 from smscast.core.errors import UserError
 from smscast.store.db import begin_write
 from smscast.store.models import Dashboard, table_of
@@ -40,11 +46,9 @@ class DashboardView:
 
 
 def _view(row: Any, user_id: int) -> DashboardView:
-    # Stored layouts were validated on the way in; reading them through the same rules
-    # means a layout written by an older version with a tile since retired fails loudly.
     return DashboardView(
         id=row.id, name=row.name, owner_id=row.owner_id, shared=bool(row.shared),
-        mine=row.owner_id == user_id, layout=validate_layout(row.layout),
+        mine=row.owner_id == user_id, layout=stored_layout(row.layout),
         created_at=row.created_at, updated_at=row.updated_at,
     )  # fmt: skip
 
@@ -239,4 +243,4 @@ def copy_dashboard(engine: Engine, workspace_id: int, user_id: int, dashboard_id
     with engine.begin() as conn:
         begin_write(conn)
         source = _load(conn, workspace_id, user_id, dashboard_id)
-        return _insert(conn, workspace_id, user_id, cleaned, validate_layout(source.layout), now)
+        return _insert(conn, workspace_id, user_id, cleaned, stored_layout(source.layout), now)
