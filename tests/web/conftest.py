@@ -15,14 +15,14 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from playwright.sync_api import Page
+from playwright.sync_api import BrowserContext, Page, Route
 
 CHROMIUM = Path("/usr/bin/chromium")
 REPO = Path(__file__).resolve().parents[2]
@@ -198,6 +198,48 @@ def signed_in_page(page: Page, admin_credentials: Credentials) -> Page:
     """A fresh browser page signed in as the admin through the `/login` form."""
     sign_in(page, admin_credentials)
     return page
+
+
+@dataclass
+class Requests:
+    """Every address the browser asked for, and those that would have left the machine
+    (which were refused instead of sent)."""
+
+    seen: list[str] = field(default_factory=list)
+    off_machine: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def unplugged(context: BrowserContext, portal_url: str) -> Iterator[Requests]:
+    """The browser context as if the network cable were pulled: requests to the portal's
+    own origin go through, any other is recorded and aborted. A test asserts
+    `unplugged.off_machine == []` after the page has loaded."""
+    origin = urlsplit(portal_url).netloc
+    requests = Requests()
+
+    def route(route: Route) -> None:
+        url = route.request.url
+        requests.seen.append(url)
+        parts = urlsplit(url)
+        if parts.scheme in ("data", "blob") or parts.netloc == origin:
+            route.continue_()
+        else:
+            requests.off_machine.append(url)
+            route.abort("internetdisconnected")
+
+    context.route("**/*", route)
+    yield requests
+    context.unroute("**/*")
+
+
+SignIn = Callable[[Page, Credentials], None]
+
+
+@pytest.fixture(scope="session")
+def sign_in_as() -> SignIn:
+    """`sign_in_as(page, credentials)`: signs a page in through the `/login` form (for a
+    member other than the admin; `signed_in_page` is the admin's)."""
+    return sign_in
 
 
 AddMember = Callable[[str, str], Credentials]
