@@ -79,6 +79,7 @@ def test_a_signed_in_users_choice_is_kept_across_sessions(
     assert '<html lang="pl">' in page.text
     assert "Nie znaleziono strony" in page.text
     assert "Wyloguj się" in page.text
+    assert "Shop, rola: właściciel" in page.text  # the role in the user menu, in Polish too
 
 
 def test_the_workspace_default_when_nobody_chose(

@@ -29,6 +29,14 @@ from smscast.web.csrf import CSRF_COOKIE, CSRF_FIELD, binding_of, new_nonce, tok
 from smscast.web.nav import NavItem
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
+# How a role is named on a page (msgids; `_(role_name(role))` in a template).
+ROLE_NAMES: Mapping[str, str] = {
+    "owner": i18n.N_("owner"),
+    "admin": i18n.N_("administrator"),
+    "marketer": i18n.N_("marketer"),
+    "agent": i18n.N_("agent"),
+    "viewer": i18n.N_("viewer"),
+}
 YEAR_SECONDS = 365 * 24 * 3600
 
 
@@ -155,7 +163,12 @@ def render(
     html = page.render(
         {**_layout_context(request, templating, language, viewer), **(context or {})}
     )
-    response = HTMLResponse(html, status_code=status_code, headers=dict(headers or {}))
+    response = HTMLResponse(
+        html,
+        status_code=status_code,
+        # Pages are personal and in the reader's language: no shared or back-button copies.
+        headers={"Cache-Control": "no-store", "Vary": "Cookie, Accept-Language", **(headers or {})},
+    )
     nonce = getattr(request.state, "csrf_nonce", None)
     if nonce is not None:
         set_portal_cookie(request, response, CSRF_COOKIE, nonce, max_age=YEAR_SECONDS)
@@ -172,6 +185,7 @@ def _layout_context(
         return viewer is not None and viewer.can(permission)
 
     return {
+        "role_name": lambda role: ROLE_NAMES.get(role, role),
         "request": request,
         "viewer": viewer,
         "workspace": workspace,
