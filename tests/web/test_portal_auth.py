@@ -13,6 +13,7 @@ from portal_site import PASSWORD, Clock, build_site, csrf_of, make_user, sign_in
 from sqlalchemy import Engine
 
 from smscast.config import Settings
+from smscast.core.errors import UserError
 from smscast.core.roles import Permission
 from smscast.engine.auth import Caller
 from smscast.engine.portal_preferences import Profile
@@ -34,6 +35,18 @@ def probe_pages() -> APIRouter:
     @router.get("/probe/launch")
     def launch(page: Page = Depends(page_for(Permission.CAMPAIGNS_WRITE))) -> PlainTextResponse:
         return PlainTextResponse("launch")
+
+    @router.get("/probe/number/{number}")
+    def number(number: int, page: Page = Depends(page_for(Permission.READ))) -> PlainTextResponse:
+        return PlainTextResponse(str(number))
+
+    @router.get("/probe/refused")
+    def refused(page: Page = Depends(page_for(Permission.READ))) -> PlainTextResponse:
+        raise UserError.of("bad_setting", "part_price must be a number ≥ 0", field="part_price")
+
+    @router.get("/probe/crash")
+    def crash(page: Page = Depends(page_for(Permission.READ))) -> PlainTextResponse:
+        raise RuntimeError("a bug")
 
     return router
 
@@ -298,3 +311,24 @@ def test_can_follows_the_permission_table(
     assert viewer.can("users.manage") is manages_people
     with pytest.raises(ValueError, match=r"campaigns\.launch"):
         viewer.can("campaigns.launch")  # a misspelt permission is a bug, not a hidden button
+
+
+def test_errors_on_pages_are_pages(settings: Settings, engine: Engine, clock: Clock,
+                                   owner: int) -> None:  # fmt: skip
+    app = build_site(settings, engine, clock)
+    app.include_router(probe_pages())
+    site = TestClient(app, raise_server_exceptions=False)
+    sign_in(site, EMAIL)
+    for path, status, words in [
+        ("/probe/number/seven", 422, "This page cannot read a value in the address or the form."),
+        ("/probe/refused", 422, "part_price must be a number ≥ 0"),
+        ("/probe/crash", 500, "Something went wrong on the server; the error is in its log."),
+    ]:
+        page = site.get(path)
+        assert page.status_code == status, path
+        assert page.headers["content-type"].startswith("text/html"), path
+        assert words in page.text, path
+        assert "frame-ancestors 'none'" in page.headers["content-security-policy"], path
+    assert site.get("/api/v1/contacts/seven").headers["content-type"] == (
+        "application/problem+json"
+    )

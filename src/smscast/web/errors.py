@@ -7,34 +7,48 @@ or 405 is the error page, a signed-out visitor is sent to sign in (and brought b
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
+from smscast.api.problems import status_of
+from smscast.core.errors import UserError
+from smscast.engine.auth import AuthError
 from smscast.web.auth import PageRefused, SignInRequired, viewer_of
-from smscast.web.guard import is_portal_path
+from smscast.web.guard import SECURITY_HEADERS, is_portal_path
 from smscast.web.i18n import N_
 from smscast.web.templating import render
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
+log = logging.getLogger(__name__)
 
 TITLES = {
     403: N_("You may not do this"),
+    500: N_("Something went wrong"),
     404: N_("Page not found"),
     405: N_("This page cannot do that"),
 }
 
 
-def error_page(request: Request, status: int, reason: str) -> Response:
-    """The error page for `status`; `reason` is an English msgid, translated when shown."""
+def error_page(request: Request, status: int, reason: str, detail: str = "") -> Response:
+    """The error page for `status`; `reason` is an English msgid, translated when shown;
+    `detail`, when given, is the engine's own (English) words about what was refused."""
     return render(
         request,
         "error.html",
-        {"status": status, "title": TITLES.get(status, reason), "reason": reason},
+        {
+            "status": status,
+            "title": TITLES.get(status, reason),
+            "reason": reason,
+            "detail": detail,
+        },
         status_code=status,
     )
 
@@ -81,14 +95,28 @@ async def _signed_out_page_view(request: Request) -> bool:
     return await run_in_threadpool(viewer_of, request) is None
 
 
+def _for_portal_paths(api: Handler, page: Handler) -> Handler:
+    """`page` answers on portal paths, the API's own `api` handler everywhere else."""
+
+    async def handle(request: Request, error: Exception) -> Response:
+        if is_portal_path(request.url.path):
+            return await page(request, error)
+        return await api(request, error)
+
+    return handle
+
+
 def install_page_errors(app: FastAPI) -> None:
-    """Answers portal-path errors with pages; API paths keep the API's handlers."""
-    api_http: Handler = app.exception_handlers[StarletteHTTPException]  # type: ignore[assignment]
+    """Answers portal-path errors with pages; API paths keep the API's handlers.
+
+    A page is expected to catch the engine's refusals (`UserError`) and show them on its
+    form; one that escapes still gets a page (with the engine's English detail) rather
+    than the API's JSON.
+    """
+    handlers: dict[Any, Handler] = app.exception_handlers  # type: ignore[assignment]
 
     async def on_http(request: Request, error: Exception) -> Response:
         assert isinstance(error, StarletteHTTPException)
-        if not is_portal_path(request.url.path):
-            return await api_http(request, error)
         if error.status_code == 404 and await _signed_out_page_view(request):
             return sign_in_redirect(request)  # which pages exist is for members to see
         reason = {
@@ -96,6 +124,30 @@ def install_page_errors(app: FastAPI) -> None:
             405: N_("This page does not answer that kind of request."),
         }.get(error.status_code, N_("The request was refused."))
         return await run_in_threadpool(error_page, request, error.status_code, reason)
+
+    async def on_invalid(request: Request, error: Exception) -> Response:
+        reason = N_("This page cannot read a value in the address or the form.")
+        return await run_in_threadpool(error_page, request, 422, reason)
+
+    async def on_user_error(request: Request, error: Exception) -> Response:
+        assert isinstance(error, UserError)
+        status = 401 if isinstance(error, AuthError) else status_of(error.problem)
+        if status == 401:
+            return sign_in_redirect(request)
+        reason = N_("This could not be done.")
+        return await run_in_threadpool(error_page, request, status, reason, error.problem.message)
+
+    async def on_crash(request: Request, error: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        try:
+            reason = N_("Something went wrong on the server; the error is in its log.")
+            page = await run_in_threadpool(error_page, request, 500, reason)
+            # Answered outside the middleware (by Starlette's last resort): add the headers.
+            page.headers.update({k.decode(): v.decode() for k, v in SECURITY_HEADERS})
+            return page
+        except Exception:  # the error page itself failed (database down): plain words
+            log.exception("the error page failed too")
+            return PlainTextResponse("500: the server failed; the error is in its log", 500)
 
     async def on_sign_in(request: Request, error: Exception) -> Response:
         return sign_in_redirect(request)
@@ -105,6 +157,12 @@ def install_page_errors(app: FastAPI) -> None:
             error_page, request, 403, N_("Your role in this workspace does not allow this page.")
         )
 
-    app.add_exception_handler(StarletteHTTPException, on_http)
+    for kind, page in (
+        (StarletteHTTPException, on_http),
+        (RequestValidationError, on_invalid),
+        (UserError, on_user_error),
+        (Exception, on_crash),
+    ):
+        app.add_exception_handler(kind, _for_portal_paths(handlers[kind], page))
     app.add_exception_handler(SignInRequired, on_sign_in)
     app.add_exception_handler(PageRefused, on_refused)
