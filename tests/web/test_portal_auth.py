@@ -332,3 +332,18 @@ def test_errors_on_pages_are_pages(settings: Settings, engine: Engine, clock: Cl
     assert site.get("/api/v1/contacts/seven").headers["content-type"] == (
         "application/problem+json"
     )
+
+
+def test_an_upload_form_carries_its_token_too(site: TestClient, owner: int) -> None:
+    sign_in(site, EMAIL)
+    token = csrf_of(site.get("/nowhere").text)
+    upload = {"file": ("contacts.csv", b"phone\n+48600100200\n", "text/csv")}
+    refused = site.post("/language", data={"language": "pl"}, files=upload)
+    assert refused.status_code == 403
+    answer = site.post(
+        "/language",
+        data={"language": "pl", "next": "/probe", "csrf_token": token},
+        files=upload,
+        follow_redirects=False,
+    )
+    assert (answer.status_code, answer.headers["location"]) == (303, "/probe")
