@@ -69,7 +69,7 @@ class PortalGuard:
         body = await _read_body(receive)
         request = Request(scope)
         token = request.headers.get(CSRF_HEADER) or await _form_token(scope, body)
-        key = request.app.state.settings.resolved_secret_key()
+        key: bytes = request.app.state.portal_key
         if not token_is_valid(key, token, request.cookies):
             response = await to_thread.run_sync(self.refuse, Request(scope, _ended))
             await response(scope, _ended, send_guarded)

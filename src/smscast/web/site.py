@@ -45,6 +45,7 @@ def create_site(
     app = create_app(settings, engine)
     app.state.templating = build_templating(NAV)
     app.state.portal_clock = clock
+    app.state.portal_key = settings.resolved_secret_key()  # read once: CSRF tokens use it
     # Innermost of the user middleware: inside the API's body-size limit, before routing.
     app.user_middleware.append(Middleware(PortalGuard, refuse=csrf_refusal))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -24,7 +24,7 @@ from jinja2.runtime import Context
 
 from smscast.core.roles import Permission
 from smscast.web import i18n
-from smscast.web.auth import Viewer, site_settings, viewer_of
+from smscast.web.auth import Viewer, viewer_of
 from smscast.web.csrf import CSRF_COOKIE, CSRF_FIELD, binding_of, new_nonce, token_for
 from smscast.web.nav import NavItem
 
@@ -140,7 +140,8 @@ def csrf_token(request: Request) -> str:
     binding = binding_of(request.cookies) or getattr(request.state, "csrf_nonce", None)
     if binding is None:
         binding = request.state.csrf_nonce = new_nonce()
-    return token_for(site_settings(request).resolved_secret_key(), binding)
+    key: bytes = request.app.state.portal_key
+    return token_for(key, binding)
 
 
 def render(
