@@ -20,8 +20,9 @@ from sqlalchemy import Engine
 
 from smscast.api.deps import SESSION_COOKIE
 from smscast.config import Settings
+from smscast.core.errors import UserError
 from smscast.core.roles import Permission, allows
-from smscast.engine.auth import AuthError, Caller, resolve_session
+from smscast.engine.auth import Caller, resolve_session
 from smscast.engine.portal_preferences import (
     Profile,
     WorkspaceChoice,
@@ -110,7 +111,7 @@ def viewer_of(request: Request) -> Viewer | None:
         engine = site_engine(request)
         try:
             caller = resolve_session(engine, token, site_now(request))
-        except AuthError:
+        except UserError:  # AuthError, or a workspace that no longer exists: signed out
             caller = None
         if caller is not None:
             viewer = Viewer(
