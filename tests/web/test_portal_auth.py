@@ -347,3 +347,9 @@ def test_an_upload_form_carries_its_token_too(site: TestClient, owner: int) -> N
         follow_redirects=False,
     )
     assert (answer.status_code, answer.headers["location"]) == (303, "/probe")
+
+
+def test_an_htmx_request_after_the_session_ended_loads_the_sign_in_page(site: TestClient) -> None:
+    answer = site.get("/probe?range=7d", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert answer.status_code == 204  # nothing swapped into the page: htmx goes to sign in
+    assert answer.headers["hx-redirect"] == "/login?next=/probe%3Frange%3D7d"
