@@ -19,8 +19,8 @@ from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
 
 from smscast.config import Settings
-from smscast.engine.auth import memberships, users
-from smscast.engine.workspaces import WorkspaceRef, create_workspace
+from smscast.engine.accounts.auth import memberships, users
+from smscast.engine.accounts.workspaces import WorkspaceRef, create_workspace
 from smscast.store.db import create_db_engine
 from smscast.store.migrate import upgrade_database
 from smscast.store.schema import metadata
