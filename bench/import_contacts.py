@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from smscast.config import Settings
-from smscast.engine.contacts_import import ImportRequest, import_contacts
-from smscast.engine.workspaces import create_workspace
+from smscast.engine.accounts.workspaces import create_workspace
+from smscast.engine.contacts.importing import ImportRequest, import_contacts
 from smscast.store.db import create_db_engine
 from smscast.store.migrate import upgrade_database
 

@@ -33,16 +33,16 @@ from smscast.channels.base import DeliveryReport, InboundMessage
 from smscast.channels.smpp.client import SmppClient
 from smscast.channels.smpp.settings import BindMode, SmppSettings
 from smscast.config import Settings
+from smscast.engine.accounts.workspaces import create_workspace
 from smscast.engine.collector import tune_for_service
-from smscast.engine.connectors import add_connector
 from smscast.engine.db_thread import DbThread
-from smscast.engine.dispatcher import Dispatcher, DispatchLimits
 from smscast.engine.events import acknowledge
-from smscast.engine.inbound import handle_inbound_batch
-from smscast.engine.keyword_rules import add_keyword_rule
-from smscast.engine.numbers import add_number
-from smscast.engine.outbox import RetryPolicy
-from smscast.engine.workspaces import create_workspace
+from smscast.engine.inbound.keyword_rules import add_keyword_rule
+from smscast.engine.inbound.numbers import add_number
+from smscast.engine.inbound.receive import handle_inbound_batch
+from smscast.engine.sending.connectors import add_connector
+from smscast.engine.sending.dispatcher import Dispatcher, DispatchLimits
+from smscast.engine.sending.outbox import RetryPolicy
 from smscast.store.db import create_db_engine
 from smscast.store.messaging_models import Connector, Message
 from smscast.store.migrate import upgrade_database
@@ -86,8 +86,8 @@ from smscast.channels.smpp.client import SmppClient
 from smscast.channels.smpp.settings import BindMode, SmppSettings
 from smscast.engine.collector import tune_for_service
 from smscast.engine.db_thread import DbThread
-from smscast.engine.dispatcher import Dispatcher, DispatchLimits
-from smscast.engine.outbox import RetryPolicy
+from smscast.engine.sending.dispatcher import Dispatcher, DispatchLimits
+from smscast.engine.sending.outbox import RetryPolicy
 from smscast.store.db import create_db_engine
 
 async def main():

@@ -22,11 +22,11 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from smscast.config import Settings
-from smscast.engine.campaigns import CampaignDraft, create_campaign
-from smscast.engine.connectors import ensure_simulator_connector
-from smscast.engine.coupons import pool_id
-from smscast.engine.launch import launch_campaign
-from smscast.engine.workspaces import create_workspace
+from smscast.engine.accounts.workspaces import create_workspace
+from smscast.engine.campaigns.coupons import pool_id
+from smscast.engine.campaigns.launch import launch_campaign
+from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign
+from smscast.engine.sending.connectors import ensure_simulator_connector
 from smscast.store.bulk import DriverValues, insert_rows
 from smscast.store.campaign_models import Coupon
 from smscast.store.db import create_db_engine

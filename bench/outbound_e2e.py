@@ -26,9 +26,9 @@ from pathlib import Path
 from sqlalchemy import text, update
 
 from smscast.config import Settings
-from smscast.engine.connectors import add_connector
+from smscast.engine.accounts.workspaces import create_workspace
 from smscast.engine.runtime import Runtime
-from smscast.engine.workspaces import create_workspace
+from smscast.engine.sending.connectors import add_connector
 from smscast.store.bulk import DriverValues, insert_rows
 from smscast.store.db import create_db_engine
 from smscast.store.messaging_models import Message

@@ -19,8 +19,8 @@ from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
 
 from smscast.config import Settings
-from smscast.engine.auth import memberships, users
-from smscast.engine.workspaces import WorkspaceRef, create_workspace
+from smscast.engine.accounts.auth import memberships, users
+from smscast.engine.accounts.workspaces import WorkspaceRef, create_workspace
 from smscast.store.db import create_db_engine
 from smscast.store.migrate import upgrade_database
 from smscast.store.schema import metadata
@@ -33,7 +33,10 @@ NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked `sqlite_only` keep only their SQLite case (deselected, not skipped)."""
+    """Tests marked `sqlite_only` keep only their SQLite case (deselected, not skipped);
+    browser tests run last, whatever the order the files were given in: the session's
+    Playwright browser keeps an event loop running in this thread, and an asyncio test
+    after it could not start its own."""
     keep: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
@@ -42,7 +45,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         (dropped if on_postgres and item.get_closest_marker("sqlite_only") else keep).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
-        items[:] = keep
+    items[:] = sorted(keep, key=lambda item: item.get_closest_marker("browser") is not None)
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,9 @@ from sqlalchemy import Engine, insert
 
 from smscast.api.app import create_app
 from smscast.config import Settings
-from smscast.engine.api_keys import create_api_key
-from smscast.engine.auth import token_hash
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.accounts.api_keys import create_api_key
+from smscast.engine.accounts.auth import token_hash
+from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.store.api_models import UserSession
 from smscast.store.models import Membership, User, table_of
 

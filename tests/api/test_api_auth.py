@@ -10,9 +10,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from smscast.config import Settings
-from smscast.engine.auth import AuthError, Caller, resolve_session, user_sessions
-from smscast.engine.users import add_member, sign_in
-from smscast.engine.workspaces import WorkspaceRef, create_workspace, ensure_first_run
+from smscast.engine.accounts.auth import AuthError, Caller, resolve_session, user_sessions
+from smscast.engine.accounts.users import add_member, sign_in
+from smscast.engine.accounts.workspaces import WorkspaceRef, create_workspace, ensure_first_run
 from smscast.store.models import AuditEvent, SignInThrottle, table_of
 
 throttles = table_of(SignInThrottle)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, update
 
-from smscast.engine.campaigns import complete_finished_campaigns
+from smscast.engine.campaigns.lifecycle import complete_finished_campaigns
 from smscast.store.messaging_models import Message
 from smscast.store.models import table_of
 

@@ -9,7 +9,7 @@ from api_checks import problem_of
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from smscast.engine.workspaces import WorkspaceRef, create_workspace
+from smscast.engine.accounts.workspaces import WorkspaceRef, create_workspace
 
 KeyMaker = Callable[..., str]
 PASSWORD = "a long passphrase"

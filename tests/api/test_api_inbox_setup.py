@@ -18,10 +18,10 @@ from sqlalchemy import Engine, insert, select
 
 from smscast.channels.base import InboundMessage
 from smscast.config import Settings
-from smscast.engine.inbound import handle_inbound
-from smscast.engine.numbers import add_number
-from smscast.engine.tickets import reply_to_ticket, solve_ticket
-from smscast.engine.workspaces import WorkspaceRef, create_workspace
+from smscast.engine.accounts.workspaces import WorkspaceRef, create_workspace
+from smscast.engine.inbound.numbers import add_number
+from smscast.engine.inbound.receive import handle_inbound
+from smscast.engine.inbound.tickets import reply_to_ticket, solve_ticket
 from smscast.store.messaging_models import Campaign, Connector, Message
 from smscast.store.models import Contact, table_of
 

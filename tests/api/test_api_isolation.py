@@ -18,10 +18,10 @@ from sqlalchemy import Engine, insert
 from smscast.api.app import create_app
 from smscast.channels.base import InboundMessage
 from smscast.config import Settings
-from smscast.engine.api_keys import create_api_key
-from smscast.engine.connectors import add_connector
-from smscast.engine.inbound import handle_inbound
-from smscast.engine.workspaces import WorkspaceRef, create_workspace
+from smscast.engine.accounts.api_keys import create_api_key
+from smscast.engine.accounts.workspaces import WorkspaceRef, create_workspace
+from smscast.engine.inbound.receive import handle_inbound
+from smscast.engine.sending.connectors import add_connector
 from smscast.store.models import ConsentEvent, table_of
 
 

@@ -11,11 +11,11 @@ from sqlalchemy import Engine, insert
 
 from smscast.channels.base import InboundMessage
 from smscast.config import Settings
-from smscast.engine.auth import memberships, users
-from smscast.engine.connectors import add_connector
-from smscast.engine.coupons import add_codes
-from smscast.engine.inbound import handle_inbound
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.accounts.auth import memberships, users
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.campaigns.coupons import add_codes
+from smscast.engine.inbound.receive import handle_inbound
+from smscast.engine.sending.connectors import add_connector
 
 NUMBERS = ("+48500100200", "+48500100300", "+48500100400")
 

@@ -9,12 +9,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from smscast.channels.base import DeliveryReport, ReportState, SubmitOutcome, SubmitResult
-from smscast.engine.connectors import add_connector
-from smscast.engine.leases import take_lease
-from smscast.engine.outbox import RetryPolicy, claim_due, enqueue_messages, record_results
-from smscast.engine.reports import apply_reports
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.delivery.reports import apply_reports
+from smscast.engine.sending.connectors import add_connector
+from smscast.engine.sending.leases import take_lease
+from smscast.engine.sending.outbox import RetryPolicy, claim_due, enqueue_messages, record_results
 from smscast.engine.tally import Tally
-from smscast.engine.workspaces import WorkspaceRef
 
 
 def test_done_at_is_never_before_sent_at(

@@ -10,12 +10,12 @@ from sqlalchemy import Engine, insert, update
 
 from smscast.channels.base import InboundMessage, LogEntry
 from smscast.config import Settings
-from smscast.engine.connector_log import record_log_entries
-from smscast.engine.connectors import add_connector
-from smscast.engine.inbound import handle_inbound
-from smscast.engine.messages_view import show_message
-from smscast.engine.numbers import add_number
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.delivery.messages_view import show_message
+from smscast.engine.inbound.numbers import add_number
+from smscast.engine.inbound.receive import handle_inbound
+from smscast.engine.sending.connector_log import record_log_entries
+from smscast.engine.sending.connectors import add_connector
 from smscast.store.messaging_models import CarrierRef, DeliveryReportRow, Message
 from smscast.store.models import table_of
 

@@ -10,10 +10,10 @@ from sqlalchemy import Engine, insert
 
 from smscast.channels.base import InboundMessage
 from smscast.config import Settings
-from smscast.engine.auth import memberships, users
-from smscast.engine.connectors import add_connector
-from smscast.engine.inbound import handle_inbound
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.accounts.auth import memberships, users
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.inbound.receive import handle_inbound
+from smscast.engine.sending.connectors import add_connector
 
 
 def _setup(client: TestClient, engine: Engine, workspace: WorkspaceRef, now: datetime) -> int:

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, insert, select
 from smscast.channels.providers.twilio import twilio_signature
 from smscast.channels.providers.webhooks import message_token
 from smscast.core.errors import UserError
-from smscast.engine.connectors import add_connector
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.sending.connectors import add_connector
 from smscast.store.messaging_models import Connector as ConnectorModel
 from smscast.store.messaging_models import ConnectorLogRow, DeliveryReportRow, Message
 from smscast.store.models import table_of

@@ -8,7 +8,7 @@ from api_checks import problem_of
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.store.models import ImportJob, table_of
 
 

@@ -29,8 +29,8 @@ from smscast.api.app import create_app
 from smscast.api.deps import route_permissions
 from smscast.config import Settings
 from smscast.core.roles import Permission, Role, allows
-from smscast.engine.api_keys import create_api_key
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.accounts.api_keys import create_api_key
+from smscast.engine.accounts.workspaces import WorkspaceRef
 
 # Schema-valid but meaningless values (time zone "Conflict", phone "0") are refused by
 # rules the schema cannot state; they must be 4xx problems, which the other checks see to.

@@ -17,9 +17,9 @@ from webhook_receiver import webhook_receiver
 from smscast.api.app import create_app
 from smscast.config import Settings
 from smscast.core.webhook_signing import verify_signature_header
-from smscast.engine.connectors import add_connector
-from smscast.engine.webhook_delivery import deliver_due_webhooks
-from smscast.engine.workspaces import WorkspaceRef, create_workspace
+from smscast.engine.accounts.workspaces import WorkspaceRef, create_workspace
+from smscast.engine.sending.connectors import add_connector
+from smscast.engine.webhooks.sender import deliver_due_webhooks
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,8 @@ from sqlalchemy import select, update
 sys.path.insert(0, str(Path(__file__).parent.parent / "engine"))
 from campaign_data import add_contact
 
-from smscast.engine.campaigns import CampaignDraft, create_campaign
-from smscast.engine.launch import launch_campaign
+from smscast.engine.campaigns.launch import launch_campaign
+from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign
 from smscast.engine.stats import campaign_report
 from smscast.store.messaging_models import Message
 from smscast.store.models import table_of

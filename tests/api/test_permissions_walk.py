@@ -21,9 +21,9 @@ from smscast.api.app import create_app
 from smscast.api.deps import PUBLIC_ROUTES, api_routes, route_permissions
 from smscast.config import Settings
 from smscast.core.roles import PERMISSIONS, Permission, Role, allows
-from smscast.engine.api_keys import create_api_key, revoke_api_key
-from smscast.engine.auth import Caller
-from smscast.engine.workspaces import WorkspaceRef, create_workspace
+from smscast.engine.accounts.api_keys import create_api_key, revoke_api_key
+from smscast.engine.accounts.auth import Caller
+from smscast.engine.accounts.workspaces import WorkspaceRef, create_workspace
 
 KeyMaker = Callable[..., str]  # the `make_key` and `make_session` fixtures of conftest.py
 SessionMaker = Callable[..., str]

@@ -16,8 +16,8 @@ from sqlalchemy import Engine, select
 from smscast.api.app import create_app
 from smscast.api.routes.auth import clock
 from smscast.config import Settings
-from smscast.engine.users import add_member
-from smscast.engine.workspaces import WorkspaceRef, ensure_first_run
+from smscast.engine.accounts.users import add_member
+from smscast.engine.accounts.workspaces import WorkspaceRef, ensure_first_run
 from smscast.store.db import create_db_engine
 from smscast.store.models import AuditEvent, SignInThrottle, table_of
 
@@ -172,7 +172,7 @@ def test_a_member_added_to_a_workspace_is_counted_in_its_audit_log(
     app: FastAPI, password: str, engine: Engine, workspace: WorkspaceRef, now: datetime,
     make_key: object, time: Clock,
 ) -> None:  # fmt: skip
-    from smscast.engine.auth import Caller
+    from smscast.engine.accounts.auth import Caller
 
     owner = Caller("key", 1, workspace, "owner", "test")
     add_member(engine, workspace, "ala@shop.example", "agent", name="Ala",

@@ -18,14 +18,14 @@ from smscast.channels.base import InboundMessage
 from smscast.config import Settings
 from smscast.core.consent import Action, Source
 from smscast.core.webhook_signing import verify_signature_header
-from smscast.engine.campaigns import complete_finished_campaigns
-from smscast.engine.connectors import add_connector
-from smscast.engine.consent import ConsentChange, record_consent
-from smscast.engine.inbound import handle_inbound
-from smscast.engine.numbers import add_number
-from smscast.engine.webhook_delivery import deliver_due_webhooks
-from smscast.engine.webhooks_out import create_webhook, deliveries
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.campaigns.lifecycle import complete_finished_campaigns
+from smscast.engine.contacts.consent import ConsentChange, record_consent
+from smscast.engine.inbound.numbers import add_number
+from smscast.engine.inbound.receive import handle_inbound
+from smscast.engine.sending.connectors import add_connector
+from smscast.engine.webhooks.endpoints import create_webhook, deliveries
+from smscast.engine.webhooks.sender import deliver_due_webhooks
 from smscast.store.messaging_models import Campaign
 from smscast.store.models import table_of
 

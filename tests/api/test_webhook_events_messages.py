@@ -24,16 +24,16 @@ from smscast.channels.base import SubmitOutcome, SubmitResult
 from smscast.channels.simulator import SimulatorConfig, start_simulator
 from smscast.config import Settings
 from smscast.core.webhook_signing import verify_signature_header
-from smscast.engine.connectors import add_connector
-from smscast.engine.leases import take_lease
-from smscast.engine.numbers import add_number
-from smscast.engine.outbox import RetryPolicy, claim_due, mark_interrupted, record_results
-from smscast.engine.reports import expire_silent
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.delivery.reports import expire_silent
+from smscast.engine.inbound.numbers import add_number
 from smscast.engine.runtime import Runtime
+from smscast.engine.sending.connectors import add_connector
+from smscast.engine.sending.leases import take_lease
+from smscast.engine.sending.outbox import RetryPolicy, claim_due, mark_interrupted, record_results
 from smscast.engine.tally import Tally
-from smscast.engine.webhook_delivery import deliver_due_webhooks
-from smscast.engine.webhooks_out import deliveries
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.webhooks.endpoints import deliveries
+from smscast.engine.webhooks.sender import deliver_due_webhooks
 from smscast.store.messaging_models import Message
 from smscast.store.models import table_of
 

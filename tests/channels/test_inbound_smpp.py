@@ -15,11 +15,11 @@ from smscast.channels.simulator import RunningSimulator, SimulatorConfig, start_
 from smscast.channels.smpp import pdu
 from smscast.channels.smpp.constants import Npi, Ton
 from smscast.config import Settings
-from smscast.engine.connectors import add_connector
-from smscast.engine.keyword_rules import add_keyword_rule
-from smscast.engine.numbers import add_number
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.inbound.keyword_rules import add_keyword_rule
+from smscast.engine.inbound.numbers import add_number
 from smscast.engine.runtime import Runtime
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.sending.connectors import add_connector
 from smscast.store.inbound_models import InboundRoute
 from smscast.store.messaging_models import Message
 from smscast.store.models import table_of

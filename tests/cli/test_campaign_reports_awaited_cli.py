@@ -9,7 +9,7 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from smscast.cli.app import app
-from smscast.engine.campaigns import complete_finished_campaigns
+from smscast.engine.campaigns.lifecycle import complete_finished_campaigns
 from smscast.store.messaging_models import Message
 from smscast.store.models import table_of
 

@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 from smscast.channels.base import InboundMessage
 from smscast.cli import app
 from smscast.config import Settings
-from smscast.engine.inbound import handle_inbound
-from smscast.engine.tickets import show_ticket
-from smscast.engine.workspaces import WorkspaceRef, create_workspace
+from smscast.engine.accounts.workspaces import WorkspaceRef, create_workspace
+from smscast.engine.inbound.receive import handle_inbound
+from smscast.engine.inbound.tickets import show_ticket
 from smscast.store.messaging_models import Campaign, Connector, Message
 from smscast.store.models import table_of
 

@@ -11,10 +11,10 @@ from sqlalchemy import Engine, update
 from typer.testing import CliRunner
 
 from smscast.cli import app
-from smscast.engine.connectors import add_connector
-from smscast.engine.numbers import add_number
-from smscast.engine.single_messages import send_message
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.inbound.numbers import add_number
+from smscast.engine.sending.connectors import add_connector
+from smscast.engine.sending.single_messages import send_message
 from smscast.store.messaging_models import Message
 from smscast.store.models import table_of
 

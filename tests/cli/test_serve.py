@@ -17,7 +17,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from smscast.cli import app
-from smscast.engine.outbox import enqueue_messages
+from smscast.engine.sending.outbox import enqueue_messages
 from smscast.store.db import create_db_engine
 
 REPORTED = {"delivered", "undelivered", "expired"}

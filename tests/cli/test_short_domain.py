@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 from smscast.cli import app
 from smscast.cli.serve import served_settings
 from smscast.config import Settings
-from smscast.engine.campaigns import CampaignDraft, create_campaign
-from smscast.engine.launch import launch_campaign
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.campaigns.launch import launch_campaign
+from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign
 from smscast.store.messaging_models import Message
 from smscast.store.models import ConsentState, Contact, Workspace, table_of
 

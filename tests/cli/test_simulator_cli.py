@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from smscast.channels.simulator import SimulatorConfig, start_simulator
 from smscast.cli import app
-from smscast.engine.connectors import SIMULATOR_NUMBER
+from smscast.engine.sending.connectors import SIMULATOR_NUMBER
 
 runner = CliRunner()
 

@@ -11,9 +11,9 @@ from sqlalchemy import Engine, insert, select
 from typer.testing import CliRunner
 
 from smscast.cli import app
-from smscast.engine.auth import token_hash
-from smscast.engine.instance_admins import is_instance_admin
-from smscast.engine.users import sign_in
+from smscast.engine.accounts.auth import token_hash
+from smscast.engine.accounts.instance_admins import is_instance_admin
+from smscast.engine.accounts.users import sign_in
 from smscast.store.api_models import UserSession
 from smscast.store.models import AuditEvent, SignInThrottle, User, Workspace, table_of
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from smscast.cli import app
 from smscast.core.campaign_rules import rules_from_settings
-from smscast.engine.workspaces import resolve_workspace
+from smscast.engine.accounts.workspaces import resolve_workspace
 
 runner = CliRunner()
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import Engine, insert
 
-from smscast.engine.coupons import add_codes
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.campaigns.coupons import add_codes
 from smscast.store.models import ConsentState, Contact, table_of
 
 contacts = table_of(Contact)

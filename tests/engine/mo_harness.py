@@ -21,9 +21,9 @@ from smscast.channels.simulator import RunningSimulator, SimulatorConfig, start_
 from smscast.channels.smpp.client import SmppClient
 from smscast.channels.smpp.settings import SmppSettings
 from smscast.config import Settings
-from smscast.engine.inbound import InboundResult, handle_inbound
-from smscast.engine.numbers import NumberRef, add_number
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.inbound.numbers import NumberRef, add_number
+from smscast.engine.inbound.receive import InboundResult, handle_inbound
 from smscast.store.messaging_models import Campaign, Connector, Message
 from smscast.store.models import table_of
 

@@ -10,9 +10,9 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, text
 
-from smscast.engine.connectors import ConnectorRow, add_connector
-from smscast.engine.outbox import enqueue_messages
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.sending.connectors import ConnectorRow, add_connector
+from smscast.engine.sending.outbox import enqueue_messages
 from smscast.store.messaging_models import Message, Number
 from smscast.store.models import table_of
 

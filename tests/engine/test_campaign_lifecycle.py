@@ -13,20 +13,20 @@ from sqlalchemy import insert, select, update
 
 from smscast.channels.base import DeliveryReport, ReportState, SubmitOutcome, SubmitResult
 from smscast.core.errors import UserError
-from smscast.engine.campaigns import (
+from smscast.engine.campaigns.launch import launch_campaign, launch_due_campaigns
+from smscast.engine.campaigns.lifecycle import (
     ABTest,
     CampaignDraft,
     change_status,
     complete_finished_campaigns,
     create_campaign,
 )
-from smscast.engine.launch import launch_campaign, launch_due_campaigns
-from smscast.engine.leases import take_lease
-from smscast.engine.outbox import RetryPolicy, claim_due, record_results
-from smscast.engine.reports import apply_reports, expire_silent
+from smscast.engine.delivery.reports import apply_reports, expire_silent
+from smscast.engine.sending.leases import take_lease
+from smscast.engine.sending.outbox import RetryPolicy, claim_due, record_results
 from smscast.engine.stats import campaign_report
 from smscast.engine.tally import Tally
-from smscast.engine.webhooks_out import create_webhook
+from smscast.engine.webhooks.endpoints import create_webhook
 from smscast.store.api_models import WebhookDelivery
 from smscast.store.campaign_models import Click
 from smscast.store.messaging_models import Campaign, CampaignVariant, Message

@@ -14,14 +14,14 @@ from sqlalchemy import Engine, insert, select, update
 
 from smscast.channels.base import InboundMessage
 from smscast.config import Settings
-from smscast.engine.ab import variant_rates
-from smscast.engine.campaign_preview import preview_campaign
-from smscast.engine.campaigns import ABTest, CampaignDraft, create_campaign
-from smscast.engine.inbound import handle_inbound
-from smscast.engine.launch import launch_campaign, launch_due_campaigns
-from smscast.engine.segments import count_segment
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.campaigns.ab import variant_rates
+from smscast.engine.campaigns.launch import launch_campaign, launch_due_campaigns
+from smscast.engine.campaigns.lifecycle import ABTest, CampaignDraft, create_campaign
+from smscast.engine.campaigns.preview import preview_campaign
+from smscast.engine.campaigns.segments import count_segment
+from smscast.engine.inbound.receive import handle_inbound
 from smscast.engine.stats import bump_campaign_stats, campaign_report
-from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.campaign_models import Click, Coupon
 from smscast.store.messaging_models import Campaign, CampaignVariant, Message
 from smscast.store.models import Workspace, table_of

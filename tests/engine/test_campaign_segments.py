@@ -9,8 +9,8 @@ from campaign_data import add_contact
 from sqlalchemy import func, insert, select
 
 from smscast.core.errors import UserError
-from smscast.engine.campaigns import CampaignDraft, create_campaign
-from smscast.engine.segments import count_segment, save_segment
+from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign
+from smscast.engine.campaigns.segments import count_segment, save_segment
 from smscast.store.campaign_models import Click
 from smscast.store.messaging_models import Message
 from smscast.store.models import Contact, table_of

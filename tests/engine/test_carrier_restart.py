@@ -16,9 +16,9 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from smscast.channels.simulator import SimulatorConfig, start_simulator
 from smscast.config import Settings
+from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.runtime import Runtime
 from smscast.engine.stats import campaign_report
-from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.messaging_models import Campaign, CarrierRef, DeliveryReportRow, Message
 from smscast.store.models import Workspace, table_of
 

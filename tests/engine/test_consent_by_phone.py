@@ -12,14 +12,14 @@ from sqlalchemy import Engine, select
 from smscast.config import Settings
 from smscast.core.consent import Action, Source
 from smscast.core.errors import UserError
-from smscast.engine.consent import ConsentChange, record_consent
-from smscast.engine.contacts import erase_contact
-from smscast.engine.dispatch_checks import check_before_sending
-from smscast.engine.leases import take_lease
-from smscast.engine.outbox import claim_due, settle_unsendable
-from smscast.engine.single_messages import send_message
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.contacts.consent import ConsentChange, record_consent
+from smscast.engine.contacts.records import erase_contact
+from smscast.engine.sending.dispatch_checks import check_before_sending
+from smscast.engine.sending.leases import take_lease
+from smscast.engine.sending.outbox import claim_due, settle_unsendable
+from smscast.engine.sending.single_messages import send_message
 from smscast.engine.tally import Tally
-from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.messaging_models import Message
 from smscast.store.models import table_of
 

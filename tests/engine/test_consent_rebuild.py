@@ -7,8 +7,8 @@ from pathlib import Path
 from sqlalchemy import delete, select, update
 
 from smscast.core.consent import Action, Source
-from smscast.engine.consent import ConsentChange, rebuild_consent_state, record_consent
-from smscast.engine.contacts_import import ImportRequest, import_contacts
+from smscast.engine.contacts.consent import ConsentChange, rebuild_consent_state, record_consent
+from smscast.engine.contacts.importing import ImportRequest, import_contacts
 from smscast.store.models import ConsentState, table_of
 
 

@@ -12,10 +12,15 @@ from sqlalchemy import Engine, insert, select
 from smscast.config import Settings
 from smscast.core.consent import Action, Source
 from smscast.core.errors import UserError
-from smscast.engine.consent import ConsentChange, consent_history, record_consent
-from smscast.engine.contacts import count_contacts, erase_contact, export_contacts, show_contact
-from smscast.engine.contacts_import import ImportRequest, ImportSummary, import_contacts
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.contacts.consent import ConsentChange, consent_history, record_consent
+from smscast.engine.contacts.importing import ImportRequest, ImportSummary, import_contacts
+from smscast.engine.contacts.records import (
+    count_contacts,
+    erase_contact,
+    export_contacts,
+    show_contact,
+)
 from smscast.store.messaging_models import Message
 from smscast.store.models import ImportJob, table_of
 

@@ -8,8 +8,7 @@ import pytest
 from campaign_data import add_contact
 
 from smscast.core.errors import UserError
-from smscast.engine.campaigns import CampaignDraft, create_campaign
-from smscast.engine.coupons import (
+from smscast.engine.campaigns.coupons import (
     add_codes,
     allocate_coupons,
     generate_codes,
@@ -17,8 +16,9 @@ from smscast.engine.coupons import (
     pool_summaries,
     redeem_coupon,
 )
-from smscast.engine.launch import launch_campaign
-from smscast.engine.segments import count_segment
+from smscast.engine.campaigns.launch import launch_campaign
+from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign
+from smscast.engine.campaigns.segments import count_segment
 from smscast.engine.stats import campaign_report
 
 

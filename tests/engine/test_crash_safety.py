@@ -27,9 +27,9 @@ from sqlalchemy import Engine, insert, select, text, update
 from smscast.channels.simulator import SimulatorConfig, start_simulator
 from smscast.channels.smpp.constants import MessageState
 from smscast.config import Settings
-from smscast.engine.campaigns import CampaignDraft, create_campaign
-from smscast.engine.launch import launch_campaign
-from smscast.engine.workspaces import WorkspaceRef, resolve_workspace
+from smscast.engine.accounts.workspaces import WorkspaceRef, resolve_workspace
+from smscast.engine.campaigns.launch import launch_campaign
+from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign
 from smscast.store.messaging_models import DeliveryReportRow, Message, Number
 from smscast.store.models import Contact, Workspace, table_of
 

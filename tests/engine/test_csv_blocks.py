@@ -7,7 +7,7 @@ import io
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from smscast.engine.csv_reader import RawRecord, raw_records, record_blocks
+from smscast.engine.contacts.csv_reader import RawRecord, raw_records, record_blocks
 
 CELLS = st.sampled_from(
     ["anna", "", '5" screen', '"Anna\nMaria"', '"a,b"', '"never closed', '"x""y"', "Łódź", " "]

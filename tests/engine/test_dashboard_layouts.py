@@ -9,7 +9,8 @@ from sqlalchemy import Engine, select
 
 from smscast.core.dashboard_tiles import Tile, default_layout
 from smscast.core.errors import UserError
-from smscast.engine.auth import users
+from smscast.engine.accounts.auth import users
+from smscast.engine.accounts.workspaces import WorkspaceRef, create_workspace
 from smscast.engine.dashboards.layouts import (
     copy_dashboard,
     create_dashboard,
@@ -21,7 +22,6 @@ from smscast.engine.dashboards.layouts import (
     save_layout,
     set_shared,
 )
-from smscast.engine.workspaces import WorkspaceRef, create_workspace
 
 SMALL = [{"kind": "kpi-sent", "size": "m"}, {"kind": "chart-funnel", "size": "l"}]
 

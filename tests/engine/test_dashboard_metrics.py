@@ -23,17 +23,17 @@ from smscast.channels.base import (
 from smscast.config import Settings
 from smscast.core.dashboard_tiles import CATALOGUE, Tile
 from smscast.core.errors import UserError
-from smscast.engine.campaigns import CampaignDraft, create_campaign
-from smscast.engine.coupons import redeem_coupon
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.campaigns.coupons import redeem_coupon
+from smscast.engine.campaigns.launch import launch_campaign
+from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign
+from smscast.engine.campaigns.links import follow_link
 from smscast.engine.dashboards.metrics import Filters, dashboard_metrics, live_snapshot
-from smscast.engine.inbound import handle_inbound
-from smscast.engine.launch import launch_campaign
-from smscast.engine.leases import take_lease
-from smscast.engine.links import follow_link
-from smscast.engine.outbox import RetryPolicy, claim_due, record_results
-from smscast.engine.reports import apply_reports
+from smscast.engine.delivery.reports import apply_reports
+from smscast.engine.inbound.receive import handle_inbound
+from smscast.engine.sending.leases import take_lease
+from smscast.engine.sending.outbox import RetryPolicy, claim_due, record_results
 from smscast.engine.tally import Tally
-from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.messaging_models import Message, Number
 from smscast.store.models import Workspace, table_of
 

@@ -16,8 +16,8 @@ from sqlalchemy import Engine, insert, update
 
 from smscast.channels.simulator import SimulatorConfig, start_simulator
 from smscast.config import Settings
+from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.runtime import Runtime
-from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.messaging_models import Campaign
 from smscast.store.models import Workspace, table_of
 

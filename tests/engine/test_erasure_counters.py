@@ -10,14 +10,18 @@ from sqlalchemy import Engine, select
 
 from smscast.channels.base import SubmitOutcome, SubmitResult
 from smscast.config import Settings
-from smscast.engine.campaigns import CampaignDraft, complete_finished_campaigns, create_campaign
-from smscast.engine.contacts import erase_contact
-from smscast.engine.launch import launch_campaign
-from smscast.engine.leases import take_lease
-from smscast.engine.outbox import RetryPolicy, claim_due, record_results
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.campaigns.launch import launch_campaign
+from smscast.engine.campaigns.lifecycle import (
+    CampaignDraft,
+    complete_finished_campaigns,
+    create_campaign,
+)
+from smscast.engine.contacts.records import erase_contact
+from smscast.engine.sending.leases import take_lease
+from smscast.engine.sending.outbox import RetryPolicy, claim_due, record_results
 from smscast.engine.stats import campaign_report
 from smscast.engine.tally import Tally
-from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.messaging_models import Message
 from smscast.store.models import table_of
 

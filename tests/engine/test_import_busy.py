@@ -18,9 +18,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from smscast.config import Settings
-from smscast.engine.contacts_import import BusyRetry, ImportRequest, import_contacts
-from smscast.engine.import_jobs import list_imports, show_import
-from smscast.engine.workspaces import WorkspaceRef, create_workspace
+from smscast.engine.accounts.workspaces import WorkspaceRef, create_workspace
+from smscast.engine.contacts.import_jobs import list_imports, show_import
+from smscast.engine.contacts.importing import BusyRetry, ImportRequest, import_contacts
 from smscast.store.db import create_db_engine
 from smscast.store.models import Contact, table_of
 

@@ -7,9 +7,9 @@ import csv
 from datetime import UTC, datetime
 from pathlib import Path
 
-from smscast.engine.contacts import count_contacts, show_contact
-from smscast.engine.contacts_import import ImportRequest, import_contacts
-from smscast.engine.row_parsing import PARALLEL_MIN_BYTES
+from smscast.engine.contacts.importing import ImportRequest, import_contacts
+from smscast.engine.contacts.records import count_contacts, show_contact
+from smscast.engine.contacts.row_parsing import PARALLEL_MIN_BYTES
 
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
 

@@ -22,12 +22,12 @@ from sqlalchemy import Engine, select, update
 from smscast.channels.base import InboundMessage
 from smscast.config import Settings
 from smscast.core.addresses import AddressPolicy
-from smscast.engine.consent import consent_history
-from smscast.engine.contacts import show_contact
-from smscast.engine.inbound import handle_inbound, handle_inbound_batch
-from smscast.engine.keyword_rules import add_keyword_rule, edit_compliance_word
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.contacts.consent import consent_history
+from smscast.engine.contacts.records import show_contact
+from smscast.engine.inbound.keyword_rules import add_keyword_rule, edit_compliance_word
+from smscast.engine.inbound.receive import handle_inbound, handle_inbound_batch
 from smscast.engine.stats import campaign_totals
-from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.inbound_models import InboundRoute
 from smscast.store.models import Contact, table_of
 

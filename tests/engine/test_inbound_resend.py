@@ -12,9 +12,9 @@ from sqlalchemy import Engine, func, select
 
 from smscast.channels.base import InboundMessage
 from smscast.config import Settings
-from smscast.engine.inbound import handle_inbound, handle_inbound_batch
-from smscast.engine.keyword_rules import add_keyword_rule
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.inbound.keyword_rules import add_keyword_rule
+from smscast.engine.inbound.receive import handle_inbound, handle_inbound_batch
 from smscast.store.messaging_models import Message
 from smscast.store.models import table_of
 

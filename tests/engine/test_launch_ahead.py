@@ -12,13 +12,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from smscast.core.links import LinkPath, parse_link_path
-from smscast.engine import materialise
-from smscast.engine.campaigns import CampaignDraft, create_campaign
-from smscast.engine.contacts import erase_contact, show_contact
-from smscast.engine.launch import launch_campaign
-from smscast.engine.routing import route_queued
+from smscast.engine.accounts.workspaces import create_workspace
+from smscast.engine.campaigns.launch import launch_campaign
+from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign, materialise
+from smscast.engine.contacts.records import erase_contact, show_contact
+from smscast.engine.sending.routing import route_queued
 from smscast.engine.stats import campaign_report
-from smscast.engine.workspaces import create_workspace
 from smscast.store.bulk_values import insert_value_rows
 from smscast.store.campaign_models import Coupon
 from smscast.store.checked_writes import ParentsCheckedWrites

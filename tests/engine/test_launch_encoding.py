@@ -13,10 +13,10 @@ from sqlalchemy import Engine, select, update
 
 from smscast.config import Settings
 from smscast.core.encoding import analyse
-from smscast.engine.campaigns import CampaignDraft, create_campaign
-from smscast.engine.launch import launch_campaign
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.campaigns.launch import launch_campaign
+from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign
 from smscast.engine.stats import campaign_report
-from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.messaging_models import Message
 from smscast.store.models import Workspace, table_of
 

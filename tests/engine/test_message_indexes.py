@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import event, exists, func, select
 from sqlalchemy.dialects import sqlite
 
-from smscast.engine.campaigns import PENDING, campaigns
-from smscast.engine.outbox import mark_interrupted, outbox_counts
-from smscast.engine.reports import expire_silent
+from smscast.engine.campaigns.lifecycle import PENDING, campaigns
+from smscast.engine.delivery.reports import expire_silent
+from smscast.engine.sending.outbox import mark_interrupted, outbox_counts
 from smscast.store.campaign_models import Coupon
 from smscast.store.messaging_models import Message
 from smscast.store.models import table_of

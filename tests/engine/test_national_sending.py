@@ -14,9 +14,9 @@ from smscast.channels.simulator import SimulatorConfig, start_simulator
 from smscast.config import Settings
 from smscast.core.alphabet import alphabet_for
 from smscast.core.errors import UserError
+from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.runtime import Runtime
-from smscast.engine.single_messages import send_message
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.sending.single_messages import send_message
 from smscast.store.messaging_models import Message
 from smscast.store.models import Workspace, table_of
 

@@ -11,11 +11,11 @@ from datetime import timedelta
 from pathlib import Path
 
 from smscast.core.consent import Action, Source
-from smscast.engine.consent import ConsentChange, consent_history, record_consent
-from smscast.engine.contacts import show_contact
-from smscast.engine.contacts_import import ImportRequest, import_contacts
-from smscast.engine.dispatch_checks import check_before_sending
-from smscast.engine.outbox import Claimed
+from smscast.engine.contacts.consent import ConsentChange, consent_history, record_consent
+from smscast.engine.contacts.importing import ImportRequest, import_contacts
+from smscast.engine.contacts.records import show_contact
+from smscast.engine.sending.dispatch_checks import check_before_sending
+from smscast.engine.sending.outbox import Claimed
 
 
 def promotional_to(contact_id: int, now) -> Claimed:

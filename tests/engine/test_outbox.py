@@ -12,10 +12,11 @@ from smscast.channels.base import SubmitOutcome, SubmitResult
 from smscast.config import Settings
 from smscast.core.consent import Action, Source
 from smscast.core.errors import UserError
-from smscast.engine.consent import ConsentChange, record_consent
-from smscast.engine.dispatch_checks import check_before_sending
-from smscast.engine.leases import take_lease
-from smscast.engine.outbox import (
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.contacts.consent import ConsentChange, record_consent
+from smscast.engine.sending.dispatch_checks import check_before_sending
+from smscast.engine.sending.leases import take_lease
+from smscast.engine.sending.outbox import (
     RetryPolicy,
     cancel_cancelled_campaigns,
     claim_due,
@@ -25,7 +26,6 @@ from smscast.engine.outbox import (
     settle_unsendable,
 )
 from smscast.engine.tally import Tally
-from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.messaging_models import Campaign, CarrierRef, Message
 from smscast.store.models import Contact, table_of
 

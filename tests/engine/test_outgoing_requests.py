@@ -31,21 +31,21 @@ from smscast.config import Settings
 from smscast.core.addresses import AddressPolicy, IpAddress
 from smscast.core.errors import UserError
 from smscast.core.webhook_signing import verify_signature_header
-from smscast.engine.inbound import InboundResult, handle_inbound
-from smscast.engine.keyword_rules import add_keyword_rule
-from smscast.engine.message_callbacks import show_callback_secret
-from smscast.engine.numbers import NumberRef
-from smscast.engine.webhook_delivery import deliver_due_webhooks
-from smscast.engine.webhook_forward import list_rule_deliveries
-from smscast.engine.webhook_targets import post_pinned
-from smscast.engine.webhooks_out import (
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.inbound.keyword_rules import add_keyword_rule
+from smscast.engine.inbound.numbers import NumberRef
+from smscast.engine.inbound.receive import InboundResult, handle_inbound
+from smscast.engine.webhooks.endpoints import (
     create_webhook,
     deliveries,
     emit_event,
     list_deliveries,
     list_webhooks,
 )
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.webhooks.keyword_forward import list_rule_deliveries
+from smscast.engine.webhooks.message_callbacks import show_callback_secret
+from smscast.engine.webhooks.sender import deliver_due_webhooks
+from smscast.engine.webhooks.targets import post_pinned
 from smscast.store.inbound_models import KeywordRule
 from smscast.store.models import table_of
 

@@ -12,13 +12,13 @@ from sqlalchemy import Engine, select
 
 from smscast.config import Settings
 from smscast.core.errors import UserError
-from smscast.engine.auth import Caller
-from smscast.engine.campaigns import CampaignDraft, create_campaign
-from smscast.engine.launch import launch_campaign
-from smscast.engine.quiet_hours import quiet_hours_wait
+from smscast.engine.accounts.auth import Caller
+from smscast.engine.accounts.workspace_settings import update_workspace
+from smscast.engine.accounts.workspaces import WorkspaceRef, resolve_workspace
+from smscast.engine.campaigns.launch import launch_campaign
+from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign
+from smscast.engine.sending.quiet_hours import quiet_hours_wait
 from smscast.engine.stats import campaign_report
-from smscast.engine.workspace_settings import update_workspace
-from smscast.engine.workspaces import WorkspaceRef, resolve_workspace
 from smscast.store.messaging_models import Message
 from smscast.store.models import table_of
 

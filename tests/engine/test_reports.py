@@ -9,14 +9,14 @@ import pytest
 from outbound_helpers import add_sim_connector, queue_texts
 from sqlalchemy import Engine, insert, select, update
 
-import smscast.engine.reports as reports_module
+import smscast.engine.delivery.reports as reports_module
 from smscast.channels.base import DeliveryReport, ReportState, SubmitOutcome, SubmitResult
-from smscast.engine.leases import take_lease
-from smscast.engine.outbox import RetryPolicy, claim_due, record_results
-from smscast.engine.reports import apply_reports, expire_silent
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.delivery.reports import apply_reports, expire_silent
+from smscast.engine.sending.leases import take_lease
+from smscast.engine.sending.outbox import RetryPolicy, claim_due, record_results
 from smscast.engine.stats import campaign_totals
 from smscast.engine.tally import Tally
-from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.messaging_models import (
     Campaign,
     ConnectorLogRow,

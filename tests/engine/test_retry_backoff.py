@@ -19,9 +19,9 @@ from sqlalchemy import Engine, select
 
 from smscast.channels.simulator import RunningSimulator, SimulatorConfig, start_simulator
 from smscast.config import Settings
+from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.runtime import Runtime
 from smscast.engine.tally import read_moment
-from smscast.engine.workspaces import WorkspaceRef
 
 #: A carrier that answers every submit with ESME_RTHROTTLED.
 THROTTLING = SimulatorConfig(port=0, http_port=None, dlr_delay=0.05, delivered=1.0,

@@ -36,15 +36,15 @@ from sqlalchemy import Engine, select, update
 from smscast.channels.base import ConnectorState, InboundMessage, OutgoingMessage, SubmitResult
 from smscast.channels.base import SubmitOutcome as Outcome
 from smscast.config import Settings
-from smscast.engine.campaigns import CampaignDraft, create_campaign
+from smscast.engine.accounts.workspaces import WorkspaceRef, create_workspace
+from smscast.engine.campaigns.launch import launch_campaign
+from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign
 from smscast.engine.db_thread import DbThread
-from smscast.engine.dispatcher import Dispatcher, DispatchLimits, _Done
-from smscast.engine.inbound import handle_inbound_batch
-from smscast.engine.keyword_rules import add_keyword_rule
-from smscast.engine.launch import launch_campaign
-from smscast.engine.numbers import add_number
-from smscast.engine.outbox import RetryPolicy
-from smscast.engine.workspaces import WorkspaceRef, create_workspace
+from smscast.engine.inbound.keyword_rules import add_keyword_rule
+from smscast.engine.inbound.numbers import add_number
+from smscast.engine.inbound.receive import handle_inbound_batch
+from smscast.engine.sending.dispatcher import Dispatcher, DispatchLimits, _Done
+from smscast.engine.sending.outbox import RetryPolicy
 from smscast.store.messaging_models import Connector, Message
 from smscast.store.models import ConsentState, table_of
 

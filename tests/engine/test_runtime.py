@@ -14,10 +14,10 @@ from sqlalchemy.exc import OperationalError
 
 from smscast.channels.simulator import SimulatorConfig, start_simulator
 from smscast.config import Settings
-from smscast.engine.connectors import add_connector, list_connectors
-from smscast.engine.reports import apply_reports
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.delivery.reports import apply_reports
 from smscast.engine.runtime import Runtime
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.sending.connectors import add_connector, list_connectors
 from smscast.store.messaging_models import Connector, ConnectorLogRow, Message
 from smscast.store.models import table_of
 

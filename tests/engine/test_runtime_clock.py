@@ -13,10 +13,10 @@ from sqlalchemy import Engine, select
 
 from smscast.channels.simulator import SimulatorConfig, start_simulator
 from smscast.config import Settings
-from smscast.engine.campaigns import CampaignDraft, create_campaign
-from smscast.engine.launch import launch_campaign
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.campaigns.launch import launch_campaign
+from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign
 from smscast.engine.runtime import Runtime
-from smscast.engine.workspaces import WorkspaceRef
 from smscast.store.messaging_models import Campaign
 from smscast.store.models import table_of
 

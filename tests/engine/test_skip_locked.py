@@ -18,12 +18,12 @@ from outbound_helpers import RunningClock, add_sim_connector, count_by_status, q
 from sqlalchemy import Connection, Engine, text
 
 from smscast.channels.simulator import SimulatorConfig, start_simulator
-from smscast.engine.connectors import build_connector
+from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.db_thread import DbThread
-from smscast.engine.dispatcher import Dispatcher, DispatchLimits, retry_policy
-from smscast.engine.leases import take_lease
-from smscast.engine.outbox import Claimed, claim_due
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.sending.connectors import build_connector
+from smscast.engine.sending.dispatcher import Dispatcher, DispatchLimits, retry_policy
+from smscast.engine.sending.leases import take_lease
+from smscast.engine.sending.outbox import Claimed, claim_due
 
 ON_POSTGRES = pytest.mark.parametrize(
     "db_url", [pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True

@@ -29,12 +29,12 @@ from smscast.channels.base import (
     SubmitResult,
 )
 from smscast.config import Settings
+from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.db_thread import DbThread
-from smscast.engine.dispatcher import Dispatcher, DispatchLimits, _Done
-from smscast.engine.inbound import handle_inbound
-from smscast.engine.numbers import add_number
-from smscast.engine.outbox import Claimed, RetryPolicy, enqueue_messages
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.inbound.numbers import add_number
+from smscast.engine.inbound.receive import handle_inbound
+from smscast.engine.sending.dispatcher import Dispatcher, DispatchLimits, _Done
+from smscast.engine.sending.outbox import Claimed, RetryPolicy, enqueue_messages
 from smscast.store.messaging_models import Campaign, Connector
 from smscast.store.models import ConsentState, Contact, table_of
 

@@ -17,10 +17,11 @@ from smscast.channels.base import InboundMessage
 from smscast.cli import app
 from smscast.config import Settings
 from smscast.core.errors import UserError
-from smscast.engine.inbound import handle_inbound
-from smscast.engine.keyword_rules import add_keyword_rule
-from smscast.engine.response_report import number_report
-from smscast.engine.tickets import (
+from smscast.engine.accounts.workspaces import WorkspaceRef, create_workspace
+from smscast.engine.inbound.keyword_rules import add_keyword_rule
+from smscast.engine.inbound.receive import handle_inbound
+from smscast.engine.inbound.response_report import number_report
+from smscast.engine.inbound.tickets import (
     add_ticket_note,
     assign_ticket,
     list_tickets,
@@ -29,7 +30,6 @@ from smscast.engine.tickets import (
     show_ticket,
     solve_ticket,
 )
-from smscast.engine.workspaces import WorkspaceRef, create_workspace
 from smscast.store.messaging_models import Message
 from smscast.store.models import AuditEvent, table_of
 

@@ -14,19 +14,19 @@ from sqlalchemy import Engine
 from smscast.channels.base import InboundMessage
 from smscast.config import Settings
 from smscast.core.errors import UserError
-from smscast.engine.auth import Caller
-from smscast.engine.consent import consent_history
-from smscast.engine.contacts import count_contacts
-from smscast.engine.inbound import InboundResult, handle_inbound
-from smscast.engine.web_sign_up import (
+from smscast.engine.accounts.auth import Caller
+from smscast.engine.accounts.workspace_settings import update_workspace
+from smscast.engine.accounts.workspaces import WorkspaceRef, create_workspace, resolve_workspace
+from smscast.engine.contacts.consent import consent_history
+from smscast.engine.contacts.records import count_contacts
+from smscast.engine.inbound.receive import InboundResult, handle_inbound
+from smscast.engine.inbound.web_sign_up import (
     SignUpLimits,
     SignUpOutcome,
     SignUpStatus,
     sign_up_form,
     start_web_sign_up,
 )
-from smscast.engine.workspace_settings import update_workspace
-from smscast.engine.workspaces import WorkspaceRef, create_workspace, resolve_workspace
 
 PHONE = "+48600100200"
 TEXT = "I agree to receive promotional texts from Shop, up to 4 a month.\nReply STOP to opt out."

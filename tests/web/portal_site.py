@@ -16,8 +16,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 
 from smscast.config import Settings
-from smscast.engine.auth import memberships, users
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.accounts.auth import memberships, users
+from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.web.site import create_site
 
 PASSWORD = "correct horse battery"

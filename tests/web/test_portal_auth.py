@@ -15,9 +15,9 @@ from sqlalchemy import Engine
 from smscast.config import Settings
 from smscast.core.errors import UserError
 from smscast.core.roles import Permission
-from smscast.engine.auth import Caller
-from smscast.engine.portal_preferences import Profile
-from smscast.engine.workspaces import WorkspaceRef, create_workspace
+from smscast.engine.accounts.auth import Caller
+from smscast.engine.accounts.portal_preferences import Profile
+from smscast.engine.accounts.workspaces import WorkspaceRef, create_workspace
 from smscast.web.auth import Page, Viewer, page_for
 
 EMAIL = "ola@shop.test"

@@ -14,7 +14,7 @@ from portal_site import Clock, build_site, csrf_of, make_user, sign_in
 from sqlalchemy import Engine
 
 from smscast.config import Settings
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.web import i18n
 from smscast.web.routes import NAV
 from smscast.web.templating import build_templating
@@ -85,13 +85,13 @@ def test_a_signed_in_users_choice_is_kept_across_sessions(
 def test_the_workspace_default_when_nobody_chose(
     site: TestClient, engine: Engine, now: datetime
 ) -> None:
-    from smscast.engine.workspaces import create_workspace
+    from smscast.engine.accounts.workspaces import create_workspace
 
     polish = create_workspace(engine, "Sklep", "PL", "Europe/Warsaw", actor="test", now=now)
     with engine.begin() as conn:
         from sqlalchemy import update
 
-        from smscast.engine.workspaces import workspaces
+        from smscast.engine.accounts.workspaces import workspaces
 
         conn.execute(
             update(workspaces)

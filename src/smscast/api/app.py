@@ -117,7 +117,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     stop = threading.Event()
     worker = None
     if settings.webhook_worker:
-        from smscast.engine.webhook_delivery import run_webhook_worker
+        from smscast.engine.webhooks.sender import run_webhook_worker
 
         worker = threading.Thread(
             target=run_webhook_worker,

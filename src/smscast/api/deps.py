@@ -26,9 +26,9 @@ from sqlalchemy import Engine
 from smscast.api.problems import ApiProblem
 from smscast.config import Settings
 from smscast.core.roles import INSTANCE_PERMISSIONS, Permission, allows
-from smscast.engine.auth import AuthError, Caller
-from smscast.engine.instance_admins import is_instance_admin
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.accounts.auth import AuthError, Caller
+from smscast.engine.accounts.instance_admins import is_instance_admin
+from smscast.engine.accounts.workspaces import WorkspaceRef
 
 SESSION_COOKIE = "smscast_session"
 bearer = HTTPBearer(auto_error=False, description="An API key (smc_…) or a session token")

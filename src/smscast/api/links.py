@@ -13,7 +13,7 @@ from fastapi.responses import PlainTextResponse, RedirectResponse, Response
 from sqlalchemy import Engine
 
 from smscast.api.deps import app_engine
-from smscast.engine.links import follow_link
+from smscast.engine.campaigns.links import follow_link
 
 router = APIRouter(tags=["links"])
 

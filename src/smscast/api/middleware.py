@@ -22,7 +22,7 @@ from smscast.api.problems import problem, user_error_response
 from smscast.channels.ratelimit import TokenBucket
 from smscast.config import Settings
 from smscast.core.errors import UserError
-from smscast.engine.auth import AuthError, Caller, resolve_credential
+from smscast.engine.accounts.auth import AuthError, Caller, resolve_credential
 from smscast.engine.idempotency import (
     StoredAnswer,
     claim_idempotency_key,

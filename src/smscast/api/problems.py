@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from smscast.core.errors import Problem, UserError
-from smscast.engine.auth import AuthError
+from smscast.engine.accounts.auth import AuthError
 
 log = logging.getLogger(__name__)
 PROBLEM_TYPE = "application/problem+json"

@@ -6,7 +6,7 @@ import typer
 
 from smscast.cli.context import command_context, now
 from smscast.cli.output import console
-from smscast.engine.workspaces import ensure_first_run
+from smscast.engine.accounts.workspaces import ensure_first_run
 
 
 def register(app: typer.Typer) -> None:

@@ -11,12 +11,12 @@ from smscast.cli.output import WORKSPACE, console, print_json
 from smscast.core.counts import counted
 from smscast.core.errors import UserError
 from smscast.core.schedule import parse_clock, parse_duration, parse_moment
-from smscast.engine.campaign_preview import preview_campaign
-from smscast.engine.campaigns import ABTest, CampaignDraft, change_status, create_campaign
-from smscast.engine.campaigns import list_campaigns as list_rows
-from smscast.engine.launch import launch_campaign
+from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.campaigns.launch import launch_campaign
+from smscast.engine.campaigns.lifecycle import ABTest, CampaignDraft, change_status, create_campaign
+from smscast.engine.campaigns.lifecycle import list_campaigns as list_rows
+from smscast.engine.campaigns.preview import preview_campaign
 from smscast.engine.stats import campaign_report
-from smscast.engine.workspaces import WorkspaceRef
 
 app = typer.Typer(help="Campaigns: create, preview, launch, pause, resume, cancel, report.",
                   no_args_is_help=True)  # fmt: skip

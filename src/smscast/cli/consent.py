@@ -8,7 +8,7 @@ from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import WORKSPACE, console, print_json
 from smscast.core.consent import Action, Channel, Source
 from smscast.core.counts import counted
-from smscast.engine.consent import (
+from smscast.engine.contacts.consent import (
     ConsentChange,
     consent_history,
     rebuild_consent_state,

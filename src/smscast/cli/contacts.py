@@ -17,9 +17,14 @@ from rich.progress import (
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import WORKSPACE, console, fail, print_json
 from smscast.core.counts import counted
-from smscast.engine.contacts import count_contacts, erase_contact, export_contacts, show_contact
-from smscast.engine.contacts_import import ImportRequest, import_contacts
-from smscast.engine.import_jobs import list_imports, show_import
+from smscast.engine.contacts.import_jobs import list_imports, show_import
+from smscast.engine.contacts.importing import ImportRequest, import_contacts
+from smscast.engine.contacts.records import (
+    count_contacts,
+    erase_contact,
+    export_contacts,
+    show_contact,
+)
 
 app = typer.Typer(help="Import, export, look up and erase contacts.", no_args_is_help=True)
 

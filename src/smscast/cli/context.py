@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from smscast.cli.output import fail
 from smscast.config import Settings, load_settings
 from smscast.core.errors import UserError
-from smscast.engine.workspaces import WorkspaceRef, resolve_workspace
+from smscast.engine.accounts.workspaces import WorkspaceRef, resolve_workspace
 from smscast.store.db import create_db_engine, is_busy
 from smscast.store.migrate import schema_behind
 

@@ -10,7 +10,12 @@ import typer
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import WORKSPACE, console, fail, print_json
 from smscast.core.counts import counted
-from smscast.engine.coupons import add_codes, generate_codes, pool_summaries, redeem_coupon
+from smscast.engine.campaigns.coupons import (
+    add_codes,
+    generate_codes,
+    pool_summaries,
+    redeem_coupon,
+)
 
 app = typer.Typer(help="Coupon pools and redemptions.", no_args_is_help=True)
 

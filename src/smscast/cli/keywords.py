@@ -9,7 +9,7 @@ import typer
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import WORKSPACE, console, fail, print_json
 from smscast.core.rule_actions import parse_actions
-from smscast.engine.keyword_rules import (
+from smscast.engine.inbound.keyword_rules import (
     add_keyword_rule,
     edit_compliance_word,
     link_keyword_campaign,
@@ -17,7 +17,7 @@ from smscast.engine.keyword_rules import (
     list_keyword_rules,
     remove_keyword_rule,
 )
-from smscast.engine.webhook_targets import address_policy
+from smscast.engine.webhooks.targets import address_policy
 
 app = typer.Typer(help="Keyword rules and compliance keywords.", no_args_is_help=True)
 

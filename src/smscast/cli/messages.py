@@ -9,7 +9,7 @@ import typer
 
 from smscast.cli.context import command_context, now
 from smscast.cli.output import WORKSPACE, console, counted, print_json
-from smscast.engine.messages_view import list_messages, show_message
+from smscast.engine.delivery.messages_view import list_messages, show_message
 
 app = typer.Typer(help="Messages: list with filters, show one.", no_args_is_help=True)
 

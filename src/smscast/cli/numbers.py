@@ -7,8 +7,8 @@ import typer
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import WORKSPACE, console, fail, print_json
 from smscast.core.counts import counted
-from smscast.engine.numbers import add_number, list_numbers, set_auto_reply
-from smscast.engine.response_report import number_report
+from smscast.engine.inbound.numbers import add_number, list_numbers, set_auto_reply
+from smscast.engine.inbound.response_report import number_report
 
 app = typer.Typer(
     help="Numbers and short codes: add, list, automatic reply, response report.",

@@ -7,7 +7,12 @@ import typer
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import WORKSPACE, console, print_json
 from smscast.core.counts import counted
-from smscast.engine.segments import count_segment, delete_segment, list_segments, save_segment
+from smscast.engine.campaigns.segments import (
+    count_segment,
+    delete_segment,
+    list_segments,
+    save_segment,
+)
 
 app = typer.Typer(help="Segments: who a campaign goes to.", no_args_is_help=True)
 

@@ -104,7 +104,7 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
 async def _connect_simulator(engine: Any, port: int) -> None:
     """Gives the first workspace its simulator connector; waits for one to be created
     (`smscast bootstrap`, the API) when the database has none yet."""
-    from smscast.engine.connectors import ensure_simulator_connector
+    from smscast.engine.sending.connectors import ensure_simulator_connector
 
     while (
         await asyncio.to_thread(ensure_simulator_connector, engine, port, datetime.now(UTC)) is None

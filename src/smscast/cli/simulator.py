@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from smscast.cli.context import missing_database
 from smscast.cli.output import console, fail, print_json
 from smscast.config import Settings, load_settings
-from smscast.engine.inbound_outcome import InboundOutcome, find_inbound_outcome, last_inbound_id
+from smscast.engine.inbound.outcome import InboundOutcome, find_inbound_outcome, last_inbound_id
 from smscast.store.db import create_db_engine
 
 app = typer.Typer(

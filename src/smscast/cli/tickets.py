@@ -6,7 +6,7 @@ import typer
 
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import WORKSPACE, console, print_json
-from smscast.engine.tickets import (
+from smscast.engine.inbound.tickets import (
     add_ticket_note,
     assign_ticket,
     list_tickets,

@@ -8,8 +8,8 @@ import typer
 
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import console, counted
-from smscast.engine.instance_admins import grant_instance_admin, revoke_instance_admin
-from smscast.engine.users import set_password
+from smscast.engine.accounts.instance_admins import grant_instance_admin, revoke_instance_admin
+from smscast.engine.accounts.users import set_password
 
 app = typer.Typer(help="Instance administrators and people's logins.", no_args_is_help=True)
 

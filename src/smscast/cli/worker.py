@@ -14,14 +14,14 @@ import typer
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import console, fail, print_json
 from smscast.core.counts import counted
-from smscast.engine.connectors import (
+from smscast.engine.sending.connectors import (
     KINDS,
     add_connector,
     list_connectors,
     redacted_settings,
     update_connector,
 )
-from smscast.engine.outbox import outbox_counts
+from smscast.engine.sending.outbox import outbox_counts
 
 connectors_app = typer.Typer(
     help="Carrier connections: add, set, list, state.", no_args_is_help=True

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from smscast.cli import workspace_settings
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import console, print_json
-from smscast.engine.workspaces import create_workspace
+from smscast.engine.accounts.workspaces import create_workspace
 from smscast.store.models import Workspace, table_of
 
 app = typer.Typer(help="Create and list workspaces; their campaign rules.", no_args_is_help=True)

@@ -12,8 +12,8 @@ from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import console, fail, print_json
 from smscast.core.campaign_rules import rules_from_settings
 from smscast.core.errors import UserError
-from smscast.engine.auth import Caller
-from smscast.engine.workspace_settings import update_workspace
+from smscast.engine.accounts.auth import Caller
+from smscast.engine.accounts.workspace_settings import update_workspace
 
 KNOWN = (
     "quiet_hours", "quiet_hours_informational", "frequency_cap_limit", "frequency_cap_days",

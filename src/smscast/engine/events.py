@@ -29,9 +29,9 @@ from smscast.channels.base import (
     SubmitResult,
 )
 from smscast.config import Settings
-from smscast.engine.connector_log import record_log_entries
 from smscast.engine.db_thread import DbThread
-from smscast.engine.reports import apply_reports
+from smscast.engine.delivery.reports import apply_reports
+from smscast.engine.sending.connector_log import record_log_entries
 from smscast.store.messaging_models import Message, Number
 from smscast.store.models import Contact, table_of
 
@@ -166,7 +166,7 @@ class EventPump:
     async def _inbound(self, batch: list[InboundMessage]) -> None:
         """To the inbound router (`engine.inbound`), a batch at a time where it takes one."""
         try:
-            module = importlib.import_module("smscast.engine.inbound")
+            module = importlib.import_module("smscast.engine.inbound.receive")
         except ImportError:
             await self.db.run(self._store_inbound, batch)
             return

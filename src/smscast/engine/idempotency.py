@@ -17,7 +17,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from smscast.core.errors import UserError
-from smscast.engine.auth import Caller
+from smscast.engine.accounts.auth import Caller
 from smscast.store.api_models import IdempotencyRecord
 from smscast.store.models import table_of
 

@@ -18,11 +18,11 @@ from datetime import datetime
 from smscast.channels.base import Connector, ConnectorState
 from smscast.config import Settings
 from smscast.core.errors import UserError
-from smscast.engine.connectors import ConnectorRow, build_connector
 from smscast.engine.db_thread import DbThread
-from smscast.engine.dispatcher import Dispatcher, DispatchLimits, retry_policy
 from smscast.engine.events import EventPump
-from smscast.engine.outbox import mark_interrupted
+from smscast.engine.sending.connectors import ConnectorRow, build_connector
+from smscast.engine.sending.dispatcher import Dispatcher, DispatchLimits, retry_policy
+from smscast.engine.sending.outbox import mark_interrupted
 
 log = logging.getLogger("smscast.runtime")
 RECONNECT_MIN_S = 1.0

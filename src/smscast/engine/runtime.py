@@ -24,16 +24,16 @@ from typing import Any
 from sqlalchemy import Engine
 
 from smscast.config import Settings
-from smscast.engine.campaigns import complete_finished_campaigns
-from smscast.engine.connectors import ConnectorRow, load_connector, write_states
+from smscast.engine.campaigns.launch import launch_due_campaigns
+from smscast.engine.campaigns.lifecycle import complete_finished_campaigns
 from smscast.engine.db_thread import DbThread
-from smscast.engine.dispatcher import utc_now
-from smscast.engine.launch import launch_due_campaigns
-from smscast.engine.leases import free_connectors, release_lease, take_lease
-from smscast.engine.outbox import cancel_cancelled_campaigns
-from smscast.engine.reports import expire_silent
-from smscast.engine.routing import route_queued
+from smscast.engine.delivery.reports import expire_silent
 from smscast.engine.runner import ConnectorRunner
+from smscast.engine.sending.connectors import ConnectorRow, load_connector, write_states
+from smscast.engine.sending.dispatcher import utc_now
+from smscast.engine.sending.leases import free_connectors, release_lease, take_lease
+from smscast.engine.sending.outbox import cancel_cancelled_campaigns
+from smscast.engine.sending.routing import route_queued
 
 log = logging.getLogger("smscast.runtime")
 TICK_S = 1.0

@@ -20,7 +20,7 @@ from sqlalchemy import Connection, Engine, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from smscast.core.errors import UserError
-from smscast.engine.quiet_hours import campaign_quiet_hours_wait
+from smscast.engine.sending.quiet_hours import campaign_quiet_hours_wait
 from smscast.store.campaign_models import COUNTERS, EXCLUSION_REASONS, CampaignStats
 from smscast.store.messaging_models import Campaign, Message
 from smscast.store.models import table_of

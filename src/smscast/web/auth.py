@@ -22,14 +22,14 @@ from smscast.api.deps import SESSION_COOKIE
 from smscast.config import Settings
 from smscast.core.errors import UserError
 from smscast.core.roles import Permission, allows
-from smscast.engine.auth import Caller, resolve_session
-from smscast.engine.portal_preferences import (
+from smscast.engine.accounts.auth import Caller, resolve_session
+from smscast.engine.accounts.portal_preferences import (
     Profile,
     WorkspaceChoice,
     portal_profile,
     workspace_choices,
 )
-from smscast.engine.workspaces import WorkspaceRef
+from smscast.engine.accounts.workspaces import WorkspaceRef
 
 
 @dataclass(frozen=True, slots=True)

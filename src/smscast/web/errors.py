@@ -20,7 +20,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 
 from smscast.api.problems import status_of
 from smscast.core.errors import UserError
-from smscast.engine.auth import AuthError
+from smscast.engine.accounts.auth import AuthError
 from smscast.web.auth import PageRefused, SignInRequired, viewer_of
 from smscast.web.guard import SECURITY_HEADERS, is_portal_path
 from smscast.web.i18n import N_

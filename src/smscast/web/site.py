@@ -18,7 +18,6 @@ from starlette.middleware import Middleware
 
 from smscast.api.app import create_app
 from smscast.config import Settings
-from smscast.store.db import create_db_engine
 from smscast.web.errors import csrf_refusal, install_page_errors
 from smscast.web.guard import PortalGuard
 from smscast.web.routes import NAV, ROUTERS
@@ -41,8 +40,7 @@ def create_site(
 
     Every language's catalogue is loaded here: a missing one stops the start.
     """
-    engine = engine or create_db_engine(settings.database_url)
-    app = create_app(settings, engine)
+    app = create_app(settings, engine)  # builds the database engine when none is given
     app.state.templating = build_templating(NAV)
     app.state.portal_clock = clock
     app.state.portal_key = settings.resolved_secret_key()  # read once: CSRF tokens use it

@@ -12,7 +12,12 @@ from smscast.api.deps import Api, idempotency_key, require
 from smscast.api.pagination import Page, PageParams, page_of, page_params
 from smscast.api.problems import COMMON_RESPONSES, ApiProblem
 from smscast.core.roles import Permission, Role, may_grant
-from smscast.engine.api_keys import create_api_key, list_api_keys, revoke_api_key, show_api_key
+from smscast.engine.accounts.api_keys import (
+    create_api_key,
+    list_api_keys,
+    revoke_api_key,
+    show_api_key,
+)
 
 router = APIRouter(prefix="/api/v1/api-keys", tags=["api keys"], responses=COMMON_RESPONSES)
 manager = require(Permission.KEYS_MANAGE)

@@ -12,7 +12,7 @@ from smscast.api.deps import Api, require
 from smscast.api.pagination import Page, PageParams, page_of, page_params
 from smscast.api.problems import COMMON_RESPONSES
 from smscast.core.roles import Permission
-from smscast.engine.audit_log import list_audit_events
+from smscast.engine.accounts.audit import list_audit_events
 
 router = APIRouter(prefix="/api/v1/audit-events", tags=["audit"], responses=COMMON_RESPONSES)
 
@@ -34,6 +34,11 @@ def events(
     actor: str | None = Query(None, max_length=200),
 ) -> Any:
     items = list_audit_events(
-        api.engine, api.workspace, before=page.after, limit=page.limit, action=action, actor=actor
+        api.engine,
+        api.workspace.id,
+        before=page.after,
+        limit=page.limit,
+        action=action,
+        actor=actor,
     )
     return page_of(items, page)

@@ -18,9 +18,9 @@ from smscast.api.deps import (
 )
 from smscast.api.problems import COMMON_RESPONSES, PROBLEM_CONTENT, ApiProblem, ProblemBody
 from smscast.config import Settings
-from smscast.engine.instance_admins import is_instance_admin
-from smscast.engine.sign_in_throttle import AccountLocked, SignInLimits, SignInRefused
-from smscast.engine.users import change_password, sign_in, sign_out
+from smscast.engine.accounts.instance_admins import is_instance_admin
+from smscast.engine.accounts.sign_in_throttle import AccountLocked, SignInLimits, SignInRefused
+from smscast.engine.accounts.users import change_password, sign_in, sign_out
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"], responses=COMMON_RESPONSES)
 

@@ -12,9 +12,14 @@ from smscast.api.deps import Api, idempotency_key, reader, require
 from smscast.api.pagination import Page, PageParams, page_of, page_params
 from smscast.api.problems import COMMON_RESPONSES
 from smscast.core.roles import Permission
-from smscast.engine.campaign_preview import preview_campaign
-from smscast.engine.campaigns import CampaignDraft, change_status, create_campaign, list_campaigns
-from smscast.engine.launch import launch_campaign
+from smscast.engine.campaigns.launch import launch_campaign
+from smscast.engine.campaigns.lifecycle import (
+    CampaignDraft,
+    change_status,
+    create_campaign,
+    list_campaigns,
+)
+from smscast.engine.campaigns.preview import preview_campaign
 from smscast.engine.stats import campaign_report
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"], responses=COMMON_RESPONSES)

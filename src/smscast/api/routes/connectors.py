@@ -16,8 +16,12 @@ from smscast.api.deps import Api, reader, require
 from smscast.api.pagination import Page, PageParams, page_of, page_params
 from smscast.api.problems import COMMON_RESPONSES
 from smscast.core.roles import Permission
-from smscast.engine.connector_views import connector_log_entries, connectors_of, show_connector
-from smscast.engine.connectors import update_connector
+from smscast.engine.sending.connector_views import (
+    connector_log_entries,
+    connectors_of,
+    show_connector,
+)
+from smscast.engine.sending.connectors import update_connector
 
 router = APIRouter(prefix="/api/v1/connectors", tags=["connectors"], responses=COMMON_RESPONSES)
 Id = Path(ge=1, le=2**31 - 1, description="The connector's id")

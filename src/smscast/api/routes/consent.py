@@ -12,8 +12,8 @@ from smscast.api.deps import Api, idempotency_key, reader, require
 from smscast.api.problems import COMMON_RESPONSES
 from smscast.core.consent import Action, Channel, Purpose, Source
 from smscast.core.roles import Permission
-from smscast.engine.consent import ConsentChange, consent_history, record_consent
-from smscast.engine.contact_edits import contact_phone
+from smscast.engine.contacts.consent import ConsentChange, consent_history, record_consent
+from smscast.engine.contacts.edits import contact_phone
 
 router = APIRouter(prefix="/api/v1", tags=["consent"], responses=COMMON_RESPONSES)
 

@@ -13,7 +13,7 @@ from smscast.api.pagination import Page, PageParams, page_of, page_params
 from smscast.api.problems import COMMON_RESPONSES
 from smscast.api.routes.consent import ConsentStateOut
 from smscast.core.roles import Permission
-from smscast.engine.contact_edits import (
+from smscast.engine.contacts.edits import (
     MAX_BATCH,
     ContactFields,
     contact_phone,
@@ -23,7 +23,7 @@ from smscast.engine.contact_edits import (
     update_contact,
     upsert_contacts,
 )
-from smscast.engine.contacts import erase_contact
+from smscast.engine.contacts.records import erase_contact
 
 router = APIRouter(prefix="/api/v1/contacts", tags=["contacts"], responses=COMMON_RESPONSES)
 writer = require(Permission.CONTACTS_WRITE)

@@ -13,7 +13,7 @@ from smscast.api.deps import Api, idempotency_key, reader, require
 from smscast.api.pagination import Page, PageParams, page_of, page_params
 from smscast.api.problems import COMMON_RESPONSES, ApiProblem
 from smscast.core.roles import Permission
-from smscast.engine.import_jobs import (
+from smscast.engine.contacts.import_jobs import (
     import_error_report,
     list_imports,
     show_import,

@@ -14,9 +14,9 @@ from smscast.api.pagination import Page, PageParams, page_of, page_params
 from smscast.api.problems import COMMON_RESPONSES
 from smscast.api.routes.webhooks import DeliveryOut
 from smscast.core.roles import Permission
-from smscast.engine.message_callbacks import list_callback_deliveries
-from smscast.engine.messages_view import list_messages, show_message
-from smscast.engine.single_messages import send_message
+from smscast.engine.delivery.messages_view import list_messages, show_message
+from smscast.engine.sending.single_messages import send_message
+from smscast.engine.webhooks.message_callbacks import list_callback_deliveries
 
 router = APIRouter(prefix="/api/v1/messages", tags=["messages"], responses=COMMON_RESPONSES)
 Id = Path(ge=1, le=2**63 - 1, description="The message's id")

@@ -11,18 +11,23 @@ from smscast.api.deps import Api, idempotency_key, reader, require
 from smscast.api.pagination import Page, PageParams, page_by_position, page_of, page_params
 from smscast.api.problems import COMMON_RESPONSES
 from smscast.core.roles import Permission
-from smscast.engine.coupons import pool_summaries, redeem_coupon
-from smscast.engine.keyword_rules import (
+from smscast.engine.campaigns.coupons import pool_summaries, redeem_coupon
+from smscast.engine.campaigns.segments import (
+    count_segment,
+    delete_segment,
+    list_segments,
+    save_segment,
+)
+from smscast.engine.inbound.keyword_rules import (
     add_keyword_rule,
     link_keyword_campaign,
     list_keyword_rules,
     remove_keyword_rule,
 )
-from smscast.engine.numbers import add_number, list_numbers, set_auto_reply
-from smscast.engine.response_report import keyword_rule_report, number_report
-from smscast.engine.segments import count_segment, delete_segment, list_segments, save_segment
-from smscast.engine.webhook_forward import list_rule_deliveries
-from smscast.engine.webhook_targets import address_policy
+from smscast.engine.inbound.numbers import add_number, list_numbers, set_auto_reply
+from smscast.engine.inbound.response_report import keyword_rule_report, number_report
+from smscast.engine.webhooks.keyword_forward import list_rule_deliveries
+from smscast.engine.webhooks.targets import address_policy
 
 router = APIRouter(prefix="/api/v1", responses=COMMON_RESPONSES)
 numbers_writer = require(Permission.NUMBERS_WRITE)

@@ -13,7 +13,7 @@ from smscast.api.problems import COMMON_RESPONSES
 from smscast.core.campaign_rules import rules_from_settings
 from smscast.core.cost import MessageRules, Recipient, compose_message, link_stand_in
 from smscast.core.templates import compile_template
-from smscast.engine.contact_edits import get_contact
+from smscast.engine.contacts.edits import get_contact
 
 router = APIRouter(prefix="/api/v1/templates", tags=["templates"], responses=COMMON_RESPONSES)
 LINK_CODE_LENGTH = 8

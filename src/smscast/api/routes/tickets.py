@@ -11,7 +11,7 @@ from smscast.api.deps import Api, idempotency_key, reader, require
 from smscast.api.pagination import Page, PageParams, page_of, page_params
 from smscast.api.problems import COMMON_RESPONSES
 from smscast.core.roles import Permission
-from smscast.engine.tickets import (
+from smscast.engine.inbound.tickets import (
     add_ticket_note,
     assign_ticket,
     list_tickets,

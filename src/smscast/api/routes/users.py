@@ -12,7 +12,7 @@ from smscast.api.deps import Api, idempotency_key, reader, require
 from smscast.api.pagination import Page, PageParams, page_of, page_params
 from smscast.api.problems import COMMON_RESPONSES
 from smscast.core.roles import Permission, Role
-from smscast.engine.users import (
+from smscast.engine.accounts.users import (
     add_member,
     change_member_role,
     list_members,

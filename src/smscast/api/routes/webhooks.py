@@ -12,8 +12,7 @@ from smscast.api.deps import Api, idempotency_key, require
 from smscast.api.pagination import Page, PageParams, page_of, page_params
 from smscast.api.problems import COMMON_RESPONSES
 from smscast.core.roles import Permission
-from smscast.engine.message_callbacks import show_callback_secret
-from smscast.engine.webhooks_out import (
+from smscast.engine.webhooks.endpoints import (
     EventName,
     create_webhook,
     delete_webhook,
@@ -23,6 +22,7 @@ from smscast.engine.webhooks_out import (
     show_webhook,
     update_webhook,
 )
+from smscast.engine.webhooks.message_callbacks import show_callback_secret
 
 router = APIRouter(prefix="/api/v1/webhooks", tags=["webhooks"], responses=COMMON_RESPONSES)
 manager = require(Permission.WEBHOOKS_MANAGE)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from smscast.api.deps import Api, reader, require
 from smscast.api.problems import COMMON_RESPONSES
 from smscast.core.roles import Permission
-from smscast.engine.workspace_settings import (
+from smscast.engine.accounts.workspace_settings import (
     create_owned_workspace,
     update_workspace,
     workspaces_of,

@@ -8,6 +8,7 @@ await sim.close()
 
 from smscast.channels.simulator.config import SimulatorConfig
 from smscast.channels.simulator.mo import MoError, MoSent
-from smscast.channels.simulator.server import RunningSimulator, Stats, start_simulator
+from smscast.channels.simulator.server import RunningSimulator, start_simulator
+from smscast.channels.simulator.stats import Stats
 
 __all__ = ["MoError", "MoSent", "RunningSimulator", "SimulatorConfig", "Stats", "start_simulator"]

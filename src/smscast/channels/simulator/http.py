@@ -17,12 +17,10 @@ import contextlib
 import json
 import logging
 from dataclasses import asdict
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from smscast.channels.simulator.mo import MoError
-
-if TYPE_CHECKING:
-    from smscast.channels.simulator.server import RunningSimulator
+from smscast.channels.simulator.config import SimulatorConfig
+from smscast.channels.simulator.mo import MoError, MoSent
 
 log = logging.getLogger("smscast.simulator")
 MAX_BODY = 64 * 1024
@@ -36,13 +34,26 @@ _REASONS = {
 }
 
 
+class Controlled(Protocol):
+    """What the endpoint drives (`server.RunningSimulator`): counters, faults, MOs."""
+
+    @property
+    def config(self) -> SimulatorConfig: ...
+
+    def snapshot(self) -> dict[str, Any]: ...
+
+    def drop_connections(self) -> int: ...
+
+    async def send_mo(self, sender: str, recipient: str, text: str) -> MoSent: ...
+
+
 class HttpError(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
 
 
-async def start_http(sim: RunningSimulator, host: str, port: int) -> asyncio.Server:
+async def start_http(sim: Controlled, host: str, port: int) -> asyncio.Server:
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             status, payload = await _answer(sim, reader)
@@ -65,7 +76,7 @@ async def start_http(sim: RunningSimulator, host: str, port: int) -> asyncio.Ser
     return await asyncio.start_server(serve, host, port)
 
 
-async def _answer(sim: RunningSimulator, reader: asyncio.StreamReader) -> tuple[int, Any]:
+async def _answer(sim: Controlled, reader: asyncio.StreamReader) -> tuple[int, Any]:
     request_line = (await reader.readline()).decode("latin-1").split()
     if len(request_line) != 3:
         raise HttpError(400, "malformed HTTP request line")
@@ -86,7 +97,7 @@ async def _answer(sim: RunningSimulator, reader: asyncio.StreamReader) -> tuple[
     return await _route(sim, method, path, body)
 
 
-async def _route(sim: RunningSimulator, method: str, path: str, body: bytes) -> tuple[int, Any]:
+async def _route(sim: Controlled, method: str, path: str, body: bytes) -> tuple[int, Any]:
     routes = {"/mo": "POST", "/stats": "GET", "/faults": "POST", "/drop": "POST"}
     if path not in routes:
         raise HttpError(404, f"no such endpoint {path}; try POST /mo or GET /stats")

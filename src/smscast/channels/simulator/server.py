@@ -12,41 +12,22 @@ import logging
 import random
 import time
 from collections import OrderedDict, deque
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
 from smscast.channels.simulator import dlr
 from smscast.channels.simulator.config import SimulatorConfig
+from smscast.channels.simulator.http import start_http
 from smscast.channels.simulator.mo import MoSent, build_mo_parts
 from smscast.channels.simulator.session import Session
+from smscast.channels.simulator.stats import Stats
 from smscast.channels.simulator.texts import ReceivedText, received_texts
 from smscast.channels.smpp import pdu
 from smscast.channels.smpp.constants import CommandStatus, MessageState
 
 log = logging.getLogger("smscast.simulator")
 S = CommandStatus
-
-
-@dataclass(slots=True)
-class Stats:
-    """Counters of what the simulator did, for tests, benchmarks and `GET /stats`."""
-
-    connections: int = 0
-    binds: int = 0
-    bind_failures: int = 0
-    submits: int = 0  # accepted submit_sm, data_sm and submit_multi
-    throttled: int = 0
-    reports_sent: int = 0
-    mo_parts_sent: int = 0
-    deliver_acked: int = 0
-    deliver_refused: int = 0
-    bad_pdus: int = 0
-    generic_nacks_sent: int = 0
-    drops: int = 0
-    garbage_sent: int = 0
-    held: int = 0  # reports and MO parts waiting for a receiver to bind
-    held_dropped: int = 0
 
 
 class Simulator:
@@ -345,8 +326,6 @@ class RunningSimulator:
 
 async def start_simulator(config: SimulatorConfig | None = None) -> RunningSimulator:
     """Opens the SMPP port (and the HTTP endpoint unless `http_port` is None)."""
-    from smscast.channels.simulator.http import start_http
-
     config = config or SimulatorConfig()
     simulator = Simulator(config)
     loop = asyncio.get_running_loop()

@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import random
 import struct
 import time
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
+from smscast.channels.simulator.config import SimulatorConfig
+from smscast.channels.simulator.stats import Stats
 from smscast.channels.smpp import pdu
 from smscast.channels.smpp.constants import CommandId, CommandStatus, command_name, status_name
-
-if TYPE_CHECKING:
-    from smscast.channels.simulator.server import Simulator
 
 log = logging.getLogger("smscast.simulator")
 
@@ -36,8 +36,31 @@ _DELIVER_SM_RESP = CommandId.DELIVER_SM_RESP.to_bytes(4, "big")
 _UNKNOWN_COMMAND = struct.pack(">IIII", 16, 0x000000F0, 0, 0x7FFFFFFF)
 
 
+class SessionHost(Protocol):
+    """What a session asks of the simulator that accepted it (`server.Simulator`): its
+    settings and counters, the messages it keeps, and where held deliveries wait."""
+
+    config: SimulatorConfig
+    stats: Stats
+    sessions: set[Session]
+    rng: random.Random
+    throttle_pending: int
+
+    def check_bind(self, request: Any) -> int: ...
+
+    def submit(self, session: Session, request: pdu.Pdu, frame: bytes) -> pdu.Pdu: ...
+
+    def manage(self, request: pdu.Pdu) -> pdu.Pdu: ...
+
+    def hold(self, system_id: str | None, messages: list[bytes]) -> None: ...
+
+    def retry_later(self, system_id: str | None, message: bytes, delay: float = 1.0) -> None: ...
+
+    def release_held(self, session: Session) -> None: ...
+
+
 class Session(asyncio.Protocol):
-    def __init__(self, simulator: Simulator) -> None:
+    def __init__(self, simulator: SessionHost) -> None:
         self.sim = simulator
         self.framer = pdu.Framer(simulator.config.max_pdu_length)
         self.transport: asyncio.Transport | None = None

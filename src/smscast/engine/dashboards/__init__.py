@@ -1,12 +1,15 @@
-"""The portal's dashboard, on the engine side.
+"""Dashboards: the portal's saved tile layouts (named, per user, shareable in the
+workspace) and the figures their tiles show, read from pre-aggregated counters only —
+never a scan of the messages table per page view.
 
-Public use cases:
+The portal calls `list_dashboards()`, `get_dashboard()`, `ensure_default_dashboard()`
+(a first visit creates the default one), `create_dashboard()`, `rename_dashboard()`,
+`save_layout()`, `set_shared()`, `delete_dashboard()`, `copy_dashboard()`,
+`dashboard_metrics()` (every figure a layout's tiles show for a time range and
+filters) and `live_snapshot()` (the KPIs and a change marker for the live stream).
 
-- `layouts`: `list_dashboards`, `get_dashboard`, `ensure_default_dashboard` (a first
-  visit creates the default one), `create_dashboard`, `rename_dashboard`,
-  `save_layout`, `set_shared`, `delete_dashboard`, `copy_dashboard`.
-- `metrics`: `dashboard_metrics` (every figure a layout's tiles show for a time range
-  and filters) and `live_snapshot` (the KPIs and a change marker for the SSE stream).
+The tile catalogue and layout rules are pure and live in `core/dashboard_tiles.py`.
 
-The tile catalogue and layout rules are pure and live in `smscast.core.dashboard_tiles`.
+May call: `core`, `store`, `sending` (the routes that credit
+a campaign's texts to a number and connector) and the counters in `engine.stats`.
 """

@@ -37,7 +37,7 @@ from sqlalchemy import Connection, Engine, func, select
 
 from smscast.core.dashboard_tiles import Layout, default_layout
 from smscast.core.errors import UserError
-from smscast.engine.routing import load_routes
+from smscast.engine.sending.routing import load_routes
 from smscast.engine.stats import hour_of, rate
 from smscast.store.campaign_models import CampaignStats
 from smscast.store.messaging_models import Campaign, Connector, Number

@@ -15,10 +15,10 @@ from starlette.responses import RedirectResponse, Response
 from smscast.api.deps import SESSION_COOKIE
 from smscast.api.routes.auth import client_address, sign_in_limits
 from smscast.core.errors import UserError
-from smscast.engine.auth import AuthError
-from smscast.engine.portal_preferences import remember_language, switch_workspace
-from smscast.engine.sign_in_throttle import AccountLocked, SignInRefused
-from smscast.engine.users import sign_in, sign_out
+from smscast.engine.accounts.auth import AuthError
+from smscast.engine.accounts.portal_preferences import remember_language, switch_workspace
+from smscast.engine.accounts.sign_in_throttle import AccountLocked, SignInRefused
+from smscast.engine.accounts.users import sign_in, sign_out
 from smscast.web import i18n
 from smscast.web.auth import site_engine, site_now, site_settings, viewer_of
 from smscast.web.errors import error_page, safe_next, sign_in_redirect

@@ -1,0 +1,16 @@
+"""Campaigns: segments (who), the campaign's life (draft, scheduled, sending, paused,
+completed), its launch — the plan, then segment members materialised batch by batch into
+outbox rows with their text, coupon and tracked link — A/B tests and their winners,
+coupon pools, tracked links and the preview before launch.
+
+Routes, the CLI and the portal call: `count_segment()`, `save_segment()`,
+`list_segments()`, `delete_segment()`, `create_campaign()`, `list_campaigns()`,
+`change_status()`, `preview_campaign()`, `launch_campaign()`, `add_codes()`,
+`generate_codes()`, `pool_summaries()`, `redeem_coupon()`, `follow_link()`.
+The runtime's clockwork calls `launch_due_campaigns()`, `decide_ab_winners()` and
+`complete_finished_campaigns()`.
+
+May call: `core`, `store`, `config`, `accounts` (workspaces, audit), `sending`
+(the connectors and sender routes a launch checks), `webhooks` (campaign events) and the counters in
+`engine.stats` / `engine.tally`.
+"""

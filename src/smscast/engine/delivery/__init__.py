@@ -1,0 +1,16 @@
+"""Delivery: what became of each message after it left — delivery reports matched to
+their messages (each part counted once, each message finished once), silent messages
+expired, status changes turned into webhook events and callbacks, carrier callbacks
+(Twilio, Infobip, Kannel) verified and turned into events, and the message history.
+
+The runtime calls `apply_reports()` and `expire_silent()`; the dispatcher's outbox
+calls `queue_message_events()`; routes call `receive_callback()`, `list_messages()`,
+`show_message()`.
+
+A delivery report is matched in `reports.py` (by connector and carrier id, one
+report per part).
+
+May call: `core`, `store`, `channels` (the report and inbound event types),
+`config`, `accounts`, `sending` (connectors and their exchange log), `inbound` (a
+carrier callback may carry an inbound text), `webhooks`, and `engine.tally`.
+"""

@@ -1,0 +1,22 @@
+"""Inbound: texts people send to our numbers — stored, told apart from a carrier's
+resend, routed (the pure router in `core.router` decides: compliance keywords, keyword
+rule, number rule, campaign reply, ticket), and the decision carried out in the same
+transaction (replies queued, opt-in and opt-out with the exact words as evidence,
+double opt-in, tickets opened). Also the numbers a workspace owns, their keyword rules,
+support tickets answered by agents, and how people answered (response reports).
+
+The event pump calls `handle_inbound_batch()`; routes, the CLI and the portal call
+`handle_inbound()`, `add_number()`, `list_numbers()`, `set_auto_reply()`,
+`add_keyword_rule()`, `list_keyword_rules()`, `remove_keyword_rule()`,
+`link_keyword_campaign()`, `edit_compliance_word()`, `list_compliance_words()`,
+`list_tickets()`, `show_ticket()`, `reply_to_ticket()`, `assign_ticket()`,
+`add_ticket_note()`, `solve_ticket()`, `reopen_ticket()`, `number_report()`,
+`keyword_rule_report()`, `find_inbound_outcome()`.
+
+Keyword precedence is decided in `core/router.py` and carried out by `receive.py`
+(routing a batch) and `actions.py` (its effects).
+
+May call: `core`, `store`, `channels`, `config`, `accounts`, `sending` (replies leave
+through the one outbox), `webhooks`, and the counters in `engine.stats` /
+`engine.tally`.
+"""

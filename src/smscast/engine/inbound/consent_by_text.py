@@ -1,0 +1,93 @@
+"""Consent given or withdrawn by text: one ledger event holding the exact words received.
+
+Written in the transaction that stores the inbound text, so once that commits the
+dispatcher's consent re-check sees the new state. A change of state (not a repeated
+STOP) queues `contact.opted_out` / `contact.opted_in` for subscribers, in the same
+transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from smscast.core.consent import Action, LedgerEntry, Source, derive_state
+from smscast.engine.webhooks.events import (
+    consent_snapshot,
+    emit_consent_changes,
+    load_subscriptions,
+    wants_consent_events,
+)
+from smscast.store import consent as consent_store
+
+
+def record_text_consent(
+    conn: Connection,
+    workspace_id: int,
+    contact_id: int,
+    action: Action,
+    purpose: str,
+    source: Source,
+    evidence: str,
+    actor: str,
+    now: datetime,
+) -> int:
+    """Appends the event and moves the materialised state; returns the event id."""
+    subscriptions = load_subscriptions(conn)
+    watched = wants_consent_events(subscriptions, workspace_id)
+    before = consent_snapshot(conn, [contact_id]) if watched else {}
+    event_id = consent_store.append_events(conn, [{
+        "workspace_id": workspace_id, "contact_id": contact_id, "channel": "sms",
+        "purpose": purpose, "action": action.value, "source": source.value,
+        "evidence": evidence, "actor": actor, "occurred_at": now,
+    }])[contact_id]  # fmt: skip
+    entry = LedgerEntry(event_id, "sms", purpose, action.value, now)
+    rows = consent_store.state_rows(contact_id, list(derive_state([entry]).values()))
+    consent_store.write_states(conn, rows)
+    if watched:
+        emit_consent_changes(
+            conn, subscriptions, workspace_id, [contact_id], before, source.value, now
+        )
+    return event_id
+
+
+def write_text_consents(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Appends many events (ledger rows, in the order given) and moves the state.
+
+    The ledger takes at most one event per contact per insert, so rows are written
+    in rounds in which each contact appears once; order per contact is kept.
+    """
+    subscriptions = load_subscriptions(conn)
+    watched = sorted(
+        {r["workspace_id"] for r in rows if wants_consent_events(subscriptions, r["workspace_id"])}
+    )
+    contacts_of = {
+        ws: sorted({r["contact_id"] for r in rows if r["workspace_id"] == ws}) for ws in watched
+    }
+    before = consent_snapshot(conn, [c for ids in contacts_of.values() for c in ids])
+    start = 0
+    while start < len(rows):
+        seen: set[int] = set()
+        end = start
+        while end < len(rows) and rows[end]["contact_id"] not in seen:
+            seen.add(rows[end]["contact_id"])
+            end += 1
+        chunk = rows[start:end]
+        ids = consent_store.append_events(conn, chunk)
+        states = []
+        for row in chunk:
+            entry = LedgerEntry(
+                ids[row["contact_id"]], row["channel"], row["purpose"], row["action"],
+                row["occurred_at"],
+            )  # fmt: skip
+            derived = list(derive_state([entry]).values())
+            states += consent_store.state_rows(row["contact_id"], derived)
+        consent_store.write_states(conn, states)
+        start = end
+    for ws in watched:
+        last = [r for r in rows if r["workspace_id"] == ws][-1]
+        emit_consent_changes(
+            conn, subscriptions, ws, contacts_of[ws], before, last["source"], last["occurred_at"]
+        )

@@ -1,0 +1,378 @@
+"""Inbound texts: stored, routed by number and keyword, answered, turned into tickets.
+
+The connector runtime calls `handle_inbound` for every `InboundMessage` event (or
+`handle_inbound_batch` with what it has collected). One transaction per batch
+stores the texts (messages rows, direction "in"), how each was routed, the consent
+it gave or withdrew, the answers as outbox rows, and the deliveries of rules'
+webhook actions (sent later by the one webhook sender). A text that cannot be
+routed (a number we do not own, a sender that is not a phone number, a flood) is
+still stored, with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import Connection, Engine
+
+from smscast.channels.base import InboundMessage
+from smscast.config import Settings
+from smscast.core.encoding import analyse
+from smscast.core.errors import UserError
+from smscast.core.phones import Phone
+from smscast.core.router import Route, next_state, route
+from smscast.core.rule_actions import ActionKind
+from smscast.engine.accounts.workspaces import WorkspaceRef, resolve_workspace
+from smscast.engine.inbound.actions import (
+    Effects,
+    Routed,
+    campaign_deltas,
+    carry_out,
+    flush_consent,
+    queue_replies,
+    save_contact_changes,
+)
+from smscast.engine.inbound.keyword_rules import load_routing
+from smscast.engine.inbound.numbers import NumberRef, find_number, numbers_of_connector
+from smscast.engine.inbound.resends import Resends, find_resends, resend_key
+from smscast.engine.inbound.senders import create_senders, find_senders, load_states, sender_phone
+from smscast.engine.inbound.tickets import tickets_for_inbound
+from smscast.engine.stats import bump_campaign_stats
+from smscast.engine.webhooks.events import emit_events, load_subscriptions
+from smscast.engine.webhooks.keyword_forward import queue_rule_webhooks
+from smscast.store.bulk import DriverValues, insert_returning, insert_rows
+from smscast.store.inbound_models import InboundRoute
+from smscast.store.messaging_models import Message
+from smscast.store.models import table_of
+
+log = logging.getLogger(__name__)
+messages = table_of(Message)
+routes = table_of(InboundRoute)
+UNROUTED = "unrouted"
+DUPLICATE = "duplicate"  # the carrier sent a text again that is already stored
+
+
+@dataclass(frozen=True, slots=True)
+class InboundResult:
+    """What became of one inbound text."""
+
+    message_id: int | None
+    route: str
+    contact_id: int | None = None
+    ticket_id: int | None = None
+    replies: int = 0
+    detail: str | None = None
+
+
+def handle_inbound(
+    engine: Engine, settings: Settings, connector_id: int, message: InboundMessage
+) -> InboundResult:
+    """Stores and routes one inbound text that arrived on `connector_id`."""
+    return handle_inbound_batch(engine, settings, connector_id, [message])[0]
+
+
+def handle_inbound_batch(
+    engine: Engine, settings: Settings, connector_id: int, batch: list[InboundMessage]
+) -> list[InboundResult]:
+    """Stores and routes texts in arrival order, in one transaction; results in that order."""
+    if not batch:
+        return []
+    effects = Effects()
+    with engine.begin() as conn:
+        workspace_id, owned = numbers_of_connector(conn, connector_id)
+        if workspace_id is None:
+            log.warning("inbound on unknown connector #%d: %d text(s) dropped", connector_id,
+                        len(batch))  # fmt: skip
+            return [InboundResult(None, UNROUTED, detail=f"no connector #{connector_id}")] * len(
+                batch
+            )
+        workspace = resolve_workspace(conn, str(workspace_id))
+        keys = [resend_key(m) for m in batch]
+        window = timedelta(seconds=settings.inbound_resend_window_s)
+        resends = find_resends(conn, connector_id, batch, keys, window)
+        if not resends:
+            results = _handle(conn, settings, workspace, connector_id, owned, batch, keys, effects)
+        else:
+            results = _handle_fresh(conn, settings, workspace, connector_id, owned, batch, keys,
+                                    resends, effects)  # fmt: skip
+    return results
+
+
+def _handle_fresh(
+    conn: Connection, settings: Settings, workspace: WorkspaceRef, connector_id: int,
+    owned: list[NumberRef], batch: list[InboundMessage], keys: list[str], resends: Resends,
+    effects: Effects,
+) -> list[InboundResult]:  # fmt: skip
+    """Routes the texts not sent before; a resend gets the stored copy's id, no route."""
+    fresh = [i for i in range(len(batch)) if i not in resends.stored and i not in resends.in_batch]
+    routed = _handle(conn, settings, workspace, connector_id, owned, [batch[i] for i in fresh],
+                     [keys[i] for i in fresh], effects)  # fmt: skip
+    results: dict[int, InboundResult] = dict(zip(fresh, routed, strict=True))
+    for index in range(len(batch)):
+        if index in resends.stored:
+            results[index] = _resent(resends.stored[index])
+        elif index in resends.in_batch:
+            results[index] = _resent(results[resends.in_batch[index]].message_id)
+    return [results[i] for i in range(len(batch))]
+
+
+def _resent(message_id: int | None) -> InboundResult:
+    detail = f"sent again by the carrier: stored before as #{message_id}"
+    return InboundResult(message_id, DUPLICATE, detail=detail)
+
+
+def _handle(
+    conn: Connection, settings: Settings, workspace: WorkspaceRef, connector_id: int,
+    owned: list[NumberRef], batch: list[InboundMessage], keys: list[str], effects: Effects,
+) -> list[InboundResult]:  # fmt: skip
+    results: list[InboundResult | None] = [None] * len(batch)
+    groups: dict[int, list[int]] = defaultdict(list)
+    by_id = {n.id: n for n in owned}
+    unrouted: list[tuple[int, NumberRef | None, str]] = []
+    found: dict[str, NumberRef | None] = {}
+    for index, message in enumerate(batch):
+        if message.recipient not in found:
+            found[message.recipient] = find_number(owned, message.recipient)
+        number = found[message.recipient]
+        if number is None:
+            unrouted.append((index, None, f"{message.recipient} is not a number of this workspace"))
+        else:
+            groups[number.id].append(index)
+    for number_id, indexes in groups.items():
+        number = by_id[number_id]
+        for index, result in _handle_number(
+            conn,
+            settings,
+            workspace,
+            connector_id,
+            number,
+            [(i, batch[i]) for i in indexes],
+            keys,
+            effects,
+            unrouted,
+        ):
+            results[index] = result  # fmt: skip
+    for index, result in _store_unrouted(conn, workspace, connector_id, batch, keys, unrouted):
+        results[index] = result
+    return [r for r in results if r is not None]
+
+
+def _handle_number(
+    conn: Connection, settings: Settings, workspace: WorkspaceRef, connector_id: int,
+    number: NumberRef, items: list[tuple[int, InboundMessage]], keys: list[str],
+    effects: Effects, unrouted: list[tuple[int, NumberRef | None, str]],
+) -> list[tuple[int, InboundResult]]:  # fmt: skip
+    phones: dict[int, Phone] = {}
+    for index, message in items:
+        phone = sender_phone(message.sender, number.country)
+        if phone is None:
+            unrouted.append((index, number, f"sender {message.sender!r} is not a phone number"))
+        else:
+            phones[index] = phone
+    if not phones:
+        return []
+    latest = max(message.received_at for _, message in items)
+    by_phone = {p.e164: p for p in phones.values()}
+    senders, new = find_senders(conn, workspace.id, by_phone)
+    routing = load_routing(conn, workspace, number, settings)
+    states = load_states(conn, number.id, list(senders.values()), latest, routing.reply_window)
+    confirm_within = timedelta(hours=settings.double_opt_in_hours)
+    planned: list[tuple[int, Routed]] = []
+    for index, message in items:
+        if index not in phones:
+            continue
+        sender = senders[phones[index].e164]
+        state = states[sender.id]
+        text = clean_text(message.text)
+        decision = route(text, state, routing, message.received_at)
+        states[sender.id] = next_state(state, decision, message.received_at, confirm_within)
+        planned.append((index, Routed(text, message.received_at, sender, decision,
+                                      state.opted_out, resend_key=keys[index],
+                                      link=message.link)))  # fmt: skip
+    # The batch's writes start here (routing above only read): on SQLite the write
+    # lock is held from the first write to the commit.
+    create_senders(conn, workspace.id, new, by_phone, workspace.timezone, latest)
+    ticketed = [
+        item
+        for _, item in planned
+        if any(a.kind == ActionKind.TICKET for a in item.decision.actions)
+    ]
+    ticket_of = tickets_for_inbound(
+        conn, workspace.id, number.id, [(i.sender.id, i.text, i.received_at) for i in ticketed]
+    )
+    for item in ticketed:
+        item.ticket_id = ticket_of[item.sender.id]
+    _insert_inbound(conn, workspace.id, connector_id, number, [item for _, item in planned])
+    brand = str(number.settings.get("brand") or workspace.name)
+    for _, item in planned:
+        carry_out(conn, workspace.id, number, item, effects, brand, confirm_within)
+    flush_consent(conn, effects)
+    save_contact_changes(conn, effects.changed, latest)
+    effects.changed.clear()
+    if effects.replies:
+        queue_replies(conn, effects.replies)
+        effects.replies = []
+    if effects.webhooks:
+        queue_rule_webhooks(conn, workspace.id, effects.webhooks, latest)
+        effects.webhooks = []
+    _insert_routes(conn, workspace.id, number, [item for _, item in planned])
+    _bump_stats([item for _, item in planned], conn)
+    subscriptions = load_subscriptions(conn)
+    if subscriptions.wants(workspace.id, "inbound.received"):
+        emit_events(conn, subscriptions, workspace.id, "inbound.received", [
+            _received(item.message_id, item.sender.phone, number.number, item.text,
+                      item.received_at, item.sender.id, item.ticket_id,
+                      item.decision.route.value, item.decision.keyword)
+            for _, item in planned
+        ], latest)  # fmt: skip
+    return [(index, _result(item)) for index, item in planned]
+
+
+def _received(
+    message_id: int, sender: str, number: str | None, text: str, at: datetime,
+    contact_id: int | None, ticket_id: int | None, route: str, keyword: str | None,
+) -> dict[str, Any]:  # fmt: skip
+    return {"message_id": message_id, "from": sender, "to": number, "text": text,
+            "received_at": at.isoformat(), "contact_id": contact_id, "ticket_id": ticket_id,
+            "route": route, "keyword": keyword}  # fmt: skip
+
+
+def _emit_received(
+    conn: Connection, workspace_id: int, items: list[dict[str, Any]], now: datetime
+) -> None:
+    """Queues `inbound.received` for subscribers, once routing decided each text's fate."""
+    subscriptions = load_subscriptions(conn)
+    if items and subscriptions.wants(workspace_id, "inbound.received"):
+        emit_events(conn, subscriptions, workspace_id, "inbound.received", items, now)
+
+
+def clean_text(text: str) -> str:
+    """What can be stored on every database: no NUL, no lone surrogates (from a broken
+    UCS-2 part); everything else is kept exactly as received."""
+    text = text.replace("\x00", "")
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+@lru_cache(maxsize=4096)
+def _text_info(text: str) -> tuple[str, int]:
+    try:
+        info = analyse(text)
+    except UserError:  # longer than any SMS we would send: still an inbound text
+        return "UCS-2", 0
+    return info.encoding.value, info.parts
+
+
+MESSAGE_COLUMNS = (
+    "workspace_id", "direction", "kind", "purpose", "contact_id", "phone", "number_id",
+    "connector_id", "ticket_id", "body", "encoding", "parts", "parts_done", "cost", "status",
+    "run", "attempts", "error", "created_at", "done_at", "resend_key",
+    "inbound_link",
+)  # fmt: skip
+
+
+def _insert_inbound(
+    conn: Connection, workspace_id: int, connector_id: int, number: NumberRef, items: list[Routed]
+) -> None:
+    values = DriverValues(conn)
+    rows = []
+    for item in items:
+        encoding, parts = _text_info(item.text)
+        status = "set_aside" if item.decision.route == Route.FLOOD else "received"
+        at = item.stamp = values.moment(item.received_at)
+        rows.append((
+            workspace_id, "in", "inbound", "informational", item.sender.id, item.sender.phone,
+            number.id, connector_id, item.ticket_id, item.text, encoding, parts, parts, 0,
+            status, 0, 0, None, at, at, item.resend_key, item.link or None,
+        ))  # fmt: skip
+    ids = insert_returning(conn, messages, MESSAGE_COLUMNS, rows, ("id",))
+    for item, (message_id,) in zip(items, ids, strict=True):
+        item.message_id = int(message_id)
+
+
+ROUTE_COLUMNS = (
+    "message_id", "workspace_id", "number_id", "contact_id", "route", "keyword", "rule_id",
+    "campaign_id", "replies", "suppressed", "detail", "received_at",
+)  # fmt: skip
+
+
+def _insert_routes(
+    conn: Connection, workspace_id: int, number: NumberRef | None, items: list[Routed]
+) -> None:
+    insert_rows(conn, routes, ROUTE_COLUMNS, [
+        (
+            item.message_id, workspace_id, number.id if number else None, item.sender.id,
+            item.decision.route.value, item.decision.keyword, item.decision.rule_id,
+            item.decision.campaign_id, item.replies, item.decision.suppressed,
+            _detail(item), item.stamp,
+        )
+        for item in items
+    ])  # fmt: skip
+
+
+def _detail(item: Routed) -> str | None:
+    if item.detail is not None:
+        return item.detail or None
+    details = list(item.details)
+    if item.decision.route == Route.FLOOD:
+        details.append("flood: too many texts from this sender in the last minute")
+    if item.decision.suppressed:
+        details.append(f"loop guard: {item.decision.suppressed} automatic answer(s) held back")
+    item.detail = "; ".join(details)  # asked for twice per text, once actions are done
+    return item.detail or None
+
+
+def _bump_stats(items: list[Routed], conn: Connection) -> None:
+    totals: dict[tuple[int, datetime], dict[str, int]] = {}
+    for item in items:
+        deltas = campaign_deltas(item)
+        if not deltas:
+            continue
+        assert item.decision.campaign_id is not None
+        hour = item.received_at.replace(minute=0, second=0, microsecond=0)
+        bucket = totals.setdefault((item.decision.campaign_id, hour), {})
+        for name, value in deltas.items():
+            bucket[name] = bucket.get(name, 0) + value
+    for (campaign_id, hour), deltas in totals.items():
+        bump_campaign_stats(conn, campaign_id, hour, **deltas)
+
+
+def _result(item: Routed) -> InboundResult:
+    return InboundResult(item.message_id, item.decision.route.value, item.sender.id,
+                         item.ticket_id, item.replies, _detail(item))  # fmt: skip
+
+
+def _store_unrouted(
+    conn: Connection, workspace: WorkspaceRef, connector_id: int, batch: list[InboundMessage],
+    keys: list[str], unrouted: list[tuple[int, NumberRef | None, str]],
+) -> list[tuple[int, InboundResult]]:  # fmt: skip
+    """Keeps texts nobody can answer, with the reason, for the operator to see."""
+    out: list[tuple[int, InboundResult]] = []
+    values = DriverValues(conn)
+    for index, number, reason in sorted(unrouted):
+        message = batch[index]
+        text = clean_text(message.text)
+        encoding, parts = _text_info(text)
+        at = values.moment(message.received_at)
+        row: tuple[Any, ...] = (
+            workspace.id, "in", "inbound", "informational", None, message.sender[:20],
+            number.id if number else None, connector_id, None, text, encoding, parts, parts, 0,
+            UNROUTED, 0, 0, reason, at, at, keys[index], message.link or None,
+        )  # fmt: skip
+        [(message_id,)] = insert_returning(conn, messages, MESSAGE_COLUMNS, [row], ("id",))
+        insert_rows(conn, routes, ROUTE_COLUMNS, [(
+            message_id, workspace.id, number.id if number else None, None, UNROUTED, None, None,
+            None, 0, 0, reason, at,
+        )])  # fmt: skip
+        log.warning("inbound from %s to %s not routed: %s", message.sender, message.recipient,
+                    reason)  # fmt: skip
+        out.append((index, InboundResult(int(message_id), UNROUTED, detail=reason)))
+        _emit_received(conn, workspace.id, [
+            _received(int(message_id), message.sender, message.recipient, text,
+                      message.received_at, None, None, UNROUTED, None)
+        ], message.received_at)  # fmt: skip
+    return out

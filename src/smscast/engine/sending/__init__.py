@@ -1,0 +1,20 @@
+"""Sending: the one way out. The outbox (every outgoing text is a row, and the row is
+the task), routing each message to its sender number and connector, the dispatcher that
+claims due messages of one connector and feeds them to it, the last checks before a
+message leaves (validity, consent, quiet hours), texts held by quiet hours, connector
+rows, their leases and their exchange log, and single messages sent over the API.
+
+The runtime and the runner call `route_queued()`, `Dispatcher`, `take_lease()`,
+`release_lease()`, `free_connectors()`, `mark_interrupted()`,
+`cancel_cancelled_campaigns()`, `record_log_entries()`, `build_connector()`; routes,
+the CLI and the portal call `send_message()`, `add_connector()`, `update_connector()`,
+`list_connectors()`, `show_connector()`, `connectors_of()`,
+`connector_log_entries()`, `outbox_counts()`; other packages queue texts with
+`enqueue_messages()`.
+
+Quiet hours are checked at dispatch in `dispatch_checks.py` (`check_before_sending()`).
+
+May call: `core`, `store`, `channels`, `config`, `accounts`, `contacts` (a single
+message's contact and consent), `delivery` (status change events, message history),
+`inbound` (a sender number), `webhooks`, `engine.db_thread` and `engine.tally`.
+"""
