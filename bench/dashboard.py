@@ -42,13 +42,13 @@ from typing import Any
 
 from sqlalchemy import Engine, func, insert, select, update
 
-from smscast.engine.campaigns import CampaignDraft, create_campaign
-from smscast.engine.connectors import add_connector
+from smscast.engine.accounts.workspaces import WorkspaceRef, create_workspace
+from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign
 from smscast.engine.dashboards.layouts import ensure_default_dashboard
 from smscast.engine.dashboards.metrics import dashboard_metrics, live_snapshot
-from smscast.engine.numbers import add_number
+from smscast.engine.inbound.numbers import add_number
+from smscast.engine.sending.connectors import add_connector
 from smscast.engine.stats import FIELDS, campaign_report
-from smscast.engine.workspaces import WorkspaceRef, create_workspace
 from smscast.store.bulk import DriverValues, insert_rows
 from smscast.store.campaign_models import CampaignStats
 from smscast.store.db import create_db_engine
