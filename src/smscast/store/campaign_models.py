@@ -9,6 +9,7 @@ messages reads a few hundred rows. A recipient's tracked link is the message's
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -181,3 +182,23 @@ Index(
     sqlite_where=text("link_token IS NOT NULL"),
     postgresql_where=text("link_token IS NOT NULL"),
 )
+
+
+class BuilderDraft(Base):
+    """The campaign builder's work in progress: the fields as typed and the step reached,
+    kept until the campaign is created from it (then `campaign_id` says which)."""
+
+    __tablename__ = "builder_drafts"
+    __table_args__ = (Index("ix_builder_drafts_workspace_updated", "workspace_id", "updated_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    step: Mapped[str] = mapped_column(String(32), default="audience")
+    campaign_id: Mapped[int | None] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
