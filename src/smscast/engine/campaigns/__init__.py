@@ -4,9 +4,10 @@ outbox rows with their text, coupon and tracked link — A/B tests and their win
 coupon pools, tracked links and the preview before launch.
 
 Routes, the CLI and the portal call: `count_segment()`, `save_segment()`,
-`list_segments()`, `delete_segment()`, `create_campaign()`, `list_campaigns()`,
-`change_status()`, `preview_campaign()`, `launch_campaign()`, `add_codes()`,
-`generate_codes()`, `pool_summaries()`, `redeem_coupon()`, `follow_link()`.
+`list_segments()`, `segment_by_id()`, `edit_segment()`, `delete_segment()`,
+`create_campaign()`, `list_campaigns()`, `change_status()`, `preview_campaign()`,
+`launch_campaign()`, `add_codes()`, `generate_codes()`, `pool_summaries()`,
+`redeem_coupon()`, `follow_link()`.
 The runtime's clockwork calls `launch_due_campaigns()`, `decide_ab_winners()` and
 `complete_finished_campaigns()`.
 

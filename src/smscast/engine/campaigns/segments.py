@@ -1,11 +1,17 @@
-"""Segment use cases: count an expression, save it under a name, list and delete saved ones."""
+"""Segment use cases: count an expression, save it under a name, list, change and delete
+saved ones.
+
+A saved segment is found by name where people type it (CLI, API, a campaign's
+`segment_name`) and by id where a page links to it (the portal's edit and delete
+buttons), so that renaming one in place keeps its address.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from smscast.core.errors import UserError
 from smscast.core.segment_parser import parse_segment
@@ -18,6 +24,7 @@ from smscast.store.segment_sql import Condition, attribute_names, segment_condit
 
 segments = table_of(Segment)
 contacts = table_of(Contact)
+MAX_NAME = 200  # the column's length
 
 
 def segment_where(
@@ -55,14 +62,18 @@ def saved_expression(conn: Connection, workspace: WorkspaceRef, name: str) -> st
 
 def save_segment(
     engine: Engine, workspace: WorkspaceRef, name: str, expression: str, *,
-    actor: str, now: datetime,
+    actor: str, now: datetime, replace: bool = True,
 ) -> dict[str, Any]:  # fmt: skip
-    """Saves (or replaces) a named segment after checking that it parses and names real fields."""
-    name = name.strip()
-    if not name:
-        raise UserError.of("empty_name", "a segment needs a name", field="name")
+    """Saves (or replaces) a named segment after checking that it parses and names real fields.
+
+    With `replace=False` a name already taken is refused instead (the portal's "new
+    segment" form must not overwrite one the user did not open).
+    """
+    name = _checked_name(name)
     with engine.begin() as conn:
         segment_where(conn, workspace, expression, now)
+        if not replace:
+            _refuse_taken_name(conn, workspace, name, keep_id=None)
         conn.execute(
             delete(segments).where(
                 segments.c.workspace_id == workspace.id, segments.c.name == name
@@ -93,7 +104,73 @@ def list_segments(
         query = query.where(segments.c.id > after_id).order_by(segments.c.id)
     with engine.connect() as conn:
         rows = conn.execute(query).all()
-    return [{"id": r.id, "name": r.name, "expression": r.expression} for r in rows]
+    return [
+        {"id": r.id, "name": r.name, "expression": r.expression, "created_at": r.created_at}
+        for r in rows
+    ]
+
+
+def segment_by_id(engine: Engine, workspace: WorkspaceRef, segment_id: int) -> dict[str, Any]:
+    """One saved segment of this workspace; another workspace's id is unknown here."""
+    with engine.connect() as conn:
+        row = _row_by_id(conn, workspace, segment_id)
+    return {"id": row.id, "name": row.name, "expression": row.expression,
+            "created_at": row.created_at}  # fmt: skip
+
+
+def edit_segment(
+    engine: Engine, workspace: WorkspaceRef, segment_id: int, name: str, expression: str, *,
+    actor: str, now: datetime,
+) -> dict[str, Any]:  # fmt: skip
+    """Changes a saved segment's name and expression in place (same id, same created_at),
+    after the checks `save_segment` makes; a name another segment has is refused."""
+    name = _checked_name(name)
+    with engine.begin() as conn:
+        row = _row_by_id(conn, workspace, segment_id)
+        segment_where(conn, workspace, expression, now)
+        _refuse_taken_name(conn, workspace, name, keep_id=row.id)
+        conn.execute(
+            update(segments)
+            .where(segments.c.id == row.id)
+            .values(name=name, expression=expression)
+        )
+        details = {"expression": expression, **({"was": row.name} if row.name != name else {})}
+        record_audit(conn, workspace.id, actor, "segment.saved", name, details, now)
+    return {"id": row.id, "name": name, "expression": expression, "created_at": row.created_at}
+
+
+def _checked_name(name: str) -> str:
+    name = name.strip()
+    if not name:
+        raise UserError.of("empty_name", "a segment needs a name", field="name")
+    if len(name) > MAX_NAME:
+        raise UserError.of("name_too_long", f"a segment name has at most {MAX_NAME} characters",
+                           field="name")  # fmt: skip
+    return name
+
+
+def _refuse_taken_name(
+    conn: Connection, workspace: WorkspaceRef, name: str, keep_id: int | None
+) -> None:
+    taken = conn.execute(
+        select(segments.c.id).where(
+            segments.c.workspace_id == workspace.id, segments.c.name == name
+        )
+    ).first()
+    if taken is not None and taken.id != keep_id:
+        raise UserError.of("segment_exists", f'a segment named "{name}" already exists',
+                           field="name")  # fmt: skip
+
+
+def _row_by_id(conn: Connection, workspace: WorkspaceRef, segment_id: int) -> Any:
+    row = conn.execute(
+        select(segments).where(
+            segments.c.workspace_id == workspace.id, segments.c.id == segment_id
+        )
+    ).first()
+    if row is None:
+        raise UserError.of("unknown_segment", f"no saved segment #{segment_id}", field="segment")
+    return row
 
 
 def delete_segment(

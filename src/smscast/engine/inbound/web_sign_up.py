@@ -24,8 +24,11 @@ The form's settings live in the workspace's `settings` JSON, checked whole by
 - `sign_up_prompt` (built in, English or Polish): the confirmation text, a template
   that may use `{{ sender }}` (the number's brand, else the workspace's name).
 
-The form is public, so it is throttled: a phone, and a client address, may set off at
-most a few attempts an hour (counted in the database, so every process counts alike).
+The form is public, so it is throttled: a phone may set off at most a few attempts an
+hour on one workspace's form, and a client address a few on all forms together
+(counted in the database, so every process counts alike). The phone's count is per
+workspace because signing up to one shop's texts says nothing about another's: two
+workspaces on one instance must not use up each other's attempts.
 """
 
 from __future__ import annotations
@@ -233,7 +236,7 @@ class SignUpForm:
 class SignUpLimits:
     """The form's throttle and the confirmation's deadline."""
 
-    per_phone: int = 3  # attempts per phone per window
+    per_phone: int = 3  # attempts per phone and workspace per window
     per_address: int = 5  # attempts per client address per window
     window: timedelta = timedelta(hours=1)
     confirm_within: timedelta = timedelta(hours=24)
@@ -353,7 +356,7 @@ def start_web_sign_up(
         stale, _ = _check_submission(workspace, form, e164, agreed, consent_text_shown)
         if stale:
             return SignUpOutcome(SignUpStatus.INVALID, tuple(stale), e164, form=form)
-        throttled = _throttle(conn, e164, address, limits, now)
+        throttled = _throttle(conn, workspace.id, e164, address, limits, now)
         if throttled is not None:
             return throttled
         number = _sender(conn, workspace, settings)
@@ -427,21 +430,24 @@ def _lock(conn: Connection, key: str) -> None:
 
 
 def _throttle(
-    conn: Connection, phone: str, address: str, limits: SignUpLimits, now: datetime
-) -> SignUpOutcome | None:
-    """THROTTLED when the phone or the address had its attempts this window."""
+    conn: Connection, workspace_id: int, phone: str, address: str, limits: SignUpLimits,
+    now: datetime,
+) -> SignUpOutcome | None:  # fmt: skip
+    """THROTTLED when the phone (on this workspace's form) or the address (on any form)
+    had its attempts this window."""
     since = now - limits.window
+    by_phone = (web_sign_ups.c.phone == phone) & (web_sign_ups.c.workspace_id == workspace_id)
     checks = (
-        ("phone", web_sign_ups.c.phone, phone, limits.per_phone, "this phone number"),
-        (None, web_sign_ups.c.client_address, address, limits.per_address, "your connection"),
+        ("phone", by_phone, limits.per_phone, "this phone number"),
+        (None, web_sign_ups.c.client_address == address, limits.per_address, "your connection"),
     )
-    for key in sorted((f"phone:{phone}", f"address:{address}")):
+    for key in sorted((f"phone:{workspace_id}:{phone}", f"address:{address}")):
         _lock(conn, f"sign_up:{key}")
-    for field_name, column, value, limit, who in checks:
+    for field_name, matches, limit, who in checks:
         recent = (
             conn.execute(
                 select(web_sign_ups.c.created_at)
-                .where(column == value, web_sign_ups.c.created_at > since)
+                .where(matches, web_sign_ups.c.created_at > since)
                 .order_by(web_sign_ups.c.created_at.desc())
                 .limit(limit)
             )
