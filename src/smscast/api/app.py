@@ -5,16 +5,14 @@ from __future__ import annotations
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import Depends, FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 from starlette.middleware import Middleware
-from swagger_ui_bundle import swagger_ui_path
 
 from smscast import __version__
+from smscast.api.docs import DOCS_ASSETS, install_docs
 from smscast.api.links import router as links_router
 from smscast.api.middleware import (
     BodyLimitMiddleware,
@@ -44,8 +42,13 @@ HMAC-SHA256 with the endpoint's secret over `<t>.<raw body>`.
 """
 
 
-def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
-    """Builds the app for `settings`; nothing connects until the first request."""
+def create_app(
+    settings: Settings, engine: Engine | None = None, *, docs_assets: Path = DOCS_ASSETS
+) -> FastAPI:
+    """Builds the app for `settings`; nothing connects until the first request.
+
+    `docs_assets` is where /docs finds Swagger UI's files (`./dev` puts them there).
+    """
     engine = engine or create_db_engine(settings.database_url)
     limiter = RateLimiter(settings.api_rate_limit)
     app = FastAPI(
@@ -54,8 +57,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=_lifespan,
         dependencies=[Depends(refuse_unknown_query)],
-        docs_url=None,  # served by `_install_docs` from the installed package, not a CDN
-        redoc_url=None,  # ReDoc has no installable copy: one offline docs page is enough
+        docs_url=None,  # served by `install_docs` from files npm installed, not a CDN
+        redoc_url=None,  # one offline docs page is enough
         middleware=[
             Middleware(BodyLimitMiddleware, max_bytes=settings.api_max_body_bytes),
             Middleware(CallerMiddleware, engine=engine, settings=settings, limiter=limiter),
@@ -84,30 +87,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     app.include_router(links_router)
-    _install_docs(app)
+    install_docs(app, docs_assets)
     return app
-
-
-DOCS_STATIC = "/docs/static"
-
-
-def _install_docs(app: FastAPI) -> None:
-    """Serves Swagger UI at /docs from the `swagger-ui-bundle` package's own files.
-
-    FastAPI's default page loads its script and styles from a CDN; smscast normally runs
-    where there is no internet, and that page was blank there.
-    """
-    app.mount(DOCS_STATIC, StaticFiles(directory=str(swagger_ui_path)), name="docs-static")
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=app.openapi_url or "/openapi.json",
-            title=f"{app.title} API",
-            swagger_js_url=f"{DOCS_STATIC}/swagger-ui-bundle.js",
-            swagger_css_url=f"{DOCS_STATIC}/swagger-ui.css",
-            swagger_favicon_url=f"{DOCS_STATIC}/favicon-32x32.png",
-        )
 
 
 @asynccontextmanager
