@@ -11,10 +11,22 @@ from types import ModuleType
 from fastapi import APIRouter
 
 from smscast.web.nav import NavItem
-from smscast.web.routes import auth
+from smscast.web.routes import (
+    auth,
+    campaign_builder,
+    campaigns,
+    contact_import,
+    contacts,
+    dashboard,
+)
 
 PAGES: list[ModuleType] = [
     auth,
+    campaign_builder,  # before the campaigns pages: /campaigns/new is not a campaign id
+    dashboard,
+    campaigns,
+    contact_import,
+    contacts,
 ]
 
 ROUTERS: list[APIRouter] = [page.router for page in PAGES]
