@@ -11,6 +11,7 @@ from smscast.store import (
     inbound_models,
     messaging_models,
     models,
+    traffic_models,
 )
 
 metadata = models.Base.metadata
@@ -23,4 +24,5 @@ __all__ = [
     "messaging_models",
     "metadata",
     "models",
+    "traffic_models",
 ]

@@ -22,6 +22,7 @@ from smscast.core.errors import UserError
 from smscast.engine.accounts.audit import record_audit
 from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.stats import bump_campaign_stats
+from smscast.engine.traffic import bump_traffic, traffic_key
 from smscast.store.bulk import DriverValues, insert_rows
 from smscast.store.campaign_models import Coupon, CouponPool
 from smscast.store.messaging_models import Campaign, Message
@@ -265,11 +266,16 @@ def redeem_coupon(
         contact_id = None
         if row.campaign_id is not None:
             bump_campaign_stats(conn, row.campaign_id, now, redemptions=1)
-            contact_id = conn.execute(
-                select(messages.c.contact_id).where(
-                    messages.c.campaign_id == row.campaign_id, messages.c.coupon_code == code
-                )
-            ).scalar()
+            sent = conn.execute(
+                select(messages.c.contact_id, messages.c.workspace_id, messages.c.connector_id,
+                       messages.c.number_id, messages.c.purpose)
+                .where(messages.c.campaign_id == row.campaign_id, messages.c.coupon_code == code)
+            ).first()  # fmt: skip
+            if sent is not None:  # counted on the route of the text that carried the code
+                contact_id = sent.contact_id
+                bump_traffic(conn, traffic_key(sent.workspace_id, sent.connector_id,
+                                               sent.number_id, sent.purpose, row.campaign_id),
+                             now, redemptions=1)  # fmt: skip
         record_audit(conn, workspace.id, actor, "coupon.redeemed", code, {"pool": row.pool}, now)
     return {"code": code, "pool": row.pool, "campaign_id": row.campaign_id,
             "contact_id": contact_id, "redeemed_at": now.isoformat()}  # fmt: skip

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, exists, insert, select
 
 from smscast.core.links import is_preview_bot, parse_link_path
 from smscast.engine.stats import bump_campaign_stats
+from smscast.engine.traffic import bump_traffic, traffic_key
 from smscast.store.campaign_models import CampaignLink, Click
 from smscast.store.messaging_models import Message
 from smscast.store.models import table_of
@@ -37,7 +38,9 @@ def follow_link(engine: Engine, path: str, user_agent: str, now: datetime) -> Fo
     with engine.begin() as conn:
         message = conn.execute(
             select(messages.c.id, messages.c.campaign_id, messages.c.contact_id,
-                   messages.c.status, messages.c.done_at, messages.c.sent_at)
+                   messages.c.status, messages.c.done_at, messages.c.sent_at,
+                   messages.c.workspace_id, messages.c.connector_id, messages.c.number_id,
+                   messages.c.purpose)
             .where(messages.c.link_token == link.token)
         ).first()  # fmt: skip
         if message is None or message.campaign_id is None:
@@ -65,6 +68,9 @@ def follow_link(engine: Engine, path: str, user_agent: str, now: datetime) -> Fo
         if bot:
             bump_campaign_stats(conn, message.campaign_id, now, bot_clicks=1)
         else:
-            bump_campaign_stats(conn, message.campaign_id, now, clicks=1,
-                                unique_clicks=0 if clicked_before else 1)  # fmt: skip
+            unique = 0 if clicked_before else 1
+            bump_campaign_stats(conn, message.campaign_id, now, clicks=1, unique_clicks=unique)
+            route = traffic_key(message.workspace_id, message.connector_id, message.number_id,
+                                message.purpose, message.campaign_id)  # fmt: skip
+            bump_traffic(conn, route, now, clicks=1, unique_clicks=unique)
     return Followed(str(url), int(message.id), bot)

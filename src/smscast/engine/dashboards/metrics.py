@@ -1,22 +1,22 @@
-"""The dashboard's numbers, read from the hourly campaign counters, never from messages.
+"""The dashboard's numbers, read from the hourly traffic counters, never from messages.
 
-Every figure comes from `campaign_stats` (one row per campaign and hour, written in the
-same transaction as the change it counts, see `engine.stats` and `engine.tally`), so a
-page view over a million texts reads a few hundred rows through the table's primary
-key (campaign_id, hour), and sending never pays for the dashboard.
+Every figure comes from `traffic_stats` (one row per workspace, hour and route - the
+connector and number a text really left through or arrived on, its purpose, its
+campaign - written in the same transaction as the change it counts, see
+`engine.traffic` and `engine.tally`), so a page view over a million texts reads a few
+hundred rows through the table's primary key (workspace, hour, …), and sending never
+pays for the dashboard.
 
-What this covers and what it does not, said plainly so the page can say it too:
-
-- Counted: everything campaigns send and what comes back to them (deliveries,
-  failures, clicks, replies, opt-outs, redemptions, cost).
-- Per number and per connector: a campaign's texts are credited to the route its
-  launch gives them (its sender number, else the workspace's default, and that
-  number's connector, `engine.routing`). That is exact while routes stay as they
-  were at launch; a number moved to another connector afterwards moves its history
-  with it.
-- Not counted: texts outside campaigns (single API sends, automatic and agent
-  replies, inbound texts that reply to no campaign). They have no counters today;
-  counting them here would mean scanning the outbox on every page view.
+- Counted: every text, campaign or not - campaign texts, single API sends, automatic
+  and agent replies, HELP answers, double opt-in prompts - and what comes back
+  (deliveries, failures, inbound texts, replies, opt-outs by text, clicks,
+  redemptions, cost).
+- Per number and per connector: exact, the route each text took when it went; a
+  number moved to another connector later leaves its history where it was.
+- Filters: a campaign filter keeps only those campaigns' texts (texts outside
+  campaigns have none); a number filter the texts sent from or received on it; a
+  purpose filter the texts of that purpose (an answer to a campaign counts under the
+  campaign's purpose, other inbound texts as informational).
 
 A time range is read in whole hours, the counters' grain: every hour bucket that starts
 before `until` and does not end before `since` counts (so `until` = 10:30 includes the
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
@@ -37,23 +36,21 @@ from sqlalchemy import Connection, Engine, func, select
 
 from smscast.core.dashboard_tiles import Layout, default_layout
 from smscast.core.errors import UserError
-from smscast.engine.sending.routing import load_routes
 from smscast.engine.stats import hour_of, rate
-from smscast.store.campaign_models import CampaignStats
-from smscast.store.messaging_models import Campaign, Connector, Number
+from smscast.store.messaging_models import Connector, Number
 from smscast.store.models import table_of
+from smscast.store.traffic_models import TrafficStats
 
-campaign_stats = table_of(CampaignStats)
-campaigns = table_of(Campaign)
+traffic_stats = table_of(TrafficStats)
 connectors = table_of(Connector)
 numbers = table_of(Number)
 
 DAILY_AFTER = timedelta(hours=72)
 """Ranges longer than this are charted by day: a month of hourly points is unreadable."""
 
-READ = ("sent", "delivered", "undelivered", "failed", "clicks", "unique_clicks",
+READ = ("sent", "delivered", "undelivered", "failed", "inbound", "clicks", "unique_clicks",
         "replies", "opt_outs", "redemptions", "cost")  # fmt: skip
-"""The counters the dashboard reads; the rest (queued, exclusions …) belong to reports."""
+"""The counters the dashboard reads (expired and parts belong to reports)."""
 
 PURPOSES = ("promotional", "informational")
 
@@ -65,15 +62,6 @@ class Filters:
     campaign_ids: tuple[int, ...] = ()
     number_id: int | None = None
     purpose: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Chosen:
-    """The campaigns the filters leave, each with the route its texts took."""
-
-    ids: tuple[int, ...]
-    number_of: dict[int, int | None]
-    connector_of: dict[int, int | None]
 
 
 def _check(since: datetime, until: datetime, filters: Filters) -> None:
@@ -89,59 +77,67 @@ def _check(since: datetime, until: datetime, filters: Filters) -> None:
         )
 
 
-def _choose(conn: Connection, workspace_id: int, filters: Filters) -> _Chosen:
-    query = select(campaigns.c.id, campaigns.c.number_id).where(
-        campaigns.c.workspace_id == workspace_id
-    )
+def _where(workspace_id: int, since: datetime, until: datetime, filters: Filters) -> list[Any]:
+    """The buckets of the range that the filters keep: a range of the primary key."""
+    t = traffic_stats.c
+    where = [
+        t.workspace_id == workspace_id,
+        t.hour >= hour_of(since.astimezone(UTC)),
+        t.hour < until.astimezone(UTC),
+    ]
     if filters.campaign_ids:
-        query = query.where(campaigns.c.id.in_(filters.campaign_ids))
+        where.append(t.campaign_id.in_(filters.campaign_ids))
+    if filters.number_id is not None:
+        where.append(t.number_id == filters.number_id)
     if filters.purpose is not None:
-        query = query.where(campaigns.c.purpose == filters.purpose)
-    routes = load_routes(conn, workspace_id)
-    number_of: dict[int, int | None] = {}
-    connector_of: dict[int, int | None] = {}
-    for row in conn.execute(query):
-        number_id, connector_id = routes.route(row.number_id, None)
-        if filters.number_id is not None and number_id != filters.number_id:
-            continue
-        number_of[row.id], connector_of[row.id] = number_id, connector_id
-    return _Chosen(tuple(number_of), number_of, connector_of)
+        where.append(t.purpose == filters.purpose)
+    return where
 
 
-def _in_range(ids: Sequence[int], since: datetime, until: datetime) -> Any:
-    return (
-        campaign_stats.c.campaign_id.in_(ids),
-        campaign_stats.c.hour >= hour_of(since.astimezone(UTC)),
-        campaign_stats.c.hour < until.astimezone(UTC),
-    )
-
-
-_SUMS = [func.coalesce(func.sum(campaign_stats.c[name]), 0).label(name) for name in READ]
+_SUMS = [func.coalesce(func.sum(traffic_stats.c[name]), 0).label(name) for name in READ]
 """Built once: SQLAlchemy expressions are reusable, and building them costs per view."""
 
 
-def _sums() -> list[Any]:
-    return _SUMS
+def _numbers_of(row: Any) -> dict[str, float]:
+    return {name: float(row._mapping[name]) for name in READ}
 
 
-def _per_campaign(conn: Connection, chosen: _Chosen, since: datetime,
-                  until: datetime) -> dict[int, dict[str, float]]:  # fmt: skip
-    if not chosen.ids:
-        return {}
-    rows = conn.execute(
-        select(campaign_stats.c.campaign_id, *_sums())
-        .where(*_in_range(chosen.ids, since, until))
-        .group_by(campaign_stats.c.campaign_id)
-    )
-    return {row.campaign_id: {name: float(row._mapping[name]) for name in READ} for row in rows}
-
-
-def _add_up(parts: Iterable[dict[str, float]]) -> dict[str, float]:
+def _add_up(parts: list[dict[str, float]]) -> dict[str, float]:
     total = dict.fromkeys(READ, 0.0)
     for part in parts:
         for name in READ:
             total[name] += part[name]
     return total
+
+
+@dataclass(frozen=True, slots=True)
+class _Routes:
+    """The range's counters per (connector, number, campaign) - a few hundred rows at
+    most - from which the totals and both per-route tables are added up."""
+
+    rows: list[tuple[int, int, int, dict[str, float]]]
+
+    def total(self) -> dict[str, float]:
+        return _add_up([counts for *_, counts in self.rows])
+
+    def by(self, index: int) -> dict[int, dict[str, float]]:
+        members: defaultdict[int, list[dict[str, float]]] = defaultdict(list)
+        for connector, number, _, counts in self.rows:
+            members[(connector, number)[index]].append(counts)
+        return {key: _add_up(parts) for key, parts in members.items()}
+
+    def campaigns(self) -> int:
+        return len({campaign for _, _, campaign, _ in self.rows if campaign})
+
+
+def _routes(conn: Connection, where: list[Any]) -> _Routes:
+    t = traffic_stats.c
+    rows = conn.execute(
+        select(t.connector_id, t.number_id, t.campaign_id, *_SUMS)
+        .where(*where)
+        .group_by(t.connector_id, t.number_id, t.campaign_id)
+    )
+    return _Routes([(r.connector_id, r.number_id, r.campaign_id, _numbers_of(r)) for r in rows])
 
 
 def _kpis(total: dict[str, float]) -> dict[str, Any]:
@@ -154,6 +150,7 @@ def _kpis(total: dict[str, float]) -> dict[str, Any]:
         "delivery_rate": rate(delivered, sent),
         # Texts known not to have arrived: refused on submit, or reported undelivered.
         "failed": int(total["failed"] + total["undelivered"]),
+        "inbound": int(total["inbound"]),
         "clicks": int(total["clicks"]),
         "click_rate": rate(int(total["unique_clicks"]), delivered),
         "replies": int(total["replies"]),
@@ -179,21 +176,18 @@ def traffic_step(since: datetime, until: datetime) -> str:
     return "hour" if until - since <= DAILY_AFTER else "day"
 
 
-def _traffic(conn: Connection, chosen: _Chosen, since: datetime, until: datetime,
+def _traffic(conn: Connection, where: list[Any], since: datetime, until: datetime,
              zone: ZoneInfo) -> dict[str, Any]:  # fmt: skip
     """Sends, deliveries and failures per hour (or per local day), every bucket of the
     range present so a chart's axis has no holes."""
     step = traffic_step(since, until)
-    found: dict[datetime, tuple[int, int, int]] = {}
-    if chosen.ids:
-        s = campaign_stats.c
-        rows = conn.execute(
-            select(s.hour, func.sum(s.sent), func.sum(s.delivered),
-                   func.sum(s.failed + s.undelivered))
-            .where(*_in_range(chosen.ids, since, until))
-            .group_by(s.hour)
-        )  # fmt: skip
-        found = {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in rows}
+    t = traffic_stats.c
+    rows = conn.execute(
+        select(t.hour, func.sum(t.sent), func.sum(t.delivered), func.sum(t.failed + t.undelivered))
+        .where(*where)
+        .group_by(t.hour)
+    )
+    found = {row[0]: (int(row[1]), int(row[2]), int(row[3])) for row in rows}
 
     ordered: list[tuple[str, list[int]]]
     if step == "hour":
@@ -237,29 +231,19 @@ def _row(key: str, value: int | None, label: str | None, total: dict[str, float]
         key: value, "label": label, "sent": sent, "delivered": delivered,
         "failed": int(total["failed"] + total["undelivered"]),
         "delivery_rate": rate(delivered, sent), "replies": int(total["replies"]),
+        "inbound": int(total["inbound"]),
     }  # fmt: skip
 
 
-def _grouped(per_campaign: dict[int, dict[str, float]],
-             group_of: dict[int, int | None]) -> dict[int | None, dict[str, float]]:  # fmt: skip
-    members: defaultdict[int | None, list[dict[str, float]]] = defaultdict(list)
-    for campaign_id, totals in per_campaign.items():
-        members[group_of.get(campaign_id)].append(totals)
-    return {key: _add_up(parts) for key, parts in members.items()}
-
-
-def _by_route(
-    conn: Connection, chosen: _Chosen, per_campaign: dict[int, dict[str, float]]
-) -> dict[str, list[dict[str, Any]]]:
-    by_number = _grouped(per_campaign, chosen.number_of)
-    by_connector = _grouped(per_campaign, chosen.connector_of)
+def _by_route(conn: Connection, routes: _Routes) -> dict[str, list[dict[str, Any]]]:
+    """Rows per number and per connector (None: a text with no number, or no connector)."""
+    by_connector, by_number = routes.by(0), routes.by(1)
     number_names = dict(conn.execute(
-        select(numbers.c.id, numbers.c.number)
-        .where(numbers.c.id.in_([k for k in by_number if k is not None]))
+        select(numbers.c.id, numbers.c.number).where(numbers.c.id.in_([k for k in by_number if k]))
     ).all())  # fmt: skip
     connector_names = dict(conn.execute(
         select(connectors.c.id, connectors.c.name)
-        .where(connectors.c.id.in_([k for k in by_connector if k is not None]))
+        .where(connectors.c.id.in_([k for k in by_connector if k]))
     ).all())  # fmt: skip
 
     def ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -267,11 +251,11 @@ def _by_route(
 
     return {
         "numbers": ordered([
-            _row("number_id", key, number_names.get(key) if key else None, totals)
+            _row("number_id", key or None, number_names.get(key), totals)
             for key, totals in by_number.items()
         ]),
         "connectors": ordered([
-            _row("connector_id", key, connector_names.get(key) if key else None, totals)
+            _row("connector_id", key or None, connector_names.get(key), totals)
             for key, totals in by_connector.items()
         ]),
     }  # fmt: skip
@@ -282,7 +266,8 @@ def dashboard_metrics(
     filters: Filters = Filters(), *, layout: Layout | None = None, timezone: str = "UTC",
 ) -> dict[str, Any]:  # fmt: skip
     """Every figure the tiles of `layout` show (all of them when no layout is given),
-    keyed by each tile kind's `metric` name, plus the range and what it covers.
+    keyed by each tile kind's `metric` name, plus the range and what it covers
+    (`campaigns`: how many campaigns had texts counted in it).
 
     `timezone` (the workspace's or the user's) decides where a day starts when the
     traffic chart is drawn by day.
@@ -294,22 +279,22 @@ def dashboard_metrics(
     except (KeyError, ValueError):
         raise UserError.of("invalid_timezone", f"unknown time zone {timezone!r}",
                            field="timezone") from None  # fmt: skip
+    where = _where(workspace_id, since, until, filters)
     with engine.connect() as conn:
-        chosen = _choose(conn, workspace_id, filters)
-        per_campaign = _per_campaign(conn, chosen, since, until)
-        total = _add_up(per_campaign.values())
+        routes = _routes(conn, where)
+        total = routes.total()
         result: dict[str, Any] = {
             "range": {"since": since.isoformat(), "until": until.isoformat()},
-            "scope": "campaigns",
-            "campaigns": len(chosen.ids),
+            "scope": "all",
+            "campaigns": routes.campaigns(),
             **_kpis(total),
         }
         if "chart-funnel" in wanted:
             result["funnel"] = _funnel(total)
         if "chart-traffic" in wanted:
-            result["traffic"] = _traffic(conn, chosen, since, until, zone)
+            result["traffic"] = _traffic(conn, where, since, until, zone)
         if wanted & {"table-connectors", "table-numbers"}:
-            result.update(_by_route(conn, chosen, per_campaign))
+            result.update(_by_route(conn, routes))
     return result
 
 
@@ -320,15 +305,12 @@ def live_snapshot(
     """The KPI numbers alone, and `marker`, a short digest of them: the page's SSE stream
     polls this and sends an event only when the marker differs from the last one sent.
 
-    One grouped read of the counters' primary key, no charts, no per-route tables.
+    One read of the counters' primary key range, no charts, no per-route tables.
     """
     _check(since, until, filters)
     with engine.connect() as conn:
-        chosen = _choose(conn, workspace_id, filters)
-        total = dict.fromkeys(READ, 0.0)
-        if chosen.ids:
-            row = conn.execute(select(*_sums()).where(*_in_range(chosen.ids, since, until))).one()
-            total = {name: float(row._mapping[name]) for name in READ}
+        row = conn.execute(select(*_SUMS).where(*_where(workspace_id, since, until, filters)))
+        total = _numbers_of(row.one())
     kpis = _kpis(total)
     digest = hashlib.blake2s(repr(sorted(total.items())).encode(), digest_size=8).hexdigest()
     return {"marker": digest, **kpis}

@@ -37,6 +37,7 @@ from smscast.channels.base import DeliveryReport, LogEntry, ReportState
 from smscast.engine.delivery.message_events import StatusChange, queue_message_events
 from smscast.engine.sending.connector_log import record_log_entries
 from smscast.engine.tally import Tally, read_moment
+from smscast.engine.traffic import TrafficKey, traffic_key
 from smscast.store.bulk import DriverValues
 from smscast.store.driver_sql import execute_many, fetch, in_list
 
@@ -66,6 +67,7 @@ class _Message:
     sent_at: Any  # as the driver gives it; parsed only when a report finishes the message
     workspace_id: int = 0
     callback: bool = False  # has a callback URL
+    route: TrafficKey | None = None  # where its outcome is counted in traffic_stats
     changed: bool = False
     error_code: str | None = None
     done_at: datetime | None = None
@@ -289,7 +291,7 @@ def _advance(
         deltas.update(unknown=-1, sent=1)
     elif message.was == "expired":  # given up on for want of a report, which came
         deltas["expired"] = deltas.get("expired", 0) - 1
-    tally.add(message.campaign_id, now, **deltas)
+    tally.add(message.campaign_id, now, message.route, **deltas)
     return True
 
 
@@ -305,7 +307,7 @@ def _candidates(
             conn,
             "SELECT r.carrier_id, r.state, m.id, m.status, m.error_code, m.parts, m.parts_done, "
             "m.campaign_id, COALESCE(m.sent_at, m.created_at), m.sent_at, m.workspace_id, "
-            "m.callback_url IS NOT NULL "
+            "m.callback_url IS NOT NULL, m.connector_id, m.number_id, m.purpose "
             "FROM carrier_refs r JOIN messages m ON m.id = r.message_id "
             f"WHERE r.connector_id = ? AND r.carrier_id IN {in_list(len(chunk))}",
             (connector_id, *chunk),
@@ -325,7 +327,8 @@ def _messages(conn: Connection, ids: set[int]) -> dict[int, _Message]:
         rows = fetch(
             conn,
             "SELECT id, status, error_code, parts, parts_done, campaign_id, "
-            "COALESCE(sent_at, created_at), sent_at, workspace_id, callback_url IS NOT NULL "
+            "COALESCE(sent_at, created_at), sent_at, workspace_id, callback_url IS NOT NULL, "
+            "connector_id, number_id, purpose "
             f"FROM messages WHERE id IN {in_list(len(chunk))}",
             tuple(chunk),
         )
@@ -337,9 +340,10 @@ def _messages(conn: Connection, ids: set[int]) -> dict[int, _Message]:
 
 def _message_of(row: Sequence[Any]) -> _Message:
     (id_, status, error_code, parts, parts_done, campaign_id, since, sent_at, workspace_id,
-     callback) = row  # fmt: skip
+     callback, connector_id, number_id, purpose) = row  # fmt: skip
+    route = (workspace_id, connector_id or 0, number_id or 0, purpose, campaign_id or 0)
     return _Message(id_, status, max(1, parts), parts_done, campaign_id, since, sent_at,
-                    workspace_id, bool(callback), error_code=error_code)  # fmt: skip
+                    workspace_id, bool(callback), route, error_code=error_code)  # fmt: skip
 
 
 def _write(
@@ -413,7 +417,8 @@ def expire_silent(conn: Connection, now: datetime, late_window: timedelta) -> in
             "error = 'no delivery report by the end of its validity' "
             "WHERE status = 'sent' AND ((valid_until IS NOT NULL AND valid_until < :now) "
             "OR (valid_until IS NULL AND sent_at < :oldest)) "
-            "RETURNING id, campaign_id, workspace_id, callback_url"
+            "RETURNING id, campaign_id, workspace_id, callback_url, connector_id, number_id, "
+            "purpose"
         ),
         {
             "now": driver.moment(now),
@@ -423,7 +428,9 @@ def expire_silent(conn: Connection, now: datetime, late_window: timedelta) -> in
     ).all()
     tally = Tally()
     for row in rows:
-        tally.add(row.campaign_id, now, expired=1)
+        tally.add(row.campaign_id, now,
+                  traffic_key(row.workspace_id, row.connector_id, row.number_id, row.purpose,
+                              row.campaign_id), expired=1)  # fmt: skip
     tally.write(conn)
     queue_message_events(
         conn,

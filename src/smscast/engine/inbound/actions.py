@@ -235,13 +235,14 @@ def save_contact_changes(conn: Connection, changed: dict[int, Sender], now: date
     )
 
 
-def campaign_deltas(item: Routed) -> dict[str, int]:
-    """What one inbound adds to the campaign it answers: a reply, perhaps an opt-out.
+def reply_deltas(item: Routed) -> dict[str, int]:
+    """What one inbound counts as: a reply, perhaps an opt-out - for the campaign it
+    answers, and in the workspace's traffic whether it answers a campaign or not.
 
     A STOP, START or HELP is not a reply (see `REPLY_ROUTES`): counted as one, a
     campaign's reply rate would rise with its opt-outs."""
     decision = item.decision
-    if decision.campaign_id is None or decision.route in (Route.EMPTY, Route.FLOOD):
+    if decision.route in (Route.EMPTY, Route.FLOOD):
         return {}
     deltas = {"replies": 1} if decision.route in REPLY_ROUTES else {}
     opts_out = any(

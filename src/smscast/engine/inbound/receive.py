@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
 from smscast.channels.base import InboundMessage
 from smscast.config import Settings
@@ -31,10 +31,10 @@ from smscast.engine.accounts.workspaces import WorkspaceRef, resolve_workspace
 from smscast.engine.inbound.actions import (
     Effects,
     Routed,
-    campaign_deltas,
     carry_out,
     flush_consent,
     queue_replies,
+    reply_deltas,
     save_contact_changes,
 )
 from smscast.engine.inbound.keyword_rules import load_routing
@@ -42,16 +42,18 @@ from smscast.engine.inbound.numbers import NumberRef, find_number, numbers_of_co
 from smscast.engine.inbound.resends import Resends, find_resends, resend_key
 from smscast.engine.inbound.senders import create_senders, find_senders, load_states, sender_phone
 from smscast.engine.inbound.tickets import tickets_for_inbound
-from smscast.engine.stats import bump_campaign_stats
+from smscast.engine.tally import Tally
+from smscast.engine.traffic import bump_traffic
 from smscast.engine.webhooks.events import emit_events, load_subscriptions
 from smscast.engine.webhooks.keyword_forward import queue_rule_webhooks
 from smscast.store.bulk import DriverValues, insert_returning, insert_rows
 from smscast.store.inbound_models import InboundRoute
-from smscast.store.messaging_models import Message
+from smscast.store.messaging_models import Campaign, Message
 from smscast.store.models import table_of
 
 log = logging.getLogger(__name__)
 messages = table_of(Message)
+campaigns = table_of(Campaign)
 routes = table_of(InboundRoute)
 UNROUTED = "unrouted"
 DUPLICATE = "duplicate"  # the carrier sent a text again that is already stored
@@ -221,7 +223,7 @@ def _handle_number(
         queue_rule_webhooks(conn, workspace.id, effects.webhooks, latest)
         effects.webhooks = []
     _insert_routes(conn, workspace.id, number, [item for _, item in planned])
-    _bump_stats([item for _, item in planned], conn)
+    _count(conn, workspace.id, connector_id, number.id, [item for _, item in planned])
     subscriptions = load_subscriptions(conn)
     if subscriptions.wants(workspace.id, "inbound.received"):
         emit_events(conn, subscriptions, workspace.id, "inbound.received", [
@@ -326,19 +328,30 @@ def _detail(item: Routed) -> str | None:
     return item.detail or None
 
 
-def _bump_stats(items: list[Routed], conn: Connection) -> None:
-    totals: dict[tuple[int, datetime], dict[str, int]] = {}
+def _count(conn: Connection, workspace_id: int, connector_id: int, number_id: int,
+           items: list[Routed]) -> None:  # fmt: skip
+    """Counts the batch's texts where they arrived (`traffic_stats`), and the replies
+    and opt-outs they bring to the campaigns they answer (`campaign_stats`).
+
+    An answer to a campaign is counted under the campaign's purpose, so the dashboard's
+    purpose filter keeps a promotional campaign's replies and opt-outs with its texts."""
+    tally = Tally()
+    answered = {i.decision.campaign_id for i in items if i.decision.campaign_id is not None}
+    purposes: dict[int | None, str] = {}
+    if answered:
+        rows = conn.execute(
+            select(campaigns.c.id, campaigns.c.purpose).where(campaigns.c.id.in_(answered))
+        )
+        purposes.update((row.id, row.purpose) for row in rows)
     for item in items:
-        deltas = campaign_deltas(item)
-        if not deltas:
-            continue
-        assert item.decision.campaign_id is not None
-        hour = item.received_at.replace(minute=0, second=0, microsecond=0)
-        bucket = totals.setdefault((item.decision.campaign_id, hour), {})
-        for name, value in deltas.items():
-            bucket[name] = bucket.get(name, 0) + value
-    for (campaign_id, hour), deltas in totals.items():
-        bump_campaign_stats(conn, campaign_id, hour, **deltas)
+        campaign_id = item.decision.campaign_id
+        deltas = reply_deltas(item)
+        if campaign_id is not None and deltas:
+            tally.add(campaign_id, item.received_at, None, **deltas)
+        route = (workspace_id, connector_id, number_id,
+                 purposes.get(campaign_id, "informational"), campaign_id or 0)  # fmt: skip
+        tally.add_traffic(route, item.received_at, inbound=1, **deltas)
+    tally.write(conn)
 
 
 def _result(item: Routed) -> InboundResult:
@@ -371,6 +384,8 @@ def _store_unrouted(
         log.warning("inbound from %s to %s not routed: %s", message.sender, message.recipient,
                     reason)  # fmt: skip
         out.append((index, InboundResult(int(message_id), UNROUTED, detail=reason)))
+        route = (workspace.id, connector_id, number.id if number else 0, "informational", 0)
+        bump_traffic(conn, route, message.received_at, inbound=1)
         _emit_received(conn, workspace.id, [
             _received(int(message_id), message.sender, message.recipient, text,
                       message.received_at, None, None, UNROUTED, None)

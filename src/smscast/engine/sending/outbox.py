@@ -28,6 +28,7 @@ from smscast.engine.delivery.message_events import StatusChange, queue_message_e
 from smscast.engine.sending.connectors import national_tables_of
 from smscast.engine.sending.routing import Routes, load_routes
 from smscast.engine.tally import Tally, read_moment
+from smscast.engine.traffic import TrafficKey
 from smscast.store.bulk import DriverValues
 from smscast.store.driver_sql import execute_many, fetch
 from smscast.store.messaging_models import Connector, Message, Number
@@ -64,9 +65,15 @@ class Claimed:
     attempts: int
     callback: bool = False  # has a callback URL: its status changes are posted there
     national: str | None = None  # national shift tables it was counted with ("tr/tr")
+    connector_id: int = 0  # the connector that claimed it: the one it leaves through
 
     def changed_to(self, status: str) -> StatusChange:
         return StatusChange(self.id, self.workspace_id, status, self.callback)
+
+    def route(self) -> TrafficKey:
+        """Where its outcome is counted in `traffic_stats`."""
+        return (self.workspace_id, self.connector_id, self.number_id or 0, self.purpose,
+                self.campaign_id or 0)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,7 +231,7 @@ def claim_due(
         deadline = valid or (moment(created_at) or now) + validity
         row = Claimed(id_, workspace_id, phone, body, number_id, campaign_id, contact_id, kind,
                       purpose, parts, float(cost or 0), valid, deadline, attempts,
-                      callback_url is not None, national)  # fmt: skip
+                      callback_url is not None, national, connector_id)  # fmt: skip
         claimed.append(row)
     claimed.sort(key=lambda c: c.id)
     return claimed
@@ -253,7 +260,8 @@ def settle_unsendable(
         after = at if send_after is None else driver.moment(send_after)
         rows.append((status, code, error, status, after, at if final else None, message.id))
         if final:
-            tally.add(message.campaign_id, now, queued=-1, **{_counter_of(status, code): 1})
+            tally.add(message.campaign_id, now, message.route(), queued=-1,
+                      **{_counter_of(status, code): 1})
         if status == "expired":
             changes.append(message.changed_to(status))
     execute_many(
@@ -310,7 +318,8 @@ def record_results(
                 (connector_id, carrier_id, part, message.id)
                 for part, carrier_id in enumerate(result.carrier_ids)
             )
-            tally.add(message.campaign_id, now, sent=1, queued=-1, parts=parts, cost=message.cost)
+            tally.add(message.campaign_id, now, message.route(), sent=1, queued=-1, parts=parts,
+                      cost=message.cost)
             changes.append(message.changed_to("sent"))
             continue
         if outcome is SubmitOutcome.TEMPORARY:
@@ -330,7 +339,7 @@ def record_results(
             status, code, error = "unknown", result.error_code or "no_answer", result.error or ""
         done_at = at if status != "unknown" else None
         ended.append((status, code, error, attempts, done_at, message.id, worker))
-        tally.add(message.campaign_id, now, queued=-1, **{status: 1})
+        tally.add(message.campaign_id, now, message.route(), queued=-1, **{status: 1})
         changes.append(message.changed_to(status))
     guard = "WHERE id = ? AND status = 'sending' AND claimed_by = ?"
     # A report may have come before the answer and already finished the message:
@@ -402,7 +411,7 @@ def mark_interrupted(conn: Connection, connector_id: int, now: datetime) -> list
         {"c": connector_id},
     ).all()
     tally = Tally()
-    for row in rows:
+    for row in rows:  # `unknown` is no traffic counter: nothing for the route
         tally.add(row.campaign_id, now, queued=-1, unknown=1)
     tally.write(conn)
     queue_message_events(
