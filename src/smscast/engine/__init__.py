@@ -27,8 +27,11 @@ What stays at the top joins several packages or serves them all:
   inbound texts to `inbound`, its exchange log to `sending`.
 - `stats`: campaign counters in hourly buckets and the report that sums them, read by
   campaigns, contacts, inbound and the dashboards.
+- `traffic`: every text's counters (campaign or not) in hourly buckets per route -
+  connector, number, purpose, campaign - written by sending, delivery, inbound and
+  campaigns, read by the dashboards.
 - `tally`: those counters gathered over one batch by whoever changes them (sending,
-  delivery, inbound) and written once per campaign and hour.
+  delivery, inbound) and written once per campaign (and route) and hour.
 - `db_thread`: database work off the event loop, for the runtime and the dispatcher.
 - `collector`: the garbage collector set for a long-running service process.
 - `idempotency`: the API's replayed answers to retried POSTs; about requests, not a

@@ -10,6 +10,6 @@ filters) and `live_snapshot()` (the KPIs and a change marker for the live stream
 
 The tile catalogue and layout rules are pure and live in `core/dashboard_tiles.py`.
 
-May call: `core`, `store`, `sending` (the routes that credit
-a campaign's texts to a number and connector) and the counters in `engine.stats`.
+May call: `core`, `store` and the counters of `engine.traffic` and `engine.stats`
+(figures come from `traffic_stats`, every text by the route it really took).
 """
