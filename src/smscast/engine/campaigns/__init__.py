@@ -8,6 +8,8 @@ Routes, the CLI and the portal call: `count_segment()`, `save_segment()`,
 `create_campaign()`, `list_campaigns()`, `change_status()`, `preview_campaign()`,
 `launch_campaign()`, `add_codes()`, `generate_codes()`, `pool_summaries()`,
 `redeem_coupon()`, `follow_link()`.
+The portal's campaign pages also call `list_campaign_overviews()`, `campaign_details()`
+and `report_figures()` (the report as CSV rows).
 The runtime's clockwork calls `launch_due_campaigns()`, `decide_ab_winners()` and
 `complete_finished_campaigns()`.
 
