@@ -3,6 +3,10 @@
 The import itself is `contacts_import.import_contacts`, the same as the CLI's; its
 job row is committed first and its counters after every batch, so a client polls
 the row for progress. A file whose header cannot be read is refused at once.
+
+The portal imports in two steps: `save_upload` keeps the file and `preview_upload`
+shows its header for a person to map, then `start_upload_import` runs it with that
+mapping.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import re
 import threading
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,11 +26,13 @@ from sqlalchemy import Engine, select
 from smscast.config import Settings
 from smscast.core.errors import UserError
 from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.contacts.column_mapping import HeaderPreview, mapped_columns, preview_header
 from smscast.engine.contacts.importing import ImportRequest, import_contacts, import_jobs
 from smscast.engine.webhooks.endpoints import emit_event
 
 log = logging.getLogger(__name__)
 START_WAIT_S = 30.0
+_UPLOAD_NAME = re.compile(r"[0-9a-f]{12}-[A-Za-z0-9._-]+\.csv")
 JOB_COLUMNS = (
     "id",
     "filename",
@@ -61,17 +68,77 @@ def start_import(
     now: datetime,
 ) -> dict[str, Any]:
     """Saves the CSV and imports it in the background; returns the job once it exists."""
+    path = _save(settings, workspace, data, filename)
+    return _launch(engine, settings, ImportRequest(path, workspace, consent_source, actor, now))
+
+
+def save_upload(settings: Settings, workspace: WorkspaceRef, data: bytes, *, filename: str) -> str:
+    """Keeps an uploaded CSV until its columns are mapped; returns the upload's name, which
+    `preview_upload` and `start_upload_import` take (in this workspace only)."""
+    path = _save(settings, workspace, data, filename)
+    try:
+        preview_header(path)
+    except UserError:
+        path.unlink(missing_ok=True)
+        raise
+    return path.name
+
+
+def preview_upload(settings: Settings, workspace: WorkspaceRef, upload: str) -> HeaderPreview:
+    """The saved upload's header, first rows and the importer's guess for each column."""
+    return preview_header(_upload_path(settings, workspace, upload))
+
+
+def start_upload_import(
+    engine: Engine,
+    settings: Settings,
+    workspace: WorkspaceRef,
+    upload: str,
+    *,
+    columns: Sequence[str],
+    consent_source: str | None,
+    actor: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """Imports a saved upload with its columns mapped by a person (`column_mapping`).
+
+    The mapping is checked before anything starts: a wrong one is refused naming the
+    column, and the upload stays to be mapped again.
+    """
+    path = _upload_path(settings, workspace, upload)
+    mapped_columns(preview_header(path).header, columns)
+    request = ImportRequest(path, workspace, consent_source, actor, now, tuple(columns))
+    return _launch(engine, settings, request)
+
+
+def _imports_folder(settings: Settings, workspace: WorkspaceRef) -> Path:
+    return settings.data_dir / "imports" / str(workspace.id)
+
+
+def _save(settings: Settings, workspace: WorkspaceRef, data: bytes, filename: str) -> Path:
     if not data.strip():
         raise UserError.of(
             "empty_file", "the CSV body is empty: there is no header row", field="body"
         )
-    folder = settings.data_dir / "imports" / str(workspace.id)
+    folder = _imports_folder(settings, workspace)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4().hex[:12]}-{_safe_name(filename)}"
     if path.suffix != ".csv":
         path = path.with_name(path.name + ".csv")
     path.write_bytes(data)
-    request = ImportRequest(path, workspace, consent_source, actor, now)
+    return path
+
+
+def _upload_path(settings: Settings, workspace: WorkspaceRef, upload: str) -> Path:
+    path = _imports_folder(settings, workspace) / upload
+    if not _UPLOAD_NAME.fullmatch(upload) or not path.is_file():
+        raise UserError.of("unknown_upload", f"no uploaded file {upload!r}", field="upload")
+    return path
+
+
+def _launch(engine: Engine, settings: Settings, request: ImportRequest) -> dict[str, Any]:
+    """Runs the import in a thread; returns its job as soon as the job row exists."""
+    path, workspace = request.path, request.workspace
     failure: list[BaseException] = []
     worker = threading.Thread(
         target=_run, args=(engine, settings, request, failure), name="smscast-import", daemon=True

@@ -30,9 +30,10 @@ from typing import Any, TextIO, TypeVar
 from sqlalchemy import Connection, Engine, insert, update
 
 from smscast.config import Settings
-from smscast.core.contact_rows import ContactRow, map_columns, spreadsheet_safe
+from smscast.core.contact_rows import ContactRow, spreadsheet_safe
 from smscast.core.errors import UserError
 from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.contacts.column_mapping import mapped_columns
 from smscast.engine.contacts.csv_reader import (
     CsvFormat,
     RawRecord,
@@ -116,6 +117,9 @@ class ImportRequest:
     consent_source: str | None
     actor: str
     now: datetime
+    # What each column holds, as a person mapped it (`column_mapping.TARGETS`, one per
+    # header cell); None guesses from the header's names.
+    columns: tuple[str, ...] | None = None
 
 
 def error_report_path(path: Path) -> Path:
@@ -172,7 +176,7 @@ def import_contacts(
     fmt = detect_format(path)
     with path.open("rb") as handle:
         header, header_row = _read_header(raw_records(handle, fmt.delimiter), fmt, path)
-        columns = map_columns(header)
+        columns = mapped_columns(header, request.columns)
         job_id = busy.run("import: starting the job", lambda: _start_job(engine, request))
         summary = ImportSummary(job_id)
         report = ErrorReport(error_report_path(path))

@@ -176,6 +176,7 @@ def list_tickets(
     number: str | None = None,
     limit: int = 100,
     before_id: int | None = None,
+    contact_id: int | None = None,
 ) -> list[dict[str, Any]]:
     """Tickets, most recently active first; `search` looks in phones, subjects and texts.
 
@@ -201,6 +202,8 @@ def list_tickets(
         query = query.where(tickets.c.state == state)
     if assignee is not None:
         query = query.where(tickets.c.assignee == assignee.strip().lower())
+    if contact_id is not None:  # one person's tickets, as their contact page lists them
+        query = query.where(tickets.c.contact_id == contact_id)
     if search:
         pattern = f"%{search}%"
         in_texts = select(messages.c.ticket_id).where(
