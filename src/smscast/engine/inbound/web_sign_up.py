@@ -33,6 +33,7 @@ workspaces on one instance must not use up each other's attempts.
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import math
 import re
@@ -358,7 +359,7 @@ def start_web_sign_up(
             return SignUpOutcome(SignUpStatus.INVALID, tuple(stale), e164, form=form)
         throttled = _throttle(conn, workspace.id, e164, address, limits, now)
         if throttled is not None:
-            return throttled
+            return dataclasses.replace(throttled, form=form)  # the page shows it again
         number = _sender(conn, workspace, settings)
         assert number is not None  # the form is open, so it has one
         contact = contact_for_phone(conn, workspace, e164, must_exist=False)

@@ -18,6 +18,8 @@ from smscast.web.routes import (
     contact_import,
     contacts,
     dashboard,
+    join,
+    segments,
 )
 
 PAGES: list[ModuleType] = [
@@ -27,6 +29,8 @@ PAGES: list[ModuleType] = [
     campaigns,
     contact_import,
     contacts,
+    segments,
+    join,
 ]
 
 ROUTERS: list[APIRouter] = [page.router for page in PAGES]
