@@ -14,7 +14,7 @@ from portal_site import Clock, build_site, csrf_of, make_user, sign_in
 from sqlalchemy import Engine
 
 from smscast.config import Settings
-from smscast.core.dashboard_tiles import CATALOGUE, KPI_KINDS
+from smscast.core.dashboard_tiles import CATALOGUE
 from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.dashboards.layouts import list_dashboards
 from smscast.web.routes.dashboard_view import LABELS
@@ -156,3 +156,140 @@ def test_a_wrong_filter_is_said_on_the_bar_not_a_failure(
     assert "The last day must not come before the first." in page.text
     assert "Choose a campaign from the list." in page.text
     assert kpi(page.text, "kpi-sent") == "5"  # the defaults: last 7 days, every campaign
+
+
+def test_layout_changes_are_saved_for_the_user_alone(
+    site: TestClient, other: TestClient, users: dict[str, int], traffic: Traffic
+) -> None:
+    sign_in(site, OLA)
+    page = site.get("/dashboard?range=30d").text
+    board = dashboard_id_of(page)
+    action = f"/dashboard/{board}/tiles"
+    back = post(
+        site, page, action, {"action": "remove", "tile": "kpi-cost", "filters": "range=30d"}
+    )
+    assert back == f"/dashboard?dashboard={board}&range=30d"  # same dashboard, same filters
+    post(site, page, action, {"action": "earlier", "tile": "kpi-delivered"})
+    post(site, page, action, {"action": "resize", "tile": "chart-traffic", "size": "m"})
+    post(site, page, action, {"action": "later", "tile": "table-numbers"})  # last: stays
+
+    page = site.get("/dashboard").text
+    order = order_of(page)
+    assert "kpi-cost" not in order
+    assert order[:3] == ["kpi-delivered", "kpi-sent", "kpi-delivery-rate"]
+    assert order[-1] == "table-numbers"
+    assert 'class="dash-tile dash-tile--m dash-tile--chart" data-testid="chart-traffic"' in page
+    assert '<option value="kpi-cost">Cost</option>' in page  # offered back under "Add a tile"
+
+    post(site, page, action, {"action": "add", "tile": "kpi-cost"})
+    assert order_of(site.get("/dashboard").text)[-1] == "kpi-cost"
+
+    sign_in(other, PIOTR)  # someone else still has every tile in the default order
+    assert order_of(other.get("/dashboard").text) == [kind.name for kind in CATALOGUE]
+
+
+def test_a_tile_that_does_not_fit_is_refused_on_the_page(
+    site: TestClient, users: dict[str, int]
+) -> None:
+    sign_in(site, OLA)
+    page = site.get("/dashboard").text
+    board = dashboard_id_of(page)
+    wrong = {"action": "resize", "tile": "kpi-sent", "size": "l", "csrf_token": csrf_of(page)}
+    answer = site.post(f"/dashboard/{board}/tiles", data=wrong)
+    assert answer.status_code == 422
+    assert "That tile cannot be placed on this dashboard." in answer.text
+    assert 'class="dash-tile dash-tile--s dash-tile--kpi" data-testid="kpi-sent"' in answer.text
+
+
+def test_named_dashboards_are_created_renamed_switched_and_deleted(
+    site: TestClient, users: dict[str, int], engine: Engine, workspace: WorkspaceRef
+) -> None:
+    sign_in(site, OLA)
+    page = site.get("/dashboard").text
+    first = dashboard_id_of(page)
+    assert '<h1 data-testid="dashboard-name">My dashboard</h1>' in page
+    where = post(site, page, "/dashboard/new", {"name": "Black Friday", "filters": "range=today"})
+    second = int(re.search(r"dashboard=(\d+)", where).group(1))  # type: ignore[union-attr]
+    assert where == f"/dashboard?dashboard={second}&range=today"
+    page = site.get(where).text
+    assert '<h1 data-testid="dashboard-name">Black Friday</h1>' in page
+    assert f'<option value="{first}">My dashboard</option>' in page  # switch back from here
+
+    answer = site.post(f"/dashboard/{second}/rename",
+                       data={"name": "My dashboard", "csrf_token": csrf_of(page)})  # fmt: skip
+    assert answer.status_code == 422
+    assert "You already have a dashboard with that name." in answer.text
+    assert 'href="#rename-name"' in answer.text and 'value="My dashboard"' in answer.text
+
+    post(site, page, f"/dashboard/{second}/rename", {"name": "BF 2026"})
+    assert "BF 2026" in site.get(f"/dashboard?dashboard={second}").text
+    assert post(site, page, f"/dashboard/{second}/delete", {}) == "/dashboard"
+    assert [d.name for d in list_dashboards(engine, workspace.id, users[OLA])] == ["My dashboard"]
+    assert site.get(f"/dashboard?dashboard={second}").status_code == 404
+
+
+def test_a_shared_dashboard_is_read_only_for_others_until_copied(
+    site: TestClient, other: TestClient, users: dict[str, int]
+) -> None:
+    sign_in(site, OLA)
+    page = site.get("/dashboard").text
+    board = dashboard_id_of(page)
+    post(site, page, f"/dashboard/{board}/tiles", {"action": "remove", "tile": "kpi-cost"})
+    post(site, page, f"/dashboard/{board}/share", {"shared": "1"})
+    assert "Shared with everyone in the workspace." in site.get("/dashboard").text
+
+    sign_in(other, PIOTR)
+    theirs = other.get(f"/dashboard?dashboard={board}").text
+    assert "kpi-cost" not in order_of(theirs)  # Ola's arrangement
+    assert "Shared by a colleague" in theirs
+    for edit in ("/tiles", "/rename", "/share", "/delete"):
+        assert f'action="/dashboard/{board}{edit}"' not in theirs
+    assert "Arrange" not in theirs
+    forged = other.post(f"/dashboard/{board}/tiles", data={
+        "action": "remove", "tile": "kpi-sent", "csrf_token": csrf_of(theirs)})  # fmt: skip
+    assert forged.status_code == 403
+    assert "kpi-sent" in order_of(site.get("/dashboard").text)
+
+    where = post(other, theirs, f"/dashboard/{board}/copy", {"name": "Ola's, mine now"})
+    copy = other.get(where).text
+    assert "Ola&#39;s, mine now" in copy
+    assert "kpi-cost" not in order_of(copy) and "Arrange" in copy  # theirs to change now
+
+
+def test_a_viewer_arranges_their_own_dashboard(other: TestClient, users: dict[str, int]) -> None:
+    """Arranging one's own tiles changes no workspace data, so a viewer may (see the
+    route module's docstring): the edit buttons show and work for them."""
+    sign_in(other, PIOTR)
+    page = other.get("/dashboard").text
+    assert "Arrange" in page
+    post(other, page, f"/dashboard/{dashboard_id_of(page)}/tiles",
+         {"action": "remove", "tile": "kpi-sent"})  # fmt: skip
+    assert "kpi-sent" not in order_of(other.get("/dashboard").text)
+
+
+def test_names_people_typed_show_as_text(
+    site: TestClient, users: dict[str, int], engine: Engine, settings: Settings,
+    workspace: WorkspaceRef, now: datetime,
+) -> None:  # fmt: skip
+    make_traffic(engine, settings, workspace, now, sale_name="<script>alert(1)</script>")
+    sign_in(site, OLA)
+    page = site.get("/dashboard").text
+    post(site, page, "/dashboard/new", {"name": "<img src=x onerror=alert(2)>"})
+    page = site.get("/dashboard?dashboard=2").text
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the campaign filter's option
+    assert "<img src=x" not in page and "&lt;img src=x onerror=alert(2)&gt;" in page
+
+
+def test_the_page_in_polish(site: TestClient, users: dict[str, int], traffic: Traffic) -> None:
+    login = site.get("/login")
+    site.post("/language", data={"language": "pl", "next": "/login",
+                                 "csrf_token": csrf_of(login.text)})  # fmt: skip
+    sign_in(site, OLA)
+    page = site.get("/dashboard?range=30d")
+    assert '<html lang="pl">' in page.text
+    assert '<h2 class="tile__label" id="title-kpi-delivered">Doręczone</h2>' in page.text
+    assert kpi(page.text, "kpi-delivery-rate") == "60,0%"
+    assert kpi_detail(page.text, "kpi-delivery-rate") == "3 z 5"
+    assert "Mój pulpit" in page.text and "Ostatnie 30 dni" in page.text
+    assert "zł" in kpi(page.text, "kpi-cost")  # złoty, the workspace's country's currency

@@ -27,7 +27,6 @@ from starlette.responses import RedirectResponse, Response
 from smscast.api.deps import SESSION_COOKIE
 from smscast.core.dashboard_tiles import KINDS, SIZES
 from smscast.core.errors import UserError
-from smscast.engine.accounts.auth import resolve_session
 from smscast.engine.campaigns.lifecycle import list_campaigns
 from smscast.engine.dashboards import layouts
 from smscast.engine.dashboards.layouts import DashboardView
@@ -39,7 +38,12 @@ from smscast.web.forms import FieldError
 from smscast.web.i18n import N_
 from smscast.web.nav import NavItem
 from smscast.web.routes.dashboard_query import RANGES, Query, read_query
-from smscast.web.routes.dashboard_stream import DEFAULT_TIMING, StreamTiming, live_events
+from smscast.web.routes.dashboard_stream import (
+    DEFAULT_TIMING,
+    StreamTiming,
+    live_events,
+    session_check,
+)
 from smscast.web.routes.dashboard_view import (
     FUNNEL_STAGES,
     LABELS,
@@ -87,8 +91,8 @@ def _open(page: Page, query: Query) -> DashboardView:
     ws, user = page.workspace.id, _user(page)
     if query.dashboard_id is not None:
         return layouts.get_dashboard(page.engine, ws, user, query.dashboard_id)
-    name = gettext_for(page.request)("My dashboard")
-    return layouts.ensure_default_dashboard(page.engine, ws, user, name, page.now)
+    _ = gettext_for(page.request)
+    return layouts.ensure_default_dashboard(page.engine, ws, user, _("My dashboard"), page.now)
 
 
 def _chart_data(metrics: dict[str, Any], gettext: Callable[..., str]) -> dict[str, Any]:
@@ -192,13 +196,8 @@ async def dashboard_stream(request: Request, page: Page = Depends(reader_page)) 
     def payload(found: dict[str, Any]) -> dict[str, Any]:
         return kpi_payload(kpi_texts(found, language, currency, gettext))
 
-    def session_alive() -> bool:
-        try:
-            return resolve_session(page.engine, token, clock()) is not None
-        except UserError:
-            return False
-
-    events = live_events(snapshot, payload, session_alive, request.is_disconnected, timing)
+    alive = session_check(page.engine, token, clock)
+    events = live_events(snapshot, payload, alive, request.is_disconnected, timing)
     return StreamingResponse(
         events,
         media_type="text/event-stream",

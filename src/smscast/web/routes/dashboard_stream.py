@@ -16,9 +16,14 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
+
+from smscast.core.errors import UserError
+from smscast.engine.accounts.auth import resolve_session
 
 RETRY_MS = 3000
 """How long the browser waits before reconnecting after the stream ends."""
@@ -36,6 +41,20 @@ class StreamTiming:
 
 
 DEFAULT_TIMING = StreamTiming()
+
+
+def session_check(engine: Engine, token: str, clock: Callable[[], datetime]) -> Callable[[], bool]:
+    """Whether the session behind `token` still holds (not signed out, not expired, the
+    user still a member), asked again on each call (blocking: database)."""
+
+    def alive() -> bool:
+        try:
+            resolve_session(engine, token, clock())
+        except UserError:  # AuthError: signed out, expired, removed
+            return False
+        return True
+
+    return alive
 
 
 def sse(event: str, data: Mapping[str, Any] | str) -> str:
