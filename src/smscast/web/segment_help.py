@@ -27,7 +27,8 @@ class HelpEntry:
 
 
 _PERIOD = N_(
-    'campaign names in quotes or campaign numbers, and a period: last 30 days, since "2026-11-01"'
+    'campaign names in quotes or campaign numbers, then a period (last 30 days, since '
+    '"2026-11-01"); all optional'
 )
 _FUNCTIONS: Mapping[str, tuple[str, str, str]] = {
     "received": (
@@ -72,8 +73,8 @@ _FUNCTIONS: Mapping[str, tuple[str, str, str]] = {
         'tagged("vip", "newsletter")',
     ),
 }
-_TEXT = N_("text in quotes: = != in (…) not in (…) contains is set")
-_DATE = N_('a date in quotes or a time ago: < <= > >= ("2026-11-01", 30 days ago)')
+_TEXT = N_("= != in (…) not in (…) contains, is set, with text in quotes")
+_DATE = N_('< <= > >= with a date in quotes or a time ago ("2026-11-01", 30 days ago)')
 _FIELDS: Mapping[str, tuple[str, str, str]] = {
     "phone": (
         _TEXT,
@@ -95,7 +96,7 @@ _FIELDS: Mapping[str, tuple[str, str, str]] = {
     "created_at": (_DATE, N_("When the contact was added."), "created_at > 30 days ago"),
     "updated_at": (_DATE, N_("When the contact was last changed."), 'updated_at < "2026-01-01"'),
     "tags": (
-        N_("contains and a tag in quotes; is set, is not set"),
+        N_("contains with a tag in quotes; is set, is not set"),
         N_("The contact's tags."),
         'tags contains "vip"',
     ),
