@@ -22,7 +22,7 @@ from smscast.engine.contacts.importing import ImportRequest, import_contacts
 
 OWNER = "ola@shop.test"
 VIEWER = "wiktor@shop.test"
-LONG_NAME = "Maximilian-Alexander " * 7  # 147 characters: the text needs a second part
+LONG_NAME = "Maximilian-Alexander " * 8  # 167 characters: the text needs a second part
 
 
 @pytest.fixture

@@ -232,8 +232,8 @@ def _check_step(page: Page, draft: dict[str, Any], step: str) -> list[FieldError
             check_draft_message(page.engine, page.settings, page.workspace, campaign, page.now,
                                 samples=0)  # fmt: skip
         if step == "timing" and campaign.at is not None and campaign.at < page.now:
-            return [FieldError("at_date", gettext_for(page.request)(
-                "That date and time has passed: choose a later one."))]  # fmt: skip
+            _ = gettext_for(page.request)
+            return [FieldError("at_date", _("That date and time has passed: choose a later one."))]
         if step == "timing" and campaign.cron:
             parse_cron(campaign.cron)
     except UserError as error:
