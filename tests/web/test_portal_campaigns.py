@@ -109,7 +109,7 @@ def audience(engine: Engine, workspace: WorkspaceRef, now: datetime) -> None:
     add_contact(engine, workspace, "+48600100204", now, consent="opted_out")
 
 
-def testid_values(html: str, name: str) -> dict[str, str]:
+def attributes_of(html: str, name: str) -> dict[str, str]:
     """`data-*` attributes of the element with `data-testid="<name>"`."""
     found = re.search(rf'<[^>]*data-testid="{re.escape(name)}"[^>]*>', html)
     assert found, f'no element with data-testid="{name}"'
@@ -130,7 +130,7 @@ def test_the_list_shows_progress_and_rates_and_filters_by_status(
     assert 'href="/campaigns/new"' in page.text  # an owner may create campaigns
     row = page.text.split(f'data-testid="campaign-{running}"')[1].split("</tr>")[0]
     assert "Black Friday" in row and "Sending" in row
-    assert "2 sent of 3" in row  # 4 in the audience, 1 opted out
+    assert "Sent 2 of 3" in row  # 4 in the audience, 1 opted out
     assert "50.0%" in row and "1 of 2" in row  # delivery: 1 delivered of 2 sent
     assert f'data-testid="campaign-{draft}"' in page.text
 
@@ -187,17 +187,17 @@ def test_the_report_shows_the_apis_numbers(
     for name in ("targeted", "queued", "sent", "delivered", "undelivered", "failed", "expired",
                  "unknown", "cancelled", "parts", "clicks", "unique_clicks", "bot_clicks",
                  "replies", "opt_outs", "redemptions"):  # fmt: skip
-        assert testid_values(html, f"count-{name}")["value"] == str(answer[name]), name
-    assert float(testid_values(html, "count-cost")["value"]) == answer["cost"]
+        assert attributes_of(html, f"count-{name}")["value"] == str(answer[name]), name
+    assert float(attributes_of(html, "count-cost")["value"]) == answer["cost"]
     for name, rate in answer["rates"].items():
-        shown = testid_values(html, f"rate-{name}")
+        shown = attributes_of(html, f"rate-{name}")
         assert (shown["numerator"], shown["denominator"]) == (
             str(rate["numerator"]), str(rate["denominator"])), name  # fmt: skip
         assert shown["value"] == ("" if rate["value"] is None else str(rate["value"])), name
     for reason, count in answer["excluded"].items():
-        assert testid_values(html, f"excluded-{reason}")["value"] == str(count), reason
+        assert attributes_of(html, f"excluded-{reason}")["value"] == str(count), reason
     assert answer["excluded"]["opted_out"] == 1
-    progress = testid_values(html, "progress")
+    progress = attributes_of(html, "progress")
     assert (progress["sent"], progress["total"]) == ("2", "3")
     # Every counter and rate is written out with its numerator and denominator.
     assert "50.0%" in html  # delivery: 1 of 2
@@ -352,7 +352,7 @@ def test_the_report_in_polish(
     assert "50,0%" in page.text  # numbers as Polish writes them
     assert "1 kontakt z odbiorców został pominięty:" in page.text
     listing = owner.get("/campaigns")
-    assert "2 wysłane z 3" in listing.text
+    assert "Wysłano 2 z 3" in listing.text
     assert "Nowa kampania" in listing.text
 
 
