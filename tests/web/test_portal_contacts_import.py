@@ -50,7 +50,7 @@ def upload(site: TestClient, data: bytes, source: str = "") -> str:
         files={"file": ("klienci.csv", data, "text/csv")},
     )
     assert answer.status_code == 200, answer.text
-    return answer.text
+    return str(answer.text)
 
 
 def chosen_targets(html: str) -> list[str]:
@@ -62,7 +62,7 @@ def chosen_targets(html: str) -> list[str]:
 def follow(site: TestClient, job_path: str) -> str:
     """Polls the progress block as htmx does until the job has ended; returns it."""
     for _ in range(POLLS):
-        block = site.get(f"{job_path}/progress", headers={"HX-Request": "true"}).text
+        block = str(site.get(f"{job_path}/progress", headers={"HX-Request": "true"}).text)
         if 'data-status="running"' not in block:
             return block
     pytest.fail(f"the import at {job_path} still runs after {POLLS} polls")
