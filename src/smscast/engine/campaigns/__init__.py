@@ -9,7 +9,11 @@ Routes, the CLI and the portal call: `count_segment()`, `save_segment()`,
 `launch_campaign()`, `add_codes()`, `generate_codes()`, `pool_summaries()`,
 `redeem_coupon()`, `follow_link()`.
 The portal's campaign pages also call `list_campaign_overviews()`, `campaign_details()`
-and `report_figures()` (the report as CSV rows).
+and `report_figures()` (the report as CSV rows); its campaign builder (`builder_drafts`)
+calls `start_builder_draft()`, `save_builder_draft()`, `load_builder_draft()`,
+`list_builder_drafts()`, `finish_builder_draft()`, `template_variables()`,
+`audience_expression()`, `draft_from_fields()`, `check_audience()` and
+`check_draft_message()` (the launch's own encoding and parts, writing nothing).
 The runtime's clockwork calls `launch_due_campaigns()`, `decide_ab_winners()` and
 `complete_finished_campaigns()`.
 
