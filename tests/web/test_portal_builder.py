@@ -318,3 +318,33 @@ def test_the_builder_speaks_polish(signed_in: TestClient, contacts: None) -> Non
     assert '<html lang="pl">' in page.text
     assert "Odbiorcy" in page.text  # the step list
     assert "Wstaw zmienną" in page.text
+
+
+def test_an_unknown_attribute_is_refused_at_the_expression(
+    signed_in: TestClient, contacts: None
+) -> None:
+    draft = start(signed_in)
+    live = post_step(
+        signed_in,
+        draft,
+        "audience",
+        {"audience": "expression", "expression": 'citty = "Kraków"'},
+        path="/count",
+    )
+    assert "citty" in shown_at(live.text, "count-error")
+    answer = post_step(
+        signed_in, draft, "audience", {"audience": "expression", "expression": 'citty = "Kraków"'}
+    )
+    assert answer.status_code == 422
+    assert 'id="expression-error"' in answer.text
+
+
+def test_someone_elses_draft_is_not_found(
+    signed_in: TestClient, engine: Engine, workspace: WorkspaceRef, now: datetime
+) -> None:
+    draft = start(signed_in)
+    make_user(engine, [workspace], "marek@shop.test", role="marketer", now=now)
+    signed_in.cookies.clear()
+    sign_in(signed_in, "marek@shop.test")
+    assert signed_in.get(f"/campaigns/new/{draft}/audience").status_code == 404
+    assert f"/campaigns/new/{draft}/" not in signed_in.get("/campaigns/new").text

@@ -401,7 +401,12 @@ def check_draft_message(
         )  # fmt: skip
         plan = Plan(workspace, campaign, 0, Stage("all"), rules, builder, "coupon" in names,
                     "link" in names, pool, number_id, connector_id)  # fmt: skip
-        check_segment(parse_segment(draft.segment), attribute_names(conn, workspace.id))
+        try:
+            check_segment(parse_segment(draft.segment), attribute_names(conn, workspace.id))
+        except UserError as error:  # its field names the attribute; the input is the segment
+            problem = error.problem
+            raise UserError.of(problem.code, problem.message, field="segment", line=problem.line,
+                               column=problem.column) from None  # fmt: skip
         where = members_where(conn, plan, now)
         tokens = TokenSource(random.Random(0))
         after = coupon_after = 0

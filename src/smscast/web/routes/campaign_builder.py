@@ -105,13 +105,20 @@ def _refusal(request: Request, error: UserError, field: str | None = None) -> Fi
     problem = error.problem
     name = field or problem.field or "body"
     name = FIELD_INPUT.get(name, name)
-    if FIELD_STEP.get(name) is None and field is None:
-        name = "expression"  # a segment naming an attribute that does not exist
     message = problem.message
     if problem.line is not None and problem.column is not None:
         message = _("Line %(line)s, column %(column)s: %(detail)s", line=problem.line,
                     column=problem.column, detail=message)  # fmt: skip
     return FieldError(name, message)
+
+
+def _audience_refusal(request: Request, error: UserError) -> FieldError:
+    """A refusal of the audience: a saved segment's at its menu, anything else at the
+    expression (the engine's `field` there names the attribute the expression got wrong)."""
+    wanted = "segment_name" if error.problem.field == "segment_name" else "expression"
+    if error.problem.code == "unknown_segment":
+        wanted = "segment_name"
+    return _refusal(request, error, field=wanted)
 
 
 def _typed(form: FormData, step: str) -> dict[str, Any]:
@@ -223,10 +230,14 @@ def _check_step(page: Page, draft: dict[str, Any], step: str) -> list[FieldError
     """The engine's refusals about this step's fields (other steps' wait for their turn)."""
     data = draft["data"]
     try:
-        expression = audience_expression(page.engine, page.workspace, data)
         if step == "audience":
-            count_segment(page.engine, page.workspace, expression, page.now)
+            try:
+                expression = audience_expression(page.engine, page.workspace, data)
+                count_segment(page.engine, page.workspace, expression, page.now)
+            except UserError as error:
+                return [_audience_refusal(page.request, error)]
             return []
+        expression = audience_expression(page.engine, page.workspace, data)
         campaign = draft_from_fields(data, expression, page.workspace.timezone)
         if step in ("message", "variants"):
             check_draft_message(page.engine, page.settings, page.workspace, campaign, page.now,
@@ -316,7 +327,7 @@ def _audience_context(page: Page, data: dict[str, Any]) -> dict[str, Any]:
         check = check_audience(page.engine, page.settings, page.workspace, expression,
                                str(data.get("purpose", "promotional")), page.now)  # fmt: skip
     except UserError as refused:
-        error = _refusal(page.request, refused)
+        error = _audience_refusal(page.request, refused)
     return {"check": check, "count_error": error, "matched": matched, "exclusions": EXCLUSIONS}
 
 
@@ -332,7 +343,7 @@ def _message_context(page: Page, data: dict[str, Any]) -> dict[str, Any]:
         check = check_draft_message(page.engine, page.settings, page.workspace, campaign,
                                     page.now)  # fmt: skip
     except UserError as refused:
-        error = _refusal(page.request, refused, field=None)
+        error = _refusal(page.request, refused)
     text = check.longest if check and check.longest else body
     try:
         marks = mark_non_gsm(body)
