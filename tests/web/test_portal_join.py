@@ -79,12 +79,15 @@ def sign_up(
     """Fills in and sends the form as a browser does: the page first, then its fields."""
     page = client.get(f"/join/{slug}", headers=headers)
     assert page.status_code == 200, page.text
-    shown = html.unescape(re.search(r'name="consent_text" value="([^"]*)"', page.text)[1])  # type: ignore[index]
+    found = re.search(r'name="consent_text" value="([^"]*)"', page.text)
+    assert found is not None, "the page carries no consent text"
+    shown = html.unescape(found[1])
     data = {"csrf_token": csrf_of(page.text), "phone": phone,
             "consent_text": shown if text is None else text}  # fmt: skip
     if agreed:
         data["agreed"] = "1"
-    return client.post(f"/join/{slug}", data=data, headers=headers)
+    answer: httpx.Response = client.post(f"/join/{slug}", data=data, headers=headers)
+    return answer
 
 
 def queued(engine: Engine, **where: Any) -> list[Any]:
@@ -245,7 +248,10 @@ def test_the_yes_records_the_forms_evidence_and_a_second_sign_up_is_told_so(
     site: TestClient, engine: Engine, settings: Settings, workspace: WorkspaceRef,
     now: datetime, shop: int,
 ) -> None:  # fmt: skip
-    assert sign_up(site, headers={"User-Agent": BROWSER}).status_code == 200
+    # A client's own X-Forwarded-For is not believed: only a proxy uvicorn is told to
+    # trust may name another address (here the test client is its own peer).
+    forged = {"User-Agent": BROWSER, "X-Forwarded-For": "198.51.100.99"}
+    assert sign_up(site, headers=forged).status_code == 200
     assert consent_history(engine, workspace, PHONE)["events"] == []  # nothing before YES
 
     yes = InboundMessage(PHONE, "4000", "YES", now + timedelta(minutes=2))
@@ -255,6 +261,7 @@ def test_the_yes_records_the_forms_evidence_and_a_second_sign_up_is_told_so(
     for part in (f'"{TEXT}"', "/join/shop", "2026-11-25 10:00:00Z", "testclient", BROWSER,
                  '"YES"'):  # fmt: skip
         assert part in event["evidence"], part
+    assert "198.51.100.99" not in event["evidence"]
 
     again = sign_up(site)
     assert again.status_code == 200

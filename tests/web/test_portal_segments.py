@@ -60,7 +60,10 @@ def viewer(engine: Engine, workspace: WorkspaceRef, now: datetime, site: TestCli
 def post_form(client: TestClient, path: str, form_page: str, **data: str) -> httpx.Response:
     """Posts a form as the browser would after loading `form_page`."""
     token = csrf_of(client.get(form_page).text)
-    return client.post(path, data={**data, "csrf_token": token}, follow_redirects=False)
+    answer: httpx.Response = client.post(
+        path, data={**data, "csrf_token": token}, follow_redirects=False
+    )
+    return answer
 
 
 def rows(html: str) -> list[str]:
