@@ -17,7 +17,8 @@ from sqlalchemy import Engine, func, select
 
 from smscast.config import Settings
 from smscast.engine.accounts.workspaces import WorkspaceRef
-from smscast.engine.campaigns.lifecycle import campaigns, messages
+from smscast.engine.campaigns.builder_drafts import check_draft_message
+from smscast.engine.campaigns.lifecycle import CampaignDraft, campaigns, messages
 from smscast.engine.contacts.importing import ImportRequest, import_contacts
 
 OWNER = "ola@shop.test"
@@ -348,3 +349,17 @@ def test_someone_elses_draft_is_not_found(
     sign_in(signed_in, "marek@shop.test")
     assert signed_in.get(f"/campaigns/new/{draft}/audience").status_code == 404
     assert f"/campaigns/new/{draft}/" not in signed_in.get("/campaigns/new").text
+
+
+def test_the_live_check_of_a_large_audience_says_it_read_part_of_it(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime, contacts: None
+) -> None:
+    """As the text is typed the check reads a bounded number of members and says so; the
+    review reads them all."""
+    small_batches = settings.model_copy(update={"launch_batch_size": 2})
+    draft = CampaignDraft(name="x", body="Hi {{ first_name }}")
+    part = check_draft_message(engine, small_batches, workspace, draft, now, limit=2)
+    assert (part.read, part.recipients, part.partial) == (2, 2, True)
+    whole = check_draft_message(engine, small_batches, workspace, draft, now)
+    assert (whole.read, whole.recipients, whole.partial) == (4, 3, False)
+    assert whole.most_parts == 2  # the long name, read in the second batch

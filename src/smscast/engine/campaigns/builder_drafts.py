@@ -64,6 +64,9 @@ MAX_FIELD = 5000
 """Longest value kept per typed field: a draft is a form, not a file store."""
 SAMPLES = 5
 """Recipients whose personalised text the message step shows."""
+LIVE_MEMBERS = 10_000
+"""Members the live check reads as the text is typed (about half a second on SQLite);
+the review step reads them all, as the launch will."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +106,10 @@ class MessageCheck:
     longest_is_ucs2: bool = False
     samples: list[SampleText] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    read: int = 0
+    """Members read: those who get a text and those left out."""
+    partial: bool = False
+    """The check stopped at its `limit`: the figures are for the first `read` members."""
     messages: Counter[str] = field(default_factory=Counter)
     """Texts by encoding."""
     parts: Counter[str] = field(default_factory=Counter)
@@ -358,12 +365,13 @@ def draft_from_fields(data: dict[str, Any], expression: str, zone: str) -> Campa
 
 def check_draft_message(
     engine: Engine, settings: Settings, workspace: WorkspaceRef, draft: CampaignDraft,
-    now: datetime, *, samples: int = SAMPLES,
+    now: datetime, *, samples: int = SAMPLES, limit: int | None = None,
 ) -> MessageCheck:  # fmt: skip
     """Every variant's text personalised for each member of the audience, as the launch
     would write it (nothing is written): the encoding, the most parts of any text, the
     longest text and the first few texts. An error names the field (body, coupon pool,
-    the audience's expression)."""
+    the audience's expression). With `limit`, reads about that many members at most
+    (whole batches) and says so in `partial`."""
     check = MessageCheck()
     with engine.connect() as conn:
         known = [*attribute_names(conn, workspace.id), *TEMPLATE_FIELDS]
@@ -415,6 +423,10 @@ def check_draft_message(
                                                  settings.launch_batch_size, now)  # fmt: skip
             if last == after:
                 break
+            if limit is not None and check.read >= limit:
+                check.partial = True
+                break
+            check.read += len(members)
             eligible, batch = builder.screen(members, capped)
             codes = None
             if plan.uses_coupon and pool is not None and eligible:

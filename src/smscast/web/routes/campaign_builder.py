@@ -29,6 +29,7 @@ from smscast.core.errors import UserError
 from smscast.core.roles import Permission
 from smscast.core.smart import smart_encode
 from smscast.engine.campaigns.builder_drafts import (
+    LIVE_MEMBERS,
     STEPS,
     MessageCheck,
     audience_expression,
@@ -341,7 +342,7 @@ def _message_context(page: Page, data: dict[str, Any]) -> dict[str, Any]:
         expression = audience_expression(page.engine, page.workspace, data)
         campaign = draft_from_fields(data, expression, page.workspace.timezone)
         check = check_draft_message(page.engine, page.settings, page.workspace, campaign,
-                                    page.now)  # fmt: skip
+                                    page.now, limit=LIVE_MEMBERS)  # fmt: skip
     except UserError as refused:
         error = _refusal(page.request, refused)
     text = check.longest if check and check.longest else body
