@@ -13,15 +13,21 @@ from datetime import datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 from portal_site import Clock, build_site, csrf_of, make_user, sign_in
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, func, insert, select, update
 
 from smscast.config import Settings
 from smscast.engine.accounts.api_keys import create_api_key
 from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.campaigns.ab import decide_ab_winners
 from smscast.engine.campaigns.launch import launch_campaign
-from smscast.engine.campaigns.lifecycle import CampaignDraft, change_status, create_campaign
+from smscast.engine.campaigns.lifecycle import (
+    ABTest,
+    CampaignDraft,
+    change_status,
+    create_campaign,
+)
 from smscast.engine.stats import bump_campaign_stats
-from smscast.store.messaging_models import Message
+from smscast.store.messaging_models import CampaignVariant, Message
 from smscast.store.models import ConsentState, Contact, table_of
 
 OWNER = "ola@shop.test"
@@ -29,6 +35,7 @@ VIEWER = "vera@shop.test"
 contacts = table_of(Contact)
 consent_states = table_of(ConsentState)
 messages = table_of(Message)
+variants = table_of(CampaignVariant)
 
 
 def add_contact(engine: Engine, workspace: WorkspaceRef, phone: str, now: datetime,
@@ -374,3 +381,41 @@ def test_an_unknown_campaign_is_a_page_not_found(owner: TestClient) -> None:
     assert answer.status_code == 404
     assert "no campaign with id 424242" in answer.text
     assert owner.get("/campaigns/424242/export.csv").status_code == 404
+
+
+def test_the_report_shows_the_ab_test_and_its_winner(
+    owner: TestClient, engine: Engine, settings: Settings, workspace: WorkspaceRef,
+    now: datetime,
+) -> None:  # fmt: skip
+    for i in range(8):
+        add_contact(engine, workspace, f"+4860010030{i}", now)
+    draft = CampaignDraft(name="Subject lines", body="Sale today", variants=(("B", "Sale now"),),
+                          ab_test=ABTest(sample_percent=50, metric="delivery",
+                                         decide_after=timedelta(hours=1)))  # fmt: skip
+    campaign_id = create_campaign(engine, workspace, draft, actor="t", now=now)
+    launch_campaign(engine, settings, workspace, campaign_id, actor="t", now=now,
+                    rng=random.Random(1))  # fmt: skip
+    before = owner.get(f"/campaigns/{campaign_id}").text
+    assert "The winner is not chosen yet." in before
+    with engine.begin() as conn:  # variant B's texts arrived, A's did not
+        variant_b = conn.execute(select(variants.c.id).where(
+            variants.c.campaign_id == campaign_id, variants.c.name == "B")
+        ).scalar_one()  # fmt: skip
+        conn.execute(update(messages).where(messages.c.campaign_id == campaign_id)
+                     .values(status="sent", sent_at=now))  # fmt: skip
+        conn.execute(update(messages).where(messages.c.variant_id == variant_b)
+                     .values(status="delivered", done_at=now))  # fmt: skip
+        sample = conn.execute(select(func.count()).where(
+            messages.c.variant_id == variant_b)).scalar_one()  # fmt: skip
+    decide_ab_winners(engine, settings, now + timedelta(hours=2), random.Random(1))
+
+    html = owner.get(f"/campaigns/{campaign_id}").text
+
+    assert "A test on 50% of the audience" in html
+    assert "Decided on" in html
+    row_b = html.split('data-testid="variant-B"')[1].split("</tr>")[0]
+    assert 'data-testid="winner"' in row_b and "Sale now" in row_b
+    assert f'data-hits="{sample}"' in row_b
+    assert f"{sample} delivered of " in row_b  # the sample's; the rest went out after
+    row_a = html.split('data-testid="variant-A"')[1].split("</tr>")[0]
+    assert 'data-testid="winner"' not in row_a
