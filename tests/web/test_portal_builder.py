@@ -18,7 +18,8 @@ from sqlalchemy import Engine, func, select
 from smscast.config import Settings
 from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.campaigns.builder_drafts import check_draft_message
-from smscast.engine.campaigns.lifecycle import CampaignDraft, campaigns, messages
+from smscast.engine.campaigns.lifecycle import CampaignDraft, campaigns, messages, variants
+from smscast.engine.campaigns.segments import save_segment
 from smscast.engine.contacts.importing import ImportRequest, import_contacts
 
 OWNER = "ola@shop.test"
@@ -363,3 +364,58 @@ def test_the_live_check_of_a_large_audience_says_it_read_part_of_it(
     whole = check_draft_message(engine, small_batches, workspace, draft, now)
     assert (whole.read, whole.recipients, whole.partial) == (4, 3, False)
     assert whole.most_parts == 2  # the long name, read in the second batch
+
+
+def test_a_saved_segment_is_an_audience(
+    signed_in: TestClient, contacts: None, engine: Engine, workspace: WorkspaceRef, now: datetime
+) -> None:
+    save_segment(engine, workspace, "Piotrs", 'first_name = "Piotr"', actor="test", now=now)
+    draft = start(signed_in)
+    page = signed_in.get(f"/campaigns/new/{draft}/audience")
+    assert '<option value="Piotrs">Piotrs</option>' in page.text
+    live = post_step(
+        signed_in,
+        draft,
+        "audience",
+        {"audience": "segment", "segment_name": "Piotrs"},
+        path="/count",
+    )
+    assert shown_at(live.text, "recipient-count") == "1"
+    unchosen = post_step(signed_in, draft, "audience", {"audience": "segment"})
+    assert unchosen.status_code == 422
+    assert 'id="segment_name-error"' in unchosen.text
+
+
+def test_variants_and_their_split_reach_the_campaign(
+    signed_in: TestClient, contacts: None, engine: Engine
+) -> None:
+    draft = start(signed_in)
+    walk_to_review(signed_in, draft, {"timing": "now"})
+    wrong = post_step(
+        signed_in,
+        draft,
+        "variants",
+        {"variant_1_name": "B", "variant_1_body": "Hello {{ first_name }}", "split": "70,20"},
+    )
+    assert wrong.status_code == 422
+    assert 'id="split-error"' in wrong.text and 'value="70,20"' in wrong.text
+    post_step(
+        signed_in,
+        draft,
+        "variants",
+        {"variant_1_name": "B", "variant_1_body": "Hello {{ first_name }}", "split": "70,30"},
+    )
+    review = signed_in.get(f"/campaigns/new/{draft}/review")
+    answer = signed_in.post(
+        f"/campaigns/new/{draft}/review",
+        data={"name": "Split", "action": "launch", "csrf_token": csrf_of(review.text)},
+        follow_redirects=False,
+    )
+    campaign_id = int(answer.headers["location"].rsplit("/", 1)[1])
+    with engine.connect() as conn:
+        shares = conn.execute(
+            select(variants.c.name, variants.c.split_percent)
+            .where(variants.c.campaign_id == campaign_id)
+            .order_by(variants.c.id)
+        ).all()
+    assert [tuple(row) for row in shares] == [("A", 70), ("B", 30)]
