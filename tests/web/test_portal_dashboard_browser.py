@@ -95,3 +95,13 @@ def test_tiles_are_rearranged_by_keyboard(signed_in_page: Page) -> None:
     expect(tiles.nth(1)).to_have_attribute("data-testid", str(first))
     page.reload()  # saved, not only shown
     expect(tiles.first).to_have_attribute("data-testid", str(second))
+
+    # A refused name comes back on the page, said at the top, without leaving it.
+    page.evaluate("window.notReloaded = true")
+    page.get_by_label("New dashboard").fill(page.get_by_test_id("dashboard-name").inner_text())
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator(".error-summary")).to_contain_text(
+        "You already have a dashboard with that name."
+    )
+    expect(page.locator(".error-summary")).to_be_focused()
+    assert page.evaluate("window.notReloaded === true")  # swapped in by htmx

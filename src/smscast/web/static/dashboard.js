@@ -133,12 +133,33 @@
     openStream(root);
   }
 
+  // A form sent through htmx that the server refuses: a 422 is the dashboard again with
+  // what is wrong listed at the top (swap it in as usual); any other refusal (403, 404)
+  // is a whole error page, shown as the browser would show it without JavaScript.
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var status = event.detail.xhr.status;
+    if (status === 422) {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    } else if (status >= 400 && document.getElementById("dashboard")) {
+      event.detail.shouldSwap = false;
+      closeStream();
+      document.open();
+      document.write(event.detail.xhr.responseText);
+      document.close();
+    }
+  });
+
   document.addEventListener("DOMContentLoaded", start);
   // After htmx swaps the dashboard (a tile moved, a filter applied): the same again.
   document.addEventListener("htmx:load", function (event) {
     var element = event.detail && event.detail.elt;
     if (element && element.id === "dashboard") {
       start();
+      var summary = element.querySelector(".error-summary");
+      if (summary) {
+        summary.focus();
+      }
     }
   });
   window.addEventListener("pagehide", closeStream);
