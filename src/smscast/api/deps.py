@@ -168,6 +168,7 @@ def _nul_problem(field: str) -> ApiProblem:
 PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "liveness probe for load balancers",
     ("GET", "/docs"): "the API's documentation page",
+    ("GET", "/docs/static/{name}"): "the documentation page's script, styles and icon",
     ("POST", "/api/v1/auth/login"): "signing in is how a credential is obtained",
     ("GET", "/l/{token}"): "tracked links are opened by recipients, from a text",
     ("POST", "/hooks/twilio/{connector_id}/status"): "carrier callback, checked by its signature",
