@@ -6,6 +6,14 @@
 
   var COLOURS = ["#0b5cad", "#1e6b34", "#b3261e", "#7a4fa3", "#8a5a00"];
 
+  // The hours shown: first to last; one hour alone gets the day around it, else uPlot
+  // stretches a single point over years.
+  function span(hours) {
+    var first = hours[0];
+    var last = hours[hours.length - 1];
+    return first === last ? [first - 12 * 3600, last + 12 * 3600] : [first, last];
+  }
+
   function draw(element) {
     if (typeof uPlot !== "function" || element.dataset.drawn === "1") {
       return;
@@ -14,15 +22,29 @@
     if (!chart.x || chart.x.length === 0) {
       return;
     }
+    var zone = element.getAttribute("data-timezone") || "UTC";
     var data = [chart.x];
     var series = [{}];
     chart.series.forEach(function (line, index) {
       data.push(line.values);
-      series.push({ label: line.label, stroke: COLOURS[index % COLOURS.length], width: 2 });
+      series.push({ label: line.label, stroke: COLOURS[index % COLOURS.length], width: 2, points: { show: true } });
     });
     element.dataset.drawn = "1";
     var width = Math.max(element.clientWidth, 280);
-    new uPlot({ width: width, height: 260, series: series, axes: [{}, {}] }, data, element);
+    var options = {
+      width: width,
+      height: 260,
+      series: series,
+      axes: [{}, {}],
+      // Hours in the workspace's time zone, as every moment on the page is written.
+      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), zone); },
+      scales: {
+        // One hour of figures alone would be stretched over years: show the day around it.
+        x: { time: true, range: function () { return span(chart.x); } },
+        y: { range: function (u, min, max) { return [0, Math.max(max, 1)]; } }
+      }
+    };
+    new uPlot(options, data, element);
   }
 
   function drawAll(root) {
