@@ -8,7 +8,7 @@ import csv
 import io
 import random
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -419,3 +419,18 @@ def test_the_report_shows_the_ab_test_and_its_winner(
     assert f"{sample} delivered of " in row_b  # the sample's; the rest went out after
     row_a = html.split('data-testid="variant-A"')[1].split("</tr>")[0]
     assert 'data-testid="winner"' not in row_a
+
+
+def test_the_report_says_how_many_texts_wait_for_quiet_hours(
+    owner: TestClient, engine: Engine, settings: Settings, workspace: WorkspaceRef,
+    clock: Clock, audience: None,
+) -> None:  # fmt: skip
+    night = datetime(2026, 11, 25, 20, 30, tzinfo=UTC)  # 21:30 in Warsaw: quiet hours
+    clock.now = night
+    campaign_id = make_campaign(engine, settings, workspace, night)
+
+    html = owner.get(f"/campaigns/{campaign_id}").text
+
+    note = html.split('data-testid="quiet-hours"')[1].split("</p>")[0]
+    assert "3 texts wait for the recipients' quiet hours to end" in note
+    assert "Nov 26, 2026, 8:00:00" in note  # 08:00 in Warsaw, when quiet hours end
