@@ -68,7 +68,10 @@ def test_numbers_follow_a_sending_campaign_without_a_reload(
         f"{RECIPIENTS} of {RECIPIENTS}"
     )
     assert page.evaluate("window.notReloaded === true")  # no navigation happened
+
+    page.reload()  # the charts and tables are drawn with the page: now with the texts
     expect(page.locator('[data-chart="traffic"] canvas')).to_have_count(1)  # uPlot drew
+    expect(page.get_by_test_id("table-connectors")).to_contain_text("simulator")
     save_screenshot(page, "dashboard", full_page=True)
 
     page.get_by_label("Language").select_option("pl")

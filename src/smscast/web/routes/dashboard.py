@@ -103,6 +103,7 @@ def _chart_data(metrics: dict[str, Any], gettext: Callable[..., str]) -> dict[st
         points = traffic["points"]
         data["traffic"] = {
             "step": traffic["step"],
+            "time_label": gettext("Time"),
             "x": [int(datetime.fromisoformat(p["at"]).timestamp()) for p in points],
             "series": [
                 {"label": gettext("Sent"), "values": [p["sent"] for p in points]},

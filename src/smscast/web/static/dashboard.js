@@ -68,7 +68,7 @@
   }
 
   function drawTraffic(element, data) {
-    var series = [{}];
+    var series = [{ label: data.time_label }];
     var values = [data.x];
     var colours = [COLOURS.sent, COLOURS.delivered, COLOURS.failed];
     data.series.forEach(function (one, index) {
