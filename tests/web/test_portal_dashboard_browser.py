@@ -5,6 +5,7 @@ simulator, and the dashboard's numbers follow without a reload."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -108,3 +109,17 @@ def test_tiles_are_rearranged_by_keyboard(signed_in_page: Page) -> None:
     )
     expect(page.locator(".error-summary")).to_be_focused()
     assert page.evaluate("window.notReloaded === true")  # swapped in by htmx
+
+
+def test_the_filter_bar_keeps_its_choices_in_the_address(signed_in_page: Page) -> None:
+    page = signed_in_page
+    page.goto("/dashboard")
+    page.get_by_label("Time range", exact=True).select_option("today")
+    page.get_by_label("Purpose").select_option("informational")
+    page.get_by_role("button", name="Apply").click()
+    expect(page).to_have_url(re.compile(r"range=today.*purpose=informational"))
+    shared_link = page.url
+    page.goto("/")
+    page.goto(shared_link)  # as a colleague who was sent the link would open it
+    expect(page.get_by_label("Time range", exact=True)).to_have_value("today")
+    expect(page.get_by_label("Purpose")).to_have_value("informational")
