@@ -130,8 +130,8 @@ def test_texts_outside_campaigns_and_inbound_texts_answering_none_are_counted(
     # A text to blue opens a ticket that an agent answers.
     add_keyword_rule(engine, workspace, desk.blue_text, None, [{"type": "ticket"}],
                      actor="t", now=now)  # fmt: skip
-    asked = handle_inbound(engine, settings, desk.blue,
-                           InboundMessage(OTHER, desk.blue_text, "Where is my parcel?", now))
+    question = InboundMessage(OTHER, desk.blue_text, "Where is my parcel?", now)
+    asked = handle_inbound(engine, settings, desk.blue, question)
     assert asked.ticket_id is not None
     reply_to_ticket(engine, workspace, asked.ticket_id, "On its way", actor="ola", now=now)
     later = now + timedelta(minutes=1)
@@ -202,8 +202,8 @@ def test_moving_a_number_to_another_connector_after_a_launch_moves_no_history(
     launch_campaign(engine, settings, workspace, sale, actor="t", now=now)
     sent = dispatch(engine, desk.red, now)
     deliver(engine, desk.red, list(sent), now + timedelta(minutes=5))
-    handle_inbound(engine, settings, desk.red,
-                   InboundMessage("+48600100400", desk.red_text, "YES", now + timedelta(minutes=9)))
+    answer = InboundMessage("+48600100400", desk.red_text, "YES", now + timedelta(minutes=9))
+    handle_inbound(engine, settings, desk.red, answer)
     before = day(engine, workspace, now)
 
     with engine.begin() as conn:  # the operator moves the red number to the blue connector

@@ -261,7 +261,7 @@ def settle_unsendable(
         rows.append((status, code, error, status, after, at if final else None, message.id))
         if final:
             tally.add(message.campaign_id, now, message.route(), queued=-1,
-                      **{_counter_of(status, code): 1})
+                      **{_counter_of(status, code): 1})  # fmt: skip
         if status == "expired":
             changes.append(message.changed_to(status))
     execute_many(
@@ -319,7 +319,7 @@ def record_results(
                 for part, carrier_id in enumerate(result.carrier_ids)
             )
             tally.add(message.campaign_id, now, message.route(), sent=1, queued=-1, parts=parts,
-                      cost=message.cost)
+                      cost=message.cost)  # fmt: skip
             changes.append(message.changed_to("sent"))
             continue
         if outcome is SubmitOutcome.TEMPORARY:
