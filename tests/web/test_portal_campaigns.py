@@ -381,6 +381,9 @@ def test_an_unknown_campaign_is_a_page_not_found(owner: TestClient) -> None:
     assert answer.status_code == 404
     assert "no campaign with id 424242" in answer.text
     assert owner.get("/campaigns/424242/export.csv").status_code == 404
+    # Only numbers are campaign ids: other words after /campaigns/ are other pages'.
+    assert owner.get("/campaigns/abc").status_code == 404
+    assert owner.get("/campaigns/new").status_code == 200  # the builder, not a report
 
 
 def test_the_report_shows_the_ab_test_and_its_winner(
