@@ -36,6 +36,30 @@
     });
   }
 
+  // The charts and tables follow the numbers too, less often: a few seconds after a
+  // change the dashboard is fetched again and swapped in place (no reload, the address
+  // kept), unless the reader is using it (a tile's tools open, focus inside it).
+  var REDRAW_AFTER_MS = 5000;
+  var redrawing = null;
+
+  function inUse(root) {
+    return root.querySelector("details[open]") !== null || root.contains(document.activeElement);
+  }
+
+  function redrawSoon(root) {
+    if (redrawing || !window.htmx) {
+      return;
+    }
+    redrawing = setTimeout(function () {
+      redrawing = null;
+      if (!document.body.contains(root) || inUse(root)) {
+        return;
+      }
+      window.htmx.ajax("GET", window.location.pathname + window.location.search,
+        { target: "#dashboard", select: "#dashboard", swap: "outerHTML" });
+    }, REDRAW_AFTER_MS);
+  }
+
   function openStream(root) {
     closeStream();
     var address = root.getAttribute("data-stream");
@@ -54,8 +78,13 @@
         live.hidden = true;
       }
     });
+    var first = true;
     stream.addEventListener("kpis", function (event) {
       showNumbers(root, JSON.parse(event.data));
+      if (!first) {
+        redrawSoon(root);
+      }
+      first = false;
     });
     stream.addEventListener("signed-out", function () {
       closeStream();
