@@ -12,8 +12,9 @@ from campaign_data import add_contact, add_pool
 from sqlalchemy import func, insert, select, update
 
 from smscast.core.errors import UserError
+from smscast.engine.campaigns import materialise
 from smscast.engine.campaigns.launch import launch_campaign
-from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign, materialise
+from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign
 from smscast.engine.stats import campaign_report
 from smscast.store.campaign_models import Coupon
 from smscast.store.messaging_models import Campaign, Message

@@ -13,8 +13,9 @@ from sqlalchemy.exc import IntegrityError
 
 from smscast.core.links import LinkPath, parse_link_path
 from smscast.engine.accounts.workspaces import create_workspace
+from smscast.engine.campaigns import materialise
 from smscast.engine.campaigns.launch import launch_campaign
-from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign, materialise
+from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign
 from smscast.engine.contacts.records import erase_contact, show_contact
 from smscast.engine.sending.routing import route_queued
 from smscast.engine.stats import campaign_report
