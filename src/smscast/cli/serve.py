@@ -83,8 +83,9 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
         background.append(asyncio.create_task(_connect_simulator(engine, simulator.port)))
     runtime = Runtime(engine, settings)
     config = uvicorn.Config(
-        create_site(settings), host=host, port=port, log_level=settings.log_level
-    )
+        create_site(settings), host=host, port=port, log_level=settings.log_level,
+        timeout_graceful_shutdown=5,  # open dashboard streams would hold a stop forever
+    )  # fmt: skip
     print(f"Portal: {served_settings(settings, host, port).served_url()}/", flush=True)
     server = _make_server(config)
     tune_for_service()

@@ -36,7 +36,7 @@ class StreamTiming:
 
     interval: float = 1.5
     recheck_every: int = 10
-    lifetime: int = 1200
+    lifetime: int = 400
     keepalive_every: int = 10
 
 
