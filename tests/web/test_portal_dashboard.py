@@ -293,3 +293,18 @@ def test_the_page_in_polish(site: TestClient, users: dict[str, int], traffic: Tr
     assert kpi_detail(page.text, "kpi-delivery-rate") == "3 z 5"
     assert "Mój pulpit" in page.text and "Ostatnie 30 dni" in page.text
     assert "zł" in kpi(page.text, "kpi-cost")  # złoty, the workspace's country's currency
+
+
+def test_a_dashboard_emptied_of_tiles_still_opens_and_offers_them_all(
+    site: TestClient, users: dict[str, int]
+) -> None:
+    sign_in(site, OLA)
+    page = site.get("/dashboard").text
+    board = dashboard_id_of(page)
+    for kind in CATALOGUE:
+        post(site, page, f"/dashboard/{board}/tiles", {"action": "remove", "tile": kind.name})
+    page = site.get("/dashboard").text
+    assert order_of(page) == []
+    assert "This dashboard has no tiles yet." in page
+    offered = re.findall(r'<option value="([a-z-]+)">', page.split('id="add-tile"')[1])
+    assert offered[: len(CATALOGUE)] == [kind.name for kind in CATALOGUE]
