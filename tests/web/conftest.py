@@ -5,11 +5,17 @@ fresh SQLite database, bootstraps the first workspace, and serves the API, the p
 the dispatcher and the SMSC simulator on free loopback ports; Debian's Chromium (driven
 by Playwright) signs in through `/login` as a person would. One server for the whole
 session keeps all browser tests within a few minutes.
+
+The server and every CLI command run on a passed clock, not the machine's: under
+`faketime` from SERVER_MOMENT (a weekday noon in Warsaw, outside quiet hours), with the
+clock running on from there. A browser test that launches a campaign would otherwise
+pass by day and wait for the morning by night.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -31,6 +37,16 @@ SMSCAST = Path(sys.executable).with_name("smscast")
 ADMIN_EMAIL = "admin@portal.test"
 ADMIN_PASSWORD = "browser harness passphrase"
 START_TIMEOUT_S = 60.0
+SERVER_MOMENT = "2026-12-07 11:00:00 UTC"  # a Monday, 12:00 in Warsaw
+RUN_AT_SITE = REPO / "tests" / "run_at_site"  # mends time.sleep under faketime (see there)
+
+
+def on_server_clock(command: list[str]) -> list[str]:
+    """`command` run under faketime from SERVER_MOMENT (tests/run_at.sh's way)."""
+    faketime = shutil.which("faketime")
+    if faketime is None:
+        pytest.fail("faketime is not installed: ./dev test installs it (Debian: faketime)")
+    return [faketime, SERVER_MOMENT, *command]
 
 
 @dataclass(frozen=True)
@@ -56,7 +72,7 @@ class PortalServer:
 
 def run_smscast(env: dict[str, str], workdir: Path, *args: str, stdin: str | None = None) -> str:
     done = subprocess.run(
-        [str(SMSCAST), *args],
+        on_server_clock([str(SMSCAST), *args]),
         env=env,
         cwd=workdir,
         input=stdin,
@@ -128,6 +144,11 @@ def portal_server(
         "SMSCAST_SIMULATOR_HTTP_PORT": str(free_port()),
         "SMSCAST_ADMIN_EMAIL": ADMIN_EMAIL,
         "SMSCAST_LOG_LEVEL": "info",
+        # The server's clock (on_server_clock): real monotonic time, shifted wall time.
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "PYTHONPATH": os.pathsep.join(
+            [str(RUN_AT_SITE), *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
     }
     run_smscast(env, workdir, "db", "upgrade")
     run_smscast(env, workdir, "bootstrap")
@@ -137,7 +158,11 @@ def portal_server(
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(SMSCAST), "serve"], env=env, cwd=workdir, stdout=out, stderr=subprocess.STDOUT
+            on_server_clock([str(SMSCAST), "serve"]),
+            env=env,
+            cwd=workdir,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     try:
         wait_until_healthy(process, url, log)
