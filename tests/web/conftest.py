@@ -303,17 +303,24 @@ def add_member(portal_server: PortalServer, admin_credentials: Credentials) -> A
 Screenshot = Callable[..., Path]
 
 
-def take_screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:
-    """Saves what the page shows as `docs/screenshots/<name>.png`, the pictures README
-    shows; taken by the browser tests so they always match the portal."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
-    return path
+def screenshot_taker(folder: Path) -> Screenshot:
+    def take_screenshot(page: Page, name: str, *, full_page: bool = False) -> Path:
+        """Saves what the page shows as `<folder>/<name>.png`."""
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{name}.png"
+        page.screenshot(path=str(path), full_page=full_page)
+        return path
+
+    return take_screenshot
 
 
 @pytest.fixture(scope="session")
-def save_screenshot() -> Screenshot:
-    """`save_screenshot(page, name, full_page=False)` writes `docs/screenshots/<name>.png`
-    (a fixture, as test modules cannot import from a conftest)."""
-    return take_screenshot
+def save_screenshot(tmp_path_factory: pytest.TempPathFactory) -> Screenshot:
+    """`save_screenshot(page, name, full_page=False)`: the pictures README shows, taken by
+    the browser tests so they always match the portal. They replace
+    `docs/screenshots/<name>.png` when SMSCAST_UPDATE_SCREENSHOTS=1
+    (`SMSCAST_UPDATE_SCREENSHOTS=1 ./dev test -m browser`); otherwise they go to a
+    temporary folder, so a test run leaves the checkout as it was."""
+    if os.environ.get("SMSCAST_UPDATE_SCREENSHOTS") == "1":
+        return screenshot_taker(SCREENSHOTS)
+    return screenshot_taker(tmp_path_factory.mktemp("screenshots"))
