@@ -14,6 +14,7 @@ when signed out), else the browser's `Accept-Language`, else the workspace's def
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -131,7 +132,16 @@ def format_percent(ratio: float | Decimal | None, language: str, digits: int = 1
 
 
 def format_money(amount: float | Decimal, currency: str, language: str) -> str:
-    return babel_numbers.format_currency(amount, currency, locale=language)
+    """Money as the language writes it, with CLDR's currency spacing that Babel leaves
+    out: a symbol made of letters ("PLN") is kept apart from the digits by a no-break
+    space ("PLN 12.50", as "12,50 zł"), while "€12.50" stays as it is."""
+    text = babel_numbers.format_currency(amount, currency, locale=language)
+    symbol = babel_numbers.get_currency_symbol(currency, locale=language)
+    if symbol[-1:].isalpha():  # "PLN12.50": the symbol's last letter meets a digit
+        text = re.sub(rf"({re.escape(symbol)})(?=\d)", "\\1\u00a0", text)
+    if symbol[:1].isalpha():  # "12.50PLN": a digit meets the symbol's first letter
+        text = re.sub(rf"(?<=\d)({re.escape(symbol)})", "\u00a0\\1", text)
+    return text
 
 
 def format_datetime(moment: datetime, language: str, zone: str, width: str = "medium") -> str:
