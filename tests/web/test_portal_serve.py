@@ -29,7 +29,11 @@ def run(env: dict[str, str], cwd: Path, *args: str) -> str:
     return done.stdout
 
 
-def test_serve_prints_the_portal_address_where_the_first_admin_signs_in(tmp_path: Path) -> None:
+def test_serve_prints_the_portal_address_where_the_first_admin_signs_in_and_stops_cleanly(
+    tmp_path: Path,
+) -> None:
+    """...and a dashboard left open does not hold a stop: its live stream ends as soon
+    as serve is asked to stop, not at uvicorn's shutdown timeout with a traceback."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMSCAST_")}
     env.update(
@@ -49,7 +53,7 @@ def test_serve_prints_the_portal_address_where_the_first_admin_signs_in(tmp_path
     with output.open("w") as out:
         server = subprocess.Popen(
             [sys.executable, "-m", "smscast", "serve", "--no-simulator"],
-            env=env, cwd=tmp_path, stdout=out, stderr=subprocess.DEVNULL,
+            env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
     try:
         address = f"http://127.0.0.1:{port}/"
@@ -79,6 +83,16 @@ def test_serve_prints_the_portal_address_where_the_first_admin_signs_in(tmp_path
             )
             assert signed_in.status_code == 303
             assert signed_in.headers["location"] == "/dashboard"
+            with browser.stream("GET", "/dashboard/stream", timeout=30) as stream:
+                lines = stream.iter_lines()
+                while not next(lines).startswith("event: kpis"):
+                    pass  # the stream is open and has sent its first numbers
+                server.send_signal(signal.SIGTERM)
+                assert server.wait(timeout=30) == 0
     finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+        if server.poll() is None:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=30)
+    said = output.read_text()
+    assert "timeout graceful shutdown exceeded" not in said
+    assert "Traceback" not in said

@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -82,12 +82,13 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
         )
         background.append(asyncio.create_task(_connect_simulator(engine, simulator.port)))
     runtime = Runtime(engine, settings)
+    site = create_site(settings)
     config = uvicorn.Config(
-        create_site(settings), host=host, port=port, log_level=settings.log_level,
-        timeout_graceful_shutdown=5,  # open dashboard streams would hold a stop forever
+        site, host=host, port=port, log_level=settings.log_level,
+        timeout_graceful_shutdown=5,  # a backstop: live streams end when `stopping` is set
     )  # fmt: skip
     print(f"Portal: {served_settings(settings, host, port).served_url()}/", flush=True)
-    server = _make_server(config)
+    server = _make_server(config, on_exit=site.state.stopping.set)
     tune_for_service()
     running = asyncio.create_task(runtime.run(), name="runtime")
     try:
@@ -113,12 +114,17 @@ async def _connect_simulator(engine: Any, port: int) -> None:
         await asyncio.sleep(2.0)
 
 
-def _make_server(config: Any) -> Any:
+def _make_server(config: Any, on_exit: Callable[[], None]) -> Any:
     """uvicorn's server, with signal handling that stops only the server loop: the caller
-    then stops the dispatcher cleanly instead of the signal being raised again."""
+    then stops the dispatcher cleanly instead of the signal being raised again.
+    `on_exit` tells the portal's live streams to end."""
     import uvicorn
 
     class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            on_exit()
+            super().handle_exit(sig, frame)
+
         @contextlib.contextmanager
         def capture_signals(self) -> Iterator[None]:
             loop = asyncio.get_running_loop()

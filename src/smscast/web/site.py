@@ -7,6 +7,7 @@ path, behind `guard.PortalGuard` (security headers, CSRF).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -44,6 +45,9 @@ def create_site(
     app.state.templating = build_templating(NAV)
     app.state.portal_clock = clock
     app.state.portal_key = settings.resolved_secret_key()  # read once: CSRF tokens use it
+    # Set by `smscast serve` when it is asked to stop: live streams end at their next
+    # poll instead of holding the stop until the browser goes away.
+    app.state.stopping = threading.Event()
     # Innermost of the user middleware: inside the API's body-size limit, before routing.
     app.user_middleware.append(Middleware(PortalGuard, refuse=csrf_refusal))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

@@ -14,6 +14,7 @@ forms) turns each into a swap of the dashboard alone.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
@@ -198,7 +199,13 @@ async def dashboard_stream(request: Request, page: Page = Depends(reader_page)) 
         return kpi_payload(kpi_texts(found, language, currency, gettext))
 
     alive = session_check(page.engine, token, clock)
-    events = live_events(snapshot, payload, alive, request.is_disconnected, timing)
+    stopping: threading.Event = request.app.state.stopping
+
+    async def gone() -> bool:
+        """The browser left, or the server is stopping."""
+        return stopping.is_set() or await request.is_disconnected()
+
+    events = live_events(snapshot, payload, alive, gone, timing)
     return StreamingResponse(
         events,
         media_type="text/event-stream",
