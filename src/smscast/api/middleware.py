@@ -47,7 +47,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-async def _replay(body: bytes, receive_more: Receive) -> Receive:
+def replay_body(body: bytes, receive_more: Receive) -> Receive:
     """Gives the app the body already read, then the connection's own messages.
 
     After the body, `receive` must wait for the client to go away, not claim it has:
@@ -94,7 +94,7 @@ class BodyLimitMiddleware:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
-        await self.app(scope, await _replay(b"".join(chunks), receive), send)
+        await self.app(scope, replay_body(b"".join(chunks), receive), send)
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = problem(
@@ -219,7 +219,7 @@ class IdempotencyMiddleware:
         if stored is not None:
             await _send_stored(stored, send)
             return
-        await self._run(scope, await _replay(body, receive), send, who, key)
+        await self._run(scope, replay_body(body, receive), send, who, key)
 
     async def _run(self, scope: Scope, receive: Receive, send: Send, who: str, key: str) -> None:
         start: Message = {}

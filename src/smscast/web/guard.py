@@ -17,6 +17,7 @@ from fastapi import Request
 from starlette.datastructures import Headers
 from starlette.formparsers import MultiPartParser
 
+from smscast.api.middleware import replay_body
 from smscast.web.csrf import CSRF_FIELD, CSRF_HEADER, UNSAFE_METHODS, token_is_valid
 
 Scope = MutableMapping[str, Any]
@@ -74,7 +75,7 @@ class PortalGuard:
             response = await to_thread.run_sync(self.refuse, Request(scope, _ended))
             await response(scope, _ended, send_guarded)
             return
-        await self.app(scope, _replay(body, receive), send_guarded)
+        await self.app(scope, replay_body(body, receive), send_guarded)
 
 
 async def _read_body(receive: Receive) -> bytes:
@@ -110,20 +111,6 @@ async def _form_token(scope: Scope, body: bytes) -> str | None:
         await form.close()
         return value if isinstance(value, str) else None
     return None
-
-
-def _replay(body: bytes, receive_more: Receive) -> Receive:
-    """Hands the app the body already read, then the connection's own messages."""
-    sent = False
-
-    async def receive() -> Message:
-        nonlocal sent
-        if sent:
-            return await receive_more()
-        sent = True
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    return receive
 
 
 async def _ended() -> Message:

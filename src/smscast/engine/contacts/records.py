@@ -13,12 +13,17 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 
 from smscast.config import Settings
-from smscast.core.contact_rows import spreadsheet_safe
 from smscast.core.erasure import phone_hash
 from smscast.core.errors import UserError
 from smscast.core.phones import PhoneError, parse_phone, timezone_for_phone
 from smscast.engine.accounts.audit import record_audit
 from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.contacts.export_rows import (
+    attribute_names,
+    export_header,
+    export_query,
+    export_row,
+)
 from smscast.engine.stats import bump_campaign_stats
 from smscast.store import consent as consent_store
 from smscast.store import contacts as contact_store
@@ -28,10 +33,6 @@ from smscast.store.models import ConsentEvent, Contact, table_of
 contacts = table_of(Contact)
 consent_events = table_of(ConsentEvent)
 messages = table_of(Message)
-EXPORT_COLUMNS = ("phone", "first_name", "last_name", "language", "timezone", "email", "tags",
-                  "consent")  # fmt: skip
-
-
 @dataclass(frozen=True, slots=True)
 class ContactRef:
     id: int
@@ -116,49 +117,17 @@ def count_contacts(engine: Engine, workspace: WorkspaceRef) -> dict[str, int]:
 
 
 def export_contacts(engine: Engine, workspace: WorkspaceRef, path: Path) -> int:
-    """Writes every contact to CSV, streaming; cells a spreadsheet would run are escaped
-    (attributes, names; never the phone, which is always a plain E.164 number)."""
-    attribute_names = _attribute_names(engine, workspace)
-    states = consent_store.states
-    query = (
-        select(contacts, states.c.status)
-        .outerjoin(
-            states,
-            (states.c.contact_id == contacts.c.id)
-            & (states.c.channel == "sms")
-            & (states.c.purpose == "promotional"),
-        )
-        .where(contacts.c.workspace_id == workspace.id)
-        .order_by(contacts.c.id)
-    )
+    """Writes every contact to CSV, streaming (`export_rows` says how each row reads)."""
+    where = contacts.c.workspace_id == workspace.id
     written = 0
     with engine.connect() as conn, path.open("w", newline="", encoding="utf-8") as handle:
+        names = attribute_names(conn, where)
         writer = csv.writer(handle)
-        writer.writerow([*EXPORT_COLUMNS, *attribute_names])
-        for row in conn.execution_options(yield_per=5000).execute(query):
-            attributes = row.attributes or {}
-            consent = {"opted_in": "yes", "opted_out": "no"}.get(row.status or "", "")
-            cells = [
-                row.phone, attributes.get("first_name", ""), attributes.get("last_name", ""),
-                row.language or "", row.timezone, row.email or "", ";".join(row.tags or []),
-                consent, *(str(attributes.get(name, "")) for name in attribute_names),
-            ]  # fmt: skip
-            # The phone is a validated E.164 number ("+" and digits), which no spreadsheet
-            # runs as a formula: escaping it too only left "'+48…" in every row.
-            writer.writerow([row.phone, *(spreadsheet_safe(str(cell)) for cell in cells[1:])])
+        writer.writerow(export_header(names))
+        for row in conn.execution_options(yield_per=5000).execute(export_query(where)):
+            writer.writerow(export_row(row, names))
             written += 1
     return written
-
-
-def _attribute_names(engine: Engine, workspace: WorkspaceRef) -> list[str]:
-    names: dict[str, None] = {}
-    with engine.connect() as conn:
-        query = select(contacts.c.attributes).where(contacts.c.workspace_id == workspace.id)
-        for (attributes,) in conn.execution_options(yield_per=5000).execute(query):
-            for name in attributes or {}:
-                if name not in ("first_name", "last_name"):
-                    names[name] = None
-    return list(names)
 
 
 def erase_contact(

@@ -29,16 +29,18 @@ from sqlalchemy import (
     literal,
     or_,
     select,
-    true,
 )
 from sqlalchemy.sql.elements import ColumnElement
 
-from smscast.core.contact_rows import spreadsheet_safe
 from smscast.core.phones import PhoneError, parse_phone
 from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.campaigns.segments import segment_where
-from smscast.engine.contacts.records import EXPORT_COLUMNS
-from smscast.store import consent as consent_store
+from smscast.engine.contacts.export_rows import (
+    attribute_names,
+    export_header,
+    export_query,
+    export_row,
+)
 from smscast.store.models import Contact, table_of
 
 contacts = table_of(Contact)
@@ -111,7 +113,7 @@ def export_found_contacts(
     conn = engine.connect()
     try:
         where = _where(conn, workspace, search, now)
-        names = _attribute_names(conn, where)
+        names = attribute_names(conn, where)
     except BaseException:
         conn.close()
         raise
@@ -119,32 +121,13 @@ def export_found_contacts(
 
 
 def _csv_pieces(conn: Connection, where: ColumnElement[bool], names: list[str]) -> Iterator[str]:
-    states = consent_store.states
-    query = (
-        select(contacts, states.c.status)
-        .outerjoin(
-            states,
-            (states.c.contact_id == contacts.c.id)
-            & (states.c.channel == "sms")
-            & (states.c.purpose == "promotional"),
-        )
-        .where(where)
-        .order_by(contacts.c.id)
-    )
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([*EXPORT_COLUMNS, *names])
+    writer.writerow(export_header(names))
     try:
-        result = conn.execution_options(yield_per=EXPORT_BATCH).execute(query)
+        result = conn.execution_options(yield_per=EXPORT_BATCH).execute(export_query(where))
         for index, row in enumerate(result, start=1):
-            attributes = row.attributes or {}
-            consent = {"opted_in": "yes", "opted_out": "no"}.get(row.status or "", "")
-            cells = [
-                attributes.get("first_name", ""), attributes.get("last_name", ""),
-                row.language or "", row.timezone, row.email or "", ";".join(row.tags or []),
-                consent, *(attributes.get(name, "") for name in names),
-            ]  # fmt: skip
-            writer.writerow([row.phone, *(spreadsheet_safe(str(cell)) for cell in cells)])
+            writer.writerow(export_row(row, names))
             if index % EXPORT_BATCH == 0:
                 yield _drain(buffer)
         yield _drain(buffer)
@@ -157,19 +140,6 @@ def _drain(buffer: io.StringIO) -> str:
     buffer.seek(0)
     buffer.truncate()
     return text
-
-
-def _attribute_names(conn: Connection, where: ColumnElement[bool]) -> list[str]:
-    """Attribute columns of the export: every name the found contacts use, but the names
-    (which have their own columns)."""
-    if conn.dialect.name == "postgresql":
-        keys = func.jsonb_object_keys(contacts.c.attributes).label("key")
-        query = select(keys).where(where).distinct()
-    else:
-        each = func.json_each(contacts.c.attributes).table_valued("key")
-        query = select(each.c.key).select_from(contacts).join(each, true()).where(where).distinct()
-    found = sorted(str(name) for name in conn.execute(query).scalars())
-    return [name for name in found if name not in ("first_name", "last_name")]
 
 
 def _where(
