@@ -180,3 +180,28 @@ def test_a_viewer_may_not_import_and_an_upload_needs_the_csrf_token(
     viewer = TestClient(site.app)
     sign_in(viewer, VIEWER)
     assert viewer.get("/contacts/import").status_code == 403
+
+
+def test_a_consent_column_without_a_source_is_refused_at_the_mapping_and_fixed_there(
+    site: TestClient, owner: int, engine: Engine, workspace: WorkspaceRef
+) -> None:
+    """Without a source the importer records no consent: the yes would be dropped without
+    a word and nobody imported could be sent a campaign. The mapping says so instead."""
+    sign_in(site, OWNER)
+    mapping = upload(site, FILE)  # the first step's source left empty
+    upload_name = re.search(r'name="upload" value="([^"]+)"', mapping).group(1)  # type: ignore[union-attr]
+    form = {"csrf_token": csrf_of(mapping), "upload": upload_name, "consent_source": "",
+            "column-0": "phone", "column-1": "first_name", "column-2": "attribute",
+            "column-3": "consent", "column-4": "skip"}  # fmt: skip
+
+    refused = site.post("/contacts/import/start", data=form)
+
+    assert refused.status_code == 422
+    shown = unescape(refused.text)
+    assert "The column “Zgoda marketingowa” holds consent" in shown
+    assert 'href="#consent_source"' in refused.text  # the summary links to the field
+    assert chosen_targets(refused.text) == ["phone", "first_name", "attribute", "consent", "skip"]
+    assert list_contacts(engine, workspace, after=0, limit=10) == []
+    started = site.post("/contacts/import/start", follow_redirects=False,
+                        data={**form, "consent_source": "paper forms at the shop"})  # fmt: skip
+    assert started.status_code == 303

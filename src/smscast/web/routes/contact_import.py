@@ -123,6 +123,15 @@ def start(page: Page = Depends(writer_page), form: FormData = Depends(posted_for
     source = str(form.get("consent_source", ""))[:MAX_SOURCE]
     preview = preview_upload(page.settings, page.workspace, upload_name)
     chosen = [str(form.get(f"column-{index}", "")) for index in range(len(preview.header))]
+    if "consent" in chosen and not source.strip():
+        # Without a source the importer records no consent at all: the yes would be lost
+        # without a word, and the contacts could not be sent a campaign.
+        shown = [target if target in TARGETS else "skip" for target in chosen]
+        column = preview.header[chosen.index("consent")]
+        refusal = _("The column “%(column)s” holds consent: say where it was collected, "
+                    "or import that column as something else.", column=column)  # fmt: skip
+        return _mapping_page(page, upload_name, preview, source, shown,
+                             [FieldError("consent_source", refusal)])  # fmt: skip
     try:
         job = start_upload_import(
             page.engine, page.settings, page.workspace, upload_name, columns=chosen,
