@@ -205,6 +205,21 @@ def test_the_preview_shows_real_contacts_texts(signed_in: TestClient, contacts: 
     assert "+48600100203" not in html  # Ewa gave no consent: she gets no text
 
 
+def test_the_message_step_before_any_text_shows_no_per_contact_errors(
+    signed_in: TestClient, contacts: None
+) -> None:
+    """An empty text is where everyone starts: it is not a list of failures per contact."""
+    draft = start(signed_in)
+    post_step(signed_in, draft, "audience", {"audience": "expression", "expression": ""})
+
+    for html in (signed_in.get(f"/campaigns/new/{draft}/message").text,
+                 message_check(signed_in, draft, "  ")):  # fmt: skip
+        assert "the text is empty" not in html
+        assert "builder-problems" not in html
+        assert shown_at(html, "encoding") == "GSM-7"
+        assert shown_at(html, "parts-count") == "0"
+
+
 def test_an_unknown_variable_is_refused_at_the_text(signed_in: TestClient,
                                                    contacts: None) -> None:  # fmt: skip
     draft = start(signed_in)

@@ -338,6 +338,9 @@ def _message_context(page: Page, data: dict[str, Any]) -> dict[str, Any]:
     check: MessageCheck | None = None
     error: FieldError | None = None
     body = str(data.get("body", ""))
+    if not body.strip():  # where everyone starts: nothing to check yet, nothing wrong
+        return {"check": None, "message_error": None, "marks": [], "forcing": (),
+                "smart": None, "encoding": "GSM-7", "parts": 0}  # fmt: skip
     try:
         expression = audience_expression(page.engine, page.workspace, data)
         campaign = draft_from_fields(data, expression, page.workspace.timezone)
