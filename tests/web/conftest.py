@@ -7,13 +7,16 @@ by Playwright) signs in through `/login` as a person would. One server for the w
 session keeps all browser tests within a few minutes.
 
 The server and every CLI command run on a passed clock, not the machine's: under
-`faketime` from SERVER_MOMENT (a weekday noon in Warsaw, outside quiet hours), with the
-clock running on from there. A browser test that launches a campaign would otherwise
-pass by day and wait for the morning by night.
+`faketime`, shifted by one offset for the whole session so that the wall clock reads
+SERVER_HOUR_UTC (noon in Warsaw, outside quiet hours) when the session starts and runs
+on from there. One offset, not one start moment: every process — the server and each
+CLI command started later — then reads the same time. A browser test that launches a
+campaign would otherwise pass by day and wait for the morning by night.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -22,6 +25,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,16 +41,24 @@ SMSCAST = Path(sys.executable).with_name("smscast")
 ADMIN_EMAIL = "admin@portal.test"
 ADMIN_PASSWORD = "browser harness passphrase"
 START_TIMEOUT_S = 60.0
-SERVER_MOMENT = "2026-12-07 11:00:00 UTC"  # a Monday, 12:00 in Warsaw
+SERVER_HOUR_UTC = 11  # 12:00 in Warsaw in winter, 13:00 in summer
 RUN_AT_SITE = REPO / "tests" / "run_at_site"  # mends time.sleep under faketime (see there)
 
 
+@functools.cache
+def server_clock_offset() -> str:
+    """faketime's shift, fixed at the session's start: today at SERVER_HOUR_UTC."""
+    now = datetime.now(UTC)
+    moment = now.replace(hour=SERVER_HOUR_UTC, minute=0, second=0, microsecond=0)
+    return f"{round((moment - now).total_seconds()):+d}s"
+
+
 def on_server_clock(command: list[str]) -> list[str]:
-    """`command` run under faketime from SERVER_MOMENT (tests/run_at.sh's way)."""
+    """`command` run under faketime, on the session's shifted clock."""
     faketime = shutil.which("faketime")
     if faketime is None:
         pytest.fail("faketime is not installed: ./dev test installs it (Debian: faketime)")
-    return [faketime, SERVER_MOMENT, *command]
+    return [faketime, "-f", server_clock_offset(), *command]
 
 
 @dataclass(frozen=True)
