@@ -96,3 +96,38 @@ def test_serve_prints_the_portal_address_where_the_first_admin_signs_in_and_stop
     said = output.read_text()
     assert "timeout graceful shutdown exceeded" not in said
     assert "Traceback" not in said
+
+
+def test_serve_open_shows_the_portal_in_the_desktops_browser(tmp_path: Path) -> None:
+    """`./dev start` runs `smscast serve --open`: once the server answers, the desktop's
+    browser ($BROWSER here, a recorder) is sent to the portal's address."""
+    port = free_port()
+    opened = tmp_path / "opened.txt"
+    recorder = tmp_path / "browser.py"
+    recorder.write_text(f"import sys; open({str(opened)!r}, 'w').write(sys.argv[1])\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSCAST_")}
+    env.update(
+        SMSCAST_DATABASE_URL=f"sqlite:///{tmp_path / 'smscast.db'}",
+        SMSCAST_DATA_DIR=str(tmp_path / "var"),
+        SMSCAST_PORT=str(port),
+        SMSCAST_CONFIG=str(tmp_path / "none.toml"),
+        SMSCAST_WEBHOOK_WORKER="false",
+        DISPLAY=":0",
+        BROWSER=f"{sys.executable} {recorder} %s",
+    )
+    run(env, tmp_path, "db", "upgrade")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "smscast", "serve", "--no-simulator", "--open"],
+        env=env, cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while not opened.exists() or not opened.read_text():
+            assert server.poll() is None, "serve stopped"
+            assert time.monotonic() < deadline, "the browser was never opened"
+            time.sleep(0.1)
+        assert opened.read_text() == f"http://127.0.0.1:{port}/"
+        assert httpx.get(opened.read_text() + "healthz").status_code == 200  # it answered
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)

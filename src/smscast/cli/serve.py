@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import webbrowser
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -33,6 +35,11 @@ def register(app: typer.Typer) -> None:
             "--simulator/--no-simulator",
             help="Run the built-in SMSC simulator [default: SMSCAST_SIMULATOR, on]",
         ),
+        open_portal: bool = typer.Option(
+            False,
+            "--open",
+            help="Open the portal in the desktop's browser once it answers (./dev start does)",
+        ),
     ) -> None:
         """Serve the API and the dashboard, send queued messages, run the simulator."""
         try:
@@ -49,7 +56,7 @@ def register(app: typer.Typer) -> None:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         try:
-            asyncio.run(_serve(settings, settings.host, settings.port))
+            asyncio.run(_serve(settings, settings.host, settings.port, open_portal))
         except OSError as error:
             fail(f"cannot start: {error}")
 
@@ -62,7 +69,7 @@ def served_settings(settings: Settings, host: str | None, port: int | None) -> S
     )
 
 
-async def _serve(settings: Settings, host: str, port: int) -> None:
+async def _serve(settings: Settings, host: str, port: int, open_portal: bool = False) -> None:
     import uvicorn
 
     from smscast.channels.simulator import SimulatorConfig, start_simulator
@@ -87,8 +94,11 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
         site, host=host, port=port, log_level=settings.log_level,
         timeout_graceful_shutdown=5,  # a backstop: live streams end when `stopping` is set
     )  # fmt: skip
-    print(f"Portal: {served_settings(settings, host, port).served_url()}/", flush=True)
+    portal = f"{served_settings(settings, host, port).served_url()}/"
+    print(f"Portal: {portal}", flush=True)
     server = _make_server(config, on_exit=site.state.stopping.set)
+    if open_portal:
+        background.append(asyncio.create_task(_open_when_started(server, portal)))
     tune_for_service()
     running = asyncio.create_task(runtime.run(), name="runtime")
     try:
@@ -101,6 +111,17 @@ async def _serve(settings: Settings, host: str, port: int) -> None:
         if simulator is not None:
             await simulator.close()
         engine.dispose()
+
+
+async def _open_when_started(server: Any, portal: str) -> None:
+    """Opens the portal in the desktop's browser once the server answers. Only where
+    there is a desktop: without one, Python's webbrowser would start a text browser
+    (lynx, w3m) in the very terminal that shows the server's log."""
+    if not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return
+    while not server.started:
+        await asyncio.sleep(0.1)
+    await asyncio.to_thread(webbrowser.open, portal)
 
 
 async def _connect_simulator(engine: Any, port: int) -> None:
