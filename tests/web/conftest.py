@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -53,12 +52,22 @@ def server_clock_offset() -> str:
     return f"{round((moment - now).total_seconds()):+d}s"
 
 
-def on_server_clock(command: list[str]) -> list[str]:
-    """`command` run under faketime, on the session's shifted clock."""
-    faketime = shutil.which("faketime")
-    if faketime is None:
-        pytest.fail("faketime is not installed: ./dev test installs it (Debian: faketime)")
-    return [faketime, "-f", server_clock_offset(), *command]
+def server_clock_env() -> dict[str, str]:
+    """The environment that puts a process on the session's shifted clock: libfaketime
+    preloaded into the process itself. (Not the `faketime` command: it runs its command
+    as a child, so stopping it left `smscast serve` running after the tests.)"""
+    found = sorted(Path("/usr/lib").glob("*/faketime/libfaketime.so.1"))
+    if not found:
+        pytest.fail("libfaketime is not installed: ./dev test installs it (Debian: faketime)")
+    return {
+        "LD_PRELOAD": str(found[0]),
+        "FAKETIME": server_clock_offset(),
+        # Real monotonic time, shifted wall time (tests/run_at.sh says why).
+        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
+        "PYTHONPATH": os.pathsep.join(
+            [str(RUN_AT_SITE), *filter(None, [os.environ.get("PYTHONPATH")])]
+        ),
+    }
 
 
 @dataclass(frozen=True)
@@ -84,7 +93,7 @@ class PortalServer:
 
 def run_smscast(env: dict[str, str], workdir: Path, *args: str, stdin: str | None = None) -> str:
     done = subprocess.run(
-        on_server_clock([str(SMSCAST), *args]),
+        [str(SMSCAST), *args],
         env=env,
         cwd=workdir,
         input=stdin,
@@ -156,11 +165,7 @@ def portal_server(
         "SMSCAST_SIMULATOR_HTTP_PORT": str(free_port()),
         "SMSCAST_ADMIN_EMAIL": ADMIN_EMAIL,
         "SMSCAST_LOG_LEVEL": "info",
-        # The server's clock (on_server_clock): real monotonic time, shifted wall time.
-        "FAKETIME_DONT_FAKE_MONOTONIC": "1",
-        "PYTHONPATH": os.pathsep.join(
-            [str(RUN_AT_SITE), *filter(None, [os.environ.get("PYTHONPATH")])]
-        ),
+        **server_clock_env(),
     }
     run_smscast(env, workdir, "db", "upgrade")
     run_smscast(env, workdir, "bootstrap")
@@ -170,7 +175,7 @@ def portal_server(
     url = f"http://127.0.0.1:{port}"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            on_server_clock([str(SMSCAST), "serve"]),
+            [str(SMSCAST), "serve"],
             env=env,
             cwd=workdir,
             stdout=out,
