@@ -121,3 +121,21 @@ class WebhookDelivery(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
+
+
+class MemberInvitation(Base):
+    """An invitation to join a workspace with a role: a one-time link, kept as its hash."""
+
+    __tablename__ = "member_invitations"
+    __table_args__ = (Index("ix_member_invitations_workspace", "workspace_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]

@@ -111,6 +111,7 @@ class Ticket(Base):
     __table_args__ = (
         UniqueConstraint("contact_id", "number_id", name="uq_tickets_contact_number"),
         Index("ix_tickets_workspace_state", "workspace_id", "state", "updated_at"),
+        Index("ix_tickets_workspace_updated", "workspace_id", "updated_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -137,6 +138,37 @@ class TicketNote(Base):
     author: Mapped[str] = mapped_column(String(320))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
+
+
+class SavedReply(Base):
+    """An agent's canned response: a template filled with the contact's attributes."""
+
+    __tablename__ = "saved_replies"
+    __table_args__ = (UniqueConstraint("workspace_id", "title", name="uq_saved_replies_title"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(120))
+    body: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class TicketPresence(Base):
+    """Who is doing what on a ticket right now ("replying"), until a moment that the
+    agent's open page keeps pushing forward: a closed tab lets the mark lapse."""
+
+    __tablename__ = "ticket_presence"
+
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True
+    )
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    activity: Mapped[str] = mapped_column(String(16))
+    until: Mapped[datetime]
 
 
 class InboundRoute(Base):
