@@ -27,6 +27,7 @@ from smscast.web import i18n
 from smscast.web.auth import Viewer, viewer_of
 from smscast.web.csrf import CSRF_COOKIE, CSRF_FIELD, binding_of, new_nonce, token_for
 from smscast.web.nav import NavItem
+from smscast.web.text_meter import measure_text
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 # How a role is named on a page (msgids; `_(role_name(role))` in a template).
@@ -78,6 +79,7 @@ def _environment(language: str, catalogue: i18n.Catalogue, template_dir: Path) -
         time=_moment_filter(i18n.format_time, language, "short"),
     )
     env.globals["language"] = language
+    env.globals["measure_text"] = measure_text  # macros/text_meter.html
     return env
 
 

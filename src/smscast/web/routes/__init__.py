@@ -20,6 +20,7 @@ from smscast.web.routes import (
     dashboard,
     join,
     segments,
+    text_meter,
 )
 
 PAGES: list[ModuleType] = [
@@ -31,6 +32,7 @@ PAGES: list[ModuleType] = [
     contacts,
     segments,
     join,
+    text_meter,
 ]
 
 ROUTERS: list[APIRouter] = [page.router for page in PAGES]
