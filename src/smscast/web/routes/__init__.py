@@ -12,15 +12,28 @@ from fastapi import APIRouter
 
 from smscast.web.nav import NavItem
 from smscast.web.routes import (
+    analytics,
+    api_keys,
+    audit,
     auth,
     campaign_builder,
     campaigns,
+    connectors,
     contact_import,
     contacts,
     dashboard,
+    inbox,
+    invite,
     join,
+    keywords,
+    members,
+    numbers,
+    profile,
     segments,
+    settings,
     text_meter,
+    ticket,
+    webhooks,
 )
 
 PAGES: list[ModuleType] = [
@@ -33,6 +46,19 @@ PAGES: list[ModuleType] = [
     segments,
     join,
     text_meter,
+    inbox,
+    ticket,
+    numbers,
+    keywords,
+    analytics,
+    connectors,
+    settings,
+    members,
+    api_keys,
+    webhooks,
+    audit,
+    profile,
+    invite,
 ]
 
 ROUTERS: list[APIRouter] = [page.router for page in PAGES]

@@ -1,0 +1,12 @@
+"""Carrier connections: state, throughput, log; add and edit."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from smscast.core.roles import Permission
+from smscast.web.i18n import N_
+from smscast.web.nav import NavItem
+
+router = APIRouter(include_in_schema=False)
+NAV = [NavItem(70, N_("Connectors"), "/connectors", Permission.READ)]

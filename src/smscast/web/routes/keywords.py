@@ -1,0 +1,12 @@
+"""Keyword rules per number, the match preview and compliance words."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from smscast.core.roles import Permission
+from smscast.web.i18n import N_
+from smscast.web.nav import NavItem
+
+router = APIRouter(include_in_schema=False)
+NAV = [NavItem(55, N_("Keywords"), "/keywords", Permission.READ)]
