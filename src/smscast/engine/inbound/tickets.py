@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, insert, or_, select, update
 
 from smscast.core.encoding import analyse
 from smscast.core.errors import UserError
@@ -177,11 +177,15 @@ def list_tickets(
     limit: int = 100,
     before_id: int | None = None,
     contact_id: int | None = None,
+    unassigned: bool = False,
+    before: tuple[datetime, int] | None = None,
 ) -> list[dict[str, Any]]:
     """Tickets, most recently active first; `search` looks in phones, subjects and texts.
 
     Given `before_id` (0 for the first page), newest tickets first instead, older than
     that id: activity reorders tickets between requests, ids never do, so pages stay stable.
+    Given `before` (the last shown ticket's `updated_at` and id), the next page in the
+    order of activity, as the live inbox pages. `unassigned`: only tickets of nobody.
     """
     if state is not None and state not in STATES:
         raise UserError.of("invalid_state", f'"{state}" is not {", ".join(STATES)}', field="state")
@@ -194,6 +198,11 @@ def list_tickets(
     )
     if before_id is None:
         query = query.order_by(tickets.c.updated_at.desc(), tickets.c.id.desc())
+        if before is not None:
+            at, last_id = before
+            query = query.where(or_(
+                tickets.c.updated_at < at, and_(tickets.c.updated_at == at, tickets.c.id < last_id)
+            ))  # fmt: skip
     else:
         query = query.order_by(tickets.c.id.desc())
         if before_id:
@@ -202,6 +211,8 @@ def list_tickets(
         query = query.where(tickets.c.state == state)
     if assignee is not None:
         query = query.where(tickets.c.assignee == assignee.strip().lower())
+    if unassigned:
+        query = query.where(tickets.c.assignee.is_(None))
     if contact_id is not None:  # one person's tickets, as their contact page lists them
         query = query.where(tickets.c.contact_id == contact_id)
     if search:
