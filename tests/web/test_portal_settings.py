@@ -225,7 +225,7 @@ def test_the_quiet_clock_follows_the_times(owner: TestClient) -> None:
     daytime = owner.get(
         "/settings/quiet-clock", params={"quiet_start": "9:00", "quiet_end": "17:00"}
     )
-    assert "20 h a day" in daytime.text
+    assert "8 h a day" in daytime.text
     arc = re.compile(r'd="([^"]+)" data-testid="quiet-arc"')
     assert arc.search(clock.text).group(1) != arc.search(daytime.text).group(1)  # type: ignore[union-attr]
     off = owner.get("/settings/quiet-clock", params={"quiet_off": "1", "quiet_start": "22:00"})
