@@ -55,7 +55,8 @@ COLLECT_TEXT = """(skipped) => {
       out.push(node.textContent.trim());
     }
   }
-  const named = "[placeholder], [title], [aria-label], [alt], input[type=submit], input[type=button]";
+  const named = "[placeholder], [title], [aria-label], [alt], input[type=submit], "
+    + "input[type=button]";
   for (const element of document.querySelectorAll(named)) {
     if (element.closest(skipped)) continue;
     for (const attribute of ["placeholder", "title", "aria-label", "alt"]) {
@@ -191,8 +192,13 @@ def polish_workspace(
             _ok(client.post("/api/v1/consent/opt-in", headers=owner, json={
                 "phone": phone, "channel": "sms", "purpose": "promotional",
                 "evidence": EVIDENCE}))  # fmt: skip
-        _ok(client.post("/api/v1/segments", headers=owner,
-                        json={"name": SEGMENT, "expression": f'tags contains "{TAG}"'}))
+        _ok(
+            client.post(
+                "/api/v1/segments",
+                headers=owner,
+                json={"name": SEGMENT, "expression": f'tags contains "{TAG}"'},
+            )
+        )
         _ok(client.post("/api/v1/keyword-rules", headers=owner, json={
             "number": NUMBER, "keyword": KEYWORD,
             "actions": [{"type": "tag", "name": "kwiaty"}]}))  # fmt: skip
