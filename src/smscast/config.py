@@ -110,6 +110,13 @@ class Settings(BaseSettings):
     )
     webhook_timeout_s: float = Field(10.0, description="How long one webhook delivery may take")
     webhook_worker: bool = Field(True, description="Deliver outgoing webhooks from the API process")
+    smtp_url: str = Field(
+        "",
+        description="Mail relay for invitations: smtp://user:pass@host:587 (STARTTLS when "
+        "offered) or smtps://user:pass@host:465; empty: no mail, the link is only shown",
+    )
+    mail_from: str = Field("", description="From address of mail; empty: smscast@<relay host>")
+    smtp_timeout_s: float = Field(10.0, gt=0, description="How long one mail to the relay may take")
 
     @classmethod
     def settings_customise_sources(

@@ -139,9 +139,17 @@ def _clock_of(values: dict[str, Any]) -> QuietClock:
                        not values["quiet_off"])  # fmt: skip
 
 
+LEGACY_ZONES = ("Etc/", "US/", "Canada/", "Brazil/", "Chile/", "Mexico/", "SystemV/")
+
+
 @cache
 def _time_zones() -> list[str]:
-    return sorted(zoneinfo.available_timezones())
+    """Zones by their Area/City names (and UTC), without the old aliases (Poland, US/…)."""
+    return sorted(
+        zone
+        for zone in zoneinfo.available_timezones()
+        if ("/" in zone and not zone.startswith(LEGACY_ZONES)) or zone == "UTC"
+    )
 
 
 @cache
