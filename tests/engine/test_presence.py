@@ -4,8 +4,8 @@ reads the contact's texts by index, never the whole messages table."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -62,8 +62,8 @@ def test_a_replying_mark_shows_then_lapses_by_itself(
     replying = who_is_replying(engine, workspace, ticket, now=now + timedelta(seconds=5))
     assert [r.name for r in replying] == ["Ola", "jan@shop.pl"]  # no name: the email
     # Ola stopped typing 10 s ago; Jan typed 6 s ago.
-    assert [r.name for r in who_is_replying(engine, workspace, ticket,
-                                            now=now + timedelta(seconds=10))] == ["jan@shop.pl"]  # fmt: skip
+    later = who_is_replying(engine, workspace, ticket, now=now + timedelta(seconds=10))
+    assert [r.name for r in later] == ["jan@shop.pl"]
     assert who_is_replying(engine, workspace, ticket, now=now + timedelta(seconds=15)) == ()
 
 
