@@ -34,11 +34,6 @@ router = APIRouter(include_in_schema=False)
 keys_page = page_for(Permission.KEYS_MANAGE)
 MAX_NAME = 200  # as the API's field
 PAGE_SIZE = 200
-KEY_STATES = {
-    "active": N_("active"),
-    "expired": N_("expired"),
-    "revoked": N_("revoked"),
-}
 
 
 @router.get("/settings/api-keys")
@@ -150,7 +145,7 @@ def _shown(page: Page, key: dict[str, Any]) -> dict[str, Any]:
         state = "expired"
     else:
         state = "active"
-    return {**key, "state": state, "state_label": KEY_STATES[state]}
+    return {**key, "state": state}
 
 
 def _zone(page: Page) -> ZoneInfo:

@@ -61,8 +61,8 @@ EVENT_NAMES = {
 }
 DELIVERY_STATES = {
     "pending": N_("pending"),
-    "delivered": N_("delivered"),
-    "failed": N_("failed"),
+    "delivered": N_("succeeded"),
+    "failed": N_("given up"),
 }
 URL_PROBLEMS = {
     "unsafe_url": N_(

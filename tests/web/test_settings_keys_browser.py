@@ -1,0 +1,140 @@
+"""API keys and webhooks in a real browser against a real `smscast serve`: a key created
+in the portal works against the API once copied, and stops after revoking; a webhook's
+test delivery, sent by the server's own worker to a receiver on loopback, shows in its
+log without a reload."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+from playwright.sync_api import BrowserContext, Page, expect
+
+sys.path.insert(0, str(Path(__file__).parent.parent / "api"))
+from webhook_receiver import Receiver, webhook_receiver
+
+if TYPE_CHECKING:  # the harness's types (tests/web/conftest.py)
+    from conftest import Credentials, PortalServer, Screenshot
+
+pytestmark = pytest.mark.browser
+
+
+def test_an_api_key_created_in_the_portal_works_once_copied_and_stops_after_revoking(
+    signed_in_page: Page, portal_url: str, context: BrowserContext
+) -> None:
+    page = signed_in_page
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=portal_url)
+    name = f"Shop backend {uuid.uuid4().hex[:6]}"
+    page.goto("/settings/api-keys")
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Role").select_option("viewer")
+    page.get_by_role("button", name="Create key").click()
+
+    expect(page.get_by_role("heading", name="Your new API key")).to_be_visible()
+    page.get_by_test_id("copy-secret").click()
+    expect(page.get_by_test_id("copy-status")).to_have_text("Copied to the clipboard.")
+    token = page.evaluate("navigator.clipboard.readText()")
+    assert token == page.get_by_test_id("secret-value").input_value()
+    assert token.startswith("smc_")
+
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{portal_url}/api/v1/contacts", headers=bearer).status_code == 200
+
+    page.get_by_role("link", name="I have stored the key").click()
+    row = page.get_by_test_id("key-row").filter(has_text=name)
+    expect(row.get_by_test_id("key-state")).to_have_text("active")
+    expect(row).not_to_contain_text(token.split("_")[2])  # the secret is never shown again
+    row.get_by_role("link", name=f"Revoke key {name}").click()
+    page.get_by_role("button", name="Revoke key").click()
+    expect(page.get_by_test_id("key-revoked")).to_contain_text(name)
+    expect(row.get_by_test_id("key-state")).to_contain_text("revoked")
+    assert httpx.get(f"{portal_url}/api/v1/contacts", headers=bearer).status_code == 401
+
+
+@pytest.fixture(scope="module")
+def hooks_server(
+    portal_server: PortalServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[PortalServer]:
+    """A server whose webhooks may reach loopback (SMSCAST_WEBHOOK_ALLOW_PRIVATE), where
+    the test's receiver listens: the session's own when it allows it, else one started
+    here by the harness's own functions, on the session's clock."""
+    if portal_server.env.get("SMSCAST_WEBHOOK_ALLOW_PRIVATE") in ("1", "true"):
+        yield portal_server
+        return
+    harness: dict[str, Any] = portal_server.smscast.__func__.__globals__  # type: ignore[attr-defined]
+    workdir = tmp_path_factory.mktemp("hooks")
+    port = harness["free_port"]()
+    env = {
+        **portal_server.env,
+        "SMSCAST_CONFIG": str(workdir / "smscast.toml"),
+        "SMSCAST_DATABASE_URL": f"sqlite:///{workdir / 'smscast.db'}",
+        "SMSCAST_DATA_DIR": str(workdir / "data"),
+        "SMSCAST_PORT": str(port),
+        "SMSCAST_SIMULATOR_PORT": str(harness["free_port"]()),
+        "SMSCAST_SIMULATOR_HTTP_PORT": str(harness["free_port"]()),
+        "SMSCAST_WEBHOOK_ALLOW_PRIVATE": "1",
+    }
+    server = replace(portal_server, url=f"http://127.0.0.1:{port}", env=env, workdir=workdir,
+                     log=workdir / "serve.log")  # fmt: skip
+    server.smscast("db", "upgrade")
+    server.smscast("bootstrap")
+    server.smscast("users", "set-password", harness["ADMIN_EMAIL"], "--password-stdin",
+                   stdin=harness["ADMIN_PASSWORD"] + "\n")  # fmt: skip
+    with server.log.open("wb") as out:
+        process = subprocess.Popen([str(harness["SMSCAST"]), "serve"], env=env, cwd=workdir,
+                                   stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        harness["wait_until_healthy"](process, server.url, server.log)
+        yield server
+    finally:
+        harness["stop"](process)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with webhook_receiver() as found:
+        yield found
+
+
+def test_a_webhooks_test_delivery_shows_in_its_log(
+    page: Page,
+    hooks_server: PortalServer,
+    admin_credentials: Credentials,
+    receiver: Receiver,
+    save_screenshot: Screenshot,
+) -> None:
+    site = hooks_server.url
+    page.goto(f"{site}/login")
+    page.get_by_label("Email").fill(admin_credentials.email)
+    page.get_by_label("Password").fill(admin_credentials.password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/login" not in url)
+
+    url = f"{receiver.url}/{uuid.uuid4().hex[:8]}"
+    page.goto(f"{site}/settings/webhooks/new")
+    page.get_by_label("Address").fill(url)
+    page.get_by_label("a text was delivered").check()
+    page.get_by_role("button", name="Add webhook").click()
+    expect(page.get_by_role("heading", name="Webhook added")).to_be_visible()
+    assert page.get_by_test_id("secret-value").input_value().startswith("whsec_")
+    page.get_by_role("link", name="I have stored the secret").click()
+
+    expect(page.get_by_test_id("no-deliveries")).to_be_visible()
+    page.get_by_test_id("send-test").click()
+    expect(page.get_by_test_id("test-queued")).to_be_visible()
+    page.evaluate("window.notReloaded = true")
+    row = page.get_by_test_id("delivery-row").first
+    expect(row.get_by_test_id("delivery-state")).to_have_text("succeeded", timeout=20_000)
+    expect(row.get_by_test_id("status-code")).to_have_text("HTTP 200")
+    expect(row).to_contain_text("webhook.test")
+    assert page.evaluate("window.notReloaded === true")  # htmx brought it in
+    [(headers, _)] = receiver.posts
+    assert headers["Smscast-Event"] == "webhook.test"
+    save_screenshot(page, "settings-webhook-log")
