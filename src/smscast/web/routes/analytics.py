@@ -175,6 +175,7 @@ def responses_page(page: Page = Depends(reader_page)) -> Response:
     language = request_language(page.request)
     days = found["days"]
     chart = {
+        "day": _("Day"),
         "labels": [babel_dates.format_date(d, "d MMM", locale=language) for d in days],
         "series": [
             {"label": _(label), "values": [day[key] for day in found["total"]["by_day"]]}

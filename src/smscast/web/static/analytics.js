@@ -21,7 +21,7 @@
     }
     var data = JSON.parse(source.textContent || "{}");
     var positions = data.labels.map(function (_, index) { return index; });
-    var series = [{}];
+    var series = [{ label: data.day, value: function (_, index) { return data.labels[index] || ""; } }];
     var values = [positions];
     data.series.forEach(function (one, index) {
       series.push({ label: one.label, stroke: COLOURS[index % COLOURS.length], width: 2 });
@@ -33,7 +33,12 @@
         width: Math.max(240, element.clientWidth),
         height: 240,
         series: series,
-        scales: { x: { time: false } },
+        // Days as positions named by the page's own labels (the workspace's days, not
+        // the browser's time zone); counts on whole numbers from zero.
+        scales: {
+          x: { time: false, range: [-0.5, positions.length - 0.5] },
+          y: { range: function (_, min, max) { return [0, Math.max(1, max)]; } }
+        },
         axes: [
           {
             splits: function () {
@@ -43,7 +48,7 @@
               return ticks.map(function (t) { return data.labels[t] || ""; });
             }
           },
-          {}
+          { incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 100000] }
         ]
       },
       values,
