@@ -218,28 +218,33 @@ def test_an_unknown_number_is_refused(
         response_analysis(engine, workspace, 4242, None, now, WARSAW)
 
 
-def test_messages_are_read_through_indexes_only(
+def test_texts_routes_and_tickets_are_read_through_indexes_only(
     engine: Engine, workspace: WorkspaceRef, now: datetime, story: dict[str, Any]
 ) -> None:
-    """Every read of the messages table the analysis makes goes through an index:
-    never a scan of every text (SQLite's plan is the one checked)."""
+    """Every read of texts, their routes and tickets the analysis makes goes through an
+    index: never a scan of the whole table (SQLite's plan is the one checked)."""
     if engine.dialect.name != "sqlite":
         pytest.skip("SQLite's query plan is the one checked")
     reads: list[tuple[str, Any]] = []
 
     def keep(conn: Any, cursor: Any, statement: str, params: Any, context: Any,
              many: bool) -> None:  # fmt: skip
-        if statement.lstrip().upper().startswith("SELECT") and "messages" in statement:
+        if statement.lstrip().upper().startswith("SELECT") and any(
+            table in statement for table in ("messages", "inbound_routes", "tickets")
+        ):
             reads.append((statement, params))
 
     event.listen(engine, "before_cursor_execute", keep)
     try:
-        response_analysis(engine, workspace, None, None, now, WARSAW)
+        response_analysis(engine, workspace, None, None, now, WARSAW)  # all time
+        response_analysis(engine, workspace, story["number"], now - timedelta(days=7), now,
+                          WARSAW)  # fmt: skip
     finally:
         event.remove(engine, "before_cursor_execute", keep)
     assert len(reads) >= 3  # texts with their ticket, tickets' answers, campaign sends
     with engine.connect() as conn:
         for statement, params in reads:
             plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params).all()
-            scans = [row[-1] for row in plan if str(row[-1]).startswith("SCAN messages")]
+            scans = [row[-1] for row in plan if str(row[-1]).startswith(
+                ("SCAN messages", "SCAN inbound_routes", "SCAN tickets"))]  # fmt: skip
             assert not scans, (statement, plan)
