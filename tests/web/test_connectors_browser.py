@@ -19,7 +19,7 @@ def test_the_simulator_connector_is_shown_sending(signed_in_page: Page) -> None:
     row = page.locator('[data-testid="connector-row"][data-connector="simulator"]')
     # The server's worker binds to its simulator within moments of starting; the block
     # refreshes itself, so the page is not reloaded to see it.
-    expect(row.get_by_test_id("connector-state")).to_have_text("Sending", timeout=20_000)
+    expect(row.get_by_test_id("connector-state")).to_have_text("Sending texts", timeout=20_000)
 
     row.get_by_role("link", name="simulator").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("simulator")

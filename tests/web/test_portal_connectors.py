@@ -169,7 +169,7 @@ def test_one_connector_shows_throughput_settings_and_its_log_without_secrets(
 
     assert page.status_code == 200
     assert "Texts sent: 7 in 9 parts. Delivered: 5. Failed: 1. Received: 0." in page.text
-    assert "data-connector-chart" in page.text
+    assert "data-campaign-chart" in page.text
     assert SMSC_PASSWORD not in page.text
     assert re.search(r"Password</dt>\s*<dd>set</dd>", page.text)
     assert page.text.count('data-testid="log-entry"') == 2
@@ -250,8 +250,8 @@ def test_editing_leaves_an_empty_secret_as_it_was(
     with engine.connect() as conn:
         row = conn.execute(connectors.select().where(connectors.c.id == connector_id)).one()
     assert row.settings["password"] == SMSC_PASSWORD
-    assert (row.settings["host"], row.settings["bind_mode"], row.window) == ("10.0.0.6",
-                                                                           "transmitter", 5)  # fmt: skip
+    changes = (row.settings["host"], row.settings["bind_mode"], row.window)
+    assert changes == ("10.0.0.6", "transmitter", 5)
     too_long = post_form(owner, path, path, host="h", port="2775", password="much too long",
                          bind_mode="transceiver", rate_per_s="1", window="1")  # fmt: skip
     assert too_long.status_code == 422 and "At most 8 characters." in too_long.text
@@ -261,7 +261,8 @@ def test_the_connection_test_binds_to_the_simulator_and_names_a_refusal(
     owner: TestClient, smsc: int
 ) -> None:
     fields = {"kind": "simulator", "name": "sim-2", "host": "127.0.0.1", "port": str(smsc),
-              "system_id": "shop", "bind_mode": "transceiver", "rate_per_s": "10", "window": "10"}  # fmt: skip
+              "system_id": "shop", "bind_mode": "transceiver", "rate_per_s": "10",
+              "window": "10"}  # fmt: skip
     page = "/connectors/new?kind=simulator"
 
     right = post_form(owner, "/connectors/new", page, action="test", password=SMSC_PASSWORD,

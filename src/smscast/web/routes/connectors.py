@@ -194,7 +194,7 @@ def state_of(connector: dict[str, Any], now: datetime) -> str:
 
 
 STATE_NAMES = {
-    "sending": N_("Sending"),
+    "sending": N_("Sending texts"),  # not "Sending": a campaign's state, in Polish another form
     "paused": N_("Paused"),
     "waiting": N_("Waiting for a worker"),
     "connecting": N_("Connecting"),
