@@ -257,7 +257,7 @@ class InboxWatch:
     polls: int = 0  # how many times the version was asked (the bench and tests count)
     task: asyncio.Task[None] | None = None
     changed: asyncio.Future[State] = field(init=False)
-    renders: dict[Hashable, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
+    renders: dict[Hashable, asyncio.Future[str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.changed = self.loop.create_future()
@@ -282,12 +282,15 @@ class InboxWatch:
         return self.state if self.state is not None else await asyncio.shield(self.changed)
 
     async def rendered(self, key: Hashable, make: Callable[[InboxVersion], dict[str, Any]]
-                       ) -> tuple[State, dict[str, Any]]:  # fmt: skip
-        """What `make` gives for the current state, made once per `key` and state."""
+                       ) -> tuple[State, str]:  # fmt: skip
+        """The `rows` event of what `make` gives for the current state, made and encoded
+        once per `key` and state for every stream that shows it."""
         state = await self.current()
         found = self.renders.get(key)
         if found is None:
-            found = self.renders[key] = asyncio.ensure_future(run_in_threadpool(make, state[0]))
+            found = self.renders[key] = asyncio.ensure_future(
+                run_in_threadpool(lambda: sse("rows", make(state[0])))
+            )
         return state, await asyncio.shield(found)
 
 
@@ -339,8 +342,8 @@ async def watch_events(
     state, `signed-out` (then the end) when the session is gone."""
     yield f"retry: {RETRY_MS}\n\n"
     async with watching as watch:
-        shown, rows = await watch.rendered(key, payload)  # after the loop's first poll
-        yield sse("rows", rows)
+        shown, event = await watch.rendered(key, payload)  # after the loop's first poll
+        yield event
         quiet = 0
         for poll in range(1, timing.lifetime):
             if await disconnected():
@@ -356,6 +359,6 @@ async def watch_events(
                     if quiet % timing.keepalive_every == 0:
                         yield ": still here\n\n"  # keeps proxies from closing the stream
                     continue
-            shown, rows = await watch.rendered(key, payload)
+            shown, event = await watch.rendered(key, payload)
             quiet = 0
-            yield sse("rows", rows)
+            yield event
