@@ -226,7 +226,8 @@ def test_notes_assignment_solve_and_reopen_show_in_the_thread(
     assert post(site, f"{here}/reopen", here).status_code == 303
     reopened = site.get(here).text
     assert 'data-testid="ticket-state">open<' in reopened
-    assert "Reopened by user:" + AGENT in thread_of(reopened)[-1]
+    assert f"{AGENT} · " in thread_of(reopened)[-1]  # who, without "user:"
+    assert f"Reopened by {AGENT}" in thread_of(reopened)[-1]
     again = post(site, f"{here}/reopen", here)
     assert again.status_code == 422 and "nothing to reopen" in again.text
 
@@ -365,7 +366,23 @@ def test_a_signed_out_visitor_is_sent_to_sign_in(site: TestClient, ticket: int) 
     assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
 
 
-def test_the_page_speaks_polish(site: TestClient, ticket: int, people: dict[str, int]) -> None:
+def test_the_page_speaks_polish(
+    site: TestClient, engine: Engine, workspace: WorkspaceRef, ticket: int,
+    people: dict[str, int], clock: Clock,
+) -> None:  # fmt: skip
+    save_saved_reply(engine, workspace, reply_id=None, title="Paczka", body="Cześć!", actor="t",
+                     now=clock.now)  # fmt: skip
     sign_in(site, AGENT)
-    page = site.get(f"/inbox/{ticket}", headers={"Accept-Language": "pl"}).text
-    assert "Odpowiedź" in page or "odpowied" in page
+    polish = {"Accept-Language": "pl"}
+    here = f"/inbox/{ticket}"
+    post(site, f"{here}/note", here, body="Klient VIP")
+    page = text_of(site.get(here, headers=polish).text)
+    for words in ("Rozmowa", "Notatka wewnętrzna", "Wyślij odpowiedź", "Gotowa odpowiedź",
+                  "Wstaw tę odpowiedź", "Otrzymane kampanie", "Przypisz do", "Rozwiąż",
+                  "Wypisz z wiadomości"):  # fmt: skip
+        assert words in page, words
+    for english in ("Conversation", "Internal note", "Send the reply", "Saved reply",
+                    "Campaigns received", "Assign to"):  # fmt: skip
+        assert english not in page, english
+    saved = text_of(site.get("/inbox/saved-replies", headers=polish).text)
+    assert "Gotowe odpowiedzi" in saved and "Dodaj gotową odpowiedź" in saved

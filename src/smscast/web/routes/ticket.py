@@ -43,6 +43,8 @@ from smscast.engine.inbound.saved_replies import (
     save_saved_reply,
 )
 from smscast.engine.inbound.tickets import (
+    REOPENED_BY_TEXT,
+    SYSTEM_AUTHOR,
     add_ticket_note,
     assign_ticket,
     reopen_ticket,
@@ -96,6 +98,7 @@ KINDS = {
     "confirm": N_("confirmation"),
     "campaign": N_("campaign"),
 }
+REOPENED = N_("Reopened: the contact texted again after the ticket was solved")
 NOTICES = {
     "sent": N_("Your reply is queued: its delivery shows in the conversation."),
     "noted": N_("The note was added."),
@@ -287,20 +290,20 @@ def assign(
 
 @router.post("/inbox/{ticket_id:int}/solve")
 def solve(ticket_id: int, page: Page = Depends(writer_page)) -> Response:
-    try:
-        solve_ticket(page.engine, page.workspace, ticket_id, actor=page.caller.actor, now=page.now)
-    except UserError as error:
-        return _refused(page, ticket_id, error, "state")
-    return _back(ticket_id, "solved")
+    return _change_state(page, ticket_id, solve_ticket, "solved")
 
 
 @router.post("/inbox/{ticket_id:int}/reopen")
 def reopen(ticket_id: int, page: Page = Depends(writer_page)) -> Response:
+    return _change_state(page, ticket_id, reopen_ticket, "reopened")
+
+
+def _change_state(page: Page, ticket_id: int, use_case: Callable[..., None], done: str) -> Response:
     try:
-        reopen_ticket(page.engine, page.workspace, ticket_id, actor=page.caller.actor, now=page.now)
+        use_case(page.engine, page.workspace, ticket_id, actor=page.caller.actor, now=page.now)
     except UserError as error:
         return _refused(page, ticket_id, error, "state")
-    return _back(ticket_id, "reopened")
+    return _back(ticket_id, done)
 
 
 @router.post("/inbox/{ticket_id:int}/opt-out")
@@ -426,11 +429,22 @@ def _version(page: Page, ticket_id: int) -> str:
 
 
 def _shown(page: Page, ticket: dict[str, Any]) -> dict[str, Any]:
-    """The ticket with each reply's delivery state said for a person."""
+    """The ticket with each reply's delivery state said for a person, and the notes the
+    system writes in the reader's language."""
     _ = gettext_for(page.request)
-    thread = [{**item, "delivery": _delivery(item, _)} if item["type"] == "message" else item
-              for item in ticket["thread"]]  # fmt: skip
+    thread = [{**item, "delivery": _delivery(item, _)} if item["type"] == "message"
+              else _note(item, _) for item in ticket["thread"]]  # fmt: skip
     return {**ticket, "thread": thread}
+
+
+def _note(item: dict[str, Any], _: Callable[..., str]) -> dict[str, Any]:
+    author, body = item["author"], item["body"]
+    who = author.removeprefix("user:")
+    if author == SYSTEM_AUTHOR and body == REOPENED_BY_TEXT:
+        body = _(REOPENED)
+    elif body == f"Reopened by {author}":  # as `reopen_ticket` writes it
+        body = _("Reopened by %(who)s", who=who)
+    return {**item, "author": who, "body": body}
 
 
 def _delivery(item: dict[str, Any], _: Callable[..., str]) -> str:
