@@ -98,14 +98,14 @@ def subscribe(
     events: list[str] = Form([]),
 ) -> Response:
     """Subscribes the endpoint and answers with its signing secret, shown this once."""
-    form = {"url": url.strip(), "description": description.strip(), "events": events,
-            "enabled": True}  # fmt: skip
+    url, description = url.strip(), description.strip()
+    form = {"url": url, "description": description, "events": events, "enabled": True}
     errors = _form_errors(page, form)
     if not errors:
         try:
             hook, secret = create_webhook(
-                page.engine, page.settings, page.workspace, form["url"], events,
-                description=form["description"], actor=page.caller.actor, now=page.now,
+                page.engine, page.settings, page.workspace, url, events,
+                description=description, actor=page.caller.actor, now=page.now,
             )  # fmt: skip
         except UserError as error:
             errors = [_engine_error(page, error)]
@@ -212,8 +212,8 @@ def change_webhook(
     hook = _hook_or_none(page, hook_id)
     if hook is None:
         return _missing(page)
-    form = {"url": url.strip(), "description": description.strip(), "events": events,
-            "enabled": enabled}  # fmt: skip
+    form: dict[str, Any] = {"url": url.strip(), "description": description.strip(),
+                            "events": events, "enabled": enabled}  # fmt: skip
     errors = _form_errors(page, form)
     if not errors:
         try:
