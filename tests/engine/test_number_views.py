@@ -138,6 +138,29 @@ def test_recent_texts_are_newest_first_with_their_route_ticket_and_answers(
     ]
 
 
+def test_texts_of_one_moment_each_get_their_own_answers_even_past_the_limit(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime,
+    setup: tuple[int, NumberRef],
+) -> None:  # fmt: skip
+    connector_id, short = setup
+    add_keyword_rule(engine, workspace, "7391", "pizza", [{"type": "reply", "text": "Yum"}],
+                     actor="t", now=now)  # fmt: skip
+    text(engine, settings, connector_id, PHONE, "7391", "pizza", now)
+    text(engine, settings, connector_id, PHONE, "7391", "Where is my order?", now)
+    text(engine, settings, connector_id, PHONE, "7391", "STOP", now)
+
+    rows = recent_inbound(engine, workspace, short.id)
+
+    assert [(r["text"], [a["body"] for a in r["answers"]]) for r in rows] == [
+        ("STOP", [rows[0]["answers"][0]["body"]]),
+        ("Where is my order?", []),
+        ("pizza", ["Yum"]),
+    ]
+    assert "START" in rows[0]["answers"][0]["body"]  # the opt-out's confirmation
+    [newest] = recent_inbound(engine, workspace, short.id, limit=1)
+    assert newest["answers"] == rows[0]["answers"]
+
+
 def test_recent_texts_are_only_the_numbers_own(
     engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime,
     setup: tuple[int, NumberRef],
@@ -200,14 +223,15 @@ def test_recent_texts_are_found_by_index_without_scanning_the_messages(
         assert recent_inbound(engine, workspace, short.id)[0]["answers"]
     finally:
         event.remove(engine, "before_cursor_execute", record)
-    assert len(seen) == 2
+    assert len(seen) == 3
     with engine.connect() as conn:
         plans = [
             " | ".join(row[-1] for row in
                        conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", params).all())
             for sql, params in seen
         ]  # fmt: skip
-    assert "ix_inbound_routes_number" in plans[0], plans[0]
-    assert "ix_messages_contact" in plans[1], plans[1]
+    texts, moments, answers = plans
+    assert "ix_inbound_routes_number" in texts and "TEMP B-TREE" not in texts, texts
+    assert "ix_inbound_routes_number" in moments, moments
+    assert "ix_messages_contact" in answers, answers
     assert not any("SCAN messages" in plan for plan in plans), plans
-    assert "TEMP B-TREE" not in plans[0], plans[0]  # read in order: the limit stops it

@@ -297,6 +297,6 @@ def test_the_pages_speak_polish(
     listed = owner.get("/numbers", headers=headers).text
     shown = owner.get(f"/numbers/{number.id}", headers=headers).text
 
-    assert "<h1>Numery</h1>" in listed and "Dodaj numer" in listed and "krótki kod" in listed
+    assert "<h1>Numery</h1>" in listed and "Dodaj numer" in listed and "numer skrócony" in listed
     assert "Automatyczna odpowiedź" in shown and "Ostatnie wiadomości" in shown
     assert "zgłoszenie" in shown_at(shown, "inbound-route")

@@ -13,7 +13,7 @@ import statistics
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Connection, Engine, or_, select
 
 from smscast.core.errors import UserError
 from smscast.core.rule_actions import ReplyKind
@@ -117,27 +117,7 @@ def recent_inbound(
             .order_by(routes.c.received_at.desc(), routes.c.message_id.desc())
             .limit(limit)
         ).all()  # fmt: skip
-        answered = [r for r in rows if r.replies and r.contact_id is not None]
-        answers: dict[tuple[int, Any], list[dict[str, Any]]] = defaultdict(list)
-        if answered:
-            # An automatic answer is queued in the inbound's transaction, for its sender,
-            # from its number, stamped with the moment the text was received.
-            found = conn.execute(
-                select(messages.c.id, messages.c.contact_id, messages.c.created_at,
-                       messages.c.body, messages.c.status, messages.c.kind)
-                .where(
-                    messages.c.contact_id.in_({r.contact_id for r in answered}),
-                    messages.c.created_at.in_({r.received_at for r in answered}),
-                    messages.c.direction == "out",
-                    messages.c.number_id == number.id,
-                    messages.c.kind.in_(ANSWER_KINDS),
-                )
-                .order_by(messages.c.id)
-            )  # fmt: skip
-            for m in found:
-                answers[(m.contact_id, m.created_at)].append(
-                    {"id": m.id, "body": m.body, "status": m.status, "kind": m.kind}
-                )
+        answers = _answers(conn, number.id, [r for r in rows if r.replies and r.contact_id])
     return [
         {
             "message_id": r.message_id, "received_at": r.received_at, "phone": r.phone,
@@ -145,10 +125,56 @@ def recent_inbound(
             "keyword": r.keyword, "rule_id": r.rule_id, "campaign_id": r.campaign_id,
             "campaign": r.campaign, "ticket_id": r.ticket_id, "replies": r.replies,
             "suppressed": r.suppressed, "detail": r.detail,
-            "answers": answers.get((r.contact_id, r.received_at), []) if r.replies else [],
+            "answers": answers.get(r.message_id, []),
         }
         for r in rows
     ]  # fmt: skip
+
+
+def _answers(conn: Connection, number_id: int, shown: list[Any]) -> dict[int, list[dict[str, Any]]]:
+    """The automatic answers queued for each of these inbound texts, by its message id.
+
+    An answer is queued in its inbound's transaction, for its sender, from its number,
+    stamped with the moment the text was received, in the order the texts were routed:
+    texts of one sender received at one moment share the answers out in that order,
+    each taking as many as its route says it queued (`replies`). All texts of those
+    moments take part, shown or not, so a limit cannot shift an answer onto a text."""
+    if not shown:
+        return {}
+    moments = {r.received_at for r in shown}
+    senders = {r.contact_id for r in shown}
+    texts = conn.execute(
+        select(routes.c.message_id, routes.c.contact_id, routes.c.received_at, routes.c.replies)
+        .where(
+            routes.c.number_id == number_id,
+            routes.c.received_at.in_(moments),
+            routes.c.contact_id.in_(senders),
+            routes.c.replies > 0,
+        )
+        .order_by(routes.c.message_id)
+    ).all()
+    found = conn.execute(
+        select(messages.c.id, messages.c.contact_id, messages.c.created_at, messages.c.body,
+               messages.c.status, messages.c.kind)
+        .where(
+            messages.c.contact_id.in_(senders),
+            messages.c.created_at.in_(moments),
+            messages.c.direction == "out",
+            messages.c.number_id == number_id,
+            messages.c.kind.in_(ANSWER_KINDS),
+        )
+        .order_by(messages.c.id)
+    )  # fmt: skip
+    queued: dict[tuple[int, Any], list[dict[str, Any]]] = defaultdict(list)
+    for m in found:
+        queued[(m.contact_id, m.created_at)].append(
+            {"id": m.id, "body": m.body, "status": m.status, "kind": m.kind}
+        )
+    out: dict[int, list[dict[str, Any]]] = {}
+    for text in texts:
+        waiting = queued[(text.contact_id, text.received_at)]
+        out[text.message_id], waiting[:] = waiting[: text.replies], waiting[text.replies :]
+    return out
 
 
 def number_responses(engine: Engine, workspace: WorkspaceRef, number_id: int) -> dict[str, Any]:
