@@ -73,7 +73,7 @@ def test_a_number_level_reply_set_in_the_portal_answers(
             break
         time.sleep(0.5)
     expect(row.get_by_test_id("inbound-text")).to_have_text("Are you open on Sunday?")
-    expect(row.get_by_test_id("inbound-route")).to_have_text("number reply")
+    expect(row.get_by_test_id("inbound-route")).to_have_text("The number's reply")
     expect(row).to_contain_text(sender)
     expect(row.get_by_test_id("inbound-answer")).to_contain_text(
         "Thanks for your text! We answer within the hour."

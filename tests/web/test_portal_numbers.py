@@ -170,7 +170,7 @@ def test_the_automatic_reply_set_in_the_portal_answers_a_text_that_matches_no_ke
     shown = owner.get(page).text
     [row] = rows(shown, "inbound-row")
     assert PHONE in row and "Is the shop open on Sunday?" in row
-    assert f"number reply Thanks {PHONE}, we answer soon. · queued" in row
+    assert f"The number's reply Thanks {PHONE}, we answer soon. · queued" in row
     assert shown_at(shown, "figure-inbound") == "1"
     assert shown_at(shown, "figure-responses") == "1"
 
@@ -229,10 +229,10 @@ def test_one_number_shows_its_rules_campaigns_tickets_and_the_reports_figures(
     assert f'href="/analytics/responses?number={number.id}"' in html
     assert f'<a href="/campaigns/{pizza_week}">Pizza week</a>' in html
     stop, ticket, keyword = rows(html, "inbound-row")
-    assert "STOP opt-out" in stop
-    assert "My order is late ticket Ticket #" in ticket
+    assert "STOP Opt-out (compliance word) stop" in stop
+    assert "My order is late Ticket for an agent Ticket #" in ticket
     assert re.search(r'href="/inbox/\d+" data-testid="inbound-ticket"', html)
-    assert "pizza please keyword pizza Pizza week Yum" in keyword
+    assert "pizza please Keyword rule pizza Pizza week Yum" in keyword
     report = number_report(engine, workspace, number.id)
     assert (report["inbound"], report["responses"], report["unique_senders"]) == (3, 2, 2)
     assert shown_at(html, "figure-inbound") == str(report["inbound"])
@@ -243,7 +243,9 @@ def test_one_number_shows_its_rules_campaigns_tickets_and_the_reports_figures(
     assert shown_at(html, "figure-tickets") == str(report["tickets_opened"]) == "1"
     assert shown_at(html, "figure-first-answer") == "–"
     by_route = rows(html.replace("<tr><th", '<tr data-testid="r"><th'), "r")
-    assert {"keyword 1", "opt-out 1", "ticket 1"} <= set(by_route)
+    assert {"Keyword rule 1", "Opt-out (compliance word) 1", "Ticket for an agent 1"} <= set(
+        by_route
+    )
 
     listed = rows(owner.get("/numbers").text, "number-row")
     assert "pizza" in listed[0] and "Pizza week · Sending · keyword pizza" in listed[0]
@@ -299,4 +301,4 @@ def test_the_pages_speak_polish(
 
     assert "<h1>Numery</h1>" in listed and "Dodaj numer" in listed and "numer skrócony" in listed
     assert "Automatyczna odpowiedź" in shown and "Ostatnie wiadomości" in shown
-    assert "zgłoszenie" in shown_at(shown, "inbound-route")
+    assert "Zgłoszenie dla konsultanta" in shown_at(shown, "inbound-route")

@@ -35,6 +35,7 @@ from smscast.web.i18n import N_
 from smscast.web.nav import NavItem
 from smscast.web.routes.campaigns import STATUS_NAMES
 from smscast.web.routes.contacts import WORDS
+from smscast.web.routes.keywords import ROUTE_NAMES as KEYWORD_ROUTE_NAMES
 from smscast.web.templating import gettext_for, render, request_language
 
 router = APIRouter(include_in_schema=False)
@@ -45,20 +46,9 @@ MAX_NUMBER = 20  # as the API's
 MAX_REPLY = 1600  # as the API's automatic reply
 COUNTRY = re.compile(r"[A-Za-z]{2}")
 KIND_NAMES = {"long": N_("long number"), "short": N_("short code"), "alpha": N_("sender name")}
-ROUTE_NAMES = {
-    "keyword": N_("keyword"),
-    "default": N_("number reply"),
-    "campaign_reply": N_("campaign reply"),
-    "ticket": N_("ticket"),
-    "opt_out": N_("opt-out"),
-    "opt_in": N_("opt-in"),
-    "help": N_("help"),
-    "confirm_opt_in": N_("double opt-in confirmed"),
-    "flood": N_("set aside: too many texts"),
-    "empty": N_("empty text"),
-    "unrouted": N_("not routed"),
-}
-"""The router's decisions (`core.router.Route`, and `unrouted`) in the reader's words."""
+ROUTE_NAMES = {**KEYWORD_ROUTE_NAMES, "unrouted": N_("Not routed")}
+"""What the router decided for a text, in the words of the keyword editor's preview (and
+`unrouted`: a text for a number nobody could answer on)."""
 NUMBER_PROBLEMS = {
     "invalid_number": N_(
         "Enter a phone number of the country below, or a short code of 3 to 8 digits."
