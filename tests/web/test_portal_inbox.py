@@ -196,8 +196,14 @@ def test_the_inbox_in_polish(
     page = client.get("/inbox", headers={"Accept-Language": "pl"})
     assert title_of(page.text) == "(1) Skrzynka · smscast"
     assert rows_of(page.text) == [f"{ANNA} Gdzie paczka? 4000 otwarte nikt 5 min temu"]
-    for words in ("1 zgłoszenie czeka na odpowiedź", "Włącz powiadomienia", "Osoba przypisana",
-                  "Otwarte zgłoszenia", "Ostatnia aktywność", "Filtruj zgłoszenia"):
+    for words in (
+        "1 zgłoszenie czeka na odpowiedź",
+        "Włącz powiadomienia",
+        "Osoba przypisana",
+        "Otwarte zgłoszenia",
+        "Ostatnia aktywność",
+        "Filtruj zgłoszenia",
+    ):
         assert words in page.text, words
     csrf_of(page.text)
 
