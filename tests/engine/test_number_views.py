@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import Engine, event, insert, update
@@ -23,6 +24,7 @@ from smscast.engine.inbound.number_views import (
 )
 from smscast.engine.inbound.numbers import NumberRef, add_number, set_auto_reply
 from smscast.engine.inbound.receive import handle_inbound
+from smscast.engine.inbound.response_analysis import response_analysis
 from smscast.engine.inbound.response_report import number_report
 from smscast.engine.inbound.tickets import solve_ticket
 from smscast.engine.sending.connectors import add_connector
@@ -194,6 +196,12 @@ def test_the_responses_are_the_reports_with_the_opt_out_rate_and_time_to_solve(
     assert (figures["inbound"], figures["unique_senders"], figures["opt_outs"]) == (2, 2, 1)
     assert figures["opt_out_rate"] == 0.5
     assert figures["median_solve_s"] == 1800.0
+    # The same definitions as the response analysis' (/analytics/responses) over all time.
+    total = response_analysis(engine, workspace, short.id, None, now + timedelta(days=1),
+                              ZoneInfo("Europe/Warsaw"))["total"]  # fmt: skip
+    assert {k: total[k] for k in figures if k in total} == {
+        k: figures[k] for k in figures if k in total
+    }
 
 
 def test_figures_of_a_quiet_number_have_no_rates(

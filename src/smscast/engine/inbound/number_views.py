@@ -181,7 +181,9 @@ def number_responses(engine: Engine, workspace: WorkspaceRef, number_id: int) ->
     """`number_report` (the API's `GET /numbers/{id}/report`, unchanged), with the
     two figures the page adds beside it: the share of the number's senders who opted
     out (`opt_out_rate`) and the median seconds from a ticket's opening to its solving,
-    over the tickets solved now (`median_solve_s`)."""
+    over the tickets solved now (`median_solve_s`) — defined as `response_analysis`
+    defines them, which reads every text of a period to split it by day; these two are
+    one small query on the number's tickets."""
     report = number_report(engine, workspace, number_id)
     with engine.connect() as conn:
         solved = conn.execute(
