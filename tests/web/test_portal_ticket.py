@@ -211,7 +211,7 @@ def test_notes_assignment_solve_and_reopen_show_in_the_thread(
     assert post(site, f"{here}/assign", here, assignee="me").status_code == 303
     page = site.get(here).text
     assert "Internal note" in thread_of(page)[-1] and "VIP: ship a new one" in thread_of(page)[-1]
-    assert f'data-testid="ticket-assignee">{AGENT}<' in page
+    assert f'data-testid="ticket-assignee" translate="no">{AGENT}<' in page
 
     post(site, f"{here}/assign", here, assignee=OTHER_AGENT)
     assert show_ticket(engine, workspace, ticket)["assignee"] == OTHER_AGENT

@@ -438,13 +438,14 @@ def _shown(page: Page, ticket: dict[str, Any]) -> dict[str, Any]:
 
 
 def _note(item: dict[str, Any], _: Callable[..., str]) -> dict[str, Any]:
+    """A note as shown: `ours` when its words are the portal's (translated), not a person's."""
     author, body = item["author"], item["body"]
     who = author.removeprefix("user:")
     if author == SYSTEM_AUTHOR and body == REOPENED_BY_TEXT:
-        body = _(REOPENED)
-    elif body == f"Reopened by {author}":  # as `reopen_ticket` writes it
-        body = _("Reopened by %(who)s", who=who)
-    return {**item, "author": who, "body": body}
+        return {**item, "author": who, "body": _(REOPENED), "ours": True}
+    if body == f"Reopened by {author}":  # as `reopen_ticket` writes it
+        return {**item, "author": who, "body": _("Reopened by %(who)s", who=who), "ours": True}
+    return {**item, "author": who, "ours": False}
 
 
 def _delivery(item: dict[str, Any], _: Callable[..., str]) -> str:
