@@ -5,7 +5,6 @@ the opt-out, the live stream with "someone is replying", and who may do what."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime, timedelta
 from html import unescape
@@ -17,6 +16,7 @@ from dashboard_data import Traffic, dispatch, make_traffic, report
 from fastapi.testclient import TestClient
 from portal_site import Clock, build_site, csrf_of, make_user, sign_in
 from sqlalchemy import Engine
+from test_portal_dashboard_stream import events_of
 
 from smscast.channels.base import InboundMessage, ReportState
 from smscast.config import Settings
@@ -311,15 +311,6 @@ def test_saved_replies_are_added_edited_and_deleted(
     assert post(site, f"{page}/{saved['id']}/delete", page).status_code == 303
     assert list_saved_replies(engine, workspace) == []
     assert site.get(f"{page}/{saved['id']}/edit").status_code == 404
-
-
-def events_of(text: str) -> list[tuple[str, Any]]:
-    found = []
-    for block in text.split("\n\n"):
-        lines = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
-        if "event" in lines:
-            found.append((lines["event"], json.loads(lines["data"])))
-    return found
 
 
 def test_the_stream_says_the_version_and_who_else_is_replying(
