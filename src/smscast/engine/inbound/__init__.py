@@ -13,6 +13,19 @@ The event pump calls `handle_inbound_batch()`; routes, the CLI and the portal ca
 `add_ticket_note()`, `solve_ticket()`, `reopen_ticket()`, `number_report()`,
 `keyword_rule_report()`, `find_inbound_outcome()`.
 
+The portal's pages also call: for numbers `number_overview()`, `number_details()`,
+`recent_inbound()`, `number_responses()` (`number_views.py`); for keywords
+`preview_route()` (`route_preview.py`: the router's own decision for a sample text,
+writing nothing), `update_keyword_rule()`, `set_keyword_rule_enabled()`,
+`keyword_rule_by_id()`, `compliance_words_by_language()`, `compliance_replies()`,
+`set_compliance_reply()`; for the inbox `inbox_version()`, `inbox_tickets()`
+(`inbox_feed.py`: one cheap query a tick for the live list), `list_saved_replies()`,
+`get_saved_reply()`, `save_saved_reply()`, `delete_saved_reply()`,
+`fill_saved_reply()`, `mark_replying()`, `stop_replying()`, `who_is_replying()`,
+`ticket_pulse()` (`presence.py`); for response analysis `response_analysis()`,
+`analysis_rows()` (`response_analysis.py`, by day on the report's own definitions
+`response_figures()` and `first_answer_delays()`).
+
 Keyword precedence is decided in `core/router.py` and carried out by `receive.py`
 (routing a batch) and `actions.py` (its effects).
 

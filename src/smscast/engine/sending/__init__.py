@@ -9,7 +9,9 @@ The runtime and the runner call `route_queued()`, `Dispatcher`, `take_lease()`,
 `cancel_cancelled_campaigns()`, `record_log_entries()`, `build_connector()`; routes,
 the CLI and the portal call `send_message()`, `add_connector()`, `update_connector()`,
 `list_connectors()`, `show_connector()`, `connectors_of()`,
-`connector_log_entries()`, `outbox_counts()`; other packages queue texts with
+`connector_log_entries()`, `outbox_counts()`, `test_connector()` (a real bind or
+authenticated request that sends nothing) and `connector_traffic()`
+(`connector_check.py`); other packages queue texts with
 `enqueue_messages()`.
 
 Quiet hours are checked at dispatch in `dispatch_checks.py` (`check_before_sending()`).
