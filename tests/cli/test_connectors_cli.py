@@ -66,3 +66,25 @@ def test_connectors_set_changes_limits_and_refuses_emptying_the_secret(cli_env: 
     assert listed[0]["settings"]["webhook_secret"] == "[redacted]"
     unknown = runner.invoke(app, ["connectors", "set", "nope", "--rate", "1"])
     assert unknown.exit_code == 1 and "no connector 'nope'" in unknown.output
+
+
+def test_smscast_workspace_names_the_workspace_once_for_a_shell(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    second = runner.invoke(
+        app, ["workspace", "create", "Bistro", "--country", "PL", "--timezone", "Europe/Warsaw"]
+    )
+    assert second.exit_code == 0, second.output
+    unnamed = runner.invoke(app, ["connectors", "list", "--json"])
+    assert unnamed.exit_code == 1 and "--workspace" in unnamed.output
+    monkeypatch.setenv("SMSCAST_WORKSPACE", "Bistro")
+    added = runner.invoke(
+        app,
+        ["connectors", "add", "bistro-smsc", "--host", "127.0.0.1", "--port", "2775",
+         "--system-id", "bistro"],
+    )  # fmt: skip
+    assert added.exit_code == 0, added.output
+    listed = json.loads(runner.invoke(app, ["connectors", "list", "--json"]).output)
+    assert [c["name"] for c in listed] == ["bistro-smsc"]
+    shop = json.loads(runner.invoke(app, ["connectors", "list", "-w", "Shop", "--json"]).output)
+    assert shop == []

@@ -164,6 +164,11 @@ def portal_server(
         "SMSCAST_SIMULATOR_PORT": str(free_port()),
         "SMSCAST_SIMULATOR_HTTP_PORT": str(free_port()),
         "SMSCAST_ADMIN_EMAIL": ADMIN_EMAIL,
+        # The webhook tests' receiver listens on loopback, which webhooks may not reach
+        # by default (tests/web/test_portal_webhooks.py checks that refusal).
+        "SMSCAST_WEBHOOK_ALLOW_PRIVATE": "1",
+        # The CLI's workspace when a test has made more than the first one.
+        "SMSCAST_WORKSPACE": "1",
         "SMSCAST_LOG_LEVEL": "info",
         **server_clock_env(),
     }

@@ -5,13 +5,11 @@ log without a reload."""
 
 from __future__ import annotations
 
-import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -21,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "api"))
 from webhook_receiver import Receiver, webhook_receiver
 
 if TYPE_CHECKING:  # the harness's types (tests/web/conftest.py)
-    from conftest import Credentials, PortalServer, Screenshot
+    from conftest import Screenshot
 
 pytestmark = pytest.mark.browser
 
@@ -58,45 +56,6 @@ def test_an_api_key_created_in_the_portal_works_once_copied_and_stops_after_revo
     assert httpx.get(f"{portal_url}/api/v1/contacts", headers=bearer).status_code == 401
 
 
-@pytest.fixture(scope="module")
-def hooks_server(
-    portal_server: PortalServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[PortalServer]:
-    """A server whose webhooks may reach loopback (SMSCAST_WEBHOOK_ALLOW_PRIVATE), where
-    the test's receiver listens: the session's own when it allows it, else one started
-    here by the harness's own functions, on the session's clock."""
-    if portal_server.env.get("SMSCAST_WEBHOOK_ALLOW_PRIVATE") in ("1", "true"):
-        yield portal_server
-        return
-    harness: dict[str, Any] = portal_server.smscast.__func__.__globals__  # type: ignore[attr-defined]
-    workdir = tmp_path_factory.mktemp("hooks")
-    port = harness["free_port"]()
-    env = {
-        **portal_server.env,
-        "SMSCAST_CONFIG": str(workdir / "smscast.toml"),
-        "SMSCAST_DATABASE_URL": f"sqlite:///{workdir / 'smscast.db'}",
-        "SMSCAST_DATA_DIR": str(workdir / "data"),
-        "SMSCAST_PORT": str(port),
-        "SMSCAST_SIMULATOR_PORT": str(harness["free_port"]()),
-        "SMSCAST_SIMULATOR_HTTP_PORT": str(harness["free_port"]()),
-        "SMSCAST_WEBHOOK_ALLOW_PRIVATE": "1",
-    }
-    server = replace(portal_server, url=f"http://127.0.0.1:{port}", env=env, workdir=workdir,
-                     log=workdir / "serve.log")  # fmt: skip
-    server.smscast("db", "upgrade")
-    server.smscast("bootstrap")
-    server.smscast("users", "set-password", harness["ADMIN_EMAIL"], "--password-stdin",
-                   stdin=harness["ADMIN_PASSWORD"] + "\n")  # fmt: skip
-    with server.log.open("wb") as out:
-        process = subprocess.Popen([str(harness["SMSCAST"]), "serve"], env=env, cwd=workdir,
-                                   stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-    try:
-        harness["wait_until_healthy"](process, server.url, server.log)
-        yield server
-    finally:
-        harness["stop"](process)
-
-
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     with webhook_receiver() as found:
@@ -104,18 +63,11 @@ def receiver() -> Iterator[Receiver]:
 
 
 def test_a_webhooks_test_delivery_shows_in_its_log(
-    page: Page,
-    hooks_server: PortalServer,
-    admin_credentials: Credentials,
-    receiver: Receiver,
-    save_screenshot: Screenshot,
+    signed_in_page: Page, portal_url: str, receiver: Receiver, save_screenshot: Screenshot
 ) -> None:
-    site = hooks_server.url
-    page.goto(f"{site}/login")
-    page.get_by_label("Email").fill(admin_credentials.email)
-    page.get_by_label("Password").fill(admin_credentials.password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/login" not in url)
+    """The harness's server lets webhooks reach loopback (SMSCAST_WEBHOOK_ALLOW_PRIVATE),
+    where the receiver listens; the refusal of private addresses is the page tests'."""
+    page, site = signed_in_page, portal_url
 
     url = f"{receiver.url}/{uuid.uuid4().hex[:8]}"
     page.goto(f"{site}/settings/webhooks/new")

@@ -27,7 +27,12 @@ def fail(problem: Problem | str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
-#: The `--workspace` option every workspace-scoped command takes.
+#: The `--workspace` option every workspace-scoped command takes; SMSCAST_WORKSPACE
+#: names it once for a shell where several workspaces exist.
 WORKSPACE = typer.Option(
-    None, "--workspace", "-w", help="Workspace name or id (default: the only one)"
+    None,
+    "--workspace",
+    "-w",
+    envvar="SMSCAST_WORKSPACE",
+    help="Workspace name or id (default: SMSCAST_WORKSPACE, else the only one)",
 )

@@ -12,7 +12,7 @@ from typing import Any
 import typer
 
 from smscast.cli.context import actor, command_context, now
-from smscast.cli.output import console, fail, print_json
+from smscast.cli.output import WORKSPACE, console, fail, print_json
 from smscast.core.counts import counted
 from smscast.engine.sending.connectors import (
     KINDS,
@@ -89,7 +89,7 @@ def add(
     setting: list[str] = typer.Option(
         [], "--setting", help="Any other setting of this kind, as key=value (repeatable)"
     ),
-    workspace: str = typer.Option(None, help="Workspace name or id"),
+    workspace: str | None = WORKSPACE,
     as_json: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
     """Add a carrier connection; a worker picks it up within a second."""
@@ -128,7 +128,7 @@ def set_(
     rate: float = typer.Option(None, help="Parts per second at most (0: no limit)"),
     window: int = typer.Option(None, help="Submits awaiting an answer at once (HTTP: requests)"),
     enabled: bool = typer.Option(None, "--enable/--disable", help="Send through it or stop"),
-    workspace: str = typer.Option(None, help="Workspace name or id"),
+    workspace: str | None = WORKSPACE,
     as_json: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
     """Change a connector's settings or limits, checked as when it was added."""
@@ -160,7 +160,7 @@ def set_(
 
 @connectors_app.command("list")
 def list_(
-    workspace: str = typer.Option(None, help="Workspace name or id"),
+    workspace: str | None = WORKSPACE,
     as_json: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
     """List connectors with their limits and who holds them."""
@@ -180,7 +180,7 @@ def list_(
 
 @connectors_app.command("state")
 def state(
-    workspace: str = typer.Option(None, help="Workspace name or id"),
+    workspace: str | None = WORKSPACE,
     as_json: bool = typer.Option(False, "--json", help="Print JSON"),
 ) -> None:
     """Show whether each connector is sending, why not, and what waits in the outbox."""

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from smscast.cli.context import actor, command_context, now
-from smscast.cli.output import console, fail, print_json
+from smscast.cli.output import WORKSPACE, console, fail, print_json
 from smscast.core.campaign_rules import rules_from_settings
 from smscast.core.errors import UserError
 from smscast.engine.accounts.auth import Caller
@@ -52,9 +52,7 @@ def register(app: typer.Typer) -> None:
             'quiet_hours=\'{"start": "22:00", "end": "07:00"}\' or quiet_hours=off (repeatable); '
             "changing quiet hours re-times the texts they hold",
         ),
-        workspace: str | None = typer.Option(
-            None, "--workspace", "-w", help="Workspace name or id (default: the only one)"
-        ),
+        workspace: str | None = WORKSPACE,
         as_json: bool = typer.Option(False, "--json", help="Print JSON"),
     ) -> None:
         """Show the workspace's campaign rules, or change them with --set."""
