@@ -35,7 +35,9 @@ def record(engine: Engine, workspace: WorkspaceRef, actor: str, action: str, sub
 
 
 def text_of(fragment: str) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", fragment).split())
+    """The words as read: inline marks (span, code) join their neighbours, other tags part."""
+    inline = re.sub(r"</?(span|code)\b[^>]*>", "", fragment)
+    return " ".join(re.sub(r"<[^>]+>", " ", inline).split())
 
 
 def audit_rows(html: str) -> list[str]:

@@ -9,6 +9,7 @@ are `list_audit_events`', the same the API's `GET /api/v1/audit-events` pages th
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -156,11 +157,17 @@ def audit_log_page(
 
 def actor_words(actor: str, _: Any) -> str:
     """`user:ola@shop.test` → the address; `key:shop` → API key “shop”; else as it is."""
+    words, name = actor_parts(actor)
+    return name if words is None else str(_(words, name=name))
+
+
+def actor_parts(actor: str) -> tuple[str | None, str]:
+    """The words around an actor's name (an msgid, or None) and the name itself: the
+    table marks the name as not to be translated (a key's or a system user's name)."""
     kind, _sep, name = actor.partition(":")
     if kind not in ACTOR_KINDS or not name:
-        return actor
-    words = ACTOR_KINDS[kind]
-    return name if words is None else str(_(words, name=name))
+        return None, actor
+    return ACTOR_KINDS[kind], name
 
 
 def _action_options(present: list[str], _: Any) -> list[tuple[str, str]]:
@@ -170,11 +177,31 @@ def _action_options(present: list[str], _: Any) -> list[tuple[str, str]]:
     return sorted(options, key=lambda option: option[1].casefold())
 
 
+# What the engine writes as an entry's subject ("campaign #12"), in the reader's words.
+SUBJECTS = {
+    "campaign": N_("campaign #%(id)s"),
+    "contact": N_("contact #%(id)s"),
+    "saved reply": N_("saved reply #%(id)s"),
+}
+NUMBERED = re.compile(r"^(?P<kind>[a-z][a-z ]*) #(?P<id>\d+)$")
+
+
+def subject_words(subject: str, _: Any) -> str:
+    """A "campaign #12" subject in the reader's language; any other (a name, an email,
+    a phone, "#7") is the object's own name and stays as written."""
+    found = NUMBERED.match(subject)
+    if found and found["kind"] in SUBJECTS:
+        return str(_(SUBJECTS[found["kind"]], id=found["id"]))
+    return subject
+
+
 def _shown(event: dict[str, Any], _: Any) -> dict[str, Any]:
     details = event["details"] or {}
     return {
         **event,
+        "subject": subject_words(event["subject"], _),
         "who": actor_words(event["actor"], _),
+        "who_parts": actor_parts(event["actor"]),
         "phrase": ACTIONS.get(event["action"]),
         "details_shown": [(str(key), _value(value)) for key, value in details.items()],
     }

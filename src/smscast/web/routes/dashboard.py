@@ -96,7 +96,9 @@ def _open(page: Page, query: Query) -> DashboardView:
     return layouts.ensure_default_dashboard(page.engine, ws, user, _("My dashboard"), page.now)
 
 
-def _chart_data(metrics: dict[str, Any], gettext: Callable[..., str]) -> dict[str, Any]:
+def _chart_data(
+    metrics: dict[str, Any], gettext: Callable[..., str], timezone: str
+) -> dict[str, Any]:
     """What dashboard.js draws, with the series' names in the reader's language."""
     data: dict[str, Any] = {}
     traffic = metrics.get("traffic")
@@ -105,6 +107,7 @@ def _chart_data(metrics: dict[str, Any], gettext: Callable[..., str]) -> dict[st
         data["traffic"] = {
             "step": traffic["step"],
             "time_label": gettext("Time"),
+            "timezone": timezone,  # the axis's hours, as every moment on the page
             "x": [int(datetime.fromisoformat(p["at"]).timestamp()) for p in points],
             "series": [
                 {"label": gettext("Sent"), "values": [p["sent"] for p in points]},
@@ -157,7 +160,7 @@ def _show(page: Page, query: Query, *, errors: list[FieldError] | None = None,
         "size_names": SIZE_NAMES,
         "metrics": metrics,
         "kpis": kpi_texts(metrics, language, workspace_currency(ws), _),
-        "charts": _chart_data(metrics, _),
+        "charts": _chart_data(metrics, _, ws.timezone),
         "funnel_names": FUNNEL_STAGES,
         "traffic_rows": [
             (datetime.fromisoformat(point["at"]), point)

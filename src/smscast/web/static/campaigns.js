@@ -24,7 +24,7 @@
     }
     var zone = element.getAttribute("data-timezone") || "UTC";
     var data = [chart.x];
-    var series = [{}];
+    var series = [{ label: element.getAttribute("data-time-label") || "", value: window.smscastTime.legend(zone) }];
     chart.series.forEach(function (line, index) {
       data.push(line.values);
       series.push({ label: line.label, stroke: COLOURS[index % COLOURS.length], width: 2, points: { show: true } });
@@ -35,7 +35,7 @@
       width: width,
       height: 260,
       series: series,
-      axes: [{}, {}],
+      axes: [{ values: window.smscastTime.axis(zone) }, {}],
       // Hours in the workspace's time zone, as every moment on the page is written.
       tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1e3), zone); },
       scales: {

@@ -97,7 +97,7 @@
   }
 
   function drawTraffic(element, data) {
-    var series = [{ label: data.time_label }];
+    var series = [{ label: data.time_label, value: window.smscastTime.legend(data.timezone) }];
     var values = [data.x];
     var colours = [COLOURS.sent, COLOURS.delivered, COLOURS.failed];
     data.series.forEach(function (one, index) {
@@ -105,7 +105,11 @@
       values.push(one.values);
     });
     return new window.uPlot(
-      { width: chartWidth(element), height: 220, series: series, scales: { x: { time: true } } },
+      {
+        width: chartWidth(element), height: 220, series: series, scales: { x: { time: true } },
+        axes: [{ values: window.smscastTime.axis(data.timezone) }, {}],
+        tzDate: function (ts) { return window.uPlot.tzDate(new Date(ts * 1e3), data.timezone); }
+      },
       values,
       element
     );

@@ -29,4 +29,27 @@
       summary.focus();
     }
   });
+  // Hourly charts (uPlot) label their time axis and legend in the page's language and
+  // the workspace's time zone: uPlot's own labels are English ("Dec", "11am").
+  // `smscastTime.axis(zone)` and `.legend(zone)` give uPlot's `values` and `value`.
+  window.smscastTime = (function () {
+    var language = document.documentElement.lang || "en";
+    function formatter(zone, options) {
+      var format = new Intl.DateTimeFormat(language, Object.assign({ timeZone: zone }, options));
+      return function (seconds) { return seconds == null ? "–" : format.format(new Date(seconds * 1000)); };
+    }
+    return {
+      axis: function (zone) {
+        var hour = formatter(zone, { hour: "2-digit", minute: "2-digit" });
+        var day = formatter(zone, { day: "numeric", month: "short" });
+        return function (u, ticks, _axis, _space, step) {
+          return ticks.map(step >= 86400 ? day : hour);
+        };
+      },
+      legend: function (zone) {
+        var moment = formatter(zone, { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+        return function (u, seconds) { return moment(seconds); };
+      }
+    };
+  })();
 })();
