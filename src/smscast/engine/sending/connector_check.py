@@ -34,7 +34,13 @@ from smscast.channels.smpp.settings import SmppSettings
 from smscast.core.errors import UserError
 from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.sending.connector_log import record_log_entries
-from smscast.engine.sending.connectors import KINDS, ConnectorRow, build_connector, load_connector
+from smscast.engine.sending.connectors import (
+    KINDS,
+    ConnectorRow,
+    build_connector,
+    merged_settings,
+    workspace_connector,
+)
 from smscast.engine.stats import hour_of
 from smscast.store.models import table_of
 from smscast.store.traffic_models import TrafficStats
@@ -62,18 +68,8 @@ def test_connector(
     """
     if connector_id is not None:
         with engine.connect() as conn:
-            stored = load_connector(conn, connector_id)
-        if stored is None or stored.workspace_id != workspace.id:
-            raise UserError.of(
-                "unknown_connector", f"no connector #{connector_id}", field="connector_id"
-            )
-        merged = dict(stored.settings)
-        for key, value in (settings or {}).items():
-            if value is None:
-                merged.pop(key, None)
-            else:
-                merged[key] = value
-        row = dataclasses.replace(stored, settings=merged)
+            stored = workspace_connector(conn, workspace, connector_id)
+        row = dataclasses.replace(stored, settings=merged_settings(stored.settings, settings))
     else:
         if kind not in KINDS:
             raise UserError.of(

@@ -173,6 +173,30 @@ def load_connector(conn: Connection, connector_id: int) -> ConnectorRow | None:
     )
 
 
+def workspace_connector(
+    conn: Connection, workspace: WorkspaceRef, connector_id: int
+) -> ConnectorRow:
+    """The workspace's connector `connector_id`; another workspace's is as unknown as none."""
+    row = load_connector(conn, connector_id)
+    if row is None or row.workspace_id != workspace.id:
+        raise UserError.of(
+            "unknown_connector", f"no connector #{connector_id}", field="connector_id"
+        )
+    return row
+
+
+def merged_settings(stored: dict[str, Any], changes: dict[str, Any] | None) -> dict[str, Any]:
+    """`changes` over the stored settings, a key set to None removed: secrets are never
+    shown, so a change (or a connection test) need not, and cannot, send them again."""
+    merged = dict(stored)
+    for key, value in (changes or {}).items():
+        if value is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = value
+    return merged
+
+
 def add_connector(
     engine: Engine,
     workspace: WorkspaceRef,
@@ -250,20 +274,10 @@ def update_connector(
     A worker holding the connector picks the change up when it next loads it.
     """
     with engine.begin() as conn:
-        row = load_connector(conn, connector_id)
-        if row is None or row.workspace_id != workspace.id:
-            raise UserError.of(
-                "unknown_connector", f"no connector #{connector_id}", field="connector_id"
-            )
-        merged = dict(row.settings)
-        for key, value in (settings or {}).items():
-            if value is None:
-                merged.pop(key, None)
-            else:
-                merged[key] = value
+        row = workspace_connector(conn, workspace, connector_id)
         changed = dataclasses.replace(
             row,
-            settings=merged,
+            settings=merged_settings(row.settings, settings),
             rate_per_s=row.rate_per_s if rate_per_s is None else rate_per_s,
             window=row.window if window is None else window,
             enabled=row.enabled if enabled is None else enabled,
