@@ -14,6 +14,7 @@ Routes, the CLI and the portal call: `ensure_first_run()`, `create_workspace()`,
 Every other package writes its changes' audit entries with `record_audit()` and takes
 the caller's workspace as a `WorkspaceRef`.
 
-May call: `core`, `store`, `channels` (mail for invitations), `config`, and `sending.quiet_hours` (a workspace's new quiet hours
-re-time the texts already waiting for them).
+May call: `core`, `store`, `channels` (mail for invitations), `config`, and
+`sending.quiet_hours` (a workspace's new quiet hours re-time the texts already waiting
+for them).
 """
