@@ -17,6 +17,7 @@ campaign would otherwise pass by day and wait for the morning by night.
 from __future__ import annotations
 
 import functools
+import json
 import os
 import socket
 import subprocess
@@ -89,6 +90,18 @@ class PortalServer:
         """Runs `smscast ARGS` against this server's database; fails the test, naming
         the command and its output, when it exits non-zero."""
         return run_smscast(self.env, self.workdir, *args, stdin=stdin)
+
+    def wait_until_bound(self, timeout_s: float = 30.0) -> None:
+        """Returns once the simulator's connector is bound: a text `send-mo` injects
+        before that is held by the simulator, and the command could not say how it was
+        routed."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            states = json.loads(self.smscast("connectors", "state", "--json"))
+            if any(state["state"] == "sending" for state in states):
+                return
+            time.sleep(0.3)
+        pytest.fail(f"the simulator's connector is not bound after {timeout_s:.0f} s")
 
 
 def run_smscast(env: dict[str, str], workdir: Path, *args: str, stdin: str | None = None) -> str:

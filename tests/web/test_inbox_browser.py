@@ -5,9 +5,7 @@ other tests: the count is read before the text, and the senders are new phones."
 
 from __future__ import annotations
 
-import json
 import secrets
-import time
 
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
@@ -16,17 +14,6 @@ from conftest import PortalServer, Screenshot
 from smscast.engine.sending.connectors import SIMULATOR_NUMBER
 
 pytestmark = pytest.mark.browser
-
-
-def bound(portal_server: PortalServer) -> None:
-    """Waits until the simulator's connector is bound, so a text sent now is received."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        states = json.loads(portal_server.smscast("connectors", "state", "--json"))
-        if any(state["state"] == "sending" for state in states):
-            return
-        time.sleep(0.3)
-    pytest.fail("the simulator's connector is not bound after 30 s")
 
 
 def text_from_new_phone(portal_server: PortalServer, words: str) -> str:
@@ -44,7 +31,7 @@ def test_an_unknown_text_becomes_a_ticket_that_appears_in_an_open_inbox_without_
 ) -> None:  # fmt: skip
     page = signed_in_page
     context.grant_permissions(["notifications"], origin=portal_server.url)
-    bound(portal_server)
+    portal_server.wait_until_bound()
     page.goto("/inbox")
     expect(page.locator("[data-live]")).to_be_visible()  # the stream is open
     page.evaluate("window.notReloaded = true")

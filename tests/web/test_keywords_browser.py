@@ -8,9 +8,7 @@ for the inbox tests)."""
 
 from __future__ import annotations
 
-import json
 import secrets
-import time
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -19,18 +17,6 @@ from conftest import PortalServer, Screenshot
 from smscast.engine.sending.connectors import SIMULATOR_NUMBER
 
 pytestmark = pytest.mark.browser
-
-
-def connector_bound(portal_server: PortalServer) -> None:
-    """Returns once the simulator's connector is bound: a text sent before is held by the
-    simulator, and `send-mo` could not say how it was routed."""
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        states = json.loads(portal_server.smscast("connectors", "state", "--json"))
-        if any(state["state"] == "sending" for state in states):
-            return
-        time.sleep(0.3)
-    pytest.fail("the simulator's connector is not bound after 30 s")
 
 
 def unique_keyword() -> str:
@@ -81,7 +67,7 @@ def test_a_keyword_rule_created_in_the_portal_answers_a_text_from_the_simulator(
     page.evaluate("window.scrollTo(0, 0)")
     save_screenshot(page, "keywords")
 
-    connector_bound(portal_server)
+    portal_server.wait_until_bound()
     sender = "+48603" + "".join(secrets.choice("0123456789") for _ in range(6))
     said = portal_server.smscast("simulator", "send-mo", "--from", sender, "--to",
                                  SIMULATOR_NUMBER, "--wait", "20", f"{keyword} friday")  # fmt: skip

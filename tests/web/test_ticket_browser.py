@@ -11,7 +11,6 @@ import secrets
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from test_inbox_browser import bound
 
 from conftest import ADMIN_EMAIL, AddMember, PortalServer, Screenshot, SignIn
 from smscast.engine.sending.connectors import SIMULATOR_NUMBER
@@ -21,7 +20,7 @@ pytestmark = pytest.mark.browser
 
 def new_ticket(portal_server: PortalServer, words: str) -> tuple[int, str]:
     """A text that matches no keyword, from a phone never seen: (its ticket, the phone)."""
-    bound(portal_server)
+    portal_server.wait_until_bound()
     sender = "+48603" + "".join(secrets.choice("0123456789") for _ in range(6))
     said = json.loads(portal_server.smscast(
         "simulator", "send-mo", "--from", sender, "--to", SIMULATOR_NUMBER, "--wait", "20",
