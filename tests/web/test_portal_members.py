@@ -159,6 +159,18 @@ def test_an_account_with_a_one_time_password_is_created_and_signs_in(
     assert members(engine, workspace)[NEW] == "agent"
     guest = TestClient(owner.app)
     assert sign_in(guest, NEW, password) == "/dashboard"
+    # Someone else saw that password: every page leads to choosing one's own first.
+    held = guest.get("/dashboard", follow_redirects=False)
+    assert (held.status_code, held.headers["location"]) == (
+        303, "/profile?done=one-time#password-title")  # fmt: skip
+    assert guest.get("/inbox", follow_redirects=False).status_code == 303
+    profile = guest.get(held.headers["location"])
+    assert "You signed in with a one-time password" in profile.text
+    changed = guest.post("/profile/password", follow_redirects=False, data={
+        "current_password": password, "new_password": "Nina's own passphrase",
+        "csrf_token": csrf_of(profile.text)})  # fmt: skip
+    assert changed.status_code == 303, changed.text
+    assert guest.get("/dashboard", follow_redirects=False).status_code == 200
     taken = post(owner, "/settings/members", create_email=NEW, create_name="Nina",
                  create_role="agent")  # fmt: skip
     assert taken.status_code == 422 and "already a member" in taken.text

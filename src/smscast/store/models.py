@@ -53,6 +53,8 @@ class User(Base):
     instance_admin: Mapped[bool] = mapped_column(default=False)
     # The portal language this person chose ("en", "pl"); None follows the browser.
     locale: Mapped[str | None] = mapped_column(String(16))
+    # Made with a one-time password someone else saw: the portal asks for a new one first.
+    must_change_password: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime]
 
 

@@ -73,6 +73,11 @@ class SignInRequired(Exception):
     """Raised for a signed-out visitor; answered with a redirect to /login?next=…"""
 
 
+class PasswordChangeRequired(Exception):
+    """Raised while the viewer still has a one-time password: answered with a redirect to
+    /profile, where they choose their own (the only page open to them until then)."""
+
+
 class PageRefused(Exception):
     """Raised when the viewer's role lacks the page's permission; answered with 403."""
 
@@ -132,6 +137,8 @@ def page_for(permission: Permission) -> Callable[[Request], Page]:
         viewer = viewer_of(request)
         if viewer is None:
             raise SignInRequired()
+        if viewer.profile.must_change_password and not request.url.path.startswith("/profile"):
+            raise PasswordChangeRequired()
         if not viewer.can(permission):
             raise PageRefused(permission)
         return Page(

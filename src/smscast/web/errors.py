@@ -21,7 +21,7 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from smscast.api.problems import status_of
 from smscast.core.errors import UserError
 from smscast.engine.accounts.auth import AuthError
-from smscast.web.auth import PageRefused, SignInRequired, viewer_of
+from smscast.web.auth import PageRefused, PasswordChangeRequired, SignInRequired, viewer_of
 from smscast.web.guard import SECURITY_HEADERS, is_portal_path
 from smscast.web.i18n import N_
 from smscast.web.templating import render
@@ -152,6 +152,9 @@ def install_page_errors(app: FastAPI) -> None:
     async def on_sign_in(request: Request, error: Exception) -> Response:
         return sign_in_redirect(request)
 
+    async def on_password_change(request: Request, error: Exception) -> Response:
+        return RedirectResponse("/profile?done=one-time#password-title", status_code=303)
+
     async def on_refused(request: Request, error: Exception) -> Response:
         return await run_in_threadpool(
             error_page, request, 403, N_("Your role in this workspace does not allow this page.")
@@ -166,3 +169,4 @@ def install_page_errors(app: FastAPI) -> None:
         app.add_exception_handler(kind, _for_portal_paths(handlers[kind], page))
     app.add_exception_handler(SignInRequired, on_sign_in)
     app.add_exception_handler(PageRefused, on_refused)
+    app.add_exception_handler(PasswordChangeRequired, on_password_change)

@@ -31,6 +31,7 @@ class Profile:
     name: str
     locale: str | None
     instance_admin: bool
+    must_change_password: bool = False  # a one-time password: the portal asks for a new one
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,10 +46,12 @@ def portal_profile(engine: Engine, caller: Caller) -> Profile:
     with engine.connect() as conn:
         row = conn.execute(
             select(
-                users.c.id, users.c.email, users.c.name, users.c.locale, users.c.instance_admin
+                users.c.id, users.c.email, users.c.name, users.c.locale, users.c.instance_admin,
+                users.c.must_change_password,
             ).where(users.c.id == caller.id)
         ).one()
-    return Profile(row.id, row.email, row.name or "", row.locale, bool(row.instance_admin))
+    return Profile(row.id, row.email, row.name or "", row.locale, bool(row.instance_admin),
+                   bool(row.must_change_password))  # fmt: skip
 
 
 def remember_language(engine: Engine, caller: Caller, language: str) -> None:

@@ -106,8 +106,12 @@ def add_member(
     password: str | None,
     caller: Caller,
     now: datetime,
+    one_time: bool = False,
 ) -> dict[str, Any]:
-    """Gives a user a role here; a new email becomes a new user, who needs a password."""
+    """Gives a user a role here; a new email becomes a new user, who needs a password.
+
+    `one_time`: the password was made for them and shown to the one adding them, so the
+    portal asks the new user for their own before anything else."""
     email = email.strip().lower()
     check_role(role)
     _check_grant(caller, role)
@@ -129,6 +133,7 @@ def add_member(
                     is_active=True,
                     created_at=now,
                     password_hash=_HASHER.hash(password),
+                    must_change_password=one_time,
                 )
                 .returning(users.c.id)
             ).scalar_one()
@@ -348,7 +353,9 @@ def _replace_password(
     conn: Connection, user_id: int, password: str, *, keep_session: str | None
 ) -> int:
     conn.execute(
-        update(users).where(users.c.id == user_id).values(password_hash=_HASHER.hash(password))
+        update(users)
+        .where(users.c.id == user_id)
+        .values(password_hash=_HASHER.hash(password), must_change_password=False)
     )
     ending = delete(user_sessions).where(user_sessions.c.user_id == user_id)
     if keep_session is not None:

@@ -193,7 +193,7 @@ def create_member(
                 raise
             member = add_member(page.engine, page.workspace, email, create_role,
                                 name=create_name.strip(), password=password,
-                                caller=page.caller, now=page.now)  # fmt: skip
+                                caller=page.caller, now=page.now, one_time=True)  # fmt: skip
     except UserError as error:
         field = "create_role" if error.problem.field == "role" else "create_email"
         return _page(page, create=typed, errors=[_problem(page, error, field)], status_code=422)

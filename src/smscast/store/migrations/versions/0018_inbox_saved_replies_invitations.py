@@ -1,5 +1,6 @@
 """portal part 2: agents' saved replies, who is replying on a ticket right now, member
-invitations, and an index that lets the live inbox ask "what changed?" cheaply
+invitations, accounts that must change a one-time password, and an index that lets the
+live inbox ask "what changed?" cheaply
 
 Revision ID: 0018
 Revises: 0017
@@ -63,9 +64,15 @@ def upgrade() -> None:
     op.create_index("ix_member_invitations_workspace", "member_invitations",
                     ["workspace_id", "created_at"])
     op.create_index("ix_tickets_workspace_updated", "tickets", ["workspace_id", "updated_at"])
+    # An account made with a one-time password: the portal asks for a new one first.
+    with op.batch_alter_table("users") as batch:
+        batch.add_column(sa.Column("must_change_password", sa.Boolean(), nullable=False,
+                                   server_default=sa.false()))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("users") as batch:
+        batch.drop_column("must_change_password")
     op.drop_index("ix_tickets_workspace_updated", table_name="tickets")
     op.drop_index("ix_member_invitations_workspace", table_name="member_invitations")
     op.drop_table("member_invitations")
