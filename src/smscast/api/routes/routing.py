@@ -137,9 +137,10 @@ class AutoReplyOut(BaseModel):
 class NumberReportOut(Loose):
     model_config = _example(
         {"number_id": 3, "number": "+48500100200", "kind": "long", "inbound": 40,
-         "responses": 31, "unique_senders": 22, "opt_outs": 4, "campaign_recipients": 500,
-         "campaign_responders": 18, "response_rate": 0.036, "tickets_opened": 6,
-         "tickets_answered": 5, "median_first_answer_s": 420.0,
+         "responses": 31, "unique_senders": 22, "opt_outs": 4, "opt_out_rate": 0.1818,
+         "campaign_recipients": 500, "campaign_responders": 18, "response_rate": 0.036,
+         "tickets_opened": 6, "tickets_answered": 5, "median_first_answer_s": 420.0,
+         "tickets_solved": 4, "median_solve_s": 3600.0,
          "by_route": {"keyword": 25, "opt_out": 4, "ticket": 6, "help": 5},
          "keywords": [], "campaigns": []}
     )  # fmt: skip

@@ -14,7 +14,7 @@ The event pump calls `handle_inbound_batch()`; routes, the CLI and the portal ca
 `keyword_rule_report()`, `find_inbound_outcome()`.
 
 The portal's pages also call: for numbers `number_overview()`, `number_details()`,
-`recent_inbound()`, `number_responses()` (`number_views.py`); for keywords
+`recent_inbound()` (`number_views.py`); for keywords
 `preview_route()` (`route_preview.py`: the router's own decision for a sample text,
 writing nothing), `update_keyword_rule()`, `set_keyword_rule_enabled()`,
 `keyword_rule_by_id()`, `compliance_words_by_language()`, `compliance_replies()`,

@@ -9,7 +9,6 @@ messages' (contact_id, created_at) index: no query here scans the messages table
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from typing import Any
 
@@ -20,7 +19,6 @@ from smscast.core.rule_actions import ReplyKind
 from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.inbound.keyword_rules import list_keyword_rules
 from smscast.engine.inbound.numbers import list_numbers, number_by_id
-from smscast.engine.inbound.response_report import number_report
 from smscast.store.inbound_models import InboundRoute, Ticket
 from smscast.store.messaging_models import Campaign, Message
 from smscast.store.models import table_of
@@ -175,27 +173,3 @@ def _answers(conn: Connection, number_id: int, shown: list[Any]) -> dict[int, li
         waiting = queued[(text.contact_id, text.received_at)]
         out[text.message_id], waiting[:] = waiting[: text.replies], waiting[text.replies :]
     return out
-
-
-def number_responses(engine: Engine, workspace: WorkspaceRef, number_id: int) -> dict[str, Any]:
-    """`number_report` (the API's `GET /numbers/{id}/report`, unchanged), with the
-    two figures the page adds beside it: the share of the number's senders who opted
-    out (`opt_out_rate`) and the median seconds from a ticket's opening to its solving,
-    over the tickets solved now (`median_solve_s`) — defined as `response_analysis`
-    defines them, which reads every text of a period to split it by day; these two are
-    one small query on the number's tickets."""
-    report = number_report(engine, workspace, number_id)
-    with engine.connect() as conn:
-        solved = conn.execute(
-            select(tickets.c.created_at, tickets.c.solved_at).where(
-                tickets.c.number_id == number_id,
-                tickets.c.state == "solved",
-                tickets.c.solved_at.is_not(None),
-            )
-        )
-        delays = [(done - opened).total_seconds() for opened, done in solved]
-    senders = report["unique_senders"]
-    rate = round(report["opt_outs"] / senders, 4) if senders else None
-    report.setdefault("opt_out_rate", rate)
-    report.setdefault("median_solve_s", statistics.median(delays) if delays else None)
-    return report

@@ -124,13 +124,27 @@ def keyword_response(conn: Connection, number_id: int) -> list[dict[str, Any]]:
 
 
 def ticket_answers(conn: Connection, ticket_ids: list[int]) -> dict[str, Any]:
-    """How many of these tickets there are and the median seconds from a ticket's
-    opening to the first answer an agent sent in it (unanswered ones are left out)."""
+    """How many of these tickets there are, the median seconds from a ticket's opening
+    to the first answer an agent sent in it (unanswered ones are left out), and to its
+    solving (over the tickets solved now)."""
     delays = list(first_answer_delays(conn, ticket_ids).values())
+    solved = [
+        (done - opened).total_seconds()
+        for start in range(0, len(ticket_ids), 900)
+        for opened, done in conn.execute(
+            select(tickets.c.created_at, tickets.c.solved_at).where(
+                tickets.c.id.in_(ticket_ids[start : start + 900]),
+                tickets.c.state == "solved",
+                tickets.c.solved_at.is_not(None),
+            )
+        )
+    ]
     return {
         "tickets_opened": len(ticket_ids),
         "tickets_answered": len(delays),
         "median_first_answer_s": statistics.median(delays) if delays else None,
+        "tickets_solved": len(solved),
+        "median_solve_s": statistics.median(solved) if solved else None,
     }
 
 
@@ -237,6 +251,7 @@ def number_report(engine: Engine, workspace: WorkspaceRef, raw_number: str | int
             "responses": sum(n for r, n in by_route.items() if r in RESPONSE_ROUTES),
             "unique_senders": senders,
             "opt_outs": opted_out,
+            "opt_out_rate": _rate(opted_out, senders),
             **_sent_from(conn, number.id),
             **ticket_answers(conn, ticket_ids),
             "by_route": dict(sorted(by_route.items())),

@@ -23,10 +23,10 @@ from smscast.core.roles import Permission
 from smscast.engine.inbound.number_views import (
     number_details,
     number_overview,
-    number_responses,
     recent_inbound,
 )
 from smscast.engine.inbound.numbers import add_number, set_auto_reply
+from smscast.engine.inbound.response_report import number_report
 from smscast.engine.sending.connector_views import connectors_of
 from smscast.web.auth import Page, page_for, reader_page
 from smscast.web.errors import error_page
@@ -196,7 +196,7 @@ def _detail(
     *,
     status_code: int = 200,
 ) -> Response:
-    report = number_responses(page.engine, page.workspace, number["id"])
+    report = number_report(page.engine, page.workspace, number["id"])
     language = request_language(page.request)
     durations = {
         key: _duration(report.get(key), language)
