@@ -15,10 +15,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import Engine, create_engine, insert, text
 from sqlalchemy.engine import make_url
 
 from smscast.config import Settings
+from smscast.engine.accounts import users as users_module
 from smscast.engine.accounts.auth import memberships, users
 from smscast.engine.accounts.workspaces import WorkspaceRef, create_workspace
 from smscast.store.db import create_db_engine
@@ -30,6 +32,18 @@ POSTGRES_URL = os.environ.get(
 )
 IN_CI = os.environ.get("CI", "").lower() == "true"
 NOW = datetime(2026, 11, 25, 10, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def quick_password_hashing() -> Iterator[None]:
+    """Argon2 at the product's cost takes 0.2 s a hash (and as long to check) on these
+    machines, and the tests sign people in some thousands of times: in this process the
+    engine hashes with the lightest Argon2 instead. Still Argon2, still checked; the
+    browser tests' `smscast serve` keeps the real cost."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(users_module, "_HASHER", PasswordHasher(time_cost=1, memory_cost=8,
+                                                             parallelism=1))  # fmt: skip
+        yield
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

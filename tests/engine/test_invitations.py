@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Sink
-from argon2 import PasswordHasher
 from sqlalchemy import Engine, insert, select
 
 from smscast.config import Settings
@@ -30,7 +29,7 @@ from smscast.engine.accounts.invitations import (
     revoke_invitation,
 )
 from smscast.engine.accounts.sign_in_throttle import AccountLocked, SignInLimits
-from smscast.engine.accounts.users import list_members, sign_in
+from smscast.engine.accounts.users import hash_password, list_members, sign_in
 from smscast.engine.accounts.workspaces import WorkspaceRef, create_workspace
 
 PASSWORD = "a long enough password"
@@ -90,7 +89,7 @@ def test_an_existing_user_joins_with_their_own_password_counted_as_a_sign_in(
                 name="Nina",
                 is_active=True,
                 created_at=now,
-                password_hash=PasswordHasher().hash(PASSWORD),
+                password_hash=hash_password(PASSWORD),
             )
             .returning(users.c.id)
         ).scalar_one()

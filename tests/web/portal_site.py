@@ -10,18 +10,17 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 
 from smscast.config import Settings
 from smscast.engine.accounts.auth import memberships, users
+from smscast.engine.accounts.users import hash_password
 from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.web.site import create_site
 
 PASSWORD = "correct horse battery"
-_HASHER = PasswordHasher()
 _TOKEN = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
 
 
@@ -56,7 +55,7 @@ def make_user(
                 .values(
                     email=email,
                     name=name,
-                    password_hash=_HASHER.hash(PASSWORD),
+                    password_hash=hash_password(PASSWORD),
                     is_active=True,
                     created_at=now,
                 )

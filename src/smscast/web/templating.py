@@ -19,7 +19,15 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from jinja2 import (
+    BytecodeCache,
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    pass_context,
+    select_autoescape,
+)
+from jinja2.bccache import Bucket
 from jinja2.runtime import Context
 
 from smscast.core.roles import Permission
@@ -50,6 +58,26 @@ class Templating:
     nav: tuple[NavItem, ...]
 
 
+class SharedBytecode(BytecodeCache):
+    """Templates compiled once per process and shared by every environment: one per
+    language, (in tests) one per site. A template's source checksum is in its bucket, so
+    an edited template is compiled again."""
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_BYTECODE = SharedBytecode()
+
+
 def build_templating(nav: tuple[NavItem, ...], template_dir: Path = TEMPLATE_DIR) -> Templating:
     """Loads every language's catalogue now, so a missing one stops the start."""
     translations = {language: i18n.load_translations(language) for language in i18n.LANGUAGES}
@@ -68,6 +96,7 @@ def _environment(language: str, catalogue: i18n.Catalogue, template_dir: Path) -
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        bytecode_cache=_BYTECODE,
     )
     env.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]
     env.filters.update(

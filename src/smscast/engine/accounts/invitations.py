@@ -31,12 +31,12 @@ from smscast.engine.accounts.audit import record_audit
 from smscast.engine.accounts.auth import Caller, memberships, token_hash, users
 from smscast.engine.accounts.sign_in_throttle import SignInLimits, check_sign_in_allowed
 from smscast.engine.accounts.users import (
-    _HASHER,
     _check_grant,
     _count_failure,
     _role_of,
     _verify,
     check_password,
+    hash_password,
 )
 from smscast.engine.accounts.workspaces import WorkspaceRef, resolve_workspace, workspaces
 from smscast.store.api_models import MemberInvitation
@@ -311,7 +311,7 @@ def accept_invitation(
                     name=name,
                     is_active=True,
                     created_at=now,
-                    password_hash=_HASHER.hash(password),
+                    password_hash=hash_password(password),
                 )
                 .returning(users.c.id)
             ).scalar_one()

@@ -132,7 +132,7 @@ def add_member(
                     name=name,
                     is_active=True,
                     created_at=now,
-                    password_hash=_HASHER.hash(password),
+                    password_hash=hash_password(password),
                     must_change_password=one_time,
                 )
                 .returning(users.c.id)
@@ -144,6 +144,11 @@ def add_member(
         )
         record_audit(conn, workspace.id, caller.actor, "member.added", email, {"role": role}, now)
         return _member(conn, workspace, user_id)
+
+
+def hash_password(password: str) -> str:
+    """The password's Argon2 hash, as stored: every password is hashed here."""
+    return _HASHER.hash(password)
 
 
 def _check_grant(caller: Caller, role: str) -> None:
@@ -275,7 +280,7 @@ def sign_in(
             conn.execute(
                 update(users)
                 .where(users.c.id == user.id)
-                .values(password_hash=_HASHER.hash(password))
+                .values(password_hash=hash_password(password))
             )
     return SignIn(token, expires, membership.workspace_id, user.id, membership.role)
 
@@ -355,7 +360,7 @@ def _replace_password(
     conn.execute(
         update(users)
         .where(users.c.id == user_id)
-        .values(password_hash=_HASHER.hash(password), must_change_password=False)
+        .values(password_hash=hash_password(password), must_change_password=False)
     )
     ending = delete(user_sessions).where(user_sessions.c.user_id == user_id)
     if keep_session is not None:
