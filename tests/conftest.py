@@ -50,7 +50,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Tests marked `sqlite_only` keep only their SQLite case (deselected, not skipped);
     browser tests run last, whatever the order the files were given in: the session's
     Playwright browser keeps an event loop running in this thread, and an asyncio test
-    after it could not start its own."""
+    after it could not start its own. With pytest-xdist (`./dev test` runs a worker per
+    core) the browser tests stay together on one worker (`--dist loadgroup`), against
+    one `smscast serve`."""
     keep: list[pytest.Item] = []
     dropped: list[pytest.Item] = []
     for item in items:
@@ -59,6 +61,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         (dropped if on_postgres and item.get_closest_marker("sqlite_only") else keep).append(item)
     if dropped:
         config.hook.pytest_deselected(items=dropped)
+    for item in keep:
+        if item.get_closest_marker("browser"):
+            item.add_marker(pytest.mark.xdist_group("browser"))
     items[:] = sorted(keep, key=lambda item: item.get_closest_marker("browser") is not None)
 
 
