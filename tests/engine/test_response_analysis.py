@@ -218,13 +218,12 @@ def test_an_unknown_number_is_refused(
         response_analysis(engine, workspace, 4242, None, now, WARSAW)
 
 
+@pytest.mark.sqlite_only
 def test_texts_routes_and_tickets_are_read_through_indexes_only(
     engine: Engine, workspace: WorkspaceRef, now: datetime, story: dict[str, Any]
 ) -> None:
     """Every read of texts, their routes and tickets the analysis makes goes through an
     index: never a scan of the whole table (SQLite's plan is the one checked)."""
-    if engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's query plan is the one checked")
     reads: list[tuple[str, Any]] = []
 
     def keep(conn: Any, cursor: Any, statement: str, params: Any, context: Any,
