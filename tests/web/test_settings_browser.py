@@ -79,6 +79,7 @@ def test_an_invited_person_opens_the_link_sets_a_password_and_signs_in(
     expect(page.get_by_test_id("invite-not-mailed")).to_be_visible()
     link = page.get_by_test_id("secret-value").input_value()
     assert link.startswith(portal_url + "/invite/")
+    page.wait_for_load_state("load")  # the copy button's script listens from here on
     page.get_by_test_id("copy-secret").click()
     expect(page.get_by_test_id("copy-status")).not_to_be_empty()
     page.get_by_test_id("invite-done").click()
