@@ -9,10 +9,10 @@ database, so a connector can be tested with nothing but a socket.
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +24,12 @@ class OutgoingMessage:
     own settings (data coding, UDH or SAR). `national` is the (locking, single)
     national shift table pair the engine counted the parts with ((None, None): the
     default alphabet); None leaves the choice to the connector's settings.
+
+    On channels beside SMS, `recipient` is the address on that channel (an email
+    address, a WhatsApp number, a push subscription's endpoint id) and `extras` holds
+    what the channel carries beside the text, by name: `subject`, `html`,
+    `unsubscribe_url` (email); `template`, `language`, `params` (WhatsApp); `language`
+    (voice); `subscription` ({endpoint, p256dh, auth}) and `title`, `url` (push).
     """
 
     ref: int
@@ -33,6 +39,8 @@ class OutgoingMessage:
     want_report: bool = True
     valid_until: datetime | None = None
     national: tuple[str | None, str | None] | None = None
+    channel: str = "sms"
+    extras: Mapping[str, Any] = field(default_factory=dict)
 
 
 class SubmitOutcome(enum.StrEnum):
@@ -76,7 +84,9 @@ class DeliveryReport:
     """A carrier's word on one part, matched to our message where the connector could.
 
     `ref` is our message id when the connector knows it (it matched the carrier id
-    to a submit it made); otherwise None and the engine matches on `carrier_id`.
+    to a submit it made); otherwise None and the engine matches on `carrier_id`
+    (an email's Message-ID, a WhatsApp message id, a call id on other channels).
+    A chat app's "read" comes as DELIVERED with "read" in `raw`.
     """
 
     carrier_id: str
@@ -102,6 +112,39 @@ class InboundMessage:
     #: The connection (SMPP bind) it came over, "" where there is none. A carrier sends
     #: a text again only over a later connection, which tells a resend from a repeat.
     link: str = field(default="", compare=False)
+    #: sms, email, whatsapp, voice: `sender` is the address on that channel (an email
+    #: address, a WhatsApp number in E.164) and `recipient` ours on it.
+    channel: str = "sms"
+    #: The carrier id of our message this one answers (an email's In-Reply-To, a
+    #: WhatsApp reply's context id): ties a reply to the campaign it answers.
+    in_reply_to: str | None = None
+    subject: str = ""
+
+
+class GoneReason(enum.StrEnum):
+    BOUNCE = "bounce"  # the address does not exist (a permanent DSN, 5.x.x)
+    COMPLAINT = "complaint"  # the person marked our message as spam (ARF)
+    GONE = "gone"  # the push service no longer knows the subscription (404, 410)
+    OPT_OUT = "opt_out"  # the person asked, through the channel (a digit pressed in a call)
+
+
+@dataclass(frozen=True, slots=True)
+class AddressGone:
+    """An address we must not send to again on `channel`, and why.
+
+    `ref` or `carrier_id` name the message that told us, where known. For OPT_OUT the
+    engine records the person's opt-out of the channel in the consent ledger; the
+    others suppress the address itself (see `store.channel_models.SuppressedAddress`).
+    """
+
+    channel: str
+    address: str
+    reason: GoneReason
+    detail: str = ""
+    ref: int | None = None
+    carrier_id: str | None = None
+    at: datetime | None = None
+    ack: Ack | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +173,7 @@ class ConnectorState:
     last_errors: tuple[str, ...] = field(default_factory=tuple)
 
 
-ChannelEvent = SubmitResult | DeliveryReport | InboundMessage | LogEntry
+ChannelEvent = SubmitResult | DeliveryReport | InboundMessage | LogEntry | AddressGone
 
 
 class Connector(Protocol):

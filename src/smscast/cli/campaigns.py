@@ -53,8 +53,11 @@ def _draft(workspace: WorkspaceRef, options: dict[str, Any]) -> CampaignDraft:
                            field="segment")  # fmt: skip
     ab = None
     if options["ab_sample"]:
-        ab = ABTest(options["ab_sample"], options["ab_metric"],
-                    parse_duration(options["ab_decide_after"], field="ab-decide-after"))
+        ab = ABTest(
+            options["ab_sample"],
+            options["ab_metric"],
+            parse_duration(options["ab_decide_after"], field="ab-decide-after"),
+        )
     return CampaignDraft(
         name=options["name"], body=options["body"], segment=options["segment"] or "",
         segment_name=options["segment_name"], variants=_variants(options["variant"]),

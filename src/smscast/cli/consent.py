@@ -18,7 +18,6 @@ from smscast.engine.contacts.consent import (
 app = typer.Typer(help="Consent history, opt-in and opt-out.", no_args_is_help=True)
 
 
-
 @app.command("history")
 def history(
     phone: str = typer.Argument(..., help="Phone number"),
@@ -84,5 +83,6 @@ def rebuild(workspace: str | None = WORKSPACE) -> None:
     """Rebuild everyone's current consent from the ledger."""
     with command_context() as ctx:
         count = rebuild_consent_state(ctx.engine, ctx.workspace(workspace))
-    console.print(f"rebuilt consent state of {counted(count, 'contact', grouped=True)} from the "
-                  "ledger")
+    console.print(
+        f"rebuilt consent state of {counted(count, 'contact', grouped=True)} from the ledger"
+    )

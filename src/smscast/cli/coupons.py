@@ -20,7 +20,6 @@ from smscast.engine.campaigns.coupons import (
 app = typer.Typer(help="Coupon pools and redemptions.", no_args_is_help=True)
 
 
-
 @app.command("import")
 def import_(
     pool: str = typer.Argument(..., help="Pool name (created if new)"),
@@ -34,8 +33,9 @@ def import_(
     with command_context() as ctx:
         result = add_codes(ctx.engine, ctx.workspace(workspace), pool, codes, actor=actor(),
                            now=now())  # fmt: skip
-    console.print(f"{counted(result['added'], 'code')} added to {pool!r}, "
-                  f"{result['skipped']} skipped")
+    console.print(
+        f"{counted(result['added'], 'code')} added to {pool!r}, {result['skipped']} skipped"
+    )
 
 
 @app.command("generate")

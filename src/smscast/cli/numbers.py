@@ -60,7 +60,8 @@ def list_(
 def set_reply(
     number: str = typer.Argument(..., help="The number or short code"),
     template: str | None = typer.Argument(
-        None, help="Answer to a text that matches no keyword, e.g. 'Thanks, {{ sender }} "
+        None,
+        help="Answer to a text that matches no keyword, e.g. 'Thanks, {{ sender }} "
         "answers soon' (contact attributes, phone, text and sender may be used)",
     ),
     off: bool = typer.Option(False, "--off", help="Stop answering texts that match no keyword"),

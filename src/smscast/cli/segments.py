@@ -17,7 +17,6 @@ from smscast.engine.campaigns.segments import (
 app = typer.Typer(help="Segments: who a campaign goes to.", no_args_is_help=True)
 
 
-
 @app.command("count")
 def count(
     expression: str = typer.Argument(..., help='e.g. country = "PL" and not clicked(last 30 days)'),

@@ -206,8 +206,10 @@ def state(
             console.print(f"    last error: {error}", highlight=False)
     unrouted = counts.get(None, {}).get("queued", 0)
     if unrouted:
-        console.print(f"{counted(unrouted, 'queued message')} "
-                      f"{'has' if unrouted == 1 else 'have'} no connector yet")
+        console.print(
+            f"{counted(unrouted, 'queued message')} "
+            f"{'has' if unrouted == 1 else 'have'} no connector yet"
+        )
 
 
 def _read(workspace: str | None) -> tuple[list[dict[str, Any]], dict[int | None, dict[str, int]]]:

@@ -3,7 +3,8 @@
 - `quiet_hours` ({"start": "21:00", "end": "08:00"}): recipient-local hours without
   promotional texts (the dispatcher reads the same key); "off" for none at all; null
   or an empty value is refused, not read as the default;
-  `quiet_hours_informational` (true): false exempts informational campaigns.
+  `quiet_hours_informational` (true): false exempts informational campaigns;
+  `quiet_hours_email` (true): false lets email go at any hour (it waits unread).
 - `frequency_cap_limit` / `frequency_cap_days` (2 / 7): promotional texts per contact
   per rolling window, across campaigns (limit 0: no cap).
 - `opt_out_footer_required` (false), `opt_out_keyword` ("STOP"): promotional texts end
@@ -30,13 +31,16 @@ DEFAULT_SHORT_DOMAIN = "http://127.0.0.1:8000"
 class CampaignRules:
     quiet: QuietHours = field(default_factory=QuietHours)
     quiet_informational: bool = True
+    quiet_email: bool = True  # false: email is not held for quiet hours (it waits unread)
     cap: FrequencyCap = field(default_factory=FrequencyCap)
     footer_required: bool = False
     opt_out_keyword: str = "STOP"
     short_domain: str = DEFAULT_SHORT_DOMAIN
     part_price: float = 0.0
 
-    def quiet_applies(self, purpose: str) -> bool:
+    def quiet_applies(self, purpose: str, channel: str = "sms") -> bool:
+        if channel == "email" and not self.quiet_email:
+            return False
         return purpose == "promotional" or self.quiet_informational
 
 
@@ -95,6 +99,7 @@ def rules_from_settings(
     return CampaignRules(
         quiet=quiet,
         quiet_informational=_bool(settings, "quiet_hours_informational", True),
+        quiet_email=_bool(settings, "quiet_hours_email", True),
         cap=cap_from_settings(settings),
         footer_required=_bool(settings, "opt_out_footer_required", False),
         opt_out_keyword=str(settings.get("opt_out_keyword", "STOP")),

@@ -12,11 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-
-class Channel(enum.StrEnum):
-    SMS = "sms"
-    EMAIL = "email"
-    WHATSAPP = "whatsapp"
+from smscast.core.channels import Channel as Channel  # the ledger speaks of channels
 
 
 class Purpose(enum.StrEnum):
@@ -38,6 +34,10 @@ class Source(enum.StrEnum):
     DOUBLE_OPT_IN = "double_opt_in"
     CLI = "cli"
     WEB_FORM = "web_form"  # the public sign-up page, confirmed by a YES (double opt-in)
+    UNSUBSCRIBE = "unsubscribe"  # an email's unsubscribe link (RFC 8058 one-click or page)
+    COMPLAINT = "complaint"  # the person marked an email as spam (a feedback report)
+    VOICE_KEY = "voice_key"  # the opt-out digit pressed during a call
+    PUSH_SUBSCRIBE = "push_subscribe"  # the browser's permission on the sign-up page
 
 
 class Status(enum.StrEnum):

@@ -52,9 +52,7 @@ class CronSchedule:
 
 
 def _bad(source: str, name: str, part: str, why: str) -> UserError:
-    return UserError.of(
-        "bad_cron", f'cron "{source}": {name} field "{part}": {why}', field="cron"
-    )
+    return UserError.of("bad_cron", f'cron "{source}": {name} field "{part}": {why}', field="cron")
 
 
 def _value(text: str, names: tuple[str, ...], low: int) -> int:
@@ -97,8 +95,7 @@ def parse_cron(source: str) -> CronSchedule:
     if len(fields) != 5:
         raise UserError.of(
             "bad_cron",
-            f'cron "{source}": needs 5 fields (minute hour day month weekday), '
-            f"found {len(fields)}",
+            f'cron "{source}": needs 5 fields (minute hour day month weekday), found {len(fields)}',
             field="cron",
         )
     parsed = [_field(source, text, index) for index, text in enumerate(fields)]

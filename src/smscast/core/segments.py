@@ -193,9 +193,7 @@ def _check_condition(node: Condition) -> None:
             'tags are matched with `tags contains "vip"` or `tagged("vip", "news")`',
         )  # fmt: skip
     if name in DATE_FIELDS:
-        if isinstance(node, Contains) or any(
-            not isinstance(v, Ago | datetime) for v in values
-        ):
+        if isinstance(node, Contains) or any(not isinstance(v, Ago | datetime) for v in values):
             raise error_at(
                 node.where, "segment.bad_value",
                 f'{name} is compared with a date ("2026-11-01") or a time ago (30 days ago)',

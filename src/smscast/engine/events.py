@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select
 
 from smscast.channels.base import (
+    AddressGone,
     ChannelEvent,
     Connector,
     DeliveryReport,
@@ -30,6 +31,7 @@ from smscast.channels.base import (
 )
 from smscast.config import Settings
 from smscast.engine.db_thread import DbThread
+from smscast.engine.delivery.address_gone import record_addresses_gone
 from smscast.engine.delivery.reports import apply_reports
 from smscast.engine.sending.connector_log import record_log_entries
 from smscast.store.messaging_models import Message, Number
@@ -115,12 +117,14 @@ class EventPump:
         reports = [e for e in batch if isinstance(e, DeliveryReport)]
         entries = [e for e in batch if isinstance(e, LogEntry)]
         inbound = [e for e in batch if isinstance(e, InboundMessage)]
+        gone = [e for e in batch if isinstance(e, AddressGone)]
         attempt = 0
-        while reports or entries:
+        while reports or entries or gone:
             attempt += 1
             try:
-                await self.db.run(self._write_reports, reports, entries)
+                await self.db.run(self._write_reports, reports, entries, gone)
                 acknowledge(reports)
+                acknowledge(gone)
                 break
             except Exception:
                 # Held, not dropped: while this waits, reading stops at BACKLOG_MAX and the
@@ -155,11 +159,17 @@ class EventPump:
                 log.exception("connector %s: inbound text from %s not handled; the carrier "
                               "sends it again", self.connector.name, message.sender)  # fmt: skip
 
-    def _write_reports(self, reports: list[DeliveryReport], entries: list[LogEntry]) -> None:
+    def _write_reports(
+        self, reports: list[DeliveryReport], entries: list[LogEntry], gone: list[AddressGone]
+    ) -> None:
         with self.db.engine.begin() as conn:
             if reports:
                 apply_reports(conn, self.connector_id, reports, self.clock(), self.late_window)
                 self.reports_written += len(reports)
+            if gone:
+                # After the reports: a bounce's report marks its message first.
+                record_addresses_gone(conn, self.workspace_id, self.connector_id, gone,
+                                      self.clock())  # fmt: skip
             if entries:
                 record_log_entries(conn, self.connector_id, entries)
 
@@ -189,7 +199,7 @@ class EventPump:
                 store_inbound_row(conn, self.workspace_id, self.connector_id, message)
 
 
-def acknowledge(events: Sequence[DeliveryReport | InboundMessage]) -> None:
+def acknowledge(events: Sequence[DeliveryReport | InboundMessage | AddressGone]) -> None:
     """Lets the connector answer the carrier for events that are now committed."""
     for event in events:
         if event.ack is not None:

@@ -23,6 +23,7 @@ from smscast.engine.events import EventPump
 from smscast.engine.sending.connectors import ConnectorRow, build_connector
 from smscast.engine.sending.dispatcher import Dispatcher, DispatchLimits, retry_policy
 from smscast.engine.sending.outbox import mark_interrupted
+from smscast.engine.sending.outgoing import OutgoingExtras
 
 log = logging.getLogger("smscast.runtime")
 RECONNECT_MIN_S = 1.0
@@ -89,7 +90,10 @@ class ConnectorRunner:
         retry = retry_policy(
             settings.retry_backoff_s, settings.retry_backoff_max_s, settings.message_validity_hours
         )
-        dispatcher = Dispatcher(self.db, connector, row.id, self.worker, limits, retry, self.clock)
+        extras = OutgoingExtras(settings.resolved_secret_key(), settings.served_url())
+        dispatcher = Dispatcher(
+            self.db, connector, row.id, self.worker, limits, retry, self.clock, extras
+        )
         events = EventPump(self.db, settings, connector, row.id, row.workspace_id, self.clock)
         self.dispatcher, self.events = dispatcher, events
         feeding = asyncio.create_task(dispatcher.run(), name=f"{row.name}-dispatch")

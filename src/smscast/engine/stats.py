@@ -63,9 +63,11 @@ def bump_campaign_stats(
 def campaign_totals(conn: Connection, campaign_id: int) -> dict[str, Any]:
     """Every counter summed over the campaign's buckets."""
     sums = [func.coalesce(func.sum(campaign_stats.c[name]), 0).label(name) for name in FIELDS]
-    row = conn.execute(
-        select(*sums).where(campaign_stats.c.campaign_id == campaign_id)
-    ).one()._mapping
+    row = (
+        conn.execute(select(*sums).where(campaign_stats.c.campaign_id == campaign_id))
+        .one()
+        ._mapping
+    )
     totals: dict[str, Any] = {name: int(row[name]) for name in COUNTERS}
     totals["cost"] = round(float(row["cost"]), 5)
     return totals

@@ -82,9 +82,7 @@ class WebhookEndpoint(Base):
     # Set for a one-off target: the callback URL of that message (not a subscription).
     message_id: Mapped[int | None] = mapped_column(BigInteger)
     # Set for a keyword rule's webhook action: the target of that rule (not a subscription).
-    rule_id: Mapped[int | None] = mapped_column(
-        ForeignKey("keyword_rules.id", ondelete="CASCADE")
-    )
+    rule_id: Mapped[int | None] = mapped_column(ForeignKey("keyword_rules.id", ondelete="CASCADE"))
 
 
 class CallbackSecret(Base):

@@ -118,9 +118,7 @@ class Coupon(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     pool_id: Mapped[int] = mapped_column(ForeignKey("coupon_pools.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(64))
-    campaign_id: Mapped[int | None] = mapped_column(
-        ForeignKey("campaigns.id", ondelete="SET NULL")
-    )
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
     allocated_at: Mapped[datetime | None]
     redeemed_at: Mapped[datetime | None]
     redeemed_by: Mapped[str | None] = mapped_column(String(200))
@@ -146,9 +144,7 @@ class Click(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"))
-    campaign_id: Mapped[int | None] = mapped_column(
-        ForeignKey("campaigns.id", ondelete="CASCADE")
-    )
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
     position: Mapped[int] = mapped_column(default=1)
     is_bot: Mapped[bool] = mapped_column(default=False)
@@ -197,8 +193,6 @@ class BuilderDraft(Base):
     name: Mapped[str] = mapped_column(String(200), default="")
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     step: Mapped[str] = mapped_column(String(32), default="audience")
-    campaign_id: Mapped[int | None] = mapped_column(
-        ForeignKey("campaigns.id", ondelete="SET NULL")
-    )
+    campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="SET NULL"))
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

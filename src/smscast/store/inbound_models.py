@@ -121,6 +121,8 @@ class Ticket(Base):
     state: Mapped[str] = mapped_column(String(10), default="open")
     assignee: Mapped[str | None] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(200), default="")
+    # The channel the person last wrote on: agents' replies go out on it.
+    channel: Mapped[str] = mapped_column(String(12), default="sms", server_default="sms")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     last_inbound_at: Mapped[datetime | None]

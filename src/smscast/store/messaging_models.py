@@ -40,7 +40,7 @@ class Connector(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     name: Mapped[str] = mapped_column(String(100))
-    kind: Mapped[str] = mapped_column(String(20))  # smpp, twilio, infobip, kannel
+    kind: Mapped[str] = mapped_column(String(20))  # see core.channels.KINDS_OF_CHANNEL
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     rate_per_s: Mapped[float] = mapped_column(default=100.0)
     window: Mapped[int] = mapped_column(default=10)
@@ -120,6 +120,9 @@ class CampaignVariant(Base):
     is_winner: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+FALLBACK_DUE = "fallback_at IS NOT NULL"
+"""Campaign messages whose chain has a next channel waiting on their delivery."""
+
 IN_FLIGHT = "status = 'sending' OR status = 'sent' OR status = 'unknown'"
 """The texts the status index holds: queued ones are found by the claim index."""
 
@@ -144,7 +147,17 @@ class Message(Base):
             postgresql_where=text("campaign_id IS NOT NULL"),
         ),
         Index("ix_messages_contact", "contact_id", "created_at"),
-        UniqueConstraint("campaign_id", "run", "contact_id", name="uq_messages_campaign_contact"),
+        # One message per person and step of the campaign's channel chain: a fallback
+        # written twice (a retried task) is refused by the key, not sent twice.
+        UniqueConstraint(
+            "campaign_id", "run", "contact_id", "chain_step", name="uq_messages_campaign_contact"
+        ),
+        Index(
+            "ix_messages_fallback",
+            "fallback_at",
+            sqlite_where=text(FALLBACK_DUE),
+            postgresql_where=text(FALLBACK_DUE),
+        ),
         Index(
             "ix_messages_resend",
             "connector_id",
@@ -197,6 +210,16 @@ class Message(Base):
     smart_changes: Mapped[str | None] = mapped_column(Text)
     national: Mapped[str | None] = mapped_column(String(8))  # "locking/single" shift tables
     due_at: Mapped[datetime | None]  # when it was due before quiet hours moved it
+    # sms, email, whatsapp, push, voice (core.channels.Channel)
+    channel: Mapped[str] = mapped_column(String(12), default="sms", server_default="sms")
+    # The recipient when it is not `phone`: an email address, a WhatsApp number, a push
+    # subscription's id.
+    address: Mapped[str | None] = mapped_column(String(512))
+    # The channel's content beside `body` (subject, html, template, params, language)
+    # and, for a campaign's chain, the rendered content of its later channels ("next").
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JsonColumn)
+    chain_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    fallback_at: Mapped[datetime | None]  # the next channel's turn if not delivered by then
 
 
 class CarrierRef(Base):

@@ -105,6 +105,8 @@ class Contact(Base):
     __tablename__ = "contacts"
     __table_args__ = (
         UniqueConstraint("workspace_id", "phone", name="uq_contacts_workspace_phone"),
+        Index("ix_contacts_email", "workspace_id", "email"),
+        Index("ix_contacts_whatsapp", "workspace_id", "whatsapp"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -115,6 +117,7 @@ class Contact(Base):
     language: Mapped[str | None] = mapped_column(String(16))
     timezone: Mapped[str] = mapped_column(String(64))
     email: Mapped[str | None] = mapped_column(String(320))
+    whatsapp: Mapped[str | None] = mapped_column(String(16))  # E.164, when not the phone
     tags: Mapped[list[str]] = mapped_column(JsonColumn, default=list)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]

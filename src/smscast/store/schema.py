@@ -7,6 +7,7 @@ to this list and nowhere else.
 from smscast.store import (
     api_models,
     campaign_models,
+    channel_models,
     dispatch_models,
     inbound_models,
     messaging_models,
@@ -19,6 +20,7 @@ metadata = models.Base.metadata
 __all__ = [
     "api_models",
     "campaign_models",
+    "channel_models",
     "dispatch_models",
     "inbound_models",
     "messaging_models",

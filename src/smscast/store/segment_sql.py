@@ -227,9 +227,7 @@ class SegmentCompiler:
         if args:
             query = query.where(messages.c.campaign_id.in_(self.campaign_ids(args)))
         if since is not None:
-            query = query.where(
-                func.coalesce(messages.c.sent_at, messages.c.created_at) >= since
-            )
+            query = query.where(func.coalesce(messages.c.sent_at, messages.c.created_at) >= since)
         return exists(query)
 
     def clicked(self, args: tuple[str | int, ...], since: datetime | None) -> Condition:
@@ -275,9 +273,7 @@ class SegmentCompiler:
         return exists(query)
 
 
-def segment_condition(
-    tree: Node, *, workspace_id: int, dialect: str, now: datetime
-) -> Condition:
+def segment_condition(tree: Node, *, workspace_id: int, dialect: str, now: datetime) -> Condition:
     """The WHERE condition of `tree`, to be combined with `contacts.workspace_id = …`."""
     return SegmentCompiler(workspace_id, dialect, now).compile(tree)
 

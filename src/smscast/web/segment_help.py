@@ -27,7 +27,7 @@ class HelpEntry:
 
 
 _PERIOD = N_(
-    'campaign names in quotes or campaign numbers, then a period (last 30 days, since '
+    "campaign names in quotes or campaign numbers, then a period (last 30 days, since "
     '"2026-11-01"); all optional'
 )
 _FUNCTIONS: Mapping[str, tuple[str, str, str]] = {

@@ -105,9 +105,7 @@ class RuleIn(BaseModel):
 
 
 class CampaignLinkIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"campaign_id": 12}]}
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"campaign_id": 12}]})
 
     campaign_id: int | None = Field(
         ge=1, le=2**31 - 1, description="The campaign this keyword answers; null unlinks"

@@ -46,7 +46,11 @@ def portal_profile(engine: Engine, caller: Caller) -> Profile:
     with engine.connect() as conn:
         row = conn.execute(
             select(
-                users.c.id, users.c.email, users.c.name, users.c.locale, users.c.instance_admin,
+                users.c.id,
+                users.c.email,
+                users.c.name,
+                users.c.locale,
+                users.c.instance_admin,
                 users.c.must_change_password,
             ).where(users.c.id == caller.id)
         ).one()

@@ -119,11 +119,16 @@ def decide_ab_winners(engine: Engine, settings: Settings, now: datetime,
                 continue
             winner = pick_winner(variant_rates(conn, campaign, ab["metric"]))
             if winner is None:
-                winner = conn.execute(select(variants.c.id).where(
-                    variants.c.campaign_id == campaign.id).order_by(variants.c.id)).scalar()
+                winner = conn.execute(
+                    select(variants.c.id)
+                    .where(variants.c.campaign_id == campaign.id)
+                    .order_by(variants.c.id)
+                ).scalar()
             conn.execute(update(variants).where(variants.c.id == winner).values(is_winner=True))
-            options = {**campaign.options, "ab_test": {**ab, "winner": winner,
-                                                       "decided_at": now.isoformat()}}
+            options = {
+                **campaign.options,
+                "ab_test": {**ab, "winner": winner, "decided_at": now.isoformat()},
+            }
             conn.execute(update(campaigns).where(campaigns.c.id == campaign.id)
                          .values(options=options))  # fmt: skip
             workspace = resolve_workspace(conn, str(campaign.workspace_id))

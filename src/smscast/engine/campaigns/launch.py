@@ -51,8 +51,9 @@ def run_campaign(engine: Engine, settings: Settings, workspace: WorkspaceRef, ca
     with engine.connect() as conn:
         campaign = campaign_row(conn, workspace.id, campaign_id)
         run = int((campaign.schedule or {}).get("runs", 1)) - 1
-        plan = make_plan(conn, workspace, campaign, run, stage, now,
-                         link_base=settings.served_url())
+        plan = make_plan(
+            conn, workspace, campaign, run, stage, now, link_base=settings.served_url()
+        )
     return materialise(engine, settings, plan, now, rng, coupons_checked=coupons_checked)
 
 
@@ -105,8 +106,15 @@ def launch_campaign(
                          f"campaign #{campaign_id}", {"at": due.isoformat()}, now)  # fmt: skip
         return {"id": campaign_id, "status": "scheduled", "next_run_at": due.isoformat()}
     with engine.connect() as conn:  # refuse up front (e.g. too few coupons), still a draft
-        plan = make_plan(conn, workspace, campaign, 0, first_stage(campaign), now,
-                         link_base=settings.served_url())
+        plan = make_plan(
+            conn,
+            workspace,
+            campaign,
+            0,
+            first_stage(campaign),
+            now,
+            link_base=settings.served_url(),
+        )
         check_coupons(conn, plan, segment_where(conn, workspace, campaign.segment_expression,
                                                 now), 0)  # fmt: skip
     _start_run(engine, workspace, campaign, now)

@@ -333,8 +333,11 @@ def materialise(engine: Engine, settings: Settings, plan: Plan, now: datetime, r
         if not coupons_checked:
             check_coupons(conn, plan, segment, after)
         where = members_where(conn, plan, now)
-    with _fewer_collections(), ParentsCheckedWrites(engine) as writes, \
-            _writer_for(engine) as writer:
+    with (
+        _fewer_collections(),
+        ParentsCheckedWrites(engine) as writes,
+        _writer_for(engine) as writer,
+    ):
         _run_batches(engine, writes, settings, plan, where, after, TokenSource(rng), now, writer,
                      totals)  # fmt: skip
     _finish(engine, plan, totals.problems, now)

@@ -65,8 +65,9 @@ def preview_campaign(
     with engine.connect() as conn:
         campaign = campaign_row(conn, workspace.id, campaign_id)
         run = int((campaign.schedule or {}).get("runs", 0))
-        plan = make_plan(conn, workspace, campaign, run, Stage("all"), now,
-                         link_base=settings.served_url())
+        plan = make_plan(
+            conn, workspace, campaign, run, Stage("all"), now, link_base=settings.served_url()
+        )
         where = members_where(conn, plan, now)
         tokens = TokenSource(random.Random(0))
         after = 0

@@ -75,9 +75,7 @@ def save_segment(
         if not replace:
             _refuse_taken_name(conn, workspace, name, keep_id=None)
         conn.execute(
-            delete(segments).where(
-                segments.c.workspace_id == workspace.id, segments.c.name == name
-            )
+            delete(segments).where(segments.c.workspace_id == workspace.id, segments.c.name == name)
         )
         segment_id = conn.execute(
             insert(segments)
@@ -130,9 +128,7 @@ def edit_segment(
         segment_where(conn, workspace, expression, now)
         _refuse_taken_name(conn, workspace, name, keep_id=row.id)
         conn.execute(
-            update(segments)
-            .where(segments.c.id == row.id)
-            .values(name=name, expression=expression)
+            update(segments).where(segments.c.id == row.id).values(name=name, expression=expression)
         )
         details = {"expression": expression, **({"was": row.name} if row.name != name else {})}
         record_audit(conn, workspace.id, actor, "segment.saved", name, details, now)
@@ -164,9 +160,7 @@ def _refuse_taken_name(
 
 def _row_by_id(conn: Connection, workspace: WorkspaceRef, segment_id: int) -> Any:
     row = conn.execute(
-        select(segments).where(
-            segments.c.workspace_id == workspace.id, segments.c.id == segment_id
-        )
+        select(segments).where(segments.c.workspace_id == workspace.id, segments.c.id == segment_id)
     ).first()
     if row is None:
         raise UserError.of("unknown_segment", f"no saved segment #{segment_id}", field="segment")
@@ -179,8 +173,6 @@ def delete_segment(
     with engine.begin() as conn:
         saved_expression(conn, workspace, name)
         conn.execute(
-            delete(segments).where(
-                segments.c.workspace_id == workspace.id, segments.c.name == name
-            )
+            delete(segments).where(segments.c.workspace_id == workspace.id, segments.c.name == name)
         )
         record_audit(conn, workspace.id, actor, "segment.deleted", name, {}, now)

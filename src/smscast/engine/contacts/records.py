@@ -33,6 +33,8 @@ from smscast.store.models import ConsentEvent, Contact, table_of
 contacts = table_of(Contact)
 consent_events = table_of(ConsentEvent)
 messages = table_of(Message)
+
+
 @dataclass(frozen=True, slots=True)
 class ContactRef:
     id: int

@@ -33,17 +33,22 @@ def record_text_consent(
     evidence: str,
     actor: str,
     now: datetime,
+    channel: str = "sms",
 ) -> int:
-    """Appends the event and moves the materialised state; returns the event id."""
+    """Appends the event and moves the materialised state; returns the event id.
+
+    `channel` is the one the person wrote on (a STOP by WhatsApp stops WhatsApp), or
+    that their act concerns (an email's unsubscribe link, a digit pressed in a call).
+    """
     subscriptions = load_subscriptions(conn)
     watched = wants_consent_events(subscriptions, workspace_id)
     before = consent_snapshot(conn, [contact_id]) if watched else {}
     event_id = consent_store.append_events(conn, [{
-        "workspace_id": workspace_id, "contact_id": contact_id, "channel": "sms",
+        "workspace_id": workspace_id, "contact_id": contact_id, "channel": channel,
         "purpose": purpose, "action": action.value, "source": source.value,
         "evidence": evidence, "actor": actor, "occurred_at": now,
     }])[contact_id]  # fmt: skip
-    entry = LedgerEntry(event_id, "sms", purpose, action.value, now)
+    entry = LedgerEntry(event_id, channel, purpose, action.value, now)
     rows = consent_store.state_rows(contact_id, list(derive_state([entry]).values()))
     consent_store.write_states(conn, rows)
     if watched:

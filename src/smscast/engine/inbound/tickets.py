@@ -364,8 +364,11 @@ def reopen_ticket(
             )  # fmt: skip
         conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(
             state="open", solved_at=None, updated_at=now))  # fmt: skip
-        conn.execute(insert(notes).values(
-            ticket_id=ticket_id, author=actor, body=f"Reopened by {actor}", created_at=now))
+        conn.execute(
+            insert(notes).values(
+                ticket_id=ticket_id, author=actor, body=f"Reopened by {actor}", created_at=now
+            )
+        )
         record_audit(conn, workspace.id, actor, "ticket.reopened", f"#{ticket_id}", {}, now)
 
 

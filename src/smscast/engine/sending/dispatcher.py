@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Connection, bindparam, select
 
 from smscast.channels.base import Connector, OutgoingMessage, SubmitOutcome, SubmitResult
-from smscast.core.national import parse_national_label
 from smscast.engine.db_thread import DbThread
 from smscast.engine.sending.dispatch_checks import check_before_sending
 from smscast.engine.sending.outbox import (
@@ -31,6 +30,7 @@ from smscast.engine.sending.outbox import (
     record_results,
     settle_unsendable,
 )
+from smscast.engine.sending.outgoing import OutgoingExtras
 from smscast.engine.tally import Tally
 from smscast.store.messaging_models import Number
 from smscast.store.models import table_of
@@ -79,6 +79,7 @@ class Dispatcher:
         limits: DispatchLimits,
         retry: RetryPolicy,
         clock: Clock = utc_now,
+        extras: OutgoingExtras | None = None,
     ) -> None:
         self.db = db
         self.connector = connector
@@ -87,6 +88,7 @@ class Dispatcher:
         self.limits = limits
         self.retry = retry
         self.clock = clock
+        self.extras = extras or OutgoingExtras(b"")
         self.in_flight = 0
         self.handed = 0  # messages handed to the connector since start
         self._done: list[_Done] = []
@@ -143,14 +145,7 @@ class Dispatcher:
             chunk = batch[start : start + size]
             claimed = {message.id: message for message in chunk}
             outgoing = [
-                OutgoingMessage(
-                    ref=message.id,
-                    sender=self._senders.get(message.number_id or -1, ""),
-                    recipient=message.phone,
-                    text=message.body,
-                    valid_until=message.valid_until,
-                    national=parse_national_label(message.national),
-                )
+                self.extras.outgoing(message, self._senders.get(message.number_id or -1, ""))
                 for message in chunk
             ]
             self.in_flight += len(chunk)
@@ -203,6 +198,7 @@ class Dispatcher:
                     to_send, held = check_before_sending(conn, claimed, now)
                     settle_unsendable(conn, held, now, tally)
                     self._learn_senders(conn, to_send)
+                    self.extras.learn(conn, to_send)
             tally.write(conn)
         return to_send
 

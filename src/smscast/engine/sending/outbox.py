@@ -13,6 +13,7 @@ lease, so any number of workers share the outbox; SQLite has one writer anyway.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, text
 
 from smscast.channels.base import SubmitOutcome, SubmitResult
+from smscast.core.channels import PART_COUNTED
 from smscast.core.encoding import analyse, check_sendable
 from smscast.core.errors import UserError
 from smscast.core.national import NationalTables, national_label
@@ -66,6 +68,14 @@ class Claimed:
     callback: bool = False  # has a callback URL: its status changes are posted there
     national: str | None = None  # national shift tables it was counted with ("tr/tr")
     connector_id: int = 0  # the connector that claimed it: the one it leaves through
+    channel: str = "sms"
+    address: str | None = None  # the recipient when it is not `phone` (core.channels)
+    payload: dict[str, Any] | None = None  # the channel's content beside the body
+
+    @property
+    def recipient(self) -> str:
+        """Where it goes on its channel: the address, else the phone."""
+        return self.address or self.phone
 
     def changed_to(self, status: str) -> StatusChange:
         return StatusChange(self.id, self.workspace_id, status, self.callback)
@@ -126,7 +136,7 @@ def enqueue_messages(conn: Connection, rows: list[dict[str, Any]]) -> list[int]:
         if workspace_id not in routes:
             routes[workspace_id] = load_routes(conn, workspace_id)
         values["number_id"], values["connector_id"] = routes[workspace_id].route(
-            values.get("number_id"), values.get("connector_id")
+            values.get("number_id"), values.get("connector_id"), values.get("channel", "sms")
         )
         connector_id = values["connector_id"]
         if connector_id not in tables:
@@ -163,8 +173,15 @@ def _with_defaults(index: int, row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _count_parts(index: int, values: dict[str, Any], tables: NationalTables) -> None:
-    """Encoding, parts and national tables of a message, unless its caller gave them."""
+    """Encoding, parts and national tables of a message, unless its caller gave them.
+
+    Only SMS is counted in parts; a message on another channel is one unit, UTF-8.
+    """
     if "encoding" in values and "parts" in values:
+        return
+    if values.get("channel", "sms") not in PART_COUNTED:
+        values.setdefault("encoding", "UTF-8")
+        values.setdefault("parts", 1)
         return
     try:
         info = analyse(values["body"], tables=tables)
@@ -190,7 +207,8 @@ WHERE id IN (
 AND EXISTS (
     SELECT 1 FROM connectors WHERE id = ? AND lease_owner = ? AND lease_until > ?)
 RETURNING id, workspace_id, phone, body, number_id, campaign_id, contact_id, kind, purpose,
-          parts, cost, valid_until, created_at, attempts, callback_url, national
+          parts, cost, valid_until, created_at, attempts, callback_url, national, channel,
+          address, payload
 """
 
 
@@ -226,15 +244,24 @@ def claim_due(
     claimed = []
     for (id_, workspace_id, phone, body, number_id, campaign_id, contact_id, kind, purpose,
          parts, cost, valid_until, created_at, attempts, callback_url,
-         national) in rows:  # fmt: skip
+         national, channel, address, payload) in rows:  # fmt: skip
         valid = moment(valid_until)
         deadline = valid or (moment(created_at) or now) + validity
         row = Claimed(id_, workspace_id, phone, body, number_id, campaign_id, contact_id, kind,
                       purpose, parts, float(cost or 0), valid, deadline, attempts,
-                      callback_url is not None, national, connector_id)  # fmt: skip
+                      callback_url is not None, national, connector_id, channel or "sms",
+                      address, _json_of(payload))  # fmt: skip
         claimed.append(row)
     claimed.sort(key=lambda c: c.id)
     return claimed
+
+
+def _json_of(value: Any) -> dict[str, Any] | None:
+    """A JSON column read through a plain cursor: text on SQLite, a dict on PostgreSQL."""
+    if value is None or isinstance(value, dict):
+        return value
+    parsed = json.loads(value)
+    return parsed if isinstance(parsed, dict) else None
 
 
 def settle_unsendable(

@@ -1,19 +1,22 @@
 """Where a message leaves from: its sender number and the connector that sends it.
 
 A message may name its number (a campaign's `--from`, the number a ticket came in on);
-otherwise the workspace's default number is used. The connector is the number's, else
-the workspace's default connector. Launch writes rows in bulk without this lookup,
-so `route_queued` completes them once a second.
+otherwise the workspace's default number is used. An SMS's connector is the number's,
+else the workspace's default SMS connector. On the other channels (email, WhatsApp,
+push, voice) the connector is the workspace's `default_connector_<channel>` setting,
+else its first enabled connector of a kind of that channel (`core.channels`). Launch
+writes rows in bulk without this lookup, so `route_queued` completes them once a second.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
 
+from smscast.core.channels import Channel, channel_of_kind
 from smscast.store.driver_sql import driver_sql, fetch
 from smscast.store.messaging_models import Connector, Number
 from smscast.store.models import Workspace, table_of
@@ -24,6 +27,7 @@ workspaces = table_of(Workspace)
 ROUTE_BATCH = 20_000
 ROUTE_ROUNDS = 10  # at most ROUTE_BATCH × ROUTE_ROUNDS messages routed a second
 NO_CONNECTOR = "no connector: add one with `smscast connectors add`"
+NO_CHANNEL_CONNECTOR = "no {channel} connector: add one with `smscast connectors add`"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,14 +35,22 @@ class Routes:
     """A workspace's numbers and connectors, to fill in a message's missing route."""
 
     default_number: int | None
-    default_connector: int | None
+    default_connector: int | None  # the default SMS connector
     connector_of_number: dict[int, int | None]
+    connector_of_channel: dict[str, int] = field(default_factory=dict)  # beside SMS
 
-    def route(self, number_id: int | None, connector_id: int | None) -> tuple[Any, Any]:
+    def route(
+        self, number_id: int | None, connector_id: int | None, channel: str = Channel.SMS
+    ) -> tuple[Any, Any]:
         if number_id is None:
             number_id = self.default_number
         if connector_id is None:
-            connector_id = self.connector_of_number.get(number_id or -1) or self.default_connector
+            if channel != Channel.SMS:
+                connector_id = self.connector_of_channel.get(channel)
+            else:
+                connector_id = (
+                    self.connector_of_number.get(number_id or -1) or self.default_connector
+                )
         return number_id, connector_id
 
 
@@ -52,16 +64,21 @@ def load_routes(conn: Connection, workspace_id: int) -> Routes:
         ).scalar_one_or_none()
         or {}
     )
-    enabled = [
-        row.id
-        for row in conn.execute(
-            select(connectors.c.id)
-            .where(connectors.c.workspace_id == workspace_id, connectors.c.enabled.is_(True))
-            .order_by(connectors.c.id)
-        )
-    ]
+    by_channel: dict[str, list[int]] = {}
+    for row in conn.execute(
+        select(connectors.c.id, connectors.c.kind)
+        .where(connectors.c.workspace_id == workspace_id, connectors.c.enabled.is_(True))
+        .order_by(connectors.c.id)
+    ):
+        by_channel.setdefault(channel_of_kind(row.kind), []).append(row.id)
+    enabled = by_channel.get(Channel.SMS, [])
     wanted = settings.get("default_connector_id")
     default_connector = wanted if wanted in enabled else (enabled[0] if enabled else None)
+    connector_of_channel = {}
+    for channel, ids in by_channel.items():
+        if channel != Channel.SMS:
+            chosen = settings.get(f"default_connector_{channel}")
+            connector_of_channel[channel] = chosen if chosen in ids else ids[0]
     owned = conn.execute(
         select(numbers.c.id, numbers.c.connector_id)
         .where(numbers.c.workspace_id == workspace_id)
@@ -72,7 +89,7 @@ def load_routes(conn: Connection, workspace_id: int) -> Routes:
     if default_number not in connector_of_number:
         on_default = [n for n, c in connector_of_number.items() if c == default_connector]
         default_number = (on_default or list(connector_of_number) or [None])[0]
-    return Routes(default_number, default_connector, connector_of_number)
+    return Routes(default_number, default_connector, connector_of_number, connector_of_channel)
 
 
 def route_queued(conn: Connection, now: datetime) -> int:
@@ -95,22 +112,46 @@ def route_queued(conn: Connection, now: datetime) -> int:
             "(SELECT n.connector_id FROM numbers n WHERE n.id = COALESCE(messages.number_id, ?))"
         )
         connector = f"COALESCE(connector_id, {connector_of_number}, ?)"
-        statement = (
-            f"UPDATE messages SET number_id = COALESCE(number_id, ?), connector_id = {connector}, "
-            "send_after = COALESCE(send_after, created_at), "
-            f"error = CASE WHEN {connector} IS NULL THEN ? ELSE error END "
-            f"WHERE id IN (SELECT id FROM messages WHERE workspace_id = ? AND {unrouted} LIMIT ?)"
-        )
+        sms = _route_statement(connector, unrouted + " AND channel = 'sms'")
         params = (number, number, routes.default_connector, number, routes.default_connector,
                   NO_CONNECTOR, workspace_id, ROUTE_BATCH)  # fmt: skip
-        for _ in range(ROUTE_ROUNDS):
-            cursor = conn.connection.cursor()
-            try:
-                cursor.execute(driver_sql(conn, statement), params)
-                changed = cursor.rowcount
-            finally:
-                cursor.close()
-            routed += changed
-            if changed < ROUTE_BATCH or routes.default_connector is None:
-                break
+        routed += _route_rounds(conn, sms, params, routes.default_connector is not None)
+        for channel in Channel:
+            if channel == Channel.SMS:
+                continue
+            chosen = routes.connector_of_channel.get(channel)
+            statement = _route_statement(
+                "COALESCE(connector_id, ?)", f"{unrouted} AND channel = '{channel.value}'"
+            )
+            why = NO_CHANNEL_CONNECTOR.format(channel=channel.value)
+            routed += _route_rounds(
+                conn, statement, (number, chosen, chosen, why, workspace_id, ROUTE_BATCH),
+                chosen is not None,
+            )  # fmt: skip
+    return routed
+
+
+def _route_statement(connector: str, unrouted: str) -> str:
+    return (
+        f"UPDATE messages SET number_id = COALESCE(number_id, ?), connector_id = {connector}, "
+        "send_after = COALESCE(send_after, created_at), "
+        f"error = CASE WHEN {connector} IS NULL THEN ? ELSE error END "
+        f"WHERE id IN (SELECT id FROM messages WHERE workspace_id = ? AND {unrouted} LIMIT ?)"
+    )
+
+
+def _route_rounds(conn: Connection, statement: str, params: tuple[Any, ...], more: bool) -> int:
+    """Runs one routing update until it changes fewer rows than a batch (or once, when
+    the rows stay unrouted for want of a connector)."""
+    routed = 0
+    for _ in range(ROUTE_ROUNDS):
+        cursor = conn.connection.cursor()
+        try:
+            cursor.execute(driver_sql(conn, statement), params)
+            changed = cursor.rowcount
+        finally:
+            cursor.close()
+        routed += changed
+        if changed < ROUTE_BATCH or not more:
+            break
     return routed

@@ -144,8 +144,7 @@ def _throttled(request: Request, problem: Problem, retry_after_s: int) -> str:
         )
     else:
         text = ngettext(
-            "Too many sign-ups from your connection in the last hour. Try again in "
-            "%(num)s minute.",
+            "Too many sign-ups from your connection in the last hour. Try again in %(num)s minute.",
             "Too many sign-ups from your connection in the last hour. Try again in "
             "%(num)s minutes.",
             minutes,

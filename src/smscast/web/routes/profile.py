@@ -56,8 +56,9 @@ def profile_page(page: Page = Depends(reader_page), done: str = "") -> Response:
         "name": _("Your name is saved."),
         "language": _("The portal speaks this language to you now, on every device."),
         "password": _("Your password is changed. Every other session of yours is signed out."),
-        "one-time": _("You signed in with a one-time password: choose your own password "
-                      "below to go on."),
+        "one-time": _(
+            "You signed in with a one-time password: choose your own password below to go on."
+        ),
     }
     return _page(page, notice=notices.get(done, ""))
 

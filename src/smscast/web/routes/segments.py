@@ -211,9 +211,7 @@ def _submit(
     return _editor(page, segment, name, expression, errors, shown, status_code=422)
 
 
-def _save(
-    page: Page, segment: dict[str, Any] | None, name: str, expression: str
-) -> dict[str, Any]:
+def _save(page: Page, segment: dict[str, Any] | None, name: str, expression: str) -> dict[str, Any]:
     actor, now = page.caller.actor, page.now
     if segment is None:
         return save_segment(page.engine, page.workspace, name, expression, actor=actor, now=now,
@@ -284,4 +282,3 @@ def _segment_or_none(page: Page, segment_id: int) -> dict[str, Any] | None:
 
 def _missing(page: Page) -> Response:
     return error_page(page.request, 404, N_("There is no such segment in this workspace."))
-

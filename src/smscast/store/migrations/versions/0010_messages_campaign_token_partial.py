@@ -24,11 +24,22 @@ def upgrade() -> None:
     # nor a link token: they took an entry in both indexes (and the campaign one moved
     # with each status change) that no query could use.
     op.drop_index("ix_messages_campaign", table_name="messages")
-    op.create_index("ix_messages_campaign", "messages", ["campaign_id", "status"],
-                    sqlite_where=sa.text(IN_CAMPAIGN), postgresql_where=sa.text(IN_CAMPAIGN))
+    op.create_index(
+        "ix_messages_campaign",
+        "messages",
+        ["campaign_id", "status"],
+        sqlite_where=sa.text(IN_CAMPAIGN),
+        postgresql_where=sa.text(IN_CAMPAIGN),
+    )
     op.drop_index("ix_messages_link_token", table_name="messages")
-    op.create_index("ix_messages_link_token", "messages", ["link_token"], unique=True,
-                    sqlite_where=sa.text(TRACKED), postgresql_where=sa.text(TRACKED))
+    op.create_index(
+        "ix_messages_link_token",
+        "messages",
+        ["link_token"],
+        unique=True,
+        sqlite_where=sa.text(TRACKED),
+        postgresql_where=sa.text(TRACKED),
+    )
 
 
 def downgrade() -> None:

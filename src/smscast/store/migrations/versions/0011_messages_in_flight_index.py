@@ -25,8 +25,13 @@ def upgrade() -> None:
     # lookups by status are for texts a worker is sending, awaiting a report, or
     # lost track of (interrupted sends, expiry, `smscast connectors state`).
     op.drop_index("ix_messages_due", table_name="messages")
-    op.create_index("ix_messages_in_flight", "messages", ["status", "send_after"],
-                    sqlite_where=sa.text(IN_FLIGHT), postgresql_where=sa.text(IN_FLIGHT))
+    op.create_index(
+        "ix_messages_in_flight",
+        "messages",
+        ["status", "send_after"],
+        sqlite_where=sa.text(IN_FLIGHT),
+        postgresql_where=sa.text(IN_FLIGHT),
+    )
 
 
 def downgrade() -> None:

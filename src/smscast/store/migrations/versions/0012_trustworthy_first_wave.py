@@ -25,13 +25,19 @@ def upgrade() -> None:
     # awaiting a report (engine.reports), so the id alone is no longer unique.
     with op.batch_alter_table("carrier_refs") as batch:
         batch.drop_constraint("uq_carrier_refs", type_="unique")
-    op.create_index("uq_carrier_refs_message", "carrier_refs",
-                    ["connector_id", "carrier_id", "message_id"], unique=True)
+    op.create_index(
+        "uq_carrier_refs_message",
+        "carrier_refs",
+        ["connector_id", "carrier_id", "message_id"],
+        unique=True,
+    )
     with op.batch_alter_table("campaign_stats") as batch:
-        batch.add_column(sa.Column("excluded_contact_deleted", sa.Integer(), nullable=False,
-                                   server_default="0"))
-        batch.add_column(sa.Column("smart_changed", sa.Integer(), nullable=False,
-                                   server_default="0"))
+        batch.add_column(
+            sa.Column("excluded_contact_deleted", sa.Integer(), nullable=False, server_default="0")
+        )
+        batch.add_column(
+            sa.Column("smart_changed", sa.Integer(), nullable=False, server_default="0")
+        )
     with op.batch_alter_table("messages") as batch:
         # JSON object: character replaced -> what it became, for texts smart encoding changed.
         batch.add_column(sa.Column("smart_changes", sa.Text(), nullable=True))
@@ -40,8 +46,9 @@ def upgrade() -> None:
         # When the text was due before quiet hours moved it (NULL: never moved).
         batch.add_column(sa.Column("due_at", sa.DateTime(timezone=True), nullable=True))
     with op.batch_alter_table("campaigns") as batch:
-        batch.add_column(sa.Column("sending_finished_at", sa.DateTime(timezone=True),
-                                   nullable=True))
+        batch.add_column(
+            sa.Column("sending_finished_at", sa.DateTime(timezone=True), nullable=True)
+        )
     with op.batch_alter_table("import_jobs") as batch:
         batch.add_column(sa.Column("failure", sa.Text(), nullable=True))
     op.create_index("ix_coupons_code_lower", "coupons", [sa.text("lower(code)")])

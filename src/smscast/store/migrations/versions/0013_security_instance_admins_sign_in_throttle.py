@@ -22,11 +22,10 @@ depends_on = None
 def upgrade() -> None:
     # Only instance administrators create workspaces; the first admin becomes one.
     with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("instance_admin", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
-    op.execute(
-        "UPDATE users SET instance_admin = TRUE WHERE id = (SELECT MIN(id) FROM users)"
-    )
+        batch.add_column(
+            sa.Column("instance_admin", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+    op.execute("UPDATE users SET instance_admin = TRUE WHERE id = (SELECT MIN(id) FROM users)")
     # Failed sign-ins per account and per client address, in the database so that every
     # process of a deployment counts the same attempts.
     op.create_table(
@@ -40,8 +39,9 @@ def upgrade() -> None:
     # (address policy, signature, retries, delivery log), like a message's callback_url.
     with op.batch_alter_table("webhook_endpoints") as batch:
         batch.add_column(sa.Column("rule_id", sa.Integer(), nullable=True))
-        batch.create_foreign_key("fk_webhook_endpoints_rule", "keyword_rules", ["rule_id"],
-                                 ["id"], ondelete="CASCADE")
+        batch.create_foreign_key(
+            "fk_webhook_endpoints_rule", "keyword_rules", ["rule_id"], ["id"], ondelete="CASCADE"
+        )
     op.create_index("ix_webhook_endpoints_rule", "webhook_endpoints", ["rule_id"])
 
 

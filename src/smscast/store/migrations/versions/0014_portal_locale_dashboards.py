@@ -28,10 +28,15 @@ def upgrade() -> None:
     op.create_table(
         "dashboards",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("workspace_id", sa.Integer(),
-                  sa.ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
-        sa.Column("owner_id", sa.Integer(),
-                  sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "workspace_id",
+            sa.Integer(),
+            sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
+        sa.Column(
+            "owner_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+        ),
         sa.Column("name", sa.String(length=200), nullable=False),
         # Everyone in the workspace may open a shared dashboard; only its owner changes it.
         sa.Column("shared", sa.Boolean(), nullable=False, server_default=sa.false()),

@@ -24,8 +24,12 @@ def upgrade() -> None:
     op.create_table(
         "saved_replies",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("workspace_id", sa.Integer(),
-                  sa.ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "workspace_id",
+            sa.Integer(),
+            sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("title", sa.String(length=120), nullable=False),
         # A template: {{ first_name }} and the contact's other attributes are filled in
         # when an agent picks it.
@@ -37,10 +41,15 @@ def upgrade() -> None:
     )
     op.create_table(
         "ticket_presence",
-        sa.Column("ticket_id", sa.Integer(),
-                  sa.ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
-        sa.Column("user_id", sa.Integer(),
-                  sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+        sa.Column(
+            "ticket_id",
+            sa.Integer(),
+            sa.ForeignKey("tickets.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column(
+            "user_id", sa.Integer(), sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+        ),
         # What the agent is doing ("replying"), and until when it counts: a closed tab
         # stops renewing it and the mark goes by itself.
         sa.Column("activity", sa.String(length=16), nullable=False),
@@ -49,8 +58,12 @@ def upgrade() -> None:
     op.create_table(
         "member_invitations",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("workspace_id", sa.Integer(),
-                  sa.ForeignKey("workspaces.id", ondelete="CASCADE"), nullable=False),
+        sa.Column(
+            "workspace_id",
+            sa.Integer(),
+            sa.ForeignKey("workspaces.id", ondelete="CASCADE"),
+            nullable=False,
+        ),
         sa.Column("email", sa.String(length=320), nullable=False),
         sa.Column("role", sa.String(length=16), nullable=False),
         # Only the hash of the link's token is kept: the link is shown (or mailed) once.
@@ -61,13 +74,17 @@ def upgrade() -> None:
         sa.Column("accepted_at", UtcDateTime(timezone=True), nullable=True),
         sa.Column("revoked_at", UtcDateTime(timezone=True), nullable=True),
     )
-    op.create_index("ix_member_invitations_workspace", "member_invitations",
-                    ["workspace_id", "created_at"])
+    op.create_index(
+        "ix_member_invitations_workspace", "member_invitations", ["workspace_id", "created_at"]
+    )
     op.create_index("ix_tickets_workspace_updated", "tickets", ["workspace_id", "updated_at"])
     # An account made with a one-time password: the portal asks for a new one first.
     with op.batch_alter_table("users") as batch:
-        batch.add_column(sa.Column("must_change_password", sa.Boolean(), nullable=False,
-                                   server_default=sa.false()))
+        batch.add_column(
+            sa.Column(
+                "must_change_password", sa.Boolean(), nullable=False, server_default=sa.false()
+            )
+        )
 
 
 def downgrade() -> None:
