@@ -20,7 +20,9 @@ from smscast.api.routes import (
     templates,
     tickets,
     users,
+    voice_hooks,
     webhooks,
+    whatsapp_hooks,
     workspaces,
 )
 
@@ -42,4 +44,6 @@ ROUTERS: list[APIRouter] = [
     analytics.router,
     audit.router,
     provider_hooks.router,
+    whatsapp_hooks.router,
+    voice_hooks.router,
 ]

@@ -1,9 +1,11 @@
 """Connector rows: adding and listing them, and building the live connector from one.
 
 A row says what kind of carrier connection it is (`smpp`, `twilio`, `infobip`,
-`kannel`), its `settings` (the fields of that kind's settings class), and the
-limits every kind shares: `rate_per_s` (parts per second) and `window` (SMPP
-submits awaiting an answer; for HTTP carriers, requests in flight).
+`kannel` for SMS; the other channels' kinds come from their packages under `channels/`,
+see `core.channels.KINDS_OF_CHANNEL`), its `settings` (the fields of that kind's
+settings class), and the limits every kind shares: `rate_per_s` (parts, or messages,
+per second) and `window` (SMPP submits awaiting an answer; elsewhere, requests or
+connections in flight).
 """
 
 from __future__ import annotations
@@ -15,6 +17,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, select, update
 
+from smscast.channels import email as email_channel
+from smscast.channels import push as push_channel
+from smscast.channels import voice as voice_channel
+from smscast.channels import whatsapp as whatsapp_channel
 from smscast.channels.base import Connector, ConnectorState
 from smscast.channels.http_log import is_secret_name
 from smscast.channels.providers.infobip import InfobipConnector, InfobipSettings
@@ -35,17 +41,30 @@ connectors = table_of(ConnectorModel)
 connector_states = table_of(ConnectorStateRow)
 numbers = table_of(Number)
 workspaces = table_of(Workspace)
+CHANNEL_PACKAGES = (email_channel, whatsapp_channel, push_channel, voice_channel)
+#: Every kind built from a settings dataclass (all but SMPP): its settings and connector.
 HTTP_KINDS: dict[str, tuple[type[Any], type[Any]]] = {
     "twilio": (TwilioSettings, TwilioConnector),
     "infobip": (InfobipSettings, InfobipConnector),
     "kannel": (KannelSettings, KannelConnector),
+    **{kind: pair for package in CHANNEL_PACKAGES for kind, pair in package.KINDS.items()},
 }
 KINDS = ("smpp", *HTTP_KINDS)
-# The setting that proves a callback to /hooks/<kind>/<id>/… came from the carrier: the
-# HMAC key of Twilio's signature, the shared secret Infobip presents, the key of the
-# per-message token in Kannel's dlr-url. Empty, it proves nothing: anyone can compute an
-# HMAC with an empty key.
-CALLBACK_SECRETS = {"twilio": "auth_token", "infobip": "webhook_secret", "kannel": "dlr_secret"}
+# The setting that proves a callback to /hooks/<kind>/<id>/… came from the carrier, and
+# why it is needed: the HMAC key of Twilio's signature, the shared secret Infobip
+# presents, the key of the per-message token in Kannel's dlr-url. Empty, it proves
+# nothing: anyone can compute an HMAC with an empty key.
+CALLBACK_SECRET_WHY: dict[str, tuple[str, str]] = {
+    "twilio": ("auth_token", "Twilio signs every callback with it"),
+    "infobip": ("webhook_secret", "Infobip must present it on every push"),
+    "kannel": ("dlr_secret", "it makes the token each delivery report must carry"),
+    **{
+        kind: pair
+        for package in CHANNEL_PACKAGES
+        for kind, pair in package.CALLBACK_SECRETS.items()
+    },
+}
+CALLBACK_SECRETS = {kind: name for kind, (name, _) in CALLBACK_SECRET_WHY.items()}
 SECRET_SHOWN = "[redacted]"
 
 
@@ -110,11 +129,7 @@ def check_callback_secret(kind: str, settings: dict[str, Any]) -> None:
     name = callback_secret_missing(kind, settings)
     if name is None or (kind == "kannel" and not settings.get("dlr_url")):
         return
-    why = {
-        "auth_token": "Twilio signs every callback with it",
-        "webhook_secret": "Infobip must present it on every push",
-        "dlr_secret": "it makes the token each delivery report must carry",
-    }[name]
+    why = CALLBACK_SECRET_WHY[kind][1]
     raise UserError.of(
         "missing_callback_secret",
         f"settings.{name}: a {kind} connector needs a non-empty {name} ({why}); "

@@ -29,10 +29,12 @@ from smscast.web.routes import (
     members,
     numbers,
     profile,
+    push_subscribe,
     segments,
     settings,
     text_meter,
     ticket,
+    unsubscribe,
     webhooks,
 )
 
@@ -45,6 +47,8 @@ PAGES: list[ModuleType] = [
     contacts,
     segments,
     join,
+    push_subscribe,
+    unsubscribe,
     text_meter,
     inbox,
     ticket,
