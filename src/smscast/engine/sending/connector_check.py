@@ -6,6 +6,11 @@ top, secrets left empty kept), the way the connector itself would connect, and s
 nothing (`channels.probe`). A stored connector's test exchanges go into its connector
 log like every other exchange, credentials redacted.
 
+The kinds of the other channels are tried through the connector's own `start()` and
+`stop()` where starting proves the credentials (`START_TESTS` says what it does, e.g.
+SMTP's connect, EHLO, AUTH and QUIT); a kind whose start proves nothing without sending
+a message is refused as `not_testable` rather than reported as connected.
+
 Where a connector connects is its owner's choice, as for sending: the webhook address
 policy (`core.addresses`) guards requests made to URLs any member types for callbacks,
 while a connector's host — often Kannel or an SMSC on the same private network, or the
@@ -20,14 +25,17 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import dataclasses
+import time
 from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, func, select
 
-from smscast.channels.probe import PROBE_TIMEOUT_S, ProbeResult, probe_http
+from smscast.channels.base import Connector, LogEntry
+from smscast.channels.probe import PROBE_TIMEOUT_S, Outcome, ProbeResult, elapsed_ms, probe_http
 from smscast.channels.providers.http_base import HttpSettings
 from smscast.channels.smpp.probe import probe_smpp
 from smscast.channels.smpp.settings import SmppSettings
@@ -46,6 +54,11 @@ from smscast.store.models import table_of
 from smscast.store.traffic_models import TrafficStats
 
 traffic_stats = table_of(TrafficStats)
+#: Kinds whose connector's `start()` proves the credentials without sending anything,
+#: and what it does (shown in the log entry of the test).
+START_TESTS: dict[str, str] = {
+    "smtp": "connect, EHLO, STARTTLS or TLS as set, AUTH when a user name is set; QUIT",
+}
 #: The counters a connector's throughput chart shows.
 TRAFFIC = ("sent", "parts", "delivered", "failed", "inbound")
 
@@ -78,12 +91,22 @@ def test_connector(
                 field="kind",
             )
         row = ConnectorRow(0, workspace.id, kind, kind, dict(settings or {}), 0.0, 1, True)
-    connector_settings = build_connector(row).settings  # type: ignore[attr-defined]
+    connector = build_connector(row)
+    connector_settings = getattr(connector, "settings", None)
     if isinstance(connector_settings, SmppSettings):
         result = _run(probe_smpp(connector_settings, timeout_s=timeout_s))
-    else:
+    elif row.kind in ("twilio", "infobip", "kannel"):
         assert isinstance(connector_settings, HttpSettings)
         result = _run(probe_http(connector_settings, timeout_s=timeout_s))
+    elif row.kind in START_TESTS:
+        result = _run(probe_start(connector, START_TESTS[row.kind], timeout_s=timeout_s))
+    else:
+        raise UserError.of(
+            "not_testable",
+            f"a {row.kind} connector cannot be tested without sending a message: its "
+            "provider offers no request that only checks the credentials",
+            field="kind",
+        )
     if connector_id is not None:
         with engine.begin() as conn:
             record_log_entries(conn, connector_id, result.log)
@@ -93,6 +116,58 @@ def test_connector(
 # Its name is the use case's (the portal's button); pytest must not take it for a test
 # when a test module imports it by name.
 test_connector.__test__ = False  # type: ignore[attr-defined]
+
+
+async def probe_start(connector: Connector, what: str, *, timeout_s: float) -> ProbeResult:
+    """Starts the connector and stops it again: for a kind whose start signs in (SMTP's
+    EHLO and AUTH), a start that succeeds is the credentials accepted. Nothing is sent."""
+    at = datetime.now(UTC)
+    started = time.perf_counter()
+    code: str | None = None
+    try:
+        await asyncio.wait_for(connector.start(), timeout_s)
+        outcome, detail = Outcome.CONNECTED, ""
+    except TimeoutError:
+        outcome, detail = Outcome.NO_ANSWER, f"no answer within {timeout_s:g} s"
+    except UserError as error:
+        outcome, detail = Outcome.REFUSED, error.problem.message
+    except Exception as error:  # the provider's library's own exception: read, not raised
+        outcome, code = _outcome_of(error), _code_of(error)
+        detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    took = elapsed_ms(started)
+    with contextlib.suppress(Exception):  # the answer is the start's; a failed goodbye is not
+        await asyncio.wait_for(connector.stop(), timeout_s)
+    entry = LogEntry(
+        connector=connector.name,
+        kind="test_connection",
+        request=f"start(): {what}",
+        response="started" if outcome is Outcome.CONNECTED else "",
+        duration_ms=took,
+        at=at,
+        error=None if outcome is Outcome.CONNECTED else detail[:2000],
+    )
+    return ProbeResult(outcome, took, timeout_s, detail[:2000], code, (entry,))
+
+
+def _outcome_of(error: Exception) -> Outcome:
+    """What a failed start means, from the exception a connector's library raised."""
+    status = getattr(error, "code", None) or getattr(
+        getattr(error, "response", None), "status_code", None
+    )
+    if "Authentication" in type(error).__name__ or status in (401, 403, 530, 535):
+        return Outcome.WRONG_CREDENTIALS
+    if isinstance(error, TimeoutError) or "Timeout" in type(error).__name__:
+        return Outcome.NO_ANSWER
+    if isinstance(error, OSError) or "Connect" in type(error).__name__:
+        return Outcome.UNREACHABLE
+    return Outcome.REFUSED
+
+
+def _code_of(error: Exception) -> str | None:
+    status = getattr(error, "code", None) or getattr(
+        getattr(error, "response", None), "status_code", None
+    )
+    return str(status) if isinstance(status, int) else None
 
 
 def _run(probe: Coroutine[Any, Any, ProbeResult]) -> ProbeResult:

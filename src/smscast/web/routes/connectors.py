@@ -47,6 +47,17 @@ from smscast.web.errors import error_page
 from smscast.web.forms import FieldError
 from smscast.web.i18n import N_
 from smscast.web.nav import NavItem
+from smscast.web.routes.connector_forms import (
+    KIND_HINTS,
+    KIND_NAMES,
+    SIMULATOR,
+    SettingField,
+    channel_name,
+    form_of,
+    kind_groups,
+    kind_name,
+    known_kind,
+)
 from smscast.web.templating import gettext_for, render
 
 router = APIRouter(include_in_schema=False)
@@ -57,111 +68,8 @@ Id = Path(ge=1, le=2**31 - 1)
 POLL_SECONDS = 5
 LOG_PAGE = 50
 TRAFFIC_HOURS = 24
-SIMULATOR = "simulator"  # a kind of the form only: an SMPP connector to the built-in SMSC
 
 
-@dataclass(frozen=True, slots=True)
-class SettingField:
-    """One field of a kind's settings as the form shows it."""
-
-    key: str
-    label: str  # msgid
-    type: str = "text"  # text, url, int, float, secret, choice, bool
-    required: bool = False
-    hint: str = ""  # msgid
-    choices: tuple[tuple[str, str], ...] = ()  # (value, msgid)
-    max_length: int = 0
-    advanced: bool = False
-
-
-TIMEOUT = SettingField("timeout_s", N_("Request timeout (seconds)"), "float", advanced=True)
-SENDER = SettingField("sender", N_("Default sender"),
-                      hint=N_("Used when a text names no sender number of its own."))  # fmt: skip
-ID_FORMATS = (("text", N_("text")), ("hex", N_("hexadecimal")), ("dec", N_("decimal")))
-FORMS: dict[str, tuple[SettingField, ...]] = {
-    "smpp": (
-        SettingField("host", N_("Host"), required=True),
-        SettingField("port", N_("Port"), "int", required=True),
-        SettingField("system_id", N_("System ID"), max_length=15),
-        SettingField("password", N_("Password"), "secret", max_length=8),
-        SettingField("system_type", N_("System type"), max_length=12),
-        SettingField("bind_mode", N_("Bind as"), "choice", choices=(
-            ("transceiver", N_("transceiver (send and receive)")),
-            ("transmitter", N_("transmitter (send only)")),
-            ("receiver", N_("receiver (reports and inbound texts only)")))),
-        SettingField("tls", N_("Connect over TLS"), "bool"),
-        SettingField("tls_ca_file", N_("TLS certificate authority file"), advanced=True),
-        SettingField("address_range", N_("Address range"), advanced=True),
-        SettingField("service_type", N_("Service type"), advanced=True),
-        SettingField("data_coding", N_("Default data coding"), "choice", advanced=True, choices=(
-            ("0", N_("0: the SMSC's default (GSM-7)")), ("3", N_("3: Latin-1")),
-            ("8", N_("8: UCS-2")))),
-        SettingField("concat", N_("Long texts joined with"), "choice", advanced=True,
-                     choices=(("udh", N_("UDH")), ("sar", N_("SAR fields")))),
-        SettingField("submit_id_format", N_("Message ids in submit answers"), "choice",
-                     choices=ID_FORMATS, advanced=True),
-        SettingField("report_id_format", N_("Message ids in delivery reports"), "choice",
-                     choices=ID_FORMATS, advanced=True),
-        SettingField("national_tables", N_("National shift tables"), advanced=True,
-                     hint=N_("Languages whose GSM-7 tables the carrier passes on, e.g. tr,es.")),
-        SettingField("enquire_link_s", N_("Keep-alive every (seconds)"), "float", advanced=True),
-        SettingField("response_timeout_s", N_("Answer timeout (seconds)"), "float",
-                     advanced=True),
-    ),
-    "twilio": (
-        SettingField("account_sid", N_("Account SID"), required=True),
-        SettingField("auth_token", N_("Auth token"), "secret", required=True),
-        SENDER,
-        SettingField("status_callback_url", N_("Status callback URL"), "url",
-                     hint=N_("Our public address for delivery reports; empty asks for none.")),
-        SettingField("base_url", N_("API address"), "url", advanced=True),
-        TIMEOUT,
-    ),
-    "infobip": (
-        SettingField("base_url", N_("API address"), "url", required=True,
-                     hint=N_("Your account's own base URL, e.g. https://xxxxx.api.infobip.com")),
-        SettingField("api_key", N_("API key"), "secret", required=True),
-        SENDER,
-        SettingField("notify_url", N_("Delivery report URL"), "url",
-                     hint=N_("Our public address for delivery reports; empty asks for none.")),
-        SettingField("webhook_secret", N_("Webhook secret"), "secret", required=True,
-                     hint=N_("What Infobip must present on every push to us.")),
-        SettingField("webhook_auth", N_("Infobip presents it as"), "choice", advanced=True,
-                     choices=(("header", N_("a header")), ("basic", N_("HTTP basic auth")))),
-        SettingField("webhook_header", N_("Header name"), advanced=True),
-        SettingField("webhook_username", N_("Basic auth user name"), advanced=True),
-        SettingField("batch_size", N_("Messages per request"), "int", advanced=True),
-        TIMEOUT,
-    ),
-    "kannel": (
-        SettingField("base_url", N_("smsbox address"), "url", required=True),
-        SettingField("username", N_("sendsms user name"), required=True),
-        SettingField("password", N_("sendsms password"), "secret", required=True),
-        SENDER,
-        SettingField("smsc", N_("Route through smsc-id"),
-                     hint=N_("Empty lets Kannel choose.")),
-        SettingField("dlr_url", N_("Delivery report URL"), "url",
-                     hint=N_("Our public address for delivery reports; empty asks for none.")),
-        SettingField("dlr_secret", N_("Delivery report secret"), "secret",
-                     hint=N_("Needed with a delivery report URL: it signs each report's address.")),
-        SettingField("dlr_mask", N_("Reports asked for (dlr-mask)"), "int", advanced=True),
-        TIMEOUT,
-    ),
-}  # fmt: skip
-KIND_NAMES = {
-    "smpp": N_("SMPP"),
-    "twilio": N_("Twilio"),
-    "infobip": N_("Infobip"),
-    "kannel": N_("Kannel"),
-    SIMULATOR: N_("The built-in simulator"),
-}
-KIND_HINTS = {
-    "smpp": N_("A bind to a carrier's or aggregator's SMSC over SMPP 3.4."),
-    "twilio": N_("Twilio's Programmable Messaging API."),
-    "infobip": N_("Infobip's SMS API."),
-    "kannel": N_("A Kannel gateway's sendsms interface."),
-    SIMULATOR: N_("The SMSC simulator smscast runs, for trying things out: nothing leaves."),
-}
 # The SMSC's refusal of a bind, in the reader's words, by its command_status.
 REFUSALS = {
     "ESME_RINVPASWD": N_("The SMSC says the password is wrong"),
@@ -215,7 +123,8 @@ def _shown(connector: dict[str, Any], now: datetime) -> dict[str, Any]:
         "state": state,
         "parts_per_minute": round(connector["sent_per_s"] * 60) if state == "sending" else 0,
         "window_used": min(1.0, connector["in_flight"] / window),
-        "kind_name": KIND_NAMES.get(connector["kind"], connector["kind"]),
+        "kind_name": kind_name(connector["kind"]),
+        "channel_name": channel_name(connector["kind"]),
     }
 
 
@@ -305,6 +214,7 @@ def _detail(
             **_labels(),
             "connector": connector,
             "settings_shown": _settings_shown(connector),
+            "callbacks": callback_urls(page, connector),
             "traffic": traffic,
             "chart": {
                 "x": [int(p["at"].timestamp()) for p in traffic["points"]],
@@ -333,10 +243,28 @@ def _detail(
     )
 
 
+def callback_urls(page: Page, connector: dict[str, Any]) -> list[str]:
+    """The addresses the provider must be told for this connector, read from the routes
+    the application really serves under `/hooks/<kind>/{id}/…` (never a list kept by
+    hand beside them), on the workspace's public address (its short domain, else where
+    smscast is served)."""
+    kind = str(connector["kind"])
+    base = str(page.workspace.settings.get("short_domain") or page.settings.served_url())
+    found: list[str] = []
+    for route in page.request.app.routes:
+        path = getattr(route, "path", "")
+        if not path.startswith(f"/hooks/{kind}/{{"):
+            continue
+        concrete = re.sub(r"\{[^}/]+\}", str(connector["id"]), path, count=1)
+        if "{" not in concrete and concrete not in found:
+            found.append(concrete)
+    return [base.rstrip("/") + path for path in sorted(found)]
+
+
 def _settings_shown(connector: dict[str, Any]) -> list[dict[str, Any]]:
     """The settings the kind's form knows, in its order, then any other stored key."""
     stored = dict(connector["settings"])
-    known = FORMS.get(connector["kind"], ())
+    known = form_of(connector["kind"])
     rows = [{"label": f.label, "key": f.key, "value": stored.pop(f.key),
              "secret": f.type == "secret"} for f in known if f.key in stored]  # fmt: skip
     rows += [{"label": "", "key": key, "value": value, "secret": value == SECRET_SHOWN}
@@ -411,6 +339,16 @@ def _test(
     return result_of(probe, kind)
 
 
+def _untestable(error: UserError) -> dict[str, Any] | None:
+    """A kind the engine cannot test without sending: said as such, not as a failure."""
+    if error.problem.code != "not_testable":
+        return None
+    return {"ok": False, "outcome": "not_testable", "detail": "",
+            "headline": N_("This kind of connector cannot be tested without sending a "
+                           "message: its provider has no request that only checks the "
+                           "credentials.")}  # fmt: skip
+
+
 @router.post("/connectors/{connector_id:int}/test")
 def test_stored(connector_id: int = Id, page: Page = Depends(writer_page)) -> Response:
     connector = _connector_or_none(page, connector_id)
@@ -419,8 +357,9 @@ def test_stored(connector_id: int = Id, page: Page = Depends(writer_page)) -> Re
     try:
         result = _test(page, connector["kind"], {}, connector_id)
     except UserError as error:
-        result = {"ok": False, "headline": N_("These settings make no connector."),
-                  "detail": error.problem.message, "outcome": "bad_settings"}  # fmt: skip
+        result = _untestable(error) or {
+            "ok": False, "headline": N_("These settings make no connector."),
+            "detail": error.problem.message, "outcome": "bad_settings"}  # fmt: skip
     if page.request.headers.get("hx-request"):
         return render(page.request, "connectors/_test_result.html", {"result": result})
     return _detail(page, _connector_or_none(page, connector_id) or connector, result=result)
@@ -460,8 +399,7 @@ class FormState:
 def _defaults(kind: str, page: Page) -> dict[str, Any]:
     """A new connector's form, filled with the defaults of the kind's settings class."""
     settings_class = SmppSettings if kind in ("smpp", SIMULATOR) else HTTP_KINDS[kind][0]
-    base = "smpp" if kind == SIMULATOR else kind
-    wanted = {f.key for f in FORMS[base] if f.type != "secret"}
+    wanted = {f.key for f in form_of(kind) if f.type != "secret"}
     values = {f.name: f.default for f in fields(settings_class)
               if f.name in wanted and isinstance(f.default, str | int | float | bool)}  # fmt: skip
     values = {k: (v.value if hasattr(v, "value") else v) for k, v in values.items()}
@@ -474,8 +412,8 @@ def _defaults(kind: str, page: Page) -> dict[str, Any]:
 
 @router.get("/connectors/new")
 def new_connector(page: Page = Depends(writer_page), kind: str = "") -> Response:
-    if kind not in KIND_NAMES:
-        choices = {"kinds": list(KIND_NAMES), "kind_names": KIND_NAMES, "kind_hints": KIND_HINTS}
+    if not known_kind(kind):
+        choices = {"groups": kind_groups(), "kind_names": KIND_NAMES, "kind_hints": KIND_HINTS}
         return render(page.request, "connectors/new.html", choices)
     return _form(page, None, FormState(kind, _defaults(kind, page)))
 
@@ -495,7 +433,7 @@ def create_connector_form(
 
 def _create(page: Page, typed: dict[str, str]) -> Response:
     kind = typed.get("kind", "")
-    if kind not in KIND_NAMES:
+    if not known_kind(kind):
         return _missing(page)
     base = "smpp" if kind == SIMULATOR else kind
     state = FormState(kind, dict(typed))
@@ -570,7 +508,9 @@ def _tested(
         try:
             result = _test(page, kind, settings, connector_id)
         except UserError as error:
-            state.errors.append(_engine_error(page, error, kind))
+            result = _untestable(error)
+            if result is None:
+                state.errors.append(_engine_error(page, error, kind))
     if page.request.headers.get("hx-request"):
         return render(page.request, "connectors/_test_result.html",
                       {"result": result, "test_errors": state.errors})  # fmt: skip
@@ -588,7 +528,7 @@ def _read(
     """
     _ = gettext_for(page.request)
     settings: dict[str, Any] = {}
-    for spec in FORMS[kind]:
+    for spec in form_of(kind):
         raw = typed.get(spec.key, "").strip()
         if spec.type == "bool":
             settings[spec.key] = spec.key in typed
@@ -621,7 +561,7 @@ def _value(spec: SettingField, raw: str, state: FormState, _: Any) -> Any:
         if raw not in {value for value, _label in spec.choices}:
             state.errors.append(FieldError(spec.key, _("Choose one of the options.")))
             return None
-        return int(raw) if raw.isdigit() else raw
+        return int(raw) if spec.numeric else raw
     if spec.type in ("int", "float"):
         try:
             number = int(raw) if spec.type == "int" else float(raw.replace(",", "."))
@@ -630,6 +570,8 @@ def _value(spec: SettingField, raw: str, state: FormState, _: Any) -> Any:
             state.errors.append(FieldError(spec.key, message))
             return None
         return number
+    if spec.many:
+        return [part.strip() for part in raw.split(",") if part.strip()]
     if spec.type == "url" and not re.match(r"https?://[^/\s]+", raw):
         state.errors.append(
             FieldError(spec.key, _("Enter an address starting with https:// or http://."))
@@ -662,11 +604,19 @@ def _engine_error(page: Page, error: UserError, kind: str) -> FieldError:
         return FieldError(problem.field.removeprefix("settings."), _(
             "Enter it: the carrier's callbacks are checked with it, and without it anyone "
             "could forge delivery reports and inbound texts."))  # fmt: skip
-    keys = {spec.key for spec in FORMS.get(kind, ())}
+    keys = {spec.key for spec in form_of(kind)}
     named = re.search(r"settings: (\w+) is|'(\w+)'", problem.message)
     key = next((k for k in (named.groups() if named else ()) if k in keys), None)
     reason = problem.message.split("settings: ", 1)[-1]
     return FieldError(key or "name", _("Not accepted: %(reason)s", reason=reason))
+
+
+def _shown_values(values: dict[str, Any]) -> dict[str, Any]:
+    """Values as the form's inputs hold them: a list as its items separated by commas."""
+    return {
+        key: ", ".join(map(str, value)) if isinstance(value, list | tuple) else value
+        for key, value in values.items()
+    }
 
 
 def _form(
@@ -677,8 +627,7 @@ def _form(
     result: dict[str, Any] | None = None,
     status_code: int = 200,
 ) -> Response:
-    base = "smpp" if state.kind == SIMULATOR else state.kind
-    specs = FORMS[base]
+    specs = form_of(state.kind)
     return render(
         page.request,
         "connectors/form.html",
@@ -688,7 +637,8 @@ def _form(
             "kind_names": KIND_NAMES,
             "basic": [s for s in specs if not s.advanced],
             "advanced": [s for s in specs if s.advanced],
-            "values": state.values,
+            "values": _shown_values(state.values),
+            "channel_name": channel_name(state.kind),
             "errors": state.errors,
             "secrets_set": state.secrets_set,
             "result": result,
