@@ -169,7 +169,9 @@ class SmtpConnector:
             settings.from_address, settings.return_path, settings.reply_to
         )
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._links: asyncio.Queue[Link] = asyncio.Queue()
+        # Last in, first out: a message takes the link used last, so the pool opens more
+        # connections only when messages wait for one, and warm links stay warm.
+        self._links: asyncio.LifoQueue[Link] = asyncio.LifoQueue()
         for number in range(max(1, settings.concurrency)):
             self._links.put_nowait(Link(number))
         self._bucket = TokenBucket(settings.rate)
