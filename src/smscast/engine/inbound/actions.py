@@ -56,6 +56,15 @@ class Routed:
     stamp: Any = None  # received_at as the driver takes it, once converted
     detail: str | None = None  # the details joined, once every action is done
     link: str = ""  # the connection it came over (see engine.inbound_resend)
+    #: The channel it came on: consent it gives or withdraws is that channel's, and the
+    #: answers go back on it.
+    channel: str = "sms"
+    address: str | None = None  # the sender's address when not the phone (email, WhatsApp)
+    payload: dict[str, Any] | None = None  # kept on the inbound row (subject, Message-ID)
+    #: What every answer's outbox row carries beside the SMS fields: channel, address,
+    #: payload (an email's "Re:" subject and In-Reply-To) and the connector it leaves by.
+    answer: dict[str, Any] | None = None
+    our_address: str = ""  # the address it was written to, when not the number
 
 
 @dataclass(slots=True)
@@ -102,10 +111,11 @@ def carry_out(
         elif kind in (ActionKind.OPT_IN, ActionKind.OPT_OUT):
             consent = Action.OPT_IN if kind == ActionKind.OPT_IN else Action.OPT_OUT
             effects.consent.append({
-                "workspace_id": workspace_id, "contact_id": item.sender.id, "channel": "sms",
-                "purpose": action.purpose, "action": consent.value,
+                "workspace_id": workspace_id, "contact_id": item.sender.id,
+                "channel": item.channel, "purpose": action.purpose, "action": consent.value,
                 "source": Source.KEYWORD.value, "evidence": item.text,
-                "actor": f"sms:{number.number}", "occurred_at": item.received_at,
+                "actor": f"{item.channel}:{item.our_address or number.number}",
+                "occurred_at": item.received_at,
             })  # fmt: skip
         elif kind == ActionKind.DOUBLE_OPT_IN:
             prompt = _render(action.text, item, brand) if action.text else None
@@ -167,6 +177,16 @@ def _queue(
     if not body:
         item.details.append("answer not sent: the template rendered to nothing")
         return
+    if item.answer is not None:  # another channel: one unit whatever its length
+        effects.replies.append({
+            "workspace_id": workspace_id, "direction": "out", "kind": kind,
+            "purpose": "informational", "contact_id": item.sender.id, "phone": item.sender.phone,
+            "number_id": number.id, "ticket_id": item.ticket_id, "body": body,
+            "encoding": "UTF-8", "parts": 1, "status": "queued",
+            "send_after": item.received_at, "created_at": item.received_at, **item.answer,
+        })  # fmt: skip
+        item.replies += 1
+        return
     try:
         info = _analysis(body)
     except UserError as error:
@@ -185,8 +205,9 @@ def _queue(
 def _payload(number: NumberRef, item: Routed) -> dict[str, Any]:
     decision = item.decision
     return {
-        "message_id": item.message_id, "from": item.sender.phone,
-        "to": number.number, "text": item.text, "received_at": item.received_at.isoformat(),
+        "message_id": item.message_id, "from": item.address or item.sender.phone,
+        "to": item.our_address or number.number, "channel": item.channel, "text": item.text,
+        "received_at": item.received_at.isoformat(),
         "route": decision.route.value, "keyword": decision.keyword, "rest": decision.rest,
         "rule_id": decision.rule_id, "campaign_id": decision.campaign_id,
         "contact_id": item.sender.id,
@@ -203,7 +224,14 @@ REPLY_COLUMNS = (
 def queue_replies(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Queues the answers as `enqueue_messages` would, in one driver-level insert: each
     already names its number, connector, encoding and parts. One whose number has no
-    connector is left to `enqueue_messages`, which picks the workspace's."""
+    connector, or that goes on another channel than SMS, is left to `enqueue_messages`,
+    which picks the workspace's connector and writes the channel's columns."""
+    addressed = [row for row in rows if "channel" in row]
+    if addressed:
+        enqueue_messages(conn, addressed)
+        rows = [row for row in rows if "channel" not in row]
+        if not rows:
+            return
     if any(row["connector_id"] is None for row in rows):
         enqueue_messages(conn, rows)
         return

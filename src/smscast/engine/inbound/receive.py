@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -22,10 +23,11 @@ from sqlalchemy import Connection, Engine, select
 
 from smscast.channels.base import InboundMessage
 from smscast.config import Settings
+from smscast.core.channels import PHONE_CHANNELS, Channel
 from smscast.core.encoding import analyse
 from smscast.core.errors import UserError
 from smscast.core.phones import Phone
-from smscast.core.router import Route, next_state, route
+from smscast.core.router import CampaignContact, Route, next_state, route
 from smscast.core.rule_actions import ActionKind
 from smscast.engine.accounts.workspaces import WorkspaceRef, resolve_workspace
 from smscast.engine.inbound.actions import (
@@ -37,10 +39,24 @@ from smscast.engine.inbound.actions import (
     reply_deltas,
     save_contact_changes,
 )
+from smscast.engine.inbound.addressed import (
+    Placement,
+    answer_fields,
+    inbound_payload,
+    place,
+    sender_address,
+)
 from smscast.engine.inbound.keyword_rules import load_routing
 from smscast.engine.inbound.numbers import NumberRef, find_number, numbers_of_connector
 from smscast.engine.inbound.resends import Resends, find_resends, resend_key
-from smscast.engine.inbound.senders import create_senders, find_senders, load_states, sender_phone
+from smscast.engine.inbound.senders import (
+    Sender,
+    create_senders,
+    find_senders,
+    load_senders,
+    load_states,
+    sender_phone,
+)
 from smscast.engine.inbound.tickets import tickets_for_inbound
 from smscast.engine.tally import Tally
 from smscast.engine.traffic import bump_traffic
@@ -133,19 +149,23 @@ def _handle(
     owned: list[NumberRef], batch: list[InboundMessage], keys: list[str], effects: Effects,
 ) -> list[InboundResult]:  # fmt: skip
     results: list[InboundResult | None] = [None] * len(batch)
-    groups: dict[int, list[int]] = defaultdict(list)
+    groups: dict[tuple[int, str], list[int]] = defaultdict(list)
     by_id = {n.id: n for n in owned}
     unrouted: list[tuple[int, NumberRef | None, str]] = []
     found: dict[str, NumberRef | None] = {}
+    addressed: list[int] = []
     for index, message in enumerate(batch):
+        if message.channel not in PHONE_CHANNELS:
+            addressed.append(index)
+            continue
         if message.recipient not in found:
             found[message.recipient] = find_number(owned, message.recipient)
         number = found[message.recipient]
         if number is None:
             unrouted.append((index, None, f"{message.recipient} is not a number of this workspace"))
         else:
-            groups[number.id].append(index)
-    for number_id, indexes in groups.items():
+            groups[(number.id, message.channel)].append(index)
+    for (number_id, _), indexes in groups.items():
         number = by_id[number_id]
         for index, result in _handle_number(
             conn,
@@ -159,9 +179,34 @@ def _handle(
             unrouted,
         ):
             results[index] = result  # fmt: skip
+    if addressed:
+        for index, result in _handle_addressed(
+            conn,
+            settings,
+            workspace,
+            connector_id,
+            owned,
+            batch,
+            addressed,
+            keys,
+            effects,
+            unrouted,
+        ):
+            results[index] = result  # fmt: skip
     for index, result in _store_unrouted(conn, workspace, connector_id, batch, keys, unrouted):
         results[index] = result
     return [r for r in results if r is not None]
+
+
+@dataclass(slots=True)
+class _Arrival:
+    """One text of a group to route: who sent it, and the campaign it names itself."""
+
+    index: int
+    message: InboundMessage
+    sender: Sender
+    replied: CampaignContact | None = None
+    address: str | None = None  # the sender's address when not the phone
 
 
 def _handle_number(
@@ -169,6 +214,8 @@ def _handle_number(
     number: NumberRef, items: list[tuple[int, InboundMessage]], keys: list[str],
     effects: Effects, unrouted: list[tuple[int, NumberRef | None, str]],
 ) -> list[tuple[int, InboundResult]]:  # fmt: skip
+    """Texts to one number on a phone channel (SMS): the sender is found by phone, and a
+    phone nobody has yet becomes a contact."""
     phones: dict[int, Phone] = {}
     for index, message in items:
         phone = sender_phone(message.sender, number.country)
@@ -181,32 +228,122 @@ def _handle_number(
     latest = max(message.received_at for _, message in items)
     by_phone = {p.e164: p for p in phones.values()}
     senders, new = find_senders(conn, workspace.id, by_phone)
+    arrivals = [_Arrival(index, message, senders[phones[index].e164])
+                for index, message in items if index in phones]  # fmt: skip
+
+    def create() -> None:
+        create_senders(conn, workspace.id, new, by_phone, workspace.timezone, latest)
+
+    return _route_and_store(conn, settings, workspace, connector_id, number, arrivals, keys,
+                            effects, create)  # fmt: skip
+
+
+def _handle_addressed(
+    conn: Connection, settings: Settings, workspace: WorkspaceRef, connector_id: int,
+    owned: list[NumberRef], batch: list[InboundMessage], indexes: list[int], keys: list[str],
+    effects: Effects, unrouted: list[tuple[int, NumberRef | None, str]],
+) -> list[tuple[int, InboundResult]]:  # fmt: skip
+    """Messages on channels whose sender is an address (email, WhatsApp): placed by
+    `addressed.place`, then routed as texts are, a group per number and channel."""
+    groups: dict[tuple[int, str], list[tuple[int, Placement]]] = defaultdict(list)
+    numbers: dict[int, NumberRef] = {}
+    for index in indexes:
+        message = batch[index]
+        placed = place(conn, workspace.id, connector_id, owned, message)
+        if placed.number is None:
+            unrouted.append((index, None, placed.reason or "no number"))
+            continue
+        numbers[placed.number.id] = placed.number
+        groups[(placed.number.id, message.channel)].append((index, placed))
+    out: list[tuple[int, InboundResult]] = []
+    for (number_id, _), placements in groups.items():
+        number = numbers[number_id]
+        known = load_senders(conn, [p.contact_id for _, p in placements if p.contact_id])
+        phones: dict[int, Phone] = {}
+        arrivals: list[_Arrival] = []
+        for index, placed in placements:
+            message = batch[index]
+            sender = known.get(placed.contact_id or -1)
+            if sender is None and message.channel == Channel.WHATSAPP:
+                phone = sender_phone(placed.address, number.country)
+                if phone is not None:
+                    phones[index] = phone
+                    continue
+            if sender is None:
+                unrouted.append((index, number, _stranger(message, placed.address)))
+                continue
+            arrivals.append(_Arrival(index, message, sender, placed.replied, placed.address))
+        by_phone = {p.e164: p for p in phones.values()}
+        new: list[Sender] = []
+        if by_phone:  # a WhatsApp number nobody has: a phone, so a contact as for SMS
+            senders, new = find_senders(conn, workspace.id, by_phone)
+            arrivals += [
+                _Arrival(index, batch[index], senders[phone.e164],
+                         address=sender_address(batch[index]))
+                for index, phone in phones.items()
+            ]  # fmt: skip
+            arrivals.sort(key=lambda a: a.index)
+        if not arrivals:
+            continue
+        latest = max(a.message.received_at for a in arrivals)
+
+        def create(new: list[Sender] = new, by_phone: dict[str, Phone] = by_phone,
+                   latest: datetime = latest) -> None:  # fmt: skip
+            create_senders(conn, workspace.id, new, by_phone, workspace.timezone, latest)
+
+        out += _route_and_store(conn, settings, workspace, connector_id, number, arrivals, keys,
+                                effects, create)  # fmt: skip
+    return out
+
+
+def _stranger(message: InboundMessage, address: str) -> str:
+    if message.channel == Channel.EMAIL:
+        return f"no contact has the email address {address}: kept, not answered"
+    return f"no contact has the {message.channel} address {address}: kept, not answered"
+
+
+def _route_and_store(
+    conn: Connection, settings: Settings, workspace: WorkspaceRef, connector_id: int,
+    number: NumberRef, arrivals: list[_Arrival], keys: list[str], effects: Effects,
+    create_new: Callable[[], None],
+) -> list[tuple[int, InboundResult]]:  # fmt: skip
+    """Routes texts to one number on one channel and writes everything they lead to."""
+    channel = arrivals[0].message.channel
+    latest = max(a.message.received_at for a in arrivals)
     routing = load_routing(conn, workspace, number, settings)
-    states = load_states(conn, number.id, list(senders.values()), latest, routing.reply_window)
+    states = load_states(conn, number.id, [a.sender for a in arrivals], latest,
+                         routing.reply_window, channel)  # fmt: skip
     confirm_within = timedelta(hours=settings.double_opt_in_hours)
     planned: list[tuple[int, Routed]] = []
-    for index, message in items:
-        if index not in phones:
-            continue
-        sender = senders[phones[index].e164]
+    for arrival in arrivals:
+        message, sender = arrival.message, arrival.sender
         state = states[sender.id]
+        if arrival.replied is not None:  # it names the campaign it answers
+            state = replace(state, last_campaign=arrival.replied)
         text = clean_text(message.text)
         decision = route(text, state, routing, message.received_at)
         states[sender.id] = next_state(state, decision, message.received_at, confirm_within)
-        planned.append((index, Routed(text, message.received_at, sender, decision,
-                                      state.opted_out, resend_key=keys[index],
-                                      link=message.link)))  # fmt: skip
+        item = Routed(text, message.received_at, sender, decision, state.opted_out,
+                      resend_key=keys[arrival.index], link=message.link,
+                      channel=message.channel)  # fmt: skip
+        if message.channel != Channel.SMS and arrival.address is not None:
+            item.address = arrival.address
+            item.payload = inbound_payload(message)
+            item.answer = answer_fields(message, arrival.address, connector_id)
+            item.our_address = message.recipient
+        planned.append((arrival.index, item))
     # The batch's writes start here (routing above only read): on SQLite the write
     # lock is held from the first write to the commit.
-    create_senders(conn, workspace.id, new, by_phone, workspace.timezone, latest)
+    create_new()
     ticketed = [
         item
         for _, item in planned
         if any(a.kind == ActionKind.TICKET for a in item.decision.actions)
     ]
     ticket_of = tickets_for_inbound(
-        conn, workspace.id, number.id, [(i.sender.id, i.text, i.received_at) for i in ticketed]
-    )
+        conn, workspace.id, number.id, [(i.sender.id, i.text, i.received_at) for i in ticketed],
+        channel,
+    )  # fmt: skip
     for item in ticketed:
         item.ticket_id = ticket_of[item.sender.id]
     _insert_inbound(conn, workspace.id, connector_id, number, [item for _, item in planned])
@@ -227,9 +364,10 @@ def _handle_number(
     subscriptions = load_subscriptions(conn)
     if subscriptions.wants(workspace.id, "inbound.received"):
         emit_events(conn, subscriptions, workspace.id, "inbound.received", [
-            _received(item.message_id, item.sender.phone, number.number, item.text,
-                      item.received_at, item.sender.id, item.ticket_id,
-                      item.decision.route.value, item.decision.keyword)
+            _received(item.message_id, item.address or item.sender.phone,
+                      item.our_address or number.number, item.text, item.received_at,
+                      item.sender.id, item.ticket_id, item.decision.route.value,
+                      item.decision.keyword, item.channel)
             for _, item in planned
         ], latest)  # fmt: skip
     return [(index, _result(item)) for index, item in planned]
@@ -238,10 +376,11 @@ def _handle_number(
 def _received(
     message_id: int, sender: str, number: str | None, text: str, at: datetime,
     contact_id: int | None, ticket_id: int | None, route: str, keyword: str | None,
+    channel: str = "sms",
 ) -> dict[str, Any]:  # fmt: skip
-    return {"message_id": message_id, "from": sender, "to": number, "text": text,
-            "received_at": at.isoformat(), "contact_id": contact_id, "ticket_id": ticket_id,
-            "route": route, "keyword": keyword}  # fmt: skip
+    return {"message_id": message_id, "from": sender, "to": number, "channel": channel,
+            "text": text, "received_at": at.isoformat(), "contact_id": contact_id,
+            "ticket_id": ticket_id, "route": route, "keyword": keyword}  # fmt: skip
 
 
 def _emit_received(
@@ -277,21 +416,33 @@ MESSAGE_COLUMNS = (
 )  # fmt: skip
 
 
+#: An inbound row on another channel than SMS also keeps the channel, the sender's
+#: address on it and what came with the text (subject, Message-ID).
+CHANNEL_COLUMNS = (*MESSAGE_COLUMNS, "channel", "address", "payload")
+
+
 def _insert_inbound(
     conn: Connection, workspace_id: int, connector_id: int, number: NumberRef, items: list[Routed]
 ) -> None:
+    """Stores a group's texts: all of one channel, so of one column set."""
     values = DriverValues(conn)
     rows = []
+    other = items[0].channel != Channel.SMS
     for item in items:
-        encoding, parts = _text_info(item.text)
+        encoding, parts = _text_info(item.text) if not other else ("UTF-8", 1)
         status = "set_aside" if item.decision.route == Route.FLOOD else "received"
         at = item.stamp = values.moment(item.received_at)
-        rows.append((
+        row: tuple[Any, ...] = (
             workspace_id, "in", "inbound", "informational", item.sender.id, item.sender.phone,
             number.id, connector_id, item.ticket_id, item.text, encoding, parts, parts, 0,
             status, 0, 0, None, at, at, item.resend_key, item.link or None,
-        ))  # fmt: skip
-    ids = insert_returning(conn, messages, MESSAGE_COLUMNS, rows, ("id",))
+        )  # fmt: skip
+        if other:
+            payload = values.json(item.payload) if item.payload is not None else None
+            row += (item.channel, item.address, payload)
+        rows.append(row)
+    columns = CHANNEL_COLUMNS if other else MESSAGE_COLUMNS
+    ids = insert_returning(conn, messages, columns, rows, ("id",))
     for item, (message_id,) in zip(items, ids, strict=True):
         item.message_id = int(message_id)
 
@@ -366,17 +517,25 @@ def _store_unrouted(
     """Keeps texts nobody can answer, with the reason, for the operator to see."""
     out: list[tuple[int, InboundResult]] = []
     values = DriverValues(conn)
-    for index, number, reason in sorted(unrouted):
+    for index, number, reason in sorted(unrouted, key=lambda u: u[0]):
         message = batch[index]
         text = clean_text(message.text)
-        encoding, parts = _text_info(text)
+        addressed = message.channel != Channel.SMS
+        encoding, parts = _text_info(text) if not addressed else ("UTF-8", 1)
         at = values.moment(message.received_at)
+        phone = message.sender[:20] if message.channel in PHONE_CHANNELS else ""
         row: tuple[Any, ...] = (
-            workspace.id, "in", "inbound", "informational", None, message.sender[:20],
+            workspace.id, "in", "inbound", "informational", None, phone,
             number.id if number else None, connector_id, None, text, encoding, parts, parts, 0,
             UNROUTED, 0, 0, reason, at, at, keys[index], message.link or None,
         )  # fmt: skip
-        [(message_id,)] = insert_returning(conn, messages, MESSAGE_COLUMNS, [row], ("id",))
+        columns: tuple[str, ...] = MESSAGE_COLUMNS
+        if addressed:
+            payload = inbound_payload(message)
+            row += (message.channel, sender_address(message)[:512],
+                    values.json(payload) if payload is not None else None)  # fmt: skip
+            columns = CHANNEL_COLUMNS
+        [(message_id,)] = insert_returning(conn, messages, columns, [row], ("id",))
         insert_rows(conn, routes, ROUTE_COLUMNS, [(
             message_id, workspace.id, number.id if number else None, None, UNROUTED, None, None,
             None, 0, 0, reason, at,
@@ -388,6 +547,6 @@ def _store_unrouted(
         bump_traffic(conn, route, message.received_at, inbound=1)
         _emit_received(conn, workspace.id, [
             _received(int(message_id), message.sender, message.recipient, text,
-                      message.received_at, None, None, UNROUTED, None)
+                      message.received_at, None, None, UNROUTED, None, message.channel)
         ], message.received_at)  # fmt: skip
     return out

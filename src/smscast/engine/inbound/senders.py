@@ -160,13 +160,18 @@ def load_states(
     senders: Sequence[Sender],
     now: datetime,
     reply_window: timedelta,
+    channel: str = "sms",
 ) -> dict[int, ContactState]:
     """The routing state of every sender, as of `now` (the batch's latest arrival); a
-    stand-in for a new contact has none yet."""
+    stand-in for a new contact has none yet.
+
+    Opted out and the last campaign are the channel's the texts came on: a STOP by SMS
+    says nothing of email, and an SMS answers the campaign that last texted, not one
+    that emailed."""
     ids = sorted({s.id for s in senders if s.id > 0})
-    opted_out = _opted_out(conn, ids)
+    opted_out = _opted_out(conn, ids, channel)
     pending_until = _pending(conn, number_id, ids)
-    last_campaign = _last_campaigns(conn, number_id, ids, now - reply_window)
+    last_campaign = _last_campaigns(conn, number_id, ids, now - reply_window, channel)
     guarded = _counts(conn, ids, "out", now - timedelta(hours=1), GUARDED_KINDS)
     recent = _counts(conn, ids, "in", now - timedelta(minutes=1), None)
     language = {s.id: s.language for s in senders}
@@ -184,14 +189,14 @@ def _marker(conn: Connection) -> str:
     return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
-def _opted_out(conn: Connection, ids: list[int]) -> set[int]:
+def _opted_out(conn: Connection, ids: list[int], channel: str) -> set[int]:
     m = _marker(conn)
     rows = select_in(
         conn,
-        "SELECT contact_id FROM consent_states WHERE channel = 'sms' "
+        f"SELECT contact_id FROM consent_states WHERE channel = {m} "
         f"AND purpose = 'promotional' AND status = {m} AND contact_id IN",
         ids,
-        ("opted_out",),
+        (channel, "opted_out"),
     )
     return {int(cid) for (cid,) in rows}
 
@@ -213,15 +218,16 @@ def _pending(conn: Connection, number_id: int, ids: list[int]) -> dict[int, date
 
 
 def _last_campaigns(
-    conn: Connection, number_id: int, ids: list[int], since: datetime
+    conn: Connection, number_id: int, ids: list[int], since: datetime, channel: str
 ) -> dict[int, CampaignContact]:
     m = _marker(conn)
     rows = select_in(
         conn,
         "SELECT contact_id, campaign_id, sent_at FROM messages WHERE direction = 'out' "
-        f"AND number_id = {m} AND campaign_id IS NOT NULL AND sent_at >= {m} AND contact_id IN",
+        f"AND number_id = {m} AND campaign_id IS NOT NULL AND sent_at >= {m} "
+        f"AND channel = {m} AND contact_id IN",
         ids,
-        (number_id, DriverValues(conn).moment(since)),
+        (number_id, DriverValues(conn).moment(since), channel),
     )
     latest: dict[int, tuple[datetime, int]] = {}
     for cid, campaign_id, stored in rows:
@@ -241,6 +247,25 @@ def _last_campaigns(
         cid: _campaign_contact(campaign_id, sent_at, options.get(campaign_id) or {})
         for cid, (sent_at, campaign_id) in latest.items()
     }
+
+
+def campaign_contact(conn: Connection, campaign_id: int, sent_at: datetime) -> CampaignContact:
+    """The campaign a reply names itself (an email's In-Reply-To): asked for replies or not,
+    whatever the reply window, as the person answered that very message."""
+    options = conn.execute(
+        select(campaigns.c.options).where(campaigns.c.id == campaign_id)
+    ).scalar()
+    return _campaign_contact(campaign_id, sent_at, options or {})
+
+
+def load_senders(conn: Connection, ids: Sequence[int]) -> dict[int, Sender]:
+    """Known contacts by id, as `find_senders` reads them by phone."""
+    rows = select_in(
+        conn, "SELECT id, phone, language, attributes, tags FROM contacts WHERE id IN",
+        sorted(set(ids)),
+    )  # fmt: skip
+    return {int(cid): Sender(int(cid), phone, language, attributes, tags)
+            for cid, phone, language, attributes, tags in rows}  # fmt: skip
 
 
 def _campaign_contact(

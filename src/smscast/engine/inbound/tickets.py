@@ -41,9 +41,11 @@ REOPENED_BY_TEXT = "Reopened: the contact texted again after the ticket was solv
 
 
 def ticket_for_inbound(
-    conn: Connection, workspace_id: int, contact_id: int, number_id: int, text: str, now: datetime
-) -> int:
-    """The contact's ticket on this number, created or (if pending or solved) reopened."""
+    conn: Connection, workspace_id: int, contact_id: int, number_id: int, text: str, now: datetime,
+    channel: str = "sms",
+) -> int:  # fmt: skip
+    """The contact's ticket on this number, created or (if pending or solved) reopened; its
+    channel becomes the one they wrote on."""
     row = conn.execute(
         select(tickets.c.id).where(
             tickets.c.contact_id == contact_id, tickets.c.number_id == number_id
@@ -54,13 +56,16 @@ def ticket_for_inbound(
         conn.execute(
             update(tickets)
             .where(tickets.c.id == row.id)
-            .values(state="open", solved_at=None, updated_at=now, last_inbound_at=now)
+            .values(
+                state="open", solved_at=None, updated_at=now, last_inbound_at=now, channel=channel
+            )
         )
         return int(row.id)
     subject = " ".join(text.split())[:200]
     ticket_id = int(conn.execute(
         insert(tickets).values(
             workspace_id=workspace_id, contact_id=contact_id, number_id=number_id, state="open",
+            channel=channel,
             assignee=None, subject=subject, created_at=now, updated_at=now,
             last_inbound_at=now, solved_at=None,
         ).returning(tickets.c.id)
@@ -74,9 +79,11 @@ def tickets_for_inbound(
     workspace_id: int,
     number_id: int,
     texts: list[tuple[int, str, datetime]],
+    channel: str = "sms",
 ) -> dict[int, int]:
-    """`ticket_for_inbound` for a batch of (contact, text, received at), in few statements;
-    returns each contact's ticket id."""
+    """`ticket_for_inbound` for a batch of (contact, text, received at) on one channel, in
+    few statements; returns each contact's ticket id. The ticket's channel becomes that
+    one: agents answer where the person last wrote."""
     if not texts:
         return {}
     latest: dict[int, datetime] = {}
@@ -99,18 +106,19 @@ def tickets_for_inbound(
         execute_many(
             conn,
             "UPDATE tickets SET state = 'open', solved_at = NULL, updated_at = ?, "
-            "last_inbound_at = ? WHERE id = ?",
-            [(at, at, found[c]) for c in found for at in (values.moment(latest[c]),)],
+            "last_inbound_at = ?, channel = ? WHERE id = ?",
+            [(at, at, channel, found[c]) for c in found for at in (values.moment(latest[c]),)],
         )
     new = [c for c in ids if c not in found]
     if new:
         rows = [
             (workspace_id, c, number_id, "open", " ".join(first_text[c].split())[:200],
-             values.moment(latest[c]), values.moment(latest[c]), values.moment(latest[c]))
+             values.moment(latest[c]), values.moment(latest[c]), values.moment(latest[c]),
+             channel)
             for c in new
         ]  # fmt: skip
         columns = ("workspace_id", "contact_id", "number_id", "state", "subject", "created_at",
-                   "updated_at", "last_inbound_at")  # fmt: skip
+                   "updated_at", "last_inbound_at", "channel")  # fmt: skip
         created = insert_returning(conn, tickets, columns, rows, ("contact_id", "id"))
         found.update({contact_id: ticket_id for contact_id, ticket_id in created})
         _emit_created(
@@ -237,7 +245,7 @@ def _summary(row: Any) -> dict[str, Any]:
     return {
         "id": row.id, "state": row.state, "phone": row.phone, "number": row.number,
         "assignee": row.assignee, "subject": row.subject, "updated_at": row.updated_at,
-        "created_at": row.created_at,
+        "created_at": row.created_at, "channel": row.channel,
     }  # fmt: skip
 
 
@@ -254,6 +262,8 @@ def show_ticket(engine: Engine, workspace: WorkspaceRef, ticket_id: int) -> dict
                 messages.c.status,
                 messages.c.error,
                 messages.c.created_at,
+                messages.c.channel,
+                messages.c.address,
             )
             # the contact's index first: messages.ticket_id has none
             .where(messages.c.contact_id == ticket.contact_id, messages.c.ticket_id == ticket_id)
@@ -264,7 +274,8 @@ def show_ticket(engine: Engine, workspace: WorkspaceRef, ticket_id: int) -> dict
         ).all()
     thread = [
         {"type": "message", "id": m.id, "direction": m.direction, "kind": m.kind, "body": m.body,
-         "status": m.status, "error": m.error, "at": m.created_at}
+         "status": m.status, "error": m.error, "at": m.created_at, "channel": m.channel,
+         "address": m.address}
         for m in texts
     ] + [
         {"type": "note", "id": n.id, "author": n.author, "body": n.body, "at": n.created_at}
@@ -290,25 +301,70 @@ def reply_to_ticket(
     engine: Engine, workspace: WorkspaceRef, ticket_id: int, body: str, *, actor: str,
     now: datetime,
 ) -> int:  # fmt: skip
-    """Queues an agent's answer to the customer; the ticket then waits for them (pending)."""
+    """Queues an agent's answer to the customer on the channel they last wrote on (the
+    ticket's), to the address they wrote from; the ticket then waits for them (pending).
+
+    An email answer is "Re:" their subject and names their mail in In-Reply-To, so it
+    lands in their thread."""
     if not body.strip():
         raise UserError.of("empty_reply", "the reply is empty", field="body")
-    info = analyse(body)
     with engine.begin() as conn:
         ticket = _ticket(conn, workspace, ticket_id)
-        [message_id] = enqueue_messages(conn, [{
+        answer = answer_on_channel(conn, ticket.contact_id, ticket_id, ticket.channel)
+        row: dict[str, Any] = {
             "workspace_id": workspace.id, "direction": "out", "kind": "agent_reply",
             "purpose": "informational", "contact_id": ticket.contact_id, "phone": ticket.phone,
             "number_id": ticket.number_id, "connector_id": ticket.connector_id,
-            "ticket_id": ticket_id, "body": body, "encoding": info.encoding.value,
-            "parts": info.parts, "status": "queued", "send_after": now, "created_at": now,
-        }])  # fmt: skip
+            "ticket_id": ticket_id, "body": body, "status": "queued", "send_after": now,
+            "created_at": now,
+        }  # fmt: skip
+        if answer is None:
+            info = analyse(body)
+            row.update(encoding=info.encoding.value, parts=info.parts)
+        else:
+            row.update(answer, encoding="UTF-8", parts=1)
+        [message_id] = enqueue_messages(conn, [row])
         conn.execute(
             update(tickets).where(tickets.c.id == ticket_id).values(state="pending", updated_at=now)
         )
         record_audit(conn, workspace.id, actor, "ticket.replied", f"#{ticket_id}",
                      {"message_id": message_id}, now)  # fmt: skip
     return int(message_id)
+
+
+def answer_on_channel(
+    conn: Connection, contact_id: int, ticket_id: int, channel: str
+) -> dict[str, Any] | None:
+    """What an answer on `channel` carries beside the text (channel, address, payload,
+    connector), from the person's last message of the ticket on it; None for SMS, or when
+    they never wrote on it (the answer then goes by SMS to their phone)."""
+    if channel == "sms":
+        return None
+    last = conn.execute(
+        select(messages.c.address, messages.c.payload, messages.c.connector_id)
+        .where(messages.c.contact_id == contact_id, messages.c.ticket_id == ticket_id,
+               messages.c.direction == "in", messages.c.channel == channel,
+               messages.c.address.is_not(None))
+        .order_by(messages.c.id.desc())
+        .limit(1)
+    ).first()  # fmt: skip
+    if last is None:
+        return None
+    return {"channel": channel, "address": last.address, "connector_id": last.connector_id,
+            "payload": answer_payload(channel, last.payload or {})}  # fmt: skip
+
+
+def answer_payload(channel: str, inbound: dict[str, Any]) -> dict[str, Any] | None:
+    """An email answer's subject ("Re: " theirs, once) and the Message-ID it answers."""
+    if channel != "email":
+        return None
+    subject = str(inbound.get("subject") or "").strip()
+    if not subject.lower().startswith(("re:", "odp:")):
+        subject = f"Re: {subject}" if subject else "Re: your message"
+    payload: dict[str, Any] = {"subject": subject}
+    if inbound.get("message_id"):
+        payload["in_reply_to"] = inbound["message_id"]
+    return payload
 
 
 def assign_ticket(
