@@ -2,7 +2,10 @@
 
 The ledger is append-only; the current state per (channel, purpose) is the last
 event's action, in ledger order. An opt-out or opt-in for purpose `all` applies
-to every purpose. Whether a text may be sent follows from that state alone.
+to every purpose, and one for channel `all` (the opt-out "from everything") to every
+channel: the state is kept per real channel only, so whoever reads one channel's state
+sees an `all` event without knowing it exists. Whether a message may be sent follows
+from that state alone.
 """
 
 from __future__ import annotations
@@ -13,12 +16,29 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from smscast.core.channels import Channel as Channel  # the ledger speaks of channels
+from smscast.core.errors import UserError
 
 
 class Purpose(enum.StrEnum):
     PROMOTIONAL = "promotional"
     INFORMATIONAL = "informational"
     ALL = "all"
+
+
+class ConsentChannel(enum.StrEnum):
+    """What a consent event may name: one channel, or `all` of them at once."""
+
+    SMS = "sms"
+    EMAIL = "email"
+    WHATSAPP = "whatsapp"
+    PUSH = "push"
+    VOICE = "voice"
+    ALL = "all"
+
+
+ALL_CHANNELS = ConsentChannel.ALL.value
+#: The channels a state is kept for (an `all` event writes one state row per channel).
+STATE_CHANNELS = tuple(channel.value for channel in Channel)
 
 
 class Action(enum.StrEnum):
@@ -74,15 +94,36 @@ def purposes_of(purpose: str) -> tuple[Purpose, ...]:
     return SPECIFIC_PURPOSES if purpose == Purpose.ALL else (Purpose(purpose),)
 
 
+def channels_of(channel: str) -> tuple[str, ...]:
+    """The channels an event for `channel` speaks for: every one for `all`."""
+    return STATE_CHANNELS if channel == ALL_CHANNELS else (channel,)
+
+
+def parse_consent_channel(text: str, *, field: str = "channel") -> str:
+    """`Email ` → `email`; `all` for every channel. UserError names the field otherwise."""
+    word = text.strip().lower()
+    try:
+        return ConsentChannel(word).value
+    except ValueError:
+        names = ", ".join(c.value for c in ConsentChannel)
+        raise UserError.of(
+            "unknown_channel", f'"{text}" is not a channel: use one of {names}', field=field
+        ) from None
+
+
 def derive_state(entries: Iterable[LedgerEntry]) -> dict[tuple[str, str], StateRow]:
-    """Replays ledger entries (in id order) into the current state per channel and purpose."""
+    """Replays ledger entries (in id order) into the current state per channel and purpose.
+
+    Only real channels have a state: an event for channel `all` sets each of them.
+    """
     state: dict[tuple[str, str], StateRow] = {}
     for entry in sorted(entries, key=lambda e: e.id):
         status = STATUS_OF_ACTION[Action(entry.action)]
-        for purpose in purposes_of(entry.purpose):
-            state[(entry.channel, purpose.value)] = StateRow(
-                entry.channel, purpose.value, status, entry.id, entry.occurred_at
-            )
+        for channel in channels_of(entry.channel):
+            for purpose in purposes_of(entry.purpose):
+                state[(channel, purpose.value)] = StateRow(
+                    channel, purpose.value, status, entry.id, entry.occurred_at
+                )
     return state
 
 

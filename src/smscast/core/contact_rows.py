@@ -2,6 +2,10 @@
 
 Pure: the CSV reader hands cells in, a `ContactRow` or the problems come out. The
 engine decides what to do with them (merge, report, skip).
+
+Besides the phone, a row may give the contact's other addresses (`email`, `whatsapp`)
+and consent per channel: `consent` is SMS's (as before channels), `consent_email` and
+`consent_whatsapp` those of the other two.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import NamedTuple
 
+from smscast.core.channels import normalise_email
 from smscast.core.consent import Action, parse_consent_cell
 from smscast.core.errors import Problem, UserError
 from smscast.core.phones import PhoneError, parse_phone
@@ -26,15 +31,20 @@ COLUMN_ALIASES = {
     "email": ("email", "e_mail", "mail"),
     "tags": ("tags", "tag", "labels"),
     "consent": ("consent", "opt_in", "optin", "zgoda"),
+    "whatsapp": ("whatsapp", "whatsapp_number", "whatsapp_phone", "wa"),
+    "consent_email": ("consent_email", "email_consent", "zgoda_email"),
+    "consent_whatsapp": ("consent_whatsapp", "whatsapp_consent", "zgoda_whatsapp"),
 }
 _ALIAS_TO_COLUMN = {
     alias: column for column, aliases in COLUMN_ALIASES.items() for alias in aliases
 }
 ATTRIBUTE_COLUMNS = ("first_name", "last_name")
-OPTIONAL_COLUMNS = ("language", "timezone", "email", "consent", "tags")
+OPTIONAL_COLUMNS = ("language", "timezone", "email", "consent", "tags", "whatsapp",
+                    "consent_email", "consent_whatsapp")  # fmt: skip
+#: The consent column of each channel an import can record consent on.
+CONSENT_COLUMNS = {"sms": "consent", "email": "consent_email", "whatsapp": "consent_whatsapp"}
 _HEADER_JUNK = re.compile(r"[^\w]+")
 _LANGUAGE = re.compile(r"([a-zA-Z]{2,3})(?:[-_]([a-zA-Z]{2}|\d{3}))?")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _TAG_SEPARATORS = re.compile(r"[;,|]")
 MAX_CELL = 2000
 
@@ -63,7 +73,10 @@ class ContactRow(NamedTuple):
     timezone: str | None = None
     email: str | None = None
     tags: tuple[str, ...] = ()
-    consent: Action | None = None
+    consent: Action | None = None  # SMS
+    whatsapp: str | None = None  # E.164
+    consent_email: Action | None = None
+    consent_whatsapp: Action | None = None
 
 
 def header_key(name: str) -> str:
@@ -140,7 +153,7 @@ def read_contact_row(
     except PhoneError as error:
         problems.append(_at_row(row, error.problem))
         return problems
-    language, zone, email, consent_cell, tags = [
+    language, zone, email, consent_cell, tags, whatsapp, email_cell, whatsapp_cell = [
         values[index] or None if index is not None else None for index in columns.optional
     ]
     if language is not None:
@@ -161,22 +174,42 @@ def read_contact_row(
                 row, "timezone", "invalid_timezone", f'"{zone}" is not a time zone (Europe/Warsaw)'
             )
         )
-    if email is not None and not _EMAIL.fullmatch(email):
-        problems.append(
-            _problem(row, "email", "invalid_email", f'"{email}" is not an email address')
-        )
-    consent: Action | None = None
-    if consent_cell is not None:
-        consent, refusal = _consent_of(consent_cell)
-        if refusal:
-            problems.append(_problem(row, "consent", "invalid_consent", refusal))
+    if email is not None:
+        try:
+            email = normalise_email(email)
+        except UserError:
+            problems.append(
+                _problem(row, "email", "invalid_email", f'"{email}" is not an email address')
+            )
+    if whatsapp is not None:
+        try:
+            whatsapp = parse_phone(whatsapp, default_country).e164
+        except PhoneError as error:
+            problems.append(
+                _problem(row, "whatsapp", "invalid_whatsapp", f"whatsapp {error.problem.message}")
+            )
+    consent = _consent_cell(row, "consent", consent_cell, problems)
+    consent_email = _consent_cell(row, "consent_email", email_cell, problems)
+    consent_whatsapp = _consent_cell(row, "consent_whatsapp", whatsapp_cell, problems)
     if problems:
         return problems
     attributes = {name: values[index] for name, index in columns.attributes if values[index]}
     return ContactRow(
         row, phone.e164, phone.country, attributes, language, zone, email,
-        _tags_of(tags) if tags else (), consent,
+        _tags_of(tags) if tags else (), consent, whatsapp, consent_email, consent_whatsapp,
     )  # fmt: skip
+
+
+def _consent_cell(
+    row: int, column: str, cell: str | None, problems: list[Problem]
+) -> Action | None:
+    """The consent a column's cell gives; a cell that cannot be read adds a problem."""
+    if cell is None:
+        return None
+    consent, refusal = _consent_of(cell)
+    if refusal:
+        problems.append(_problem(row, column, "invalid_consent", refusal))
+    return consent
 
 
 @lru_cache(maxsize=1024)

@@ -32,6 +32,7 @@ class StoredContact:
     email: str | None
     tags: list[str]
     last_import_id: int | None
+    whatsapp: str | None = None
 
 
 def update_contacts(conn: Connection, rows: list[dict[str, Any]]) -> None:
@@ -45,6 +46,7 @@ def update_contacts(conn: Connection, rows: list[dict[str, Any]]) -> None:
                 language=bindparam("language"),
                 timezone=bindparam("timezone"),
                 email=bindparam("email"),
+                whatsapp=bindparam("whatsapp"),
                 tags=bindparam("tags"),
                 country=bindparam("country"),
                 updated_at=bindparam("updated_at"),

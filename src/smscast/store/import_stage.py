@@ -6,6 +6,11 @@ TEMP table `import_stage` and merges it with a few INSERT … SELECT / UPDATE
 statements, so per-row work runs inside the database, not in Python. The SQL is
 the same on SQLite and PostgreSQL; only how a batch is loaded (ATTACH on SQLite,
 an executemany on PostgreSQL) and the JSON cast differ.
+
+Consent is staged per channel an import can speak for (SMS, email, WhatsApp): the
+columns `consent`, `wanted`, `status`, `warn` are SMS's, and the same names with a
+`_email` / `_whatsapp` suffix the other channels'. Each channel's consent is merged
+by the same statements, run once per channel whose column the file has.
 """
 
 from __future__ import annotations
@@ -20,24 +25,31 @@ from sqlalchemy import Connection, text
 
 STAGE_COLUMNS = (
     "row_no", "phone", "country", "attributes", "language", "timezone", "tz_given", "email",
-    "tags", "consent", "wanted", "hash", "dup_of",
+    "tags", "consent", "wanted", "whatsapp", "consent_email", "wanted_email",
+    "consent_whatsapp", "wanted_whatsapp", "hash", "dup_of",
 )  # fmt: skip
 StageRow = tuple[Any, ...]  # values in STAGE_COLUMNS order
 
 _STAGE_FILE_DDL = (
     "CREATE TABLE rows (seq INTEGER PRIMARY KEY, row_no INTEGER, phone TEXT, country TEXT, "
     "attributes TEXT, language TEXT, timezone TEXT, tz_given INTEGER, email TEXT, tags TEXT, "
-    "consent TEXT, wanted TEXT, hash TEXT, dup_of INTEGER)"
+    "consent TEXT, wanted TEXT, whatsapp TEXT, consent_email TEXT, wanted_email TEXT, "
+    "consent_whatsapp TEXT, wanted_whatsapp TEXT, hash TEXT, dup_of INTEGER)"
 )
 _BATCH_DDL = (
     "CREATE TEMP TABLE IF NOT EXISTS import_stage (seq INTEGER PRIMARY KEY, row_no BIGINT, "
     "phone TEXT, country TEXT, attributes TEXT, language TEXT, timezone TEXT, tz_given INTEGER, "
-    "email TEXT, tags TEXT, consent TEXT, wanted TEXT, hash TEXT, contact_id BIGINT, "
-    "existed INTEGER NOT NULL DEFAULT 0, skip INTEGER NOT NULL DEFAULT 0, status TEXT, "
-    "warn INTEGER NOT NULL DEFAULT 0)"
+    "email TEXT, tags TEXT, consent TEXT, wanted TEXT, whatsapp TEXT, consent_email TEXT, "
+    "wanted_email TEXT, consent_whatsapp TEXT, wanted_whatsapp TEXT, hash TEXT, "
+    "contact_id BIGINT, existed INTEGER NOT NULL DEFAULT 0, skip INTEGER NOT NULL DEFAULT 0, "
+    "status TEXT, warn INTEGER NOT NULL DEFAULT 0, status_email TEXT, "
+    "warn_email INTEGER NOT NULL DEFAULT 0, status_whatsapp TEXT, "
+    "warn_whatsapp INTEGER NOT NULL DEFAULT 0)"
 )
 _LOADED = ", ".join(("seq", *STAGE_COLUMNS[:-1]))
-CHANNEL, PURPOSE = "sms", "promotional"
+PURPOSE = "promotional"
+#: The suffix of each channel's consent columns in the stage (see the module docstring).
+CONSENT_SUFFIX = {"sms": "", "email": "_email", "whatsapp": "_whatsapp"}
 
 
 def write_stage(path: str, rows: list[StageRow]) -> None:
@@ -167,8 +179,9 @@ def stored_matches(
         for row in conn.execute(
             text(
                 "SELECT s.seq, s.row_no, s.phone, s.country, s.attributes, s.language, "
-                "s.timezone, s.tz_given, s.email, s.tags, c.id, c.attributes, c.language, "
-                "c.timezone, c.email, c.tags, c.last_import_id FROM import_stage s "
+                "s.timezone, s.tz_given, s.email, s.tags, s.whatsapp, c.id, c.attributes, "
+                "c.language, c.timezone, c.email, c.tags, c.whatsapp, c.last_import_id "
+                "FROM import_stage s "
                 "JOIN contacts c ON c.workspace_id = :ws AND c.phone = s.phone "
                 "WHERE s.skip = 0 AND NOT (c.id > :before AND c.last_import_id = :job) "
                 "ORDER BY s.seq"
@@ -195,9 +208,9 @@ def insert_new_contacts(conn: Connection, workspace_id: int, job_id: int, moment
     created = conn.execute(
         text(
             "INSERT INTO contacts (workspace_id, phone, country, attributes, language, "
-            "timezone, email, tags, created_at, updated_at, last_import_id) "
-            f"SELECT :ws, phone, country, {attributes}, language, timezone, email, {tags}, "
-            ":now, :now, :job FROM import_stage WHERE skip = 0 ORDER BY seq "
+            "timezone, email, whatsapp, tags, created_at, updated_at, last_import_id) "
+            f"SELECT :ws, phone, country, {attributes}, language, timezone, email, whatsapp, "
+            f"{tags}, :now, :now, :job FROM import_stage WHERE skip = 0 ORDER BY seq "
             "ON CONFLICT (workspace_id, phone) DO NOTHING"
         ),
         {"ws": workspace_id, "now": moment, "job": job_id},
@@ -205,41 +218,53 @@ def insert_new_contacts(conn: Connection, workspace_id: int, job_id: int, moment
     return int(created)
 
 
-def refused_opt_ins(conn: Connection, with_source: bool) -> list[tuple[int, str]]:
-    """Marks opt-ins the import may not record; returns their (row, phone).
+def refused_opt_ins(
+    conn: Connection, with_source: bool, channel: str = "sms"
+) -> list[tuple[int, str]]:
+    """Marks opt-ins on `channel` the import may not record; returns their (row, phone).
 
     Without a consent source no opt-in may be recorded; with one, an opt-out
-    still stands. A row already matching the stored status changes nothing.
+    still stands (an opt-out "from everything" included: its state is each channel's).
+    A row already matching the stored status changes nothing.
     """
+    x = CONSENT_SUFFIX[channel]
     conn.execute(
         text(
-            f"UPDATE import_stage SET status = (SELECT st.status FROM consent_states st "
-            f"WHERE st.contact_id = import_stage.contact_id AND st.channel = '{CHANNEL}' "
+            f"UPDATE import_stage SET status{x} = (SELECT st.status FROM consent_states st "
+            f"WHERE st.contact_id = import_stage.contact_id AND st.channel = '{channel}' "
             f"AND st.purpose = '{PURPOSE}') WHERE existed = 1 AND skip = 0 "
-            "AND consent IS NOT NULL"
+            f"AND consent{x} IS NOT NULL"
         )
     )
-    refused = "status = 'opted_out'" if with_source else "(status IS NULL OR status <> wanted)"
-    conn.exec_driver_sql(
-        f"UPDATE import_stage SET warn = 1 WHERE skip = 0 AND consent = 'opt_in' AND {refused}"
+    refused = (
+        f"status{x} = 'opted_out'"
+        if with_source
+        else f"(status{x} IS NULL OR status{x} <> wanted{x})"
     )
-    return _pairs(conn, "SELECT row_no, phone FROM import_stage WHERE warn = 1 ORDER BY seq")
+    conn.exec_driver_sql(
+        f"UPDATE import_stage SET warn{x} = 1 WHERE skip = 0 AND consent{x} = 'opt_in' "
+        f"AND {refused}"
+    )
+    return _pairs(conn, f"SELECT row_no, phone FROM import_stage WHERE warn{x} = 1 ORDER BY seq")
 
 
 def record_consent_changes(
-    conn: Connection, workspace_id: int, evidence: str, actor: str, moment: Any
-) -> None:
-    """Appends a ledger event and sets the state for every row whose consent changes."""
+    conn: Connection, workspace_id: int, evidence: str, actor: str, moment: Any,
+    channel: str = "sms",
+) -> None:  # fmt: skip
+    """Appends a ledger event and sets the state for every row whose consent on `channel`
+    changes."""
+    x = CONSENT_SUFFIX[channel]
     before = last_id(conn, "consent_events")
     params = {"ws": workspace_id, "evidence": evidence, "actor": actor, "now": moment}
     conn.execute(
         text(
             "INSERT INTO consent_events (workspace_id, contact_id, channel, purpose, action, "
-            f"source, evidence, actor, occurred_at) SELECT :ws, c.id, '{CHANNEL}', '{PURPOSE}', "
-            "s.consent, 'import', :evidence, :actor, :now FROM import_stage s "
+            f"source, evidence, actor, occurred_at) SELECT :ws, c.id, '{channel}', '{PURPOSE}', "
+            f"s.consent{x}, 'import', :evidence, :actor, :now FROM import_stage s "
             "JOIN contacts c ON c.workspace_id = :ws AND c.phone = s.phone "
-            "WHERE s.skip = 0 AND s.warn = 0 AND s.consent IS NOT NULL "
-            "AND (s.status IS NULL OR s.status <> s.wanted) ORDER BY s.seq"
+            f"WHERE s.skip = 0 AND s.warn{x} = 0 AND s.consent{x} IS NOT NULL "
+            f"AND (s.status{x} IS NULL OR s.status{x} <> s.wanted{x}) ORDER BY s.seq"
         ),
         params,
     )

@@ -13,7 +13,15 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 
 from smscast.config import Settings
-from smscast.core.consent import Action, LedgerEntry, Purpose, Source, derive_state
+from smscast.core.consent import (
+    ALL_CHANNELS,
+    Action,
+    LedgerEntry,
+    Purpose,
+    Source,
+    derive_state,
+    parse_consent_channel,
+)
 from smscast.core.erasure import phone_hash
 from smscast.core.errors import UserError
 from smscast.engine.accounts.audit import record_audit
@@ -57,8 +65,19 @@ def record_consent(
     An opt-in for a phone nobody has yet creates the contact (that is new, explicit
     consent, so it also lifts an earlier erasure); an opt-out for an unknown phone
     is refused, since there is nobody to stop texting.
+
+    Channel `all` is the opt-out from everything: one ledger event that sets every
+    channel's state. An opt-in names its channel: consent is given per channel.
     """
     _check_purpose(change.purpose)
+    channel = parse_consent_channel(change.channel)
+    if channel == ALL_CHANNELS and change.action == Action.OPT_IN:
+        raise UserError.of(
+            "opt_in_needs_channel",
+            "an opt-in names one channel (consent is given per channel); "
+            "only an opt-out may be from all of them",
+            field="channel",
+        )
     with engine.begin() as conn:
         contact = contact_for_phone(conn, workspace, raw_phone, must_exist=False)
         if contact is None:
@@ -75,7 +94,7 @@ def record_consent(
         event_id = consent_store.append_events(conn, [{
             "workspace_id": workspace.id,
             "contact_id": contact.id,
-            "channel": change.channel,
+            "channel": channel,
             "purpose": change.purpose,
             "action": change.action.value,
             "source": change.source.value,
@@ -83,9 +102,7 @@ def record_consent(
             "actor": change.actor,
             "occurred_at": change.now,
         }])[contact.id]  # fmt: skip
-        entry = LedgerEntry(
-            event_id, change.channel, change.purpose, change.action.value, change.now
-        )
+        entry = LedgerEntry(event_id, channel, change.purpose, change.action.value, change.now)
         consent_store.write_states(
             conn, consent_store.state_rows(contact.id, list(derive_state([entry]).values()))
         )
@@ -100,7 +117,7 @@ def record_consent(
             change.actor,
             f"consent.{change.action.value}",
             contact.phone,
-            {"channel": change.channel, "purpose": change.purpose},
+            {"channel": channel, "purpose": change.purpose},
             change.now,
         )
         return {"phone": contact.phone, "state": consent_store.current_state(conn, contact.id)}

@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, String, cast, insert, select, update
 
 from smscast.config import Settings
+from smscast.core.channels import normalise_email
 from smscast.core.erasure import phone_hash
 from smscast.core.errors import Problem, UserError
 from smscast.core.phones import PhoneError, parse_phone, timezone_for_phone
@@ -30,8 +31,7 @@ from smscast.store.models import Contact, table_of
 contacts = table_of(Contact)
 MAX_BATCH = 1000
 _LANGUAGE = re.compile(r"([a-zA-Z]{2,3})(?:[-_]([a-zA-Z]{2}|\d{3}))?")
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
-EDITABLE = ("attributes", "language", "timezone", "email", "tags")
+EDITABLE = ("attributes", "language", "timezone", "email", "whatsapp", "tags")
 SHOWN = (
     "id",
     "phone",
@@ -40,6 +40,7 @@ SHOWN = (
     "language",
     "timezone",
     "email",
+    "whatsapp",
     "tags",
     "created_at",
     "updated_at",
@@ -56,6 +57,7 @@ class ContactFields:
     timezone: str | None = None
     email: str | None = None
     tags: Sequence[str] | None = None
+    whatsapp: str | None = None  # "" removes it (WhatsApp then reaches the phone)
 
 
 @dataclass(slots=True)
@@ -67,8 +69,11 @@ class UpsertResult:
     items: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _checked(fields: ContactFields) -> dict[str, Any]:
-    """The editable values in stored form; UserError names the first bad field."""
+def _checked(workspace: WorkspaceRef, fields: ContactFields) -> dict[str, Any]:
+    """The editable values in stored form; UserError names the first bad field.
+
+    An email is kept as `core.channels.normalise_email` writes it and a WhatsApp number
+    in E.164 (read in the workspace's country without +), as an import stores them."""
     values: dict[str, Any] = {}
     if fields.attributes is not None:
         values["attributes"] = dict(fields.attributes)
@@ -91,14 +96,32 @@ def _checked(fields: ContactFields) -> dict[str, Any]:
             )
         values["timezone"] = fields.timezone
     if fields.email is not None:
-        if fields.email and not _EMAIL.fullmatch(fields.email):
-            raise UserError.of(
-                "invalid_email", f'"{fields.email}" is not an email address', field="email"
-            )
-        values["email"] = fields.email or None
+        values["email"] = _email(fields.email) if fields.email.strip() else None
+    if fields.whatsapp is not None:
+        values["whatsapp"] = (
+            _whatsapp(workspace, fields.whatsapp) if fields.whatsapp.strip() else None
+        )
     if fields.tags is not None:
         values["tags"] = list(dict.fromkeys(t.strip() for t in fields.tags if t.strip()))
     return values
+
+
+def _email(raw: str) -> str:
+    try:
+        return normalise_email(raw)
+    except UserError:
+        raise UserError.of(
+            "invalid_email", f'"{raw}" is not an email address', field="email"
+        ) from None
+
+
+def _whatsapp(workspace: WorkspaceRef, raw: str) -> str:
+    try:
+        return parse_phone(raw, workspace.country).e164
+    except PhoneError as error:
+        raise UserError.of(
+            "invalid_whatsapp", f"whatsapp {error.problem.message}", field="whatsapp"
+        ) from None
 
 
 def _phone(workspace: WorkspaceRef, raw: str) -> tuple[str, str]:
@@ -195,7 +218,7 @@ def update_contact(
     now: datetime,
 ) -> dict[str, Any]:
     """Changes the given fields; attributes are merged key by key (a null value removes one)."""
-    values = _checked(fields)
+    values = _checked(workspace, fields)
     with engine.begin() as conn:
         contact_id_in(conn, workspace, contact_id)
         if "attributes" in values:
@@ -228,7 +251,7 @@ def _upsert(
     if not fields.phone:
         raise UserError.of("missing_phone", "a contact needs a phone", field="phone")
     e164, country = _phone(workspace, fields.phone)
-    values = _checked(fields)
+    values = _checked(workspace, fields)
     existing = conn.execute(
         select(contacts).where(contacts.c.workspace_id == workspace.id, contacts.c.phone == e164)
     ).first()
@@ -251,6 +274,7 @@ def _upsert(
                 language=values.get("language"),
                 timezone=values.get("timezone") or timezone_for_phone(e164, workspace.timezone),
                 email=values.get("email"),
+                whatsapp=values.get("whatsapp"),
                 tags=values.get("tags", []),
                 created_at=now,
                 updated_at=now,

@@ -1,5 +1,7 @@
 """The rows of a contacts export, one shape for `smscast contacts export` and the
-portal's download, so that either file imports back as it is."""
+portal's download, so that either file imports back as it is: the addresses on each
+channel (phone, email, WhatsApp) and promotional consent per channel in the columns an
+import reads (`consent` is SMS's, `consent_email`, `consent_whatsapp`)."""
 
 from __future__ import annotations
 
@@ -14,25 +16,25 @@ from smscast.store.models import Contact, table_of
 
 contacts = table_of(Contact)
 EXPORT_COLUMNS = ("phone", "first_name", "last_name", "language", "timezone", "email", "tags",
-                  "consent")  # fmt: skip
+                  "consent", "whatsapp", "consent_email", "consent_whatsapp")  # fmt: skip
 NAMED = ("first_name", "last_name")  # attributes that have columns of their own
 _CONSENT = {"opted_in": "yes", "opted_out": "no"}
 
 
 def export_query(where: ColumnElement[bool]) -> Select[Any]:
-    """The contacts `where` selects, oldest first, with their promotional SMS consent."""
-    states = consent_store.states
-    return (
-        select(contacts, states.c.status)
-        .outerjoin(
+    """The contacts `where` selects, oldest first, with their promotional consent on SMS
+    (`status`), email (`status_email`) and WhatsApp (`status_whatsapp`)."""
+    query = select(contacts)
+    for channel, label in (("sms", "status"), ("email", "status_email"),
+                           ("whatsapp", "status_whatsapp")):  # fmt: skip
+        states = consent_store.states.alias(f"state_{channel}")
+        query = query.add_columns(states.c.status.label(label)).outerjoin(
             states,
             (states.c.contact_id == contacts.c.id)
-            & (states.c.channel == "sms")
+            & (states.c.channel == channel)
             & (states.c.purpose == "promotional"),
         )
-        .where(where)
-        .order_by(contacts.c.id)
-    )
+    return query.where(where).order_by(contacts.c.id)
 
 
 def attribute_names(conn: Connection, where: ColumnElement[bool]) -> list[str]:
@@ -45,7 +47,9 @@ def attribute_names(conn: Connection, where: ColumnElement[bool]) -> list[str]:
         each = func.json_each(contacts.c.attributes).table_valued("key")
         query = select(each.c.key).select_from(contacts).join(each, true()).where(where).distinct()
     found = sorted(str(name) for name in conn.execute(query).scalars())
-    return [name for name in found if name not in NAMED]
+    # An attribute named like a column (a "whatsapp" column imported before WhatsApp
+    # was a channel) would repeat the column's name: the column holds the real value.
+    return [name for name in found if name not in NAMED and name not in EXPORT_COLUMNS]
 
 
 def export_header(names: list[str]) -> list[str]:
@@ -60,6 +64,8 @@ def export_row(row: Any, names: list[str]) -> list[str]:
     cells = [
         attributes.get("first_name", ""), attributes.get("last_name", ""),
         row.language or "", row.timezone, row.email or "", ";".join(row.tags or []),
-        _CONSENT.get(row.status or "", ""), *(attributes.get(name, "") for name in names),
+        _CONSENT.get(row.status or "", ""), row.whatsapp or "",
+        _CONSENT.get(row.status_email or "", ""), _CONSENT.get(row.status_whatsapp or "", ""),
+        *(attributes.get(name, "") for name in names),
     ]  # fmt: skip
     return [row.phone, *(spreadsheet_safe(str(cell)) for cell in cells)]

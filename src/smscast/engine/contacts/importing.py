@@ -30,7 +30,7 @@ from typing import Any, TextIO, TypeVar
 from sqlalchemy import Connection, Engine, insert, update
 
 from smscast.config import Settings
-from smscast.core.contact_rows import ContactRow, spreadsheet_safe
+from smscast.core.contact_rows import CONSENT_COLUMNS, ContactRow, spreadsheet_safe
 from smscast.core.errors import UserError
 from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.contacts.column_mapping import mapped_columns
@@ -183,7 +183,11 @@ def import_contacts(
         failure: str | None = None
         try:
             with engine.connect() as conn, TemporaryDirectory(prefix="smscast-import-") as folder:
-                writer = _BatchWriter(conn, request, job_id, "consent" in columns.known, busy)
+                consent = tuple(
+                    channel for channel, column in CONSENT_COLUMNS.items()
+                    if column in columns.known
+                )  # fmt: skip
+                writer = _BatchWriter(conn, request, job_id, consent, busy)
                 context = ParseContext(
                     fmt.encoding, fmt.delimiter, columns, request.workspace.country,
                     request.workspace.timezone, max(1, settings.import_batch_size),
@@ -298,9 +302,10 @@ class _BatchWriter:
     """
 
     def __init__(
-        self, conn: Connection, request: ImportRequest, job_id: int, consent: bool,
+        self, conn: Connection, request: ImportRequest, job_id: int, consent: tuple[str, ...],
         busy: BusyRetry,
     ) -> None:  # fmt: skip
+        """`consent`: the channels whose consent column the file has."""
         self.conn = conn
         self.request = request
         self.job_id = job_id
@@ -425,22 +430,26 @@ class _BatchWriter:
         return refused
 
     def _record_consent(self) -> list[RowError]:
-        """Records consent changes; returns the opt-ins refused, as warnings."""
+        """Records consent changes on each channel the file speaks for; returns the opt-ins
+        refused, as warnings naming the channel's column."""
         conn, request = self.conn, self.request
         warnings = []
-        for row, phone in stage_store.refused_opt_ins(conn, bool(request.consent_source)):
-            if not request.consent_source:
-                reason = (f"row {row}: consent says yes but the import states no consent "
-                          "source (--consent-source); consent not recorded")  # fmt: skip
-            else:
-                reason = (f"row {row}: {phone} has opted out; an import cannot opt them back "
-                          "in (consent not changed)")  # fmt: skip
-            warnings.append(RowError(row, "consent", "yes", reason))
         evidence = request.consent_source or f"import of {request.path.name}"
-        stage_store.record_consent_changes(
-            conn, request.workspace.id, evidence, request.actor, self.moment
-        )
-        return warnings
+        for channel in self.consent:
+            column = CONSENT_COLUMNS[channel]
+            refused = stage_store.refused_opt_ins(conn, bool(request.consent_source), channel)
+            for row, phone in refused:
+                if not request.consent_source:
+                    reason = (f"row {row}: {column} says yes but the import states no consent "
+                              "source (--consent-source); consent not recorded")  # fmt: skip
+                else:
+                    reason = (f"row {row}: {phone} has opted out of {channel}; an import "
+                              "cannot opt them back in (consent not changed)")  # fmt: skip
+                warnings.append(RowError(row, column, "yes", reason))
+            stage_store.record_consent_changes(
+                conn, request.workspace.id, evidence, request.actor, self.moment, channel
+            )
+        return sorted(warnings, key=lambda warning: warning.row)
 
 
 def _add(summary: ImportSummary, counts: ImportSummary) -> None:
@@ -449,18 +458,18 @@ def _add(summary: ImportSummary, counts: ImportSummary) -> None:
 
 
 def _staged_row(row_no: int, phone: str, values: list[Any]) -> ContactRow:
-    country, attributes, language, zone, zone_given, email, tags = values[:7]
+    country, attributes, language, zone, zone_given, email, tags, whatsapp = values[:8]
     return ContactRow(
         row_no, phone, country, json.loads(attributes), language, zone if zone_given else None,
-        email, tuple(json.loads(tags)),
+        email, tuple(json.loads(tags)), whatsapp=whatsapp,
     )  # fmt: skip
 
 
 def _stored_contact(phone: str, values: list[Any]) -> contact_store.StoredContact:
-    contact_id, attributes, language, zone, email, tags, last_import_id = values[7:]
+    contact_id, attributes, language, zone, email, tags, whatsapp, last_import_id = values[8:]
     return contact_store.StoredContact(
         contact_id, phone, _loaded(attributes), language, zone, email, _loaded(tags),
-        last_import_id,
+        last_import_id, whatsapp,
     )  # fmt: skip
 
 
@@ -479,11 +488,13 @@ def _merge(stored: contact_store.StoredContact, row: ContactRow) -> dict[str, An
     language = row.language or stored.language
     zone = row.timezone if row.timezone and row.timezone != stored.timezone else stored.timezone
     email = row.email or stored.email
+    whatsapp = row.whatsapp or stored.whatsapp
     if (
         attributes == stored.attributes
         and tags == stored.tags
         and language == stored.language
         and email == stored.email
+        and whatsapp == stored.whatsapp
         and zone == stored.timezone
     ):
         return None
@@ -493,5 +504,6 @@ def _merge(stored: contact_store.StoredContact, row: ContactRow) -> dict[str, An
         "language": language,
         "timezone": zone,
         "email": email,
+        "whatsapp": whatsapp,
         "country": row.country,
     }

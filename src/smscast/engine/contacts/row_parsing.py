@@ -137,9 +137,18 @@ def _stage_row(context: ParseContext, row: ContactRow, dup_of: int) -> StageRow:
     key = context.erasure_key
     consent = row.consent
     action, wanted = _OPT_IN if consent is Action.OPT_IN else _OPT_OUT if consent else _NO_CHANGE
+    email = row.consent_email
+    email_action, email_wanted = (
+        _OPT_IN if email is Action.OPT_IN else _OPT_OUT if email else _NO_CHANGE
+    )
+    whatsapp = row.consent_whatsapp
+    whatsapp_action, whatsapp_wanted = (
+        _OPT_IN if whatsapp is Action.OPT_IN else _OPT_OUT if whatsapp else _NO_CHANGE
+    )
     return (
         row.row, row.phone, row.country, _json_object(row.attributes), row.language, zone,
         int(row.timezone is not None), row.email, _json_array(row.tags), action, wanted,
+        row.whatsapp, email_action, email_wanted, whatsapp_action, whatsapp_wanted,
         phone_hash(key, row.phone) if key else None, dup_of,
     )  # fmt: skip
 

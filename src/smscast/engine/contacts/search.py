@@ -5,8 +5,8 @@ them as a CSV download.
 The portal's contact list and its export answer from here, so the export holds exactly
 the contacts the list found. The expression is checked like a saved segment's (errors
 name its line and column); the text is matched case-insensitively inside the phone,
-the email and every attribute value (names are attributes), never inside attribute
-names, so "city" does not find everyone who has a city.
+the email, the WhatsApp number and every attribute value (names are attributes), never
+inside attribute names, so "city" does not find everyone who has a city.
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ from smscast.store.models import Contact, table_of
 contacts = table_of(Contact)
 MAX_PAGE_SIZE = 200
 EXPORT_BATCH = 2000
-SHOWN = ("id", "phone", "attributes", "language", "timezone", "email", "tags", "updated_at")
+SHOWN = ("id", "phone", "attributes", "language", "timezone", "email", "whatsapp", "tags",
+         "updated_at")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,8 +156,8 @@ def _where(
 
 
 def _matches_text(conn: Connection, workspace: WorkspaceRef, text: str) -> ColumnElement[bool]:
-    """Phone (as typed, or read as a number of the workspace's country), email, or the
-    value of any attribute, ignoring case."""
+    """Phone or WhatsApp number (as typed, or read as a number of the workspace's
+    country), email, or the value of any attribute, ignoring case."""
     pattern = f"%{_escaped(text.lower())}%"
     found: list[ColumnElement[bool]] = [
         func.lower(func.coalesce(contacts.c.email, "")).like(pattern, escape="\\"),
@@ -165,8 +166,10 @@ def _matches_text(conn: Connection, workspace: WorkspaceRef, text: str) -> Colum
     digits = "".join(ch for ch in text if ch.isdigit())
     if digits and len(digits) * 2 >= len(text.replace(" ", "")):
         found.append(contacts.c.phone.contains(digits, autoescape=True))
+        found.append(contacts.c.whatsapp.contains(digits, autoescape=True))
         with contextlib.suppress(PhoneError):
-            found.append(contacts.c.phone == parse_phone(text, workspace.country).e164)
+            e164 = parse_phone(text, workspace.country).e164
+            found.extend((contacts.c.phone == e164, contacts.c.whatsapp == e164))
     return or_(*found)
 
 
