@@ -8,7 +8,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import pytest
-from alembic import command
 from campaign_data import add_contact, add_pool
 from outbound_helpers import add_sim_connector
 from sqlalchemy import Engine, select, update
@@ -37,7 +36,7 @@ from smscast.engine.sending.outbox import RetryPolicy, claim_due, record_results
 from smscast.engine.sending.single_messages import send_message
 from smscast.engine.tally import Tally
 from smscast.store.messaging_models import Message, Number
-from smscast.store.migrate import alembic_config
+from smscast.store.migrate import downgrade_engine, upgrade_engine
 from smscast.store.models import Workspace, table_of
 from smscast.store.traffic_models import TrafficStats
 
@@ -282,9 +281,6 @@ def test_the_migration_rebuilds_the_counters_of_texts_stored_before_it(
     live = counters(engine)
     assert sum(row[12] for row in live) > 0  # type: ignore[misc]  # cost
 
-    with engine.begin() as conn:  # back to the schema before the counters, and up again
-        config = alembic_config(str(engine.url))
-        config.attributes["connection"] = conn
-        command.downgrade(config, "0016")
-        command.upgrade(config, "heads")
+    downgrade_engine(engine, "0016")  # back to the schema before the counters, and up again
+    upgrade_engine(engine)
     assert counters(engine) == live

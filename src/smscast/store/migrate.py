@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -25,11 +26,46 @@ def alembic_config(url: str) -> Config:
 
 def upgrade_engine(engine: Engine) -> str:
     """Migrates the database behind `engine` to the newest revision; returns it."""
-    with engine.begin() as connection:
-        config = alembic_config(str(engine.url))
-        config.attributes["connection"] = connection
-        command.upgrade(config, "heads")
-        heads = MigrationContext.configure(connection).get_current_heads()
+    return _migrate(engine, lambda config: command.upgrade(config, "heads"))
+
+
+def downgrade_engine(engine: Engine, revision: str) -> str:
+    """Takes the schema back to `revision` (an operator's way back from a release)."""
+    return _migrate(engine, lambda config: command.downgrade(config, revision))
+
+
+def _migrate(engine: Engine, step: Callable[[Config], None]) -> str:
+    """Runs `step` in one transaction; on SQLite with foreign keys off while it runs.
+
+    SQLite changes a constraint by copying the table and dropping the old one, and a
+    DROP TABLE with foreign keys on first deletes every row: the children's ON DELETE
+    CASCADE would empty delivery reports, carrier ids and clicks. The pragma is a no-op
+    inside a transaction, so it is set before; the keys are checked before commit.
+    """
+    connection = engine.connect()
+    sqlite = connection.dialect.name == "sqlite"
+    try:
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        with connection.begin():
+            config = alembic_config(str(engine.url))
+            config.attributes["connection"] = connection
+            step(config)
+            if sqlite:
+                broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(f"migration broke foreign keys: {broken[:5]}")
+            heads = MigrationContext.configure(connection).get_current_heads()
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+            connection.commit()
+    except BaseException:
+        if sqlite:
+            connection.invalidate()  # never pooled with the keys off
+        raise
+    finally:
+        connection.close()
     return ", ".join(sorted(heads)) or "base"
 
 
