@@ -117,6 +117,13 @@ class Settings(BaseSettings):
     )
     mail_from: str = Field("", description="From address of mail; empty: smscast@<relay host>")
     smtp_timeout_s: float = Field(10.0, gt=0, description="How long one mail to the relay may take")
+    smtp_port: int = Field(
+        0,
+        ge=0,
+        lt=65536,
+        description="Port of `smscast serve`'s SMTP listener for email replies, bounces and "
+        "complaints (on the web server's host); 0: no listener",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -1,4 +1,5 @@
-"""`smscast serve`: the web server, the dispatcher and (by default) the SMSC simulator.
+"""`smscast serve`: the web server, the dispatcher and (by default) the SMSC simulator;
+with `--smtp-port`, an SMTP listener for email replies, bounces and complaints.
 
 One process and one event loop run all three, so a new user's first campaign is
 sent and delivered with nothing else running: the simulator answers on
@@ -40,6 +41,14 @@ def register(app: typer.Typer) -> None:
             "--open",
             help="Open the portal in the desktop's browser once it answers (./dev start does)",
         ),
+        smtp_port: int = typer.Option(
+            None,
+            "--smtp-port",
+            min=0,
+            max=65535,
+            help="Listen for email replies, bounces and complaints by SMTP on this port "
+            "(on --host) [default: SMSCAST_SMTP_PORT, 0: off]",
+        ),
     ) -> None:
         """Serve the API and the dashboard, send queued messages, run the simulator."""
         try:
@@ -51,6 +60,8 @@ def register(app: typer.Typer) -> None:
         settings = served_settings(settings, host, port)
         if simulator is not None:
             settings = settings.model_copy(update={"simulator": simulator})
+        if smtp_port is not None:
+            settings = settings.model_copy(update={"smtp_port": smtp_port})
         logging.basicConfig(
             level=settings.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -74,6 +85,7 @@ async def _serve(settings: Settings, host: str, port: int, open_portal: bool = F
 
     from smscast.channels.simulator import SimulatorConfig, start_simulator
     from smscast.engine.collector import tune_for_service
+    from smscast.engine.inbound.mail_receiver import start_mail_receiver
     from smscast.engine.runtime import Runtime
     from smscast.store.db import create_db_engine
     from smscast.web.site import create_site
@@ -88,6 +100,10 @@ async def _serve(settings: Settings, host: str, port: int, open_portal: bool = F
             )
         )
         background.append(asyncio.create_task(_connect_simulator(engine, simulator.port)))
+    mail = None
+    if settings.smtp_port:
+        mail = await start_mail_receiver(engine, settings, host=host, port=settings.smtp_port)
+        print(f"Mail listener: smtp://{host}:{mail.port}", flush=True)
     runtime = Runtime(engine, settings)
     site = create_site(settings)
     config = uvicorn.Config(
@@ -110,6 +126,8 @@ async def _serve(settings: Settings, host: str, port: int, open_portal: bool = F
         await running
         if simulator is not None:
             await simulator.close()
+        if mail is not None:
+            await mail.close()
         engine.dispose()
 
 
