@@ -97,6 +97,8 @@ def build_connector(row: ConnectorRow) -> Connector:
                 raise ValueError(f"{row.kind} settings: unknown key(s) {', '.join(unknown)}")
             values = {**settings, "name": row.name, "rate": row.rate_per_s}
             values["concurrency"] = row.window
+            if "connector_id" in known:  # its callback URLs name it; nobody types it
+                values["connector_id"] = row.id
             connector: Connector = connector_class(settings_class(**values))
             return connector
     except (TypeError, ValueError) as error:
