@@ -217,7 +217,9 @@ class HttpConnector(abc.ABC, Generic[S]):
         for message in batch:
             try:
                 self.check_sendable(message)
-                parts[message.ref] = count_parts(message.text)
+                # A call or a chat message is one unit of the rate, however long.
+                sms = message.channel == "sms"
+                parts[message.ref] = count_parts(message.text) if sms else 1
             except Unsendable as exc:
                 failure = Failure(SubmitOutcome.PERMANENT, str(exc))
                 outcomes[message.ref] = failure.results([message])[0]
