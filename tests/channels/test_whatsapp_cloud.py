@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import httpx
 import pytest
 from loopback_http import HANG, LoopbackHttp, Received, Reply, json_reply
 
@@ -306,3 +307,29 @@ def test_the_kind_registers_with_its_callback_secret_and_reads_numbers_as_text()
     made = CloudSettings(name="wa", phone_number_id=106540352242922, access_token=TOKEN)  # type: ignore[arg-type]
     assert made.phone_number_id == PHONE_ID
     assert made.base_url == "https://graph.facebook.com"
+
+
+async def test_the_fake_refuses_an_undocumented_shape_and_takes_inbound_by_http() -> None:
+    async with cloud() as (_, fake, receiver), httpx.AsyncClient(base_url=fake.url) as client:
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        url = f"/v21.0/{PHONE_ID}/messages"
+        plain = {"to": "48601234567", "type": "text", "text": {"body": "Hi"}}
+        no_product = await client.post(url, json=plain, headers=auth)
+        bad_param = await client.post(url, headers=auth, json={
+            "messaging_product": "whatsapp", "to": "48601234567", "type": "template",
+            "template": {"name": "promo", "language": {"code": "en"},
+                         "components": [{"type": "body", "parameters": [{"text": "Ann"}]}]},
+        })  # fmt: skip
+        other_number = await client.post("/v21.0/999/messages", json={}, headers=auth)
+        injected = await client.post(
+            "/simulator/inbound", json={"from": "+48601234567", "text": "HELP"}
+        )
+        listed = await client.get("/simulator/received")
+    assert (no_product.status_code, no_product.json()["error"]["code"]) == (400, 100)
+    assert "messaging_product" in no_product.json()["error"]["error_data"]["details"]
+    assert bad_param.status_code == 400 and "parameters[0]" in bad_param.text
+    assert other_number.json()["error"]["error_subcode"] == 33
+    assert injected.status_code == 202 and injected.json()["answered"] == 200
+    [posted] = receiver.received
+    assert parse_cloud_webhook(posted.body, PHONE_ID).inbound[0].text == "HELP"
+    assert [r["status"] for r in listed.json()] == [400, 400, 400]

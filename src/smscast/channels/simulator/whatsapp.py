@@ -278,13 +278,11 @@ class WhatsAppFake:
     async def _answer(
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, Any]:
-        api = (
-            "cloud"
-            if path.startswith("/v")
-            else "infobip"
-            if path.startswith("/whatsapp")
-            else "control"
-        )
+        api = "control"
+        if path.startswith("/v"):
+            api = "cloud"  # /{api_version}/{phone_number_id}/messages
+        elif path.startswith("/whatsapp/"):
+            api = "infobip"
         request = FakeRequest(api, method, path, headers, body)
         self.received.append(request)
         try:
