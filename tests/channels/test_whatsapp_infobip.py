@@ -87,10 +87,11 @@ def template(
     )  # fmt: skip
 
 
-async def test_templates_go_in_bulk_and_texts_one_by_one() -> None:
+async def test_templates_go_in_bulk_and_texts_one_by_one_from_the_whatsapp_sender() -> None:
+    # The message's own sender (the workspace's SMS short code here) is not a WhatsApp one.
     batch = [
         template(1),
-        OutgoingMessage(ref=2, sender="", recipient="+48601234568", text="Thanks!"),
+        OutgoingMessage(ref=2, sender="4000", recipient="+48601234568", text="Thanks!"),
         template(3, to="+48601234560"),
     ]
     async with infobip() as (connector, fake, receiver):

@@ -55,7 +55,7 @@ class InfobipWhatsAppConnector(WhatsAppHttpConnector[InfobipWhatsAppSettings]):
 
     def check_sendable(self, message: OutgoingMessage) -> None:
         super().check_sendable(message)
-        if not (message.sender or self.settings.sender):
+        if not (self.settings.sender or message.sender):
             raise Unsendable("no sender: the message has none and the connector no WhatsApp number")
 
     def group(self, batch: Sequence[OutgoingMessage]) -> list[list[OutgoingMessage]]:
@@ -82,7 +82,9 @@ class InfobipWhatsAppConnector(WhatsAppHttpConnector[InfobipWhatsAppSettings]):
         )
 
     def _entry(self, message: OutgoingMessage, content: Content) -> dict[str, object]:
-        sender = (message.sender or self.settings.sender).strip().removeprefix("+")
+        # The connector's registered WhatsApp number first: a message's own sender is the
+        # workspace's number, which may be an SMS short code Infobip would refuse here.
+        sender = (self.settings.sender or message.sender).strip().removeprefix("+")
         body: dict[str, object]
         if content.template is not None:
             body = {
