@@ -1,4 +1,5 @@
-"""`smscast consent`: the ledger of opt-ins and opt-outs."""
+"""`smscast consent`: the ledger of opt-ins and opt-outs, per channel (`--channel all`:
+the opt-out from everything)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import typer
 
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import WORKSPACE, console, print_json
-from smscast.core.consent import Action, Channel, Source
+from smscast.core.consent import Action, Channel, ConsentChannel, Source
 from smscast.core.counts import counted
 from smscast.engine.contacts.consent import (
     ConsentChange,
@@ -42,8 +43,8 @@ def history(
         console.print("no consent events")
 
 
-def _change(phone: str, workspace: str | None, action: Action, channel: Channel, purpose: str,
-            source: Source, evidence: str) -> None:  # fmt: skip
+def _change(phone: str, workspace: str | None, action: Action, channel: ConsentChannel | Channel,
+            purpose: str, source: Source, evidence: str) -> None:  # fmt: skip
     with command_context() as ctx:
         change = ConsentChange(channel.value, purpose, action, source, evidence, actor(), now())
         result = record_consent(ctx.engine, ctx.settings, ctx.workspace(workspace), phone, change)
@@ -54,12 +55,15 @@ def _change(phone: str, workspace: str | None, action: Action, channel: Channel,
 @app.command("opt-out")
 def opt_out(
     phone: str = typer.Argument(..., help="Phone number"),
-    channel: Channel = typer.Option(..., help="Channel the person opts out of"),
+    channel: ConsentChannel = typer.Option(
+        ..., help="Channel the person opts out of; all: every channel (opt-out from everything)"
+    ),
     purpose: str = typer.Option("all", help="promotional, informational or all"),
     evidence: str = typer.Option("", help="What the person said or did"),
     workspace: str | None = WORKSPACE,
 ) -> None:
-    """Record an opt-out: no promotional text on that channel reaches them again."""
+    """Record an opt-out: no promotional message on that channel (or any, with --channel all)
+    reaches them again."""
     _change(phone, workspace, Action.OPT_OUT, channel, purpose, Source.CLI,
             evidence or "opt-out recorded by an operator")  # fmt: skip
 

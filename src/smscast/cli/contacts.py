@@ -17,6 +17,7 @@ from rich.progress import (
 from smscast.cli.context import actor, command_context, now
 from smscast.cli.output import WORKSPACE, console, fail, print_json
 from smscast.core.counts import counted
+from smscast.engine.contacts.channel_overview import channel_overview
 from smscast.engine.contacts.import_jobs import list_imports, show_import
 from smscast.engine.contacts.importing import ImportRequest, import_contacts
 from smscast.engine.contacts.records import (
@@ -123,11 +124,14 @@ def show(
     workspace: str | None = WORKSPACE,
     as_json: bool = AS_JSON,
 ) -> None:
-    """Show one contact with its current consent."""
+    """Show one contact: its addresses on every channel (suppressed ones with the reason),
+    web push subscriptions, and current consent per channel."""
     with command_context() as ctx:
-        contact = show_contact(ctx.engine, ctx.workspace(workspace), phone)
+        ref = ctx.workspace(workspace)
+        contact = show_contact(ctx.engine, ref, phone)
+        channels = channel_overview(ctx.engine, ref, contact["id"]).as_dict()
     if as_json:
-        print_json(contact)
+        print_json({**contact, "channels": channels})
         return
     for key, value in contact.items():
         if key == "consent":
@@ -138,6 +142,19 @@ def show(
                 )
         else:
             console.print(f"{key:<11} {value}", highlight=False)
+    for address in channels["addresses"]:
+        line = f"{address['channel']:<11} {address['address'] or '-'}"
+        if address["suppressed"]:
+            found = address["suppressed"]
+            line += f"  suppressed ({found['reason']}, {found['at']:%Y-%m-%d}) {found['detail']}"
+        console.print(line.rstrip(), highlight=False)
+    for sub in channels["push_subscriptions"]:
+        console.print(
+            f"push        #{sub['id']} {sub['browser'] or 'unknown browser'}"
+            f"{' on ' + sub['system'] if sub['system'] else ''} "
+            f"since {sub['created_at']:%Y-%m-%d}",
+            highlight=False,
+        )
 
 
 @app.command("count")

@@ -1,4 +1,7 @@
-"""Consent: a contact's history and state, opt-ins with their evidence, opt-outs."""
+"""Consent: a contact's history and state, opt-ins with their evidence, opt-outs.
+
+Consent is per channel: an opt-in names one (sms, email, whatsapp, push, voice); an
+opt-out may name `all`, the opt-out from everything, which stops every channel."""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from smscast.api.deps import Api, idempotency_key, reader, require
 from smscast.api.problems import COMMON_RESPONSES
-from smscast.core.consent import Action, Channel, Purpose, Source
+from smscast.core.consent import Action, Channel, ConsentChannel, Purpose, Source
 from smscast.core.roles import Permission
 from smscast.engine.contacts.consent import ConsentChange, consent_history, record_consent
 from smscast.engine.contacts.edits import contact_phone
@@ -63,7 +66,7 @@ class OptIn(BaseModel):
     )
 
     phone: str = Field(min_length=1, max_length=40)
-    channel: Channel = Channel.SMS
+    channel: Channel = Field(Channel.SMS, description="Consent is given per channel")
     purpose: Purpose = Purpose.PROMOTIONAL
     evidence: str = Field(
         min_length=1, max_length=2000, description="What the person agreed to, where and how"
@@ -85,7 +88,9 @@ class OptOut(BaseModel):
     )
 
     phone: str = Field(min_length=1, max_length=40)
-    channel: Channel = Channel.SMS
+    channel: ConsentChannel = Field(
+        ConsentChannel.SMS, description="One channel, or all: the opt-out from everything"
+    )
     purpose: Purpose = Purpose.ALL
     evidence: str = Field("", max_length=2000)
 

@@ -1,4 +1,5 @@
-"""Contacts: list with filters, create, read, change, erase, upsert in bulk."""
+"""Contacts: list with filters, create, read, change, erase, upsert in bulk; a contact's
+address, suppression and consent on every channel."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from smscast.api.pagination import Page, PageParams, page_of, page_params
 from smscast.api.problems import COMMON_RESPONSES
 from smscast.api.routes.consent import ConsentStateOut
 from smscast.core.roles import Permission
+from smscast.engine.contacts.channel_overview import channel_overview
 from smscast.engine.contacts.edits import (
     MAX_BATCH,
     ContactFields,
@@ -39,6 +41,9 @@ class ContactOut(BaseModel):
     language: str | None = Field(examples=["pl"])
     timezone: str = Field(examples=["Europe/Warsaw"])
     email: str | None = Field(examples=["ala@example.com"])
+    whatsapp: str | None = Field(
+        examples=["+48601234568"], description="WhatsApp number (E.164); null: the phone's"
+    )
     tags: list[str] = Field(examples=[["vip"]])
     created_at: datetime
     updated_at: datetime
@@ -72,12 +77,16 @@ class ContactIn(BaseModel):
     language: str | None = Field(None, max_length=16)
     timezone: str | None = Field(None, max_length=64)
     email: str | None = Field(None, max_length=320)
+    whatsapp: str | None = Field(
+        None, max_length=40, description="WhatsApp number when not the phone; any common format"
+    )
     tags: list[str] | None = Field(None, max_length=100)
 
     def fields(self) -> ContactFields:
         return ContactFields(
-            self.phone, self.attributes, self.language, self.timezone, self.email, self.tags
-        )
+            self.phone, self.attributes, self.language, self.timezone, self.email, self.tags,
+            self.whatsapp,
+        )  # fmt: skip
 
 
 class ContactChange(BaseModel):
@@ -92,7 +101,45 @@ class ContactChange(BaseModel):
     language: str | None = Field(None, max_length=16)
     timezone: str | None = Field(None, max_length=64)
     email: str | None = Field(None, max_length=320, description='"" removes the email')
+    whatsapp: str | None = Field(
+        None, max_length=40, description='"" removes the WhatsApp number (the phone then is)'
+    )
     tags: list[str] | None = Field(None, max_length=100, description="Replaces the tags")
+
+
+class SuppressionOut(BaseModel):
+    reason: str = Field(examples=["bounce"], description="bounce, complaint or gone")
+    detail: str = Field(examples=["550 5.1.1 user unknown"])
+    at: datetime
+
+
+class ChannelAddressOut(BaseModel):
+    channel: str = Field(examples=["email"])
+    address: str | None = Field(examples=["ala@example.com"])
+    suppressed: SuppressionOut | None
+
+
+class PushSubscriptionOut(BaseModel):
+    id: int
+    browser: str = Field(examples=["Firefox"], description="The user agent when not known")
+    system: str = Field(examples=["Android"], description='"" when not known')
+    created_at: datetime
+    last_sent_at: datetime | None
+    suppressed: SuppressionOut | None
+
+
+class ChannelConsentOut(BaseModel):
+    channel: str = Field(examples=["whatsapp"])
+    purpose: str = Field(examples=["promotional"])
+    status: str | None = Field(examples=["opted_in"], description="null: nothing recorded")
+    changed_at: datetime | None
+
+
+class ContactChannels(BaseModel):
+    contact_id: int
+    addresses: list[ChannelAddressOut]
+    push_subscriptions: list[PushSubscriptionOut]
+    consent: list[ChannelConsentOut]
 
 
 class BulkIn(BaseModel):
@@ -184,9 +231,20 @@ def one(contact_id: int = ContactId, api: Api = Depends(reader)) -> Any:
     return get_contact(api.engine, api.workspace, contact_id)
 
 
+@router.get(
+    "/{contact_id}/channels",
+    summary="A contact on every channel: address, suppression, push subscriptions, consent",
+    response_model=ContactChannels,
+)
+def channels(contact_id: int = ContactId, api: Api = Depends(reader)) -> Any:
+    return channel_overview(api.engine, api.workspace, contact_id).as_dict()
+
+
 @router.patch("/{contact_id}", summary="Change a contact", response_model=ContactDetail)
 def change(body: ContactChange, contact_id: int = ContactId, api: Api = Depends(writer)) -> Any:
-    fields = ContactFields("", body.attributes, body.language, body.timezone, body.email, body.tags)
+    fields = ContactFields(
+        "", body.attributes, body.language, body.timezone, body.email, body.tags, body.whatsapp
+    )
     return update_contact(api.engine, api.workspace, contact_id, fields, now=api.now)
 
 

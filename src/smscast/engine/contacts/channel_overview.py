@@ -67,7 +67,8 @@ class ChannelAddress:
 @dataclass(frozen=True, slots=True)
 class PushAddress:
     id: int
-    browser: str  # "Firefox on Android", or the raw user agent when not recognised
+    browser: str  # "Firefox", or the user agent (shortened) when not recognised; "" for none
+    system: str  # "Android", "" when not recognised
     created_at: datetime
     last_sent_at: datetime | None
     suppression: Suppression | None = None
@@ -111,6 +112,7 @@ class ChannelOverview:
                 {
                     "id": p.id,
                     "browser": p.browser,
+                    "system": p.system,
                     "created_at": p.created_at,
                     "last_sent_at": p.last_sent_at,
                     "suppressed": suppression(p.suppression),
@@ -130,18 +132,14 @@ class ChannelOverview:
         }
 
 
-def browser_of(user_agent: str) -> str:
-    """`Mozilla/5.0 (Android 14; Mobile; rv:128.0) Gecko/128.0 Firefox/128.0` → `Firefox on
-    Android`: what a person recognises their subscription by. Unknown agents are shown
-    as they are (shortened), an empty one as an empty string."""
+def browser_of(user_agent: str) -> tuple[str, str]:
+    """`Mozilla/5.0 (Android 14; Mobile; rv:128.0) Gecko/128.0 Firefox/128.0` → (`Firefox`,
+    `Android`): what a person recognises their subscription by. An unknown browser is
+    its user agent (shortened); what is not known is an empty string."""
     agent = user_agent.strip()
-    if not agent:
-        return ""
-    browser = next((name for name, pattern in _BROWSERS if pattern.search(agent)), None)
-    system = next((name for name, pattern in _SYSTEMS if pattern.search(agent)), None)
-    if browser is None:
-        return agent[:80]
-    return f"{browser} on {system}" if system else browser
+    browser = next((name for name, pattern in _BROWSERS if pattern.search(agent)), agent[:80])
+    system = next((name for name, pattern in _SYSTEMS if pattern.search(agent)), "")
+    return browser, system
 
 
 def channel_overview(engine: Engine, workspace: WorkspaceRef, contact_id: int) -> ChannelOverview:
@@ -206,7 +204,7 @@ def channel_overview(engine: Engine, workspace: WorkspaceRef, contact_id: int) -
         [
             PushAddress(
                 sub.id,
-                browser_of(sub.user_agent or ""),
+                *browser_of(sub.user_agent or ""),
                 sub.created_at,
                 sub.last_sent_at,
                 suppressions.get((Channel.PUSH.value, str(sub.id)))

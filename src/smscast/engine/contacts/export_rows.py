@@ -58,14 +58,20 @@ def export_header(names: list[str]) -> list[str]:
 
 def export_row(row: Any, names: list[str]) -> list[str]:
     """One contact's cells; those a spreadsheet would run as a formula are escaped. The
-    phone is a validated E.164 number ("+" and digits), which no spreadsheet runs:
-    escaping it too only left "'+48…" in every row."""
+    phone and the WhatsApp number are validated E.164 numbers ("+" and digits), which no
+    spreadsheet runs: escaping them too only left "'+48…" in every row."""
     attributes = row.attributes or {}
-    cells = [
+    named = [
         attributes.get("first_name", ""), attributes.get("last_name", ""),
         row.language or "", row.timezone, row.email or "", ";".join(row.tags or []),
-        _CONSENT.get(row.status or "", ""), row.whatsapp or "",
-        _CONSENT.get(row.status_email or "", ""), _CONSENT.get(row.status_whatsapp or "", ""),
-        *(attributes.get(name, "") for name in names),
+        _CONSENT.get(row.status or "", ""),
     ]  # fmt: skip
-    return [row.phone, *(spreadsheet_safe(str(cell)) for cell in cells)]
+    consent = [
+        _CONSENT.get(row.status_email or "", ""),
+        _CONSENT.get(row.status_whatsapp or "", ""),
+    ]
+    others = [attributes.get(name, "") for name in names]
+    return [
+        row.phone, *(spreadsheet_safe(str(cell)) for cell in named), row.whatsapp or "",
+        *consent, *(spreadsheet_safe(str(cell)) for cell in others),
+    ]  # fmt: skip
