@@ -6,6 +6,12 @@ reached, so a marketer can leave and come back; it becomes a real campaign only 
 launch, through `create_campaign` like any other. `draft_from_fields` turns the typed
 fields into the engine's `CampaignDraft`, refusing a wrong one with the field named.
 
+The message step also says on which channel the campaign goes, or the chain of channels
+tried one after the other with the delay before falling back (`channel_options_of`),
+with each channel's own content beside the text: an email's subject and optional HTML,
+a WhatsApp template with its language and parameters, a push notification's title and
+address. SMS stays the default, so a draft typed before channels existed is an SMS one.
+
 `check_draft_message` answers "which encoding, how many parts" for the texts the launch
 would write: it walks the audience the way a launch does (the same member query,
 screening and `RecipientBuilder`, with the connector's national tables, the footer and
@@ -15,6 +21,7 @@ smart encoding) and writes nothing, so its answer is the launch's.
 from __future__ import annotations
 
 import random
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -25,6 +32,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from smscast.config import Settings
 from smscast.core.campaign_rules import rules_from_settings
+from smscast.core.channels import Channel, check_fallback_delay, parse_channel_chain
 from smscast.core.errors import UserError
 from smscast.core.segment_parser import parse_segment
 from smscast.core.segments import check_segment
@@ -64,6 +72,22 @@ MAX_FIELD = 5000
 """Longest value kept per typed field: a draft is a form, not a file store."""
 SAMPLES = 5
 """Recipients whose personalised text the message step shows."""
+CHAIN_SLOTS = 3
+"""Channels a campaign may try one after the other (`channel_1` … `channel_3`)."""
+CONTENT_FIELDS = {
+    Channel.EMAIL: ("email_subject", "email_html"),
+    Channel.WHATSAPP: ("whatsapp_template", "whatsapp_language", "whatsapp_params"),
+    Channel.PUSH: ("push_title", "push_url"),
+}
+"""The typed fields of each channel's own content, beside the text every channel has."""
+CHANNEL_FIELDS = (
+    *(f"channel_{i}" for i in range(1, CHAIN_SLOTS + 1)),
+    "fallback_after",
+    *(name for names in CONTENT_FIELDS.values() for name in names),
+)
+"""What the message step types about channels."""
+_DELAY = re.compile(r"^\s*(\d{1,6})\s*([smhd]?)\s*$", re.IGNORECASE)
+_DELAY_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "": 60}
 LIVE_MEMBERS = 10_000
 """Members the live check reads as the text is typed (about half a second on SQLite);
 the review step reads them all, as the launch will."""
@@ -329,6 +353,100 @@ def _timing_of(data: dict[str, Any], zone: str) -> dict[str, Any]:
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class ChannelOptions:
+    """The channel part of a campaign as typed, checked: CampaignDraft's three fields."""
+
+    channels: tuple[str, ...] = ("sms",)
+    fallback_after: timedelta | None = None
+    content: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @property
+    def has_sms(self) -> bool:
+        """Whether parts count: only SMS is billed and throttled by the part."""
+        return "sms" in self.channels
+
+
+def parse_fallback_delay(text: str) -> timedelta:
+    """`10m`, `2h`, `1d`, `90s` or a bare number of minutes, between 1m and 3d."""
+    found = _DELAY.match(text)
+    if found is None:
+        raise UserError.of("bad_fallback_delay", f'"{text}" is not a delay: write it like 10m, '
+                           "2h or 1d", field="fallback_after")  # fmt: skip
+    seconds = int(found.group(1)) * _DELAY_UNITS[found.group(2).lower()]
+    return check_fallback_delay(timedelta(seconds=seconds), field="fallback_after")
+
+
+def channel_options_of(data: dict[str, Any]) -> ChannelOptions:
+    """The channel or chain, the fallback delay and each chosen channel's content; a
+    UserError names the field (a draft without channel fields is an SMS campaign)."""
+    typed = [str(data.get(f"channel_{i}", "")).strip() for i in range(1, CHAIN_SLOTS + 1)]
+    if not typed[0]:
+        typed[0] = "sms" if not any(typed) else ""
+    if not typed[0]:
+        raise UserError.of("missing_channel", "choose the channel tried first",
+                           field="channel_1")  # fmt: skip
+    named = [(i, word) for i, word in enumerate(typed, start=1) if word]
+    try:
+        chain = parse_channel_chain(",".join(word for _, word in named), field="channel_1")
+    except UserError as error:  # at the slot that repeats, or the first that is unknown
+        words = [word.lower() for _, word in named]
+        slot = next((i for n, (i, _) in enumerate(named) if words[n] in words[:n]), 1)
+        if error.problem.code != "repeated_channel":
+            slot = next((i for i, word in named if word.lower() not in set(Channel)), 1)
+        raise UserError.of(
+            error.problem.code, error.problem.message, field=f"channel_{slot}"
+        ) from None
+    delay_text = str(data.get("fallback_after", "")).strip()
+    delay = None
+    if len(chain) > 1:
+        if not delay_text:
+            raise UserError.of("missing_fallback_delay", "say how long to wait before the next "
+                               "channel, like 10m", field="fallback_after")  # fmt: skip
+        delay = parse_fallback_delay(delay_text)
+    content = {channel.value: _content_of(channel, data) for channel in chain}
+    return ChannelOptions(tuple(c.value for c in chain), delay,
+                          {name: found for name, found in content.items() if found})  # fmt: skip
+
+
+def _content_of(channel: Channel, data: dict[str, Any]) -> dict[str, Any]:
+    """One channel's own content, checked (the text itself is the draft's body)."""
+
+    def typed(name: str) -> str:
+        return str(data.get(name, "")).strip()
+
+    if channel is Channel.EMAIL:
+        subject = typed("email_subject")
+        if not subject:
+            raise UserError.of("missing_subject", "an email needs a subject",
+                               field="email_subject")  # fmt: skip
+        html = str(data.get("email_html", ""))
+        return {"subject": subject, **({"html": html} if html.strip() else {})}
+    if channel is Channel.WHATSAPP:
+        template, language = typed("whatsapp_template"), typed("whatsapp_language")
+        params = [line.strip() for line in str(data.get("whatsapp_params", "")).splitlines()
+                  if line.strip()]  # fmt: skip
+        if not template:
+            raise UserError.of("missing_template", "a WhatsApp campaign starts the "
+                               "conversation, which WhatsApp allows only with an approved "
+                               "message template: name it", field="whatsapp_template")  # fmt: skip
+        if template and not re.fullmatch(r"[a-z0-9_]{1,512}", template):
+            raise UserError.of("bad_template", f'"{template}" is not a WhatsApp template '
+                               "name: lower-case letters, digits and _",
+                               field="whatsapp_template")  # fmt: skip
+        return {"template": template, **({"language": language} if language else {}),
+                **({"params": params} if params else {})}  # fmt: skip
+    if channel is Channel.PUSH:
+        title, url = typed("push_title"), typed("push_url")
+        if not title:
+            raise UserError.of("missing_title", "a push notification needs a title",
+                               field="push_title")  # fmt: skip
+        if url and not re.match(r"https?://[^/\s]+", url):
+            raise UserError.of("bad_url", f'"{url}" is not an http(s) address', field="push_url")
+        return {"title": title, **({"url": url} if url else {})}
+    return {}
+
+
 def draft_from_fields(data: dict[str, Any], expression: str, zone: str) -> CampaignDraft:
     """The engine's `CampaignDraft` for the typed fields; a UserError names the field.
 
@@ -344,6 +462,7 @@ def draft_from_fields(data: dict[str, Any], expression: str, zone: str) -> Campa
         raise UserError.of("bad_split", f"the split needs {len(variants) + 1} percentages "
                            "adding up to 100, one per variant", field="split")  # fmt: skip
     ab_test = _ab_test_of(data)
+    channels = channel_options_of(data)
     if ab_test is not None and not variants:
         raise UserError.of("bad_ab_test", "an A/B test needs a second variant",
                            field="variant_1_body")  # fmt: skip
@@ -359,6 +478,9 @@ def draft_from_fields(data: dict[str, Any], expression: str, zone: str) -> Campa
         smart_encoding=data.get("smart_encoding") == "1",
         expects_reply=data.get("expects_reply") == "1",
         ab_test=ab_test,
+        channels=channels.channels,
+        fallback_after=channels.fallback_after,
+        content=channels.content,
         **_timing_of(data, zone),
     )
 
@@ -395,7 +517,8 @@ def check_draft_message(
         if draft.from_number:
             number_id = _number_id(conn, workspace, draft.from_number)
         campaign = _PreviewCampaign(
-            purpose=draft.purpose, options={"smart_encoding": draft.smart_encoding},
+            purpose=draft.purpose, options={"smart_encoding": draft.smart_encoding,
+                                            "channels": list(draft.channels)},
             schedule={}, number_id=number_id, segment_expression=draft.segment,
         )  # fmt: skip
         rules = rules_from_settings(workspace.settings, short_domain=settings.served_url())

@@ -17,6 +17,9 @@ pays for the dashboard.
   campaigns have none); a number filter the texts sent from or received on it; a
   purpose filter the texts of that purpose (an answer to a campaign counts under the
   campaign's purpose, other inbound texts as informational).
+  A channel filter keeps the texts that went through (or arrived on) a connector of
+  that channel's kinds: the counters are per connector, and a connector's kind names
+  its channel.
 
 A time range is read in whole hours, the counters' grain: every hour bucket that starts
 before `until` and does not end before `since` counts (so `until` = 10:30 includes the
@@ -34,6 +37,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, func, select
 
+from smscast.core.channels import KINDS_OF_CHANNEL, Channel
 from smscast.core.dashboard_tiles import Layout, default_layout
 from smscast.core.errors import UserError
 from smscast.engine.stats import hour_of, rate
@@ -53,6 +57,7 @@ READ = ("sent", "delivered", "undelivered", "failed", "inbound", "clicks", "uniq
 """The counters the dashboard reads (expired and parts belong to reports)."""
 
 PURPOSES = ("promotional", "informational")
+CHANNELS = tuple(channel.value for channel in Channel)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +67,9 @@ class Filters:
     campaign_ids: tuple[int, ...] = ()
     number_id: int | None = None
     purpose: str | None = None
+    channel: str | None = None
+    """Texts through the connectors of that channel's kinds (`core.channels`): the
+    counters are kept per connector, and a connector's kind says its channel."""
 
 
 def _check(since: datetime, until: datetime, filters: Filters) -> None:
@@ -74,6 +82,12 @@ def _check(since: datetime, until: datetime, filters: Filters) -> None:
             "invalid_purpose",
             f"{filters.purpose!r} is not a purpose (one of {', '.join(PURPOSES)})",
             field="purpose",
+        )
+    if filters.channel is not None and filters.channel not in CHANNELS:
+        raise UserError.of(
+            "invalid_channel",
+            f"{filters.channel!r} is not a channel (one of {', '.join(CHANNELS)})",
+            field="channel",
         )
 
 
@@ -91,6 +105,12 @@ def _where(workspace_id: int, since: datetime, until: datetime, filters: Filters
         where.append(t.number_id == filters.number_id)
     if filters.purpose is not None:
         where.append(t.purpose == filters.purpose)
+    if filters.channel is not None:
+        kinds = KINDS_OF_CHANNEL[Channel(filters.channel)]
+        where.append(t.connector_id.in_(
+            select(connectors.c.id).where(connectors.c.workspace_id == workspace_id,
+                                          connectors.c.kind.in_(kinds))
+        ))  # fmt: skip
     return where
 
 

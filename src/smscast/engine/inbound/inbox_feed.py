@@ -7,6 +7,11 @@ has moved. Every change an agent or a customer makes to a ticket moves its
 `updated_at` (a new text, a reply, a note, an assignment, solving, reopening), so the
 latest `updated_at` with the counts of tickets (a ticket erased with its contact
 lowers them) tells a changed inbox from an unchanged one.
+
+Each ticket says the channel its person last wrote on (`tickets.channel`: sms, email,
+whatsapp, voice), on which the agent's reply goes, and the address there (`address`:
+the phone for SMS and voice, the email address, the WhatsApp number). The inbox can be
+narrowed to one channel.
 """
 
 from __future__ import annotations
@@ -65,15 +70,16 @@ def inbox_tickets(
     search: str | None = None,
     before: tuple[datetime, int] | None = None,
     limit: int = 50,
+    channel: str | None = None,
 ) -> list[dict[str, Any]]:
     """Tickets as the inbox lists them, most recently active first (`list_tickets`, its
     filters and its paging by activity), each with the contact's name (empty if none),
     the first words of the thread's last text and which way it went (`last_direction`:
-    "in", "out" or None), and when the customer last wrote (`last_inbound_at`)."""
-    found = list_tickets(
-        engine, workspace, state=state, assignee=assignee, unassigned=unassigned,
-        number=number, search=search, before=before, limit=limit,
-    )  # fmt: skip
+    "in", "out" or None), when the customer last wrote (`last_inbound_at`), the ticket's
+    channel and the person's address on it (`address`). `channel` keeps one channel's."""
+    found = _of_channel(engine, workspace, channel, before, limit, dict(
+        state=state, assignee=assignee, unassigned=unassigned, number=number, search=search,
+    ))  # fmt: skip
     if not found:
         return []
     # The thread's last text, found through the contact's index on messages (a ticket is
@@ -86,6 +92,16 @@ def inbox_tickets(
         .correlate(tickets)
         .scalar_subquery()
     )
+    # Where the person last wrote from, on the ticket's channel: the address a reply goes to.
+    last_address = (
+        select(messages.c.address)
+        .where(messages.c.contact_id == tickets.c.contact_id, messages.c.ticket_id == tickets.c.id,
+               messages.c.direction == "in", messages.c.channel == tickets.c.channel)
+        .order_by(messages.c.created_at.desc(), messages.c.id.desc())
+        .limit(1)
+        .correlate(tickets)
+        .scalar_subquery()
+    )  # fmt: skip
     query = (
         select(
             tickets.c.id,
@@ -93,6 +109,9 @@ def inbox_tickets(
             contacts.c.attributes,
             messages.c.body,
             messages.c.direction,
+            contacts.c.email,
+            contacts.c.whatsapp,
+            last_address.label("last_address"),
         )
         .join(contacts, contacts.c.id == tickets.c.contact_id)
         .outerjoin(messages, messages.c.id == last_text)
@@ -115,8 +134,46 @@ def inbox_tickets(
             "preview": first_words(detail.body or ticket["subject"]),
             "last_direction": detail.direction,
             "last_inbound_at": detail.last_inbound_at,
+            "channel": str(ticket.get("channel") or "sms"),
+            "address": address_on(str(ticket.get("channel") or "sms"), ticket["phone"],
+                                  detail.email, detail.whatsapp, detail.last_address),
         })  # fmt: skip
     return rows
+
+
+def address_on(channel: str, phone: str, email: str | None, whatsapp: str | None,
+               last_address: str | None) -> str:  # fmt: skip
+    """The person's address on a ticket's channel: where they wrote from, else the
+    contact's own address for it (the phone for SMS and voice)."""
+    if last_address:
+        return last_address
+    if channel == "email" and email:
+        return email
+    if channel == "whatsapp":
+        return whatsapp or phone
+    return phone
+
+
+PAGE_READ = 200
+"""Tickets read at a time while looking for one channel's."""
+
+
+def _of_channel(engine: Engine, workspace: WorkspaceRef, channel: str | None,
+                before: tuple[datetime, int] | None, limit: int,
+                filters: dict[str, Any]) -> list[dict[str, Any]]:  # fmt: skip
+    """`list_tickets` with its filters, keeping one channel's tickets when asked: pages
+    of the list in activity order until `limit` of that channel are found (or the list
+    ends), so a page of the inbox holds as many tickets whatever the channel's share."""
+    if channel is None:
+        return list_tickets(engine, workspace, before=before, limit=limit, **filters)
+    kept: list[dict[str, Any]] = []
+    while len(kept) < limit:
+        page = list_tickets(engine, workspace, before=before, limit=PAGE_READ, **filters)
+        kept += [row for row in page if (row.get("channel") or "sms") == channel]
+        if len(page) < PAGE_READ:
+            break
+        before = (page[-1]["updated_at"], page[-1]["id"])
+    return kept[:limit]
 
 
 def first_words(text: str, words: int = PREVIEW_WORDS) -> str:

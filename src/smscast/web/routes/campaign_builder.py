@@ -1,6 +1,10 @@
 """The campaign builder, `/campaigns/new`: one decision per step, each step saved.
 
-Steps: audience, message, A/B variants, timing, sender and purpose, review. Every
+Steps: audience, message, A/B variants, timing, sender and purpose, review. The message
+step also says on which channel it goes (one channel, or a chain with the delay before
+the next is tried) and each channel's own content: an email's subject and HTML, a
+WhatsApp template, a push notification's title; the SMS parts counter is shown only
+when SMS is in the chain. Every
 POST saves what was typed into the builder draft first (even when it is wrong), then
 checks the step with the engine; a refusal is shown at its field on the step it
 belongs to, the typed values kept. htmx makes the recipient count and the message's
@@ -29,10 +33,13 @@ from smscast.core.errors import UserError
 from smscast.core.roles import Permission
 from smscast.core.smart import smart_encode
 from smscast.engine.campaigns.builder_drafts import (
+    CHAIN_SLOTS,
+    CHANNEL_FIELDS,
     LIVE_MEMBERS,
     STEPS,
     MessageCheck,
     audience_expression,
+    channel_options_of,
     check_audience,
     check_draft_message,
     draft_from_fields,
@@ -52,6 +59,7 @@ from smscast.web.auth import Page, page_for
 from smscast.web.errors import error_page
 from smscast.web.forms import FieldError
 from smscast.web.i18n import N_
+from smscast.web.routes.connector_forms import CHANNEL_NAMES
 from smscast.web.templating import gettext_for, render
 
 router = APIRouter(include_in_schema=False)
@@ -67,7 +75,7 @@ STEP_TITLES = {
 }
 STEP_FIELDS: dict[str, tuple[str, ...]] = {
     "audience": ("audience", "segment_name", "expression"),
-    "message": ("body", "coupon_pool", "smart_encoding", "link_url"),
+    "message": ("body", "coupon_pool", "smart_encoding", "link_url", *CHANNEL_FIELDS),
     "variants": ("split", "ab_test", "ab_sample", "ab_metric", "ab_hours"),
     "timing": ("timing", "at_date", "at_time", "local_time", "cron", "spread_minutes"),
     "sender": ("from_number", "purpose", "expects_reply"),
@@ -80,13 +88,24 @@ FIELD_STEP = {
     **{name: step for step, names in STEP_FIELDS.items() for name in names},
     "segment": "audience", "variant": "variants", "variants": "variants", "ab_test": "variants",
     "at": "timing", "spread": "timing", "from": "sender", "status": "review",
+    "channels": "message", "content": "message",
+    **{f"content.{channel}.{name}": "message" for channel, name in (
+        ("email", "subject"), ("email", "html"), ("whatsapp", "template"),
+        ("whatsapp", "language"), ("whatsapp", "params"), ("push", "title"),
+        ("push", "url"))},
     **{f"variant_{i}_{part}": "variants" for i in range(1, VARIANT_SLOTS + 1)
        for part in ("name", "body")},
 }  # fmt: skip
 """Which step shows an engine refusal about a field."""
 FIELD_INPUT = {"segment": "expression", "from": "from_number", "variant": "variant_1_body",
                "variants": "variant_1_body", "at": "at_date", "spread": "spread_minutes",
-               "ab_test": "ab_sample", "status": "name"}  # fmt: skip
+               "ab_test": "ab_sample", "status": "name", "channels": "channel_1",
+               "content": "channel_1", "content.email.subject": "email_subject",
+               "content.email.html": "email_html", "content.email.body": "body",
+               "content.whatsapp.template": "whatsapp_template",
+               "content.whatsapp.language": "whatsapp_language",
+               "content.whatsapp.params": "whatsapp_params",
+               "content.push.title": "push_title", "content.push.url": "push_url"}  # fmt: skip
 """The input an engine field name is shown at, where they differ."""
 EXCLUSIONS = {
     "no_consent": N_("No consent"),
@@ -332,15 +351,33 @@ def _audience_context(page: Page, data: dict[str, Any]) -> dict[str, Any]:
     return {"check": check, "count_error": error, "matched": matched, "exclusions": EXCLUSIONS}
 
 
+def _channel_context(data: dict[str, Any]) -> dict[str, Any]:
+    """The chain as typed (the content fields shown are those of its channels) and
+    whether SMS is in it: only then do encoding and parts mean anything."""
+    typed = [str(data.get(f"channel_{i}", "")).strip() for i in range(1, CHAIN_SLOTS + 1)]
+    try:
+        chain = list(channel_options_of({**data, **{f: "x" for f in CONTENT_PLACEHOLDERS}})
+                     .channels)  # fmt: skip
+    except UserError:
+        chain = [word for word in typed if word] or ["sms"]
+    return {"chain": chain, "has_sms": "sms" in chain, "chain_slots": range(1, CHAIN_SLOTS + 1),
+            "channel_names": CHANNEL_NAMES}  # fmt: skip
+
+
+CONTENT_PLACEHOLDERS = ("email_subject", "whatsapp_template", "push_title")
+"""Filled in only to read the chain when its content is not typed yet."""
+
+
 def _message_context(page: Page, data: dict[str, Any]) -> dict[str, Any]:
     """Encoding and parts of the longest personalised text, the characters forcing UCS-2
     and what smart encoding would make of it, a few real recipients' texts."""
     check: MessageCheck | None = None
     error: FieldError | None = None
     body = str(data.get("body", ""))
+    channels = _channel_context(data)
     if not body.strip():  # where everyone starts: nothing to check yet, nothing wrong
         return {"check": None, "message_error": None, "marks": [], "forcing": (),
-                "smart": None, "encoding": "GSM-7", "parts": 0}  # fmt: skip
+                "smart": None, "encoding": "GSM-7", "parts": 0, **channels}  # fmt: skip
     try:
         expression = audience_expression(page.engine, page.workspace, data)
         campaign = draft_from_fields(data, expression, page.workspace.timezone)
@@ -358,7 +395,7 @@ def _message_context(page: Page, data: dict[str, Any]) -> dict[str, Any]:
     encoding = check.encoding if check and check.recipients else ("UCS-2" if forcing else "GSM-7")
     parts = check.most_parts if check and check.recipients else _parts_of(body)
     return {"check": check, "message_error": error, "marks": marks, "forcing": forcing,
-            "smart": smart, "encoding": encoding, "parts": parts}  # fmt: skip
+            "smart": smart, "encoding": encoding, "parts": parts, **channels}  # fmt: skip
 
 
 def _parts_of(text: str) -> int:

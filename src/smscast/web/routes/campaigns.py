@@ -27,6 +27,7 @@ from smscast.engine.campaigns.lifecycle import change_status
 from smscast.engine.campaigns.overview import (
     STATUSES,
     campaign_details,
+    campaign_report_with_channels,
     list_campaign_overviews,
     progress_of,
 )
@@ -36,6 +37,7 @@ from smscast.engine.stats import campaign_report
 from smscast.web.auth import Page, page_for, reader_page
 from smscast.web.i18n import N_
 from smscast.web.nav import NavItem
+from smscast.web.routes.connector_forms import CHANNEL_NAMES
 from smscast.web.templating import gettext_for, render
 
 router = APIRouter(include_in_schema=False)
@@ -154,8 +156,10 @@ def campaign_list(
 
 
 def _report_context(page: Page, campaign_id: int) -> dict[str, Any]:
-    report = campaign_report(page.engine, page.workspace.id, campaign_id, now=page.now)
+    report = campaign_report_with_channels(page.engine, page.workspace.id, campaign_id,
+                                           now=page.now)  # fmt: skip
     details = campaign_details(page.engine, page.workspace, campaign_id)
+    chain = [figures["channel"] for figures in report["channels"]]
     _ = gettext_for(page.request)
     return {
         **_labels(),
@@ -168,7 +172,21 @@ def _report_context(page: Page, campaign_id: int) -> dict[str, Any]:
         "hours": [{**hour, "at": _moment(hour["hour"])} for hour in report["hours"]],
         "waiting_until": _moment(report["waiting_for_quiet_hours"]["until"]),
         "sending_finished_at": _moment(report["sending_finished_at"]),
+        "channel_names": CHANNEL_NAMES,
+        "per_channel": chain != ["sms"],
+        "fallback_after": _delay(details.get("fallback_after_seconds")),
     }
+
+
+def _delay(seconds: Any) -> tuple[str, int] | None:
+    """A fallback delay as its largest whole unit: ("hours", 2) for 7200 s."""
+    if not isinstance(seconds, int | float) or seconds <= 0:
+        return None
+    whole = int(seconds)
+    for unit, size in (("days", 86400), ("hours", 3600), ("minutes", 60)):
+        if whole % size == 0:
+            return unit, whole // size
+    return "seconds", whole
 
 
 def _excluded_counters(report: dict[str, Any]) -> dict[str, int]:

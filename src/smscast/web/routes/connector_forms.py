@@ -28,8 +28,9 @@ from smscast.engine.sending.connectors import HTTP_KINDS, KINDS, SECRET_SHOWN, r
 from smscast.web.i18n import N_
 
 SIMULATOR = "simulator"  # a kind of the form only: an SMPP connector to the built-in SMSC
-SHARED_FIELDS = frozenset({"name", "rate", "concurrency"})
-"""Settings every kind has, typed as the form's name and limits, not as its settings."""
+SHARED_FIELDS = frozenset({"name", "rate", "concurrency", "connector_id"})
+"""Settings every kind has, typed as the form's name and limits, not as its settings (and
+the connector's own id, which the engine fills in)."""
 
 CHANNEL_NAMES = {
     "sms": N_("SMS"),
@@ -204,6 +205,16 @@ FIELD_LABELS = {
     "ring_timeout_s": N_("Ring for at most (seconds)"),
     "max_duration_s": N_("Longest call (seconds)"),
     "batch_size": N_("Messages per request"),
+    "tls_ca_file": N_("TLS certificate authority file"),
+    "ehlo_name": N_("Name we greet the server with (EHLO)"),
+    "webhook_auth": N_("The provider presents it as"),
+    "webhook_header": N_("Header name"),
+    "webhook_username": N_("Basic auth user name"),
+    "endpoint_hosts": N_("Push services we send to"),
+    "voice_gender": N_("Voice"),
+    "english": N_("English accent"),
+    "opt_out_prompt": N_("Say how to opt out after the message"),
+    "digit_timeout_s": N_("Wait for the digit (seconds)"),
 }
 FIELD_HINTS = {
     "return_path": N_("Where bounces go: an address smscast receives mail for."),
@@ -216,13 +227,23 @@ FIELD_HINTS = {
     "callback_base_url": N_("Where the provider reaches us, e.g. https://sms.example.com."),
     "opt_out_digit": N_("A person who presses it during the call is opted out of calls."),
     "base_url": N_("Empty: the provider's usual address."),
+    "endpoint_hosts": N_("Host names separated by commas; * allows any https address."),
 }  # fmt: skip
 #: Choices of text fields whose values a kind checks itself (their annotation says str).
 FIELD_CHOICES: dict[str, tuple[tuple[str, str], ...]] = {
     "tls": (("starttls", N_("STARTTLS")), ("tls", N_("TLS from the start")),
             ("none", N_("none (only on a trusted network)"))),
+    "webhook_auth": (("header", N_("a header")), ("basic", N_("HTTP basic auth"))),
+    "voice_gender": (("female", N_("female")), ("male", N_("male"))),
+    "english": (("en-GB", N_("British")), ("en-US", N_("American"))),
+    "urgency": (("very-low", N_("very low")), ("low", N_("low")), ("normal", N_("normal")),
+                ("high", N_("high"))),
 }  # fmt: skip
-ADVANCED_FIELDS = frozenset({"base_url", "api_version", "timeout_s", "pool_size", "batch_size"})
+ADVANCED_FIELDS = frozenset({
+    "base_url", "api_version", "timeout_s", "pool_size", "batch_size", "tls_ca_file",
+    "ehlo_name", "webhook_auth", "webhook_header", "webhook_username", "endpoint_hosts",
+    "urgency",
+})  # fmt: skip
 
 
 def form_of(kind: str) -> tuple[SettingField, ...]:
@@ -281,7 +302,7 @@ def _generated(kind: str) -> tuple[SettingField, ...]:
         spec = _field_of(item, hints.get(item.name, item.type))
         if spec is not None:
             found.append(spec)
-    return tuple(found)
+    return tuple(sorted(found, key=lambda spec: not spec.required))  # what it needs first
 
 
 def _field_of(item: dataclasses.Field[Any], hint: Any) -> SettingField | None:

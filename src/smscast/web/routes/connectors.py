@@ -244,15 +244,14 @@ def _detail(
 
 
 def callback_urls(page: Page, connector: dict[str, Any]) -> list[str]:
-    """The addresses the provider must be told for this connector, read from the routes
-    the application really serves under `/hooks/<kind>/{id}/…` (never a list kept by
-    hand beside them), on the workspace's public address (its short domain, else where
-    smscast is served)."""
+    """The addresses the provider must be told for this connector, read from the paths
+    the application really serves under `/hooks/<kind>/{id}/…` (its OpenAPI schema, built
+    once: never a list kept by hand beside them), on the workspace's public address (its
+    short domain, else where smscast is served)."""
     kind = str(connector["kind"])
     base = str(page.workspace.settings.get("short_domain") or page.settings.served_url())
     found: list[str] = []
-    for route in page.request.app.routes:
-        path = getattr(route, "path", "")
+    for path in page.request.app.openapi().get("paths", {}):
         if not path.startswith(f"/hooks/{kind}/{{"):
             continue
         concrete = re.sub(r"\{[^}/]+\}", str(connector["id"]), path, count=1)

@@ -31,13 +31,19 @@ from smscast.core.errors import UserError
 from smscast.engine.campaigns.lifecycle import list_campaigns
 from smscast.engine.dashboards import layouts
 from smscast.engine.dashboards.layouts import DashboardView
-from smscast.engine.dashboards.metrics import PURPOSES, dashboard_metrics, live_snapshot
+from smscast.engine.dashboards.metrics import (
+    CHANNELS,
+    PURPOSES,
+    dashboard_metrics,
+    live_snapshot,
+)
 from smscast.engine.inbound.numbers import list_numbers
 from smscast.web.auth import Page, reader_page
 from smscast.web.errors import error_page
 from smscast.web.forms import FieldError
 from smscast.web.i18n import N_
 from smscast.web.nav import NavItem
+from smscast.web.routes.connector_forms import CHANNEL_NAMES
 from smscast.web.routes.dashboard_query import RANGES, Query, read_query
 from smscast.web.routes.dashboard_stream import (
     DEFAULT_TIMING,
@@ -172,6 +178,7 @@ def _show(page: Page, query: Query, *, errors: list[FieldError] | None = None,
         "campaigns": list_campaigns(page.engine, ws),
         "numbers": list_numbers(page.engine, ws),
         "purposes": [(name, _(PURPOSE_NAMES[name])) for name in PURPOSES],
+        "channels": [(name, _(CHANNEL_NAMES[name])) for name in CHANNELS],
     }
     return render(page.request, "dashboard/page.html", context, status_code=status)
 

@@ -1,6 +1,7 @@
 """The dashboard's filter bar as it travels in the address: time range and filters.
 
-Everything the bar chooses is in the query string (`?range=7d&campaign=3&purpose=…`),
+Everything the bar chooses is in the query string (`?range=7d&campaign=3&purpose=…`,
+`&channel=email`),
 so a dashboard as someone sees it can be sent as a link, the back button works, and
 the live stream (`/dashboard/stream?<same query>`) counts exactly what the page shows.
 A value that makes no sense (a campaign id that is not a number, `to` before `from`)
@@ -16,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from smscast.engine.dashboards.metrics import PURPOSES, Filters
+from smscast.engine.dashboards.metrics import CHANNELS, PURPOSES, Filters
 from smscast.web.forms import FieldError
 
 RANGES = ("today", "7d", "30d", "custom")
@@ -36,6 +37,7 @@ class Query:
     number_id: int | None = None
     purpose: str | None = None
     dashboard_id: int | None = None
+    channel: str | None = None
     errors: tuple[FieldError, ...] = field(default=())
 
     @property
@@ -44,6 +46,7 @@ class Query:
             campaign_ids=(self.campaign_id,) if self.campaign_id is not None else (),
             number_id=self.number_id,
             purpose=self.purpose,
+            channel=self.channel,
         )
 
     def params(self, *, with_dashboard: bool = True) -> dict[str, str]:
@@ -61,6 +64,8 @@ class Query:
             found["number"] = str(self.number_id)
         if self.purpose is not None:
             found["purpose"] = self.purpose
+        if self.channel is not None:
+            found["channel"] = self.channel
         return found
 
     def encoded(self, *, with_dashboard: bool = True) -> str:
@@ -133,6 +138,10 @@ def read_query(params: Mapping[str, str], gettext: Callable[..., str]) -> Query:
     if purpose is not None and purpose not in PURPOSES:
         errors.append(FieldError("purpose", _("Choose a purpose from the list.")))
         purpose = None
+    channel = params.get("channel") or None
+    if channel is not None and channel not in CHANNELS:
+        errors.append(FieldError("channel", _("Choose a channel from the list.")))
+        channel = None
     return Query(
         range=chosen,
         start=start,
@@ -148,4 +157,5 @@ def read_query(params: Mapping[str, str], gettext: Callable[..., str]) -> Query:
             params.get("dashboard"), "dashboard", _("Choose a dashboard from the list."), errors
         ),
         errors=tuple(errors),
+        channel=channel,
     )

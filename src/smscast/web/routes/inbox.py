@@ -1,7 +1,8 @@
 """The agents' inbox: tickets, most recently active first, live.
 
-The list is filtered by state, assignee (me, nobody, a member), number and a search in
-phones, subjects and texts (`inbound.inbox_tickets`, which is `list_tickets` with each
+The list is filtered by state, assignee (me, nobody, a member), number, channel (the one
+the person last wrote on: SMS, email, WhatsApp, voice) and a search in phones, subjects
+and texts (`inbound.inbox_tickets`, which is `list_tickets` with each
 contact's name and last text), and paged by activity. Without JavaScript it is a plain
 page with a filter form; with it, `/inbox/stream` (Server-Sent Events) sends the rows
 again, for the same filters, whenever a ticket of the workspace changes, and the open
@@ -45,6 +46,7 @@ from smscast.web.auth import Page, reader_page
 from smscast.web.forms import FieldError
 from smscast.web.i18n import N_
 from smscast.web.nav import NavItem
+from smscast.web.routes.connector_forms import CHANNEL_NAMES
 from smscast.web.routes.dashboard_stream import (
     RETRY_MS,
     StreamTiming,
@@ -62,6 +64,8 @@ MAX_SEARCH = 200  # as the API's `q`
 STATE_NAMES = {"open": N_("open"), "pending": N_("pending"), "solved": N_("solved")}
 STATE_CHOICES = {"open": N_("Open tickets"), "pending": N_("Pending tickets"),
                  "solved": N_("Solved tickets"), "all": N_("All tickets")}  # fmt: skip
+INBOX_CHANNELS = ("sms", "email", "whatsapp", "voice")
+"""The channels people write (or press a digit) on: web push has no way back."""
 DEFAULT_TIMING = StreamTiming(interval=0.5, recheck_every=30, lifetime=1200, keepalive_every=30)
 """Poll twice a second (one small query for all of a workspace's tabs: a new text shows
 within half a second); the session is checked every 15 s; a stream ends after 10 min
@@ -78,11 +82,12 @@ class Filters:
     number: str = ""
     q: str = ""
     before: tuple[datetime, int] | None = None
+    channel: str = ""
 
     def address(self, *, paged: bool = True) -> str:
         """The query string that shows these filters (the page's, the stream's)."""
         params = {"state": self.state, "assignee": self.assignee, "number": self.number,
-                  "q": self.q}  # fmt: skip
+                  "channel": self.channel, "q": self.q}  # fmt: skip
         if paged and self.before is not None:
             params |= {"before": str(self.before[1]), "at": self.before[0].isoformat()}
         return urlencode({name: value for name, value in params.items() if value})
@@ -102,6 +107,9 @@ def read_filters(params: dict[str, str], members: list[str], gettext: Callable[.
     if len(q) > MAX_SEARCH:
         errors.append(FieldError("q", gettext("Search for at most %(limit)s characters.",
                                               limit=MAX_SEARCH)))  # fmt: skip
+    channel = params.get("channel", "").strip().lower()
+    if channel not in ("", *INBOX_CHANNELS):
+        errors.append(FieldError("channel", gettext("Choose one of the channels.")))
     before = None
     if params.get("before", "").isdigit():
         try:
@@ -110,7 +118,7 @@ def read_filters(params: dict[str, str], members: list[str], gettext: Callable[.
             before = None  # a mangled page address: the first page
     if before is not None and before[0].tzinfo is None:
         before = None
-    filters = Filters(state, assignee, params.get("number", "").strip(), q, before)
+    filters = Filters(state, assignee, params.get("number", "").strip(), q, before, channel)
     return filters, errors
 
 
@@ -124,7 +132,7 @@ def read_tickets(page: Page, filters: Filters, limit: int = PAGE_SIZE) -> list[d
             filters.assignee if filters.assignee not in ("", "nobody") else None),
         unassigned=filters.assignee == "nobody",
         number=filters.number or None, search=filters.q or None, before=filters.before,
-        limit=limit,
+        limit=limit, channel=filters.channel or None,
     )  # fmt: skip
 
 
@@ -161,8 +169,13 @@ def rows_context(page: Page, filters: Filters, now: datetime,
     if more:
         last = shown[-1]
         later = "/inbox?" + Filters(filters.state, filters.assignee, filters.number, filters.q,
-                                    (last["updated_at"], last["id"])).address()  # fmt: skip
-    return {"tickets": shown, "later": later, "state_names": STATE_NAMES}
+                                    (last["updated_at"], last["id"]),
+                                    filters.channel).address()  # fmt: skip
+    return {"tickets": shown, "later": later, **_names()}
+
+
+def _names() -> dict[str, Any]:
+    return {"state_names": STATE_NAMES, "channel_names": CHANNEL_NAMES}
 
 
 @router.get("/inbox")
@@ -171,7 +184,7 @@ def inbox_page(page: Page = Depends(reader_page)) -> Response:
     members = answering_members(page.engine, page.workspace)
     filters, errors = read_filters(dict(page.request.query_params),
                                    [m["email"] for m in members], _)  # fmt: skip
-    context: dict[str, Any] = {"tickets": [], "later": None, "state_names": STATE_NAMES}
+    context: dict[str, Any] = {"tickets": [], "later": None, **_names()}
     if not errors:
         try:
             context = rows_context(page, filters, page.now, members)
@@ -189,6 +202,8 @@ def inbox_page(page: Page = Depends(reader_page)) -> Response:
         "states": [(name, _(label)) for name, label in STATE_CHOICES.items()],
         "members": members,
         "numbers": list_numbers(page.engine, page.workspace),
+        "channels": [("", _("All channels")),
+                     *((name, _(CHANNEL_NAMES[name])) for name in INBOX_CHANNELS)],
     }, status_code=422 if errors else 200)  # fmt: skip
 
 
@@ -209,7 +224,15 @@ async def inbox_stream(request: Request, page: Page = Depends(reader_page)) -> R
     timing: StreamTiming = getattr(request.app.state, "inbox_stream", DEFAULT_TIMING)
     stopping: threading.Event = request.app.state.stopping
     assignee = page.viewer.profile.email if filters.assignee == "me" else filters.assignee
-    key = (language, filters.state, assignee, filters.number, filters.q, filters.before)
+    key = (
+        language,
+        filters.state,
+        assignee,
+        filters.number,
+        filters.q,
+        filters.before,
+        filters.channel,
+    )
 
     def payload(version: InboxVersion) -> dict[str, Any]:
         """The rows and the count, rendered once for every stream with the same key."""
@@ -218,7 +241,7 @@ async def inbox_stream(request: Request, page: Page = Depends(reader_page)) -> R
         try:
             context = rows_context(page, filters, now, members)
         except UserError:  # the number was removed since the page was shown
-            context = {"tickets": [], "later": None, "state_names": STATE_NAMES}
+            context = {"tickets": [], "later": None, **_names()}
         shared = {"timezone": workspace.timezone, "open_count": version.open}
         return {
             "rows": environment.get_template("inbox/_rows.html").render({**context, **shared}),

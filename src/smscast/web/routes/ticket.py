@@ -56,6 +56,7 @@ from smscast.web.auth import Page, page_for, reader_page
 from smscast.web.errors import error_page
 from smscast.web.forms import FieldError
 from smscast.web.i18n import N_
+from smscast.web.routes.connector_forms import CHANNEL_NAMES
 from smscast.web.routes.contacts import NAMES, OPT_OUT_PURPOSES, WORDS
 from smscast.web.routes.dashboard_stream import (
     DEFAULT_TIMING,
@@ -199,7 +200,8 @@ def ticket_live(ticket_id: int, page: Page = Depends(reader_page)) -> Response:
     except UserError:
         return Response(status_code=404)
     context = {"ticket": _shown(page, ticket), "members": _members(page), "words": WORDS,
-               "kinds": KINDS, "version": _version(page, ticket_id), "errors": []}  # fmt: skip
+               "kinds": KINDS, "version": _version(page, ticket_id), "errors": [],
+               "channel_names": CHANNEL_NAMES}  # fmt: skip
     return render(page.request, "inbox/_ticket_live.html", context)
 
 
@@ -241,9 +243,14 @@ def fill(
     if not page.request.headers.get("hx-request"):
         return _ticket_view(page, ticket_id, errors=errors, reply_text=reply, picked=saved_reply,
                             status_code=status)  # fmt: skip
+    try:
+        ticket = show_ticket(page.engine, page.workspace, ticket_id)
+    except UserError:
+        return _missing(page, N_("There is no such ticket."))
     context = {"ticket": {"id": ticket_id}, "reply_text": reply, "picked": saved_reply,
                "saved_replies": list_saved_replies(page.engine, page.workspace),
-               "errors": errors}  # fmt: skip
+               "errors": errors, "reply_to": reply_target(ticket),
+               "channel_names": CHANNEL_NAMES}  # fmt: skip
     # htmx swaps only a 2xx answer in: the refusal is shown in the box it replaces.
     return render(page.request, "inbox/_ticket_reply.html", context)
 
@@ -399,6 +406,8 @@ def _ticket_view(
     contact = show_contact(page.engine, page.workspace, ticket["phone"])
     attributes = dict(contact["attributes"] or {})
     consent = [state for state in contact["consent"] if state["channel"] == "sms"]
+    target = reply_target(ticket)
+    on_channel = [state for state in contact["consent"] if state["channel"] == target["channel"]]
     _ = gettext_for(page.request)
     context = {
         "ticket": _shown(page, ticket),
@@ -407,7 +416,9 @@ def _ticket_view(
         "name": " ".join(str(attributes[k]) for k in NAMES if attributes.get(k)),
         "attributes": sorted((k, v) for k, v in attributes.items() if k not in NAMES),
         "consent": consent,
-        "reply_blocked": _reply_blocked(consent),
+        "reply_blocked": _reply_blocked(on_channel),
+        "reply_to": target,
+        "channel_names": CHANNEL_NAMES,
         "campaigns": _campaigns_received(page, contact["id"]),
         "members": _members(page),
         "saved_replies": list_saved_replies(page.engine, page.workspace),
@@ -422,6 +433,19 @@ def _ticket_view(
         "reason_text": reason_text,
     }
     return render(page.request, "inbox/ticket.html", context, status_code=status_code)
+
+
+def reply_target(ticket: dict[str, Any]) -> dict[str, str]:
+    """Where an agent's reply goes, as `answer_on_channel` sends it: on the ticket's
+    channel (the one the person last wrote on) to the address they last wrote from there;
+    by SMS to their phone when that is SMS or they never wrote from an address on it."""
+    channel = str(ticket.get("channel") or "sms")
+    written = [item["address"] for item in ticket["thread"]
+               if item["type"] == "message" and item["direction"] == "in"
+               and item.get("channel") == channel and item.get("address")]  # fmt: skip
+    if channel == "sms" or not written:
+        return {"channel": "sms", "address": str(ticket["phone"])}
+    return {"channel": channel, "address": str(written[-1])}
 
 
 def _version(page: Page, ticket_id: int) -> str:
