@@ -21,6 +21,7 @@ from sqlalchemy import Engine, select
 
 from smscast.channels.push.vapid import b64url, generate_vapid_keys, public_key_text
 from smscast.channels.simulator.push import PushFake, start_push_fake
+from smscast.config import Settings
 from smscast.engine.accounts.auth import Caller
 from smscast.engine.accounts.workspace_settings import update_workspace
 from smscast.engine.accounts.workspaces import WorkspaceRef
@@ -35,6 +36,7 @@ from smscast.engine.contacts.push_subscriptions import (
 )
 from smscast.engine.contacts.records import count_contacts
 from smscast.engine.db_thread import DbThread
+from smscast.engine.events import EventPump
 from smscast.engine.sending.connectors import (
     add_connector,
     build_connector,
@@ -191,11 +193,7 @@ async def test_unsubscribing_the_last_browser_opts_out_of_push(
     assert history["events"][-1]["purpose"] == "all"
 
 
-async def test_a_push_message_leaves_with_the_subscriptions_keys(
-    engine: Engine, workspace: WorkspaceRef, now: datetime, page: int, fake: PushFake
-) -> None:
-    browser = Browser(fake.subscribe())
-    outcome = subscribe(engine, browser, now)
+def queue_push(engine: Engine, workspace: WorkspaceRef, outcome: Any, now: datetime) -> int:
     with engine.begin() as conn:
         [message_id] = enqueue_messages(conn, [{
             "workspace_id": workspace.id, "kind": "campaign", "purpose": "promotional",
@@ -204,39 +202,81 @@ async def test_a_push_message_leaves_with_the_subscriptions_keys(
             "payload": {"title": "Shop", "url": "https://shop.example/winter"},
             "send_after": now, "created_at": now,
         }])  # fmt: skip
-        assert take_lease(conn, page, WORKER, now, seconds=3600)
+    return int(message_id)
+
+
+async def dispatch_until(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, connector_id: int,
+    now: datetime, message_id: int, status: str,
+) -> None:  # fmt: skip
+    """Runs the connector's dispatcher and event pump, as a worker does, until the message
+    has `status`; then stops both, so every event the connector had is written."""
+    with engine.begin() as conn:
+        assert take_lease(conn, connector_id, WORKER, now, seconds=3600)
+    connector = build_connector(_row(engine, connector_id))
+    await connector.start()
+    db, clock = DbThread(engine, name=WORKER), RunningClock(now)
+    dispatcher = Dispatcher(
+        db, connector, connector_id, WORKER,
+        DispatchLimits(in_flight=4, least_claim=1, idle_s=0.05),
+        retry_policy(5.0, 300.0, 48.0), clock, OutgoingExtras(b"k"),
+    )  # fmt: skip
+    pump = EventPump(db, settings, connector, connector_id, workspace.id, clock)
+    running = [asyncio.create_task(dispatcher.run()), asyncio.create_task(pump.run())]
+    try:
+
+        def reached() -> bool:
+            """the push message's status after the push service's answer"""
+            with engine.connect() as conn:
+                found = conn.execute(
+                    select(messages.c.status).where(messages.c.id == message_id)
+                ).scalar()
+            return found == status
+
+        await wait_for(reached)
+    finally:
+        dispatcher.stop()
+        await running[0]
+        await connector.stop()  # ends its events: the pump writes what is left and returns
+        await running[1]
+        db.close()
+
+
+async def test_a_push_message_leaves_with_the_subscriptions_keys(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime, page: int,
+    fake: PushFake,
+) -> None:  # fmt: skip
+    browser = Browser(fake.subscribe())
+    outcome = subscribe(engine, browser, now)
+    message_id = queue_push(engine, workspace, outcome, now)
     with engine.connect() as conn:
         [queued] = conn.execute(select(messages).where(messages.c.id == message_id)).all()
     assert queued.connector_id == page  # routed to the push connector by its channel
-    connector = build_connector(_row(engine, page))
-    await connector.start()
-    db = DbThread(engine, name=WORKER)
-    dispatcher = Dispatcher(
-        db, connector, page, WORKER, DispatchLimits(in_flight=4, least_claim=1, idle_s=0.05),
-        retry_policy(5.0, 300.0, 48.0), RunningClock(now), OutgoingExtras(b"k"),
-    )  # fmt: skip
-    running = asyncio.create_task(dispatcher.run())
-    try:
-
-        def sent() -> bool:
-            """the push message answered by the push service"""
-            with engine.connect() as conn:
-                status = conn.execute(
-                    select(messages.c.status).where(messages.c.id == message_id)
-                ).scalar()
-            return status == "sent"
-
-        await wait_for(sent)
-    finally:
-        dispatcher.stop()
-        await running
-        await connector.stop()
-        db.close()
+    await dispatch_until(engine, settings, workspace, page, now, message_id, "sent")
     [received] = fake.received_for(browser.endpoint)
     assert browser.read(received.body) == {
         "title": "Shop", "body": "Winter sale: 30% off today",
         "url": "https://shop.example/winter", "ref": message_id,
     }  # fmt: skip
+
+
+async def test_a_subscription_the_push_service_forgot_is_deleted(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime, page: int,
+    fake: PushFake,
+) -> None:  # fmt: skip
+    gone, kept = Browser(fake.subscribe()), Browser(fake.subscribe())
+    outcome = subscribe(engine, gone, now)
+    subscribe(engine, kept, now)
+    fake.expire(gone.endpoint)
+    message_id = queue_push(engine, workspace, outcome, now)
+    await dispatch_until(engine, settings, workspace, page, now, message_id, "failed")
+    with engine.connect() as conn:
+        left = conn.execute(select(subscriptions.c.endpoint)).scalars().all()
+        error = conn.execute(
+            select(messages.c.error_code).where(messages.c.id == message_id)
+        ).scalar()
+    assert left == [kept.endpoint] and error == "gone"
+    assert fake.received == []
 
 
 def _row(engine: Engine, connector_id: int) -> Any:
