@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from smscast.config import Settings
+from smscast.engine.campaigns.fallback import fall_back_due
 from smscast.engine.campaigns.launch import launch_due_campaigns
 from smscast.engine.campaigns.lifecycle import complete_finished_campaigns
 from smscast.engine.db_thread import DbThread
@@ -164,6 +165,7 @@ class Runtime:
         with self.engine.begin() as conn:
             route_queued(conn, now)
             cancel_cancelled_campaigns(conn, now)
+        fall_back_due(self.engine, now)
         if sweep:
             late = timedelta(hours=self.settings.dlr_late_window_hours)
             with self.engine.begin() as conn:

@@ -2,7 +2,8 @@
 
 A plan is made once per launch stage (variants compiled, rules and timing fixed);
 members are then read in contact-id order, one id range per batch, with their
-consent and whether a frequency cap holds them back.
+consent and whether a frequency cap holds them back. A campaign on a chain of
+channels also reads, per batch, how each member can be reached (`read_reach`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Text, and_, func, or_, select, type_coerce
 
 from smscast.core.campaign_rules import DEFAULT_SHORT_DOMAIN, CampaignRules, rules_from_settings
+from smscast.core.channels import Channel
 from smscast.core.cost import MessageRules
 from smscast.core.counts import counted
 from smscast.core.errors import UserError
@@ -27,7 +29,9 @@ from smscast.engine.campaigns.coupons import free_codes
 from smscast.engine.campaigns.lifecycle import messages, variants
 from smscast.engine.campaigns.recipients import (
     SAMPLE_SEED,
+    ChainStep,
     Member,
+    Reach,
     RecipientBuilder,
     Timing,
     Variant,
@@ -35,14 +39,16 @@ from smscast.engine.campaigns.recipients import (
 )
 from smscast.engine.sending.connectors import national_tables_of
 from smscast.engine.sending.routing import load_routes
-from smscast.store.bulk import DriverValues
+from smscast.store.bulk import DriverValues, select_in
 from smscast.store.campaign_models import CampaignLink
+from smscast.store.channel_models import PushSubscription
 from smscast.store.models import ConsentState, Contact, table_of
 from smscast.store.segment_sql import segment_condition
 
 contacts = table_of(Contact)
 consent_states = table_of(ConsentState)
 campaign_links = table_of(CampaignLink)
+subscriptions = table_of(PushSubscription)
 
 NOT_COUNTED = ("cancelled", "failed", "rejected")
 """Messages in these states never reached the person and do not count against caps."""
@@ -115,6 +121,9 @@ def make_plan(conn: Connection, workspace: WorkspaceRef, campaign: Any, run: int
     )
     number_id, connector_id = plan_route(conn, workspace, campaign)
     message_rules = campaign_message_rules(conn, campaign, rules, connector_id)
+    chain = chain_steps(conn, workspace, campaign, rules, connector_id)
+    names |= {use.name for step in chain for t in step.templates() for use in t.variables}
+    delay = options.get("fallback_after_s")
     links = {
         row.url: row.position
         for row in conn.execute(
@@ -126,7 +135,8 @@ def make_plan(conn: Connection, workspace: WorkspaceRef, campaign: Any, run: int
     builder = RecipientBuilder(
         purpose=campaign.purpose, variants=found, rules=rules, message_rules=message_rules,
         timing=timing, links=links, workspace_zone=workspace.timezone,
-        stamp=DriverValues(conn).moment,
+        stamp=DriverValues(conn).moment, chain=chain,
+        fallback_after=timedelta(seconds=delay) if delay else None,
     )  # fmt: skip
     uses_coupon = "coupon" in names
     pool = options.get("coupon_pool_id")
@@ -135,6 +145,97 @@ def make_plan(conn: Connection, workspace: WorkspaceRef, campaign: Any, run: int
                            "no coupon pool (--coupon-pool NAME)", field="coupon_pool")  # fmt: skip
     return Plan(workspace, campaign, run, stage, rules, builder, uses_coupon, "link" in names,
                 pool, number_id, connector_id)  # fmt: skip
+
+
+def chain_steps(conn: Connection, workspace: WorkspaceRef, campaign: Any, rules: CampaignRules,
+                sms_connector: int | None) -> tuple[ChainStep, ...]:  # fmt: skip
+    """The campaign's channels with their compiled content, connector, price and quiet
+    hours; empty for a campaign on plain SMS, which takes the launch's fast path."""
+    options = campaign.options or {}
+    channels = list(options.get("channels") or [Channel.SMS.value])
+    content: dict[str, dict[str, Any]] = options.get("content") or {}
+    if channels == [Channel.SMS.value] and not content:
+        return ()
+    routes = load_routes(conn, workspace.id)
+    steps = []
+    for index, channel in enumerate(channels):
+        given = content.get(channel) or {}
+        connector = sms_connector
+        price = rules.part_price
+        if channel != Channel.SMS:
+            connector = routes.route(campaign.number_id, None, channel)[1]
+            price = channel_price(workspace.settings, channel)
+
+        def compiled(name: str, given: dict[str, Any] = given) -> Any:
+            return compile_template(given[name]) if given.get(name) else None
+
+        steps.append(ChainStep(
+            index=index, channel=channel, connector_id=connector, price=price,
+            quiet=rules.quiet.enabled and rules.quiet_applies(campaign.purpose, channel),
+            body=compiled("body"), subject=compiled("subject"), html=compiled("html"),
+            title=compiled("title"), url=compiled("url"),
+            params=tuple(compile_template(p) for p in given.get("params") or ()),
+            template=given.get("template"), language=given.get("language"),
+        ))  # fmt: skip
+    return tuple(steps)
+
+
+def channel_price(settings: dict[str, Any] | None, channel: str) -> float:
+    """What one message on a channel beside SMS costs: the workspace's `price_<channel>`
+    setting (a number ≥ 0), else nothing; SMS is priced per part (`part_price`)."""
+    price = (settings or {}).get(f"price_{channel}", 0.0)
+    if not isinstance(price, int | float) or isinstance(price, bool) or price < 0:
+        raise UserError.of("bad_setting", f"price_{channel} must be a number ≥ 0",
+                           field=f"price_{channel}")  # fmt: skip
+    return float(price)
+
+
+def read_reach(conn: Connection, plan: Plan, members: list[Member]) -> Reach | None:
+    """How a batch's members can be reached on the chain's channels (see `Reach`): a few
+    range reads by contact id, only for a campaign on a chain."""
+    chain = plan.builder.chain
+    if not chain or not members:
+        return None
+    first, last = members[0].id, members[-1].id
+    channels = [step.channel for step in chain]
+    reach = Reach()
+    rows = conn.execute(
+        select(consent_states.c.contact_id, consent_states.c.channel, consent_states.c.status)
+        .where(consent_states.c.contact_id.between(first, last),
+               consent_states.c.purpose == plan.campaign.purpose,
+               consent_states.c.channel.in_(channels))
+    )  # fmt: skip
+    reach.consent.update(((row.contact_id, row.channel), row.status) for row in rows)
+    if Channel.WHATSAPP in channels:
+        rows = conn.execute(
+            select(contacts.c.id, contacts.c.whatsapp).where(
+                contacts.c.id.between(first, last), contacts.c.whatsapp.is_not(None)
+            )
+        )
+        reach.whatsapp.update((row.id, row.whatsapp) for row in rows)
+    if Channel.PUSH in channels:
+        rows = conn.execute(
+            select(subscriptions.c.contact_id, func.max(subscriptions.c.id).label("newest"))
+            .where(subscriptions.c.contact_id.between(first, last),
+                   subscriptions.c.workspace_id == plan.workspace.id)
+            .group_by(subscriptions.c.contact_id)
+        )  # fmt: skip
+        reach.push.update((row.contact_id, int(row.newest)) for row in rows)
+    addresses: set[str] = set()
+    for channel in channels:
+        if channel == Channel.EMAIL:
+            addresses.update(m.email for m in members if m.email)
+        elif channel == Channel.WHATSAPP:
+            addresses.update(reach.whatsapp.get(m.id) or m.phone for m in members)
+        elif channel == Channel.VOICE:
+            addresses.update(m.phone for m in members)
+    if addresses:
+        found = select_in(
+            conn, "SELECT channel, address FROM suppressed_addresses "
+            f"WHERE workspace_id = {int(plan.workspace.id)} AND address IN", sorted(addresses),
+        )  # fmt: skip
+        reach.suppressed.update((channel, address) for channel, address in found)
+    return reach
 
 
 def campaign_message_rules(conn: Connection, campaign: Any, rules: CampaignRules,

@@ -1,6 +1,8 @@
 """Campaign use cases: create, pause, resume, cancel, complete.
 
 The lifecycle is draft → scheduled → running → paused → completed | cancelled.
+A campaign names the channels it goes out on (`channels`, tried in order for each
+person, see `smscast.engine.campaigns.fallback`) and each channel's own content.
 Each change is one short transaction on the campaign row; the dispatcher reads the
 status when it claims messages, so a pause or cancel holds the next claim. Cancel
 also marks the campaign's still-queued messages `cancelled` in the same transaction.
@@ -9,12 +11,14 @@ Launching lives in `smscast.engine.campaigns.launch`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, exists, func, insert, select, update
 
+from smscast.core.channels import Channel, check_fallback_delay, parse_channel_chain
 from smscast.core.cron import next_cron_time, parse_cron
 from smscast.core.errors import UserError
 from smscast.core.segment_parser import parse_segment
@@ -86,6 +90,39 @@ class CampaignDraft:
     validity: timedelta | None = None
     ab_test: ABTest | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    channels: tuple[str, ...] = ("sms",)
+    """The channels tried in order for each person: the first they can be reached on
+    gets the message, the next ones only when it is not delivered (see `fallback`)."""
+    fallback_after: timedelta | None = None
+    """How long a message may go undelivered before the next channel takes over
+    (`DEFAULT_FALLBACK_AFTER` for a chain when not given)."""
+    content: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per channel: email {subject, html?, body?}; whatsapp {template, language?,
+    params?: [str], body?}; push {title, url?, body?}; voice {body?}. Every text is a
+    template personalised like the body; a channel's `body` replaces the campaign's."""
+
+
+DEFAULT_FALLBACK_AFTER = timedelta(hours=1)
+"""A chain's fallback delay when none is given: long enough for a chat app's delivery
+report to come back from a phone that was briefly off, short enough for a same-day offer."""
+CONTENT_FIELDS: dict[str, dict[str, bool]] = {
+    Channel.EMAIL: {"subject": True, "html": False, "body": False},
+    Channel.WHATSAPP: {"template": True, "language": False, "params": False, "body": False},
+    Channel.PUSH: {"title": True, "url": False, "body": False},
+    Channel.VOICE: {"body": False},
+}
+"""Each channel's content fields, and whether the channel cannot go without it. SMS has
+none: its text is the campaign's body (and its A/B variants)."""
+TEXT_FIELDS = ("subject", "html", "body", "title", "url")
+"""Content fields that are templates, rendered per person like the body."""
+REQUIRED_WHY = {
+    "subject": "an email needs a subject (--subject)",
+    "template": "a WhatsApp campaign starts the conversation, which WhatsApp allows only "
+    "with an approved message template: name it with --template NAME",
+    "title": "a web push notification needs a title (--title)",
+}
+_WHATSAPP_TEMPLATE = re.compile(r"^[a-z0-9_]{1,512}$")
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:[_-][A-Za-z]{2,4})?$")
 
 
 def _bodies(draft: CampaignDraft) -> list[tuple[str, str, int]]:
@@ -106,8 +143,102 @@ def _bodies(draft: CampaignDraft) -> list[tuple[str, str, int]]:
     return [(name, body, share) for (name, body), share in zip(named, split, strict=True)]
 
 
+def _check_template(text: str, known: list[str], coupon_pool: str | None, where: str,
+                    field_name: str) -> None:  # fmt: skip
+    """Compiles one of the campaign's texts as launch will; says which one is wrong."""
+    try:
+        template = compile_template(text, known=known)
+    except UserError as error:
+        raise UserError.of(error.problem.code, f"{where}: {error.problem.message}",
+                           field=field_name, line=error.problem.line,
+                           column=error.problem.column) from None  # fmt: skip
+    if coupon_pool is None and template.position("coupon") is not None:
+        raise UserError.of(
+            "no_coupon_pool", f"{where} uses {{{{ coupon }}}} but the campaign has no coupon "
+            "pool (--coupon-pool NAME)", field="coupon_pool",
+        )  # fmt: skip
+
+
+def check_channels(draft: CampaignDraft, known: list[str]) -> dict[str, Any]:
+    """The campaign's channels, fallback delay and per-channel content as stored in its
+    options ("channels", "fallback_after_s", "content"); a clear error for anything a
+    launch could not send: an unknown or repeated channel, a delay out of range, content
+    for a channel not in the chain, an email without a subject, a WhatsApp campaign
+    without an approved template (business-initiated messages must be templates)."""
+    chain = parse_channel_chain(",".join(draft.channels))
+    delay = draft.fallback_after
+    if len(chain) == 1 and delay is not None:
+        raise UserError.of(
+            "no_fallback_channel", "a fallback delay needs a second channel to fall back to, "
+            "like --channels whatsapp,sms", field="fallback_after",
+        )  # fmt: skip
+    if len(chain) > 1:
+        delay = check_fallback_delay(delay if delay is not None else DEFAULT_FALLBACK_AFTER)
+    unknown = sorted(set(draft.content) - {c.value for c in chain})
+    if unknown:
+        raise UserError.of(
+            "content_without_channel", f"content for {', '.join(unknown)}, which is not among "
+            f"the campaign's channels ({','.join(chain)})", field="content",
+        )  # fmt: skip
+    content: dict[str, dict[str, Any]] = {}
+    for channel in chain:
+        given = dict(draft.content.get(channel) or {})
+        fields = CONTENT_FIELDS.get(channel, {})
+        extra = sorted(set(given) - set(fields))
+        if extra:
+            allowed = ", ".join(fields) or "nothing: its text is the campaign's body"
+            raise UserError.of(
+                "unknown_content", f"{channel} content has no {', '.join(extra)} (it takes "
+                f"{allowed})", field=f"content.{channel}",
+            )  # fmt: skip
+        kept: dict[str, Any] = {}
+        for name, required in fields.items():
+            value = given.get(name)
+            if isinstance(value, str):
+                value = value.strip() if name != "html" and name != "body" else value
+            if value in (None, "", []):
+                if required:
+                    raise UserError.of(f"no_{name}", REQUIRED_WHY[name],
+                                       field=f"content.{channel}.{name}")  # fmt: skip
+                continue
+            kept[name] = _checked_field(channel, name, value, known, draft.coupon_pool)
+        if kept:
+            content[channel.value] = kept
+    return {
+        "channels": [c.value for c in chain],
+        "fallback_after_s": int(delay.total_seconds()) if delay is not None else None,
+        "content": content,
+    }
+
+
+def _checked_field(channel: str, name: str, value: Any, known: list[str],
+                   coupon_pool: str | None) -> Any:  # fmt: skip
+    where = f"{channel} {name}"
+    field_name = f"content.{channel}.{name}"
+    if name in TEXT_FIELDS:
+        if not isinstance(value, str):
+            raise UserError.of("bad_content", f"{where} must be text", field=field_name)
+        _check_template(value, known, coupon_pool, where, field_name)
+        return value
+    if name == "params":
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise UserError.of("bad_content", "WhatsApp template parameters are a list of "
+                               "texts", field=field_name)  # fmt: skip
+        for number, param in enumerate(value, 1):
+            _check_template(param, known, coupon_pool, f"template parameter {number}",
+                            field_name)  # fmt: skip
+        return list(value)
+    if name == "template" and not (isinstance(value, str) and _WHATSAPP_TEMPLATE.match(value)):
+        raise UserError.of("bad_template_name", f'"{value}" is not a WhatsApp template name '
+                           "(lower-case letters, digits and _)", field=field_name)  # fmt: skip
+    if name == "language" and not (isinstance(value, str) and _LANGUAGE.match(value)):
+        raise UserError.of("bad_language", f'"{value}" is not a language code like en or '
+                           "pl or en_US", field=field_name)  # fmt: skip
+    return value
+
+
 def _check_draft(conn: Connection, workspace: WorkspaceRef, draft: CampaignDraft,
-                 now: datetime) -> tuple[str, int | None, int | None]:  # fmt: skip
+                 now: datetime) -> tuple[str, int | None, int | None, dict[str, Any]]:  # fmt: skip
     if not draft.name.strip():
         raise UserError.of("empty_name", "a campaign needs a name", field="name")
     if draft.purpose not in PURPOSES:
@@ -120,18 +251,10 @@ def _check_draft(conn: Connection, workspace: WorkspaceRef, draft: CampaignDraft
         expression = saved_expression(conn, workspace, draft.segment_name)
     known = attribute_names(conn, workspace.id)
     check_segment(parse_segment(expression), known)
+    channels = check_channels(draft, [*known, *TEMPLATE_FIELDS])
     for name, body, _ in _bodies(draft):
-        try:
-            template = compile_template(body, known=[*known, *TEMPLATE_FIELDS])
-        except UserError as error:
-            raise UserError.of(error.problem.code, f"variant {name}: {error.problem.message}",
-                               field="body", line=error.problem.line,
-                               column=error.problem.column) from None  # fmt: skip
-        if draft.coupon_pool is None and template.position("coupon") is not None:
-            raise UserError.of(
-                "no_coupon_pool", f"variant {name} uses {{{{ coupon }}}} but the campaign has "
-                "no coupon pool (--coupon-pool NAME)", field="coupon_pool",
-            )  # fmt: skip
+        _check_template(body, [*known, *TEMPLATE_FIELDS], draft.coupon_pool, f"variant {name}",
+                        "body")  # fmt: skip
     if draft.at is not None and draft.at < now:
         raise UserError.of(
             "in_the_past", f"{draft.at:%Y-%m-%d %H:%M} UTC is in the past", field="at"
@@ -157,7 +280,7 @@ def _check_draft(conn: Connection, workspace: WorkspaceRef, draft: CampaignDraft
         if number_id is None:
             raise UserError.of("unknown_number", f"no number {draft.from_number} in this "
                                "workspace", field="from")  # fmt: skip
-    return expression, pool, number_id
+    return expression, pool, number_id, channels
 
 
 def create_campaign(
@@ -165,7 +288,7 @@ def create_campaign(
 ) -> int:
     """Checks everything a launch will need (segment, templates, pool, time) and saves a draft."""
     with engine.begin() as conn:
-        expression, pool, number_id = _check_draft(conn, workspace, draft, now)
+        expression, pool, number_id, channels = _check_draft(conn, workspace, draft, now)
         schedule = {
             "at": draft.at.isoformat() if draft.at else None,
             "local_time": draft.local_time.strftime("%H:%M") if draft.local_time else None,
@@ -189,6 +312,7 @@ def create_campaign(
             "expects_reply": draft.expects_reply,
             "validity_seconds": int(draft.validity.total_seconds()) if draft.validity else None,
             "ab_test": ab,
+            **channels,
             **draft.extra,
         }
         campaign_id = conn.execute(
@@ -269,7 +393,8 @@ def complete_finished_campaigns(engine: Engine, now: datetime) -> list[int]:
     Once nothing is queued or being sent the campaign has finished sending
     (`sending_finished_at` is set, once); it completes - and `campaign.completed` is
     announced with its outcome - only when no message awaits its delivery report
-    either: delivered, undelivered, failed, expired, unknown and cancelled are final.
+    either: delivered, undelivered, failed, expired, unknown and cancelled are final,
+    and none waits to fall back to the chain's next channel (`fallback_pending`).
     A recurring campaign goes back to `scheduled` for its next run as soon as the run
     has finished sending (its reports are still counted as they come); an A/B test
     still waiting for its winner is not finished. Returns the campaigns completed or
@@ -300,7 +425,7 @@ def complete_finished_campaigns(engine: Engine, now: datetime) -> list[int]:
                 schedule["next_run_at"] = following.isoformat()
                 values: dict[str, Any] = {"status": "scheduled", "schedule": schedule,
                                           "sending_finished_at": now}  # fmt: skip
-            elif row.awaiting_reports:
+            elif row.awaiting_reports or fallback_pending(conn, row.id):
                 if row.sending_finished_at is None:
                     conn.execute(
                         update(campaigns)
@@ -320,6 +445,20 @@ def complete_finished_campaigns(engine: Engine, now: datetime) -> list[int]:
             if values["status"] == "completed":
                 _emit_completed(conn, row, finished_sending, now)
     return done
+
+
+def fallback_pending(conn: Connection, campaign_id: int) -> bool:
+    """Whether a message of the campaign still waits to hand over to its chain's next
+    channel (`fallback_at` set): a WhatsApp message failed a moment ago is final, but the
+    campaign is not done until its SMS has gone. Read through the small fallback index
+    (`+ 0` keeps SQLite off the campaign index, which would walk every message), and only
+    for a campaign about to complete."""
+    found = conn.execute(
+        select(messages.c.id)
+        .where(messages.c.fallback_at.is_not(None), (messages.c.campaign_id + 0) == campaign_id)
+        .limit(1)
+    ).first()
+    return found is not None
 
 
 def _emit_completed(conn: Connection, row: Any, finished_sending: datetime, now: datetime) -> None:

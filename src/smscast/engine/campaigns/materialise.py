@@ -13,6 +13,9 @@ thread reads, screens and renders the next. That batch's coupons are *peeked*
 transaction, so a crash still keeps a batch's codes and messages together or
 neither. If another launch took a peeked code meanwhile, that batch and every one
 after it are written the sequential way: claim first, then render.
+
+A campaign on a chain of channels writes `ChainRow`s: each row names its channel,
+address, connector and content, and carries the later steps for `fallback`.
 """
 
 from __future__ import annotations
@@ -50,9 +53,10 @@ from smscast.engine.campaigns.launch_plan import (
     make_plan,
     members_where,
     read_members,
+    read_reach,
 )
 from smscast.engine.campaigns.lifecycle import campaign_row, launches, messages
-from smscast.engine.campaigns.recipients import BuiltBatch, Member, OutboxRow
+from smscast.engine.campaigns.recipients import BuiltBatch, ChainRow, Member, OutboxRow
 from smscast.engine.campaigns.segments import segment_where
 from smscast.engine.stats import bump_campaign_stats
 from smscast.store.bulk import select_in
@@ -68,6 +72,8 @@ T = TypeVar("T")
 
 ROW_COLUMNS = OutboxRow._fields
 """The message columns that differ from recipient to recipient; the rest are per batch."""
+CHAIN_COLUMNS = ChainRow._fields
+"""The same on a chain's campaign, where the channel and its connector differ too."""
 
 _NOTES = ("national", "smart_changes", "due_at")
 """OutboxRow's columns NULL in every row of most batches (see `BuiltBatch.noted`)."""
@@ -139,7 +145,7 @@ def _check_parents(conn: Connection, plan: Plan, batch: BuiltBatch) -> None:
         "campaign": ("campaigns", [campaign.id]),
         "variant": ("campaign_variants", list({row.variant_id for row in batch.rows})),
         "sender number": ("numbers", [plan.number_id] if plan.number_id else []),
-        "connector": ("connectors", [plan.connector_id] if plan.connector_id else []),
+        "connector": ("connectors", _connectors_of(plan, batch)),
     }  # fmt: skip
     gone = missing_parents(conn, parents)
     if gone:
@@ -147,6 +153,12 @@ def _check_parents(conn: Connection, plan: Plan, batch: BuiltBatch) -> None:
             "launch_target_gone", f"the campaign's {', '.join(gone)} was removed while it "
             "launched; nothing of this batch was written", field="campaign",
         )  # fmt: skip
+
+
+def _connectors_of(plan: Plan, batch: BuiltBatch) -> list[int]:
+    if plan.builder.chain:
+        return sorted({c for row in batch.rows if (c := row[-1]) is not None})
+    return [plan.connector_id] if plan.connector_id else []
 
 
 def _insert_batch(conn: Connection, plan: Plan, batch: BuiltBatch, now: datetime) -> None:
@@ -165,11 +177,15 @@ def _insert_batch(conn: Connection, plan: Plan, batch: BuiltBatch, now: datetime
         "attempts": 0, "created_at": plan.builder.stamped(now),
     }  # fmt: skip
     rows: Sequence[tuple[Any, ...]] = batch.rows
-    columns: tuple[str, ...] = ROW_COLUMNS
+    every: tuple[str, ...] = ROW_COLUMNS
+    if plan.builder.chain:  # the connector is the row's channel's
+        every = CHAIN_COLUMNS
+        del fixed["connector_id"]
+    columns = every
     empty = _empty_columns(plan, batch)
     if empty:  # NULL in every row: bound once per statement, not per row (~0.3 µs each)
-        columns = tuple(name for name in ROW_COLUMNS if name not in empty)
-        rows = list(map(itemgetter(*(ROW_COLUMNS.index(name) for name in columns)), rows))
+        columns = tuple(name for name in every if name not in empty)
+        rows = list(map(itemgetter(*(every.index(name) for name in columns)), rows))
         fixed.update(dict.fromkeys(empty))
     written = insert_value_rows(conn, messages, columns, rows, fixed,
                                existing=("contact_id", "contacts"))  # fmt: skip
@@ -406,7 +422,8 @@ def _run_batches(engine: Engine, writes: ParentsCheckedWrites, settings: Setting
                                                  settings.launch_batch_size, now)  # fmt: skip
             if last == after:
                 break
-            eligible, screened = plan.builder.screen(members, capped)
+            reach = read_reach(conn, plan, members)
+            eligible, screened = plan.builder.screen(members, capped, reach)
             if ahead_mode:
                 ahead = _render_ahead(conn, plan, eligible, screened, last, tokens, peek_after)
                 ahead_mode = ahead is not None

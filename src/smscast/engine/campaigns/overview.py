@@ -20,8 +20,9 @@ from sqlalchemy import Connection, Engine, distinct, func, select
 from smscast.core.errors import UserError
 from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.campaigns.ab import variant_rates
+from smscast.engine.campaigns.channel_report import chain_of, channel_figures
 from smscast.engine.campaigns.lifecycle import campaign_row, campaigns, messages, variants
-from smscast.engine.stats import FIELDS, campaign_rates, campaign_stats
+from smscast.engine.stats import FIELDS, campaign_rates, campaign_report, campaign_stats
 from smscast.store.campaign_models import EXCLUSION_REASONS, CampaignLink, Click, CouponPool
 from smscast.store.models import table_of
 
@@ -164,7 +165,21 @@ def campaign_details(engine: Engine, workspace: WorkspaceRef, campaign_id: int) 
         "coupon_pool": pool,
         "expects_reply": bool(options.get("expects_reply")),
         "smart_encoding": bool(options.get("smart_encoding")),
+        "channels": chain_of(options),
+        "fallback_after_seconds": options.get("fallback_after_s"),
+        "content": options.get("content") or {},
     }
+
+
+def campaign_report_with_channels(
+    engine: Engine, workspace_id: int, campaign_id: int, *, now: datetime | None = None
+) -> dict[str, Any]:
+    """`stats.campaign_report` with the figures of each of the campaign's channels
+    (`"channels"`, see `channel_report.channel_figures`): what the API and the CLI show."""
+    report = campaign_report(engine, workspace_id, campaign_id, now=now)
+    with engine.connect() as conn:
+        report["channels"] = channel_figures(conn, campaign_id)
+    return report
 
 
 def _moment(value: Any) -> datetime | None:

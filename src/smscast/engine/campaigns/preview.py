@@ -22,10 +22,17 @@ from sqlalchemy import Connection, Engine
 from smscast.config import Settings
 from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.campaigns.coupons import peek_coupons
-from smscast.engine.campaigns.launch_plan import Plan, Stage, make_plan, members_where, read_members
+from smscast.engine.campaigns.launch_plan import (
+    Plan,
+    Stage,
+    make_plan,
+    members_where,
+    read_members,
+    read_reach,
+)
 from smscast.engine.campaigns.lifecycle import campaign_row
 from smscast.engine.campaigns.materialise import TokenSource
-from smscast.engine.campaigns.recipients import BuiltBatch, Member
+from smscast.engine.campaigns.recipients import BuiltBatch, ChainRow, Member
 from smscast.store.campaign_models import EXCLUSION_REASONS
 
 STAND_IN_CODE = "X" * 8
@@ -42,11 +49,17 @@ class _Tally:
     most_parts: int = 0
     problems: list[str] = field(default_factory=list)
     coupons_missing: int = 0
+    channels: Counter[str] = field(default_factory=Counter)
+    """Recipients by the channel their first message goes on (a chain's campaign)."""
     coupon_after: int = 0
     """The id of the last code peeked: the next batch reads the codes after it."""
 
     def add(self, batch: BuiltBatch) -> None:
         self.excluded.update(batch.excluded)
+        if batch.rows and isinstance(batch.rows[0], ChainRow):
+            self.channels.update(row.channel for row in batch.rows)
+        else:
+            self.channels["sms"] += len(batch.rows)
         for row in batch.rows:
             self.messages[row.encoding] += 1
             self.parts[row.encoding] += row.parts
@@ -77,7 +90,8 @@ def preview_campaign(
             if last == after:
                 break
             tally.targeted += len(members)
-            eligible, batch = plan.builder.screen(members, capped)
+            reach = read_reach(conn, plan, members)
+            eligible, batch = plan.builder.screen(members, capped, reach)
             codes = _codes(conn, plan, eligible, tally)
             links = tokens.batch(len(eligible)) if plan.uses_link else None
             tally.add(plan.builder.build(eligible, batch, codes, links))
@@ -97,6 +111,7 @@ def preview_campaign(
             encoding: {"messages": tally.messages[encoding], "parts": tally.parts[encoding]}
             for encoding in sorted(tally.messages)
         },
+        "channels": dict(tally.channels),
         "parts": sum(tally.parts.values()),
         "most_parts": tally.most_parts,
         "part_price": plan.rules.part_price,

@@ -3,18 +3,27 @@
 Everything here is in memory; `smscast.engine.campaigns.launch` reads the batch, claims the
 coupons and tokens, and writes what this returns. Templates are compiled once per
 launch and rendered per contact; the time zone arithmetic is cached per zone.
+
+A campaign on plain SMS takes the path tuned for millions (`screen`, `build`). One
+with a chain of channels (`ChainStep`) picks each person's first channel on which
+they have an address, consent for the campaign's purpose and no suppression, and
+renders that step and every later usable one alike (same coupon, same tracked link);
+the later ones ride in the row's `payload["next"]` until `fallback` needs them.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import re
 from collections import Counter
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from smscast.core.campaign_rules import CampaignRules
+from smscast.core.channels import PHONE_CHANNELS, Channel
 from smscast.core.consent import Purpose, Status, may_send
 from smscast.core.cost import (
     DEFAULT_TABLES,
@@ -39,6 +48,7 @@ from smscast.core.schedule import (
 from smscast.core.smart import Replacements, merge_replacements, replacements_json
 from smscast.core.templates import MessageTemplate, render
 from smscast.core.text_frames import TextFrames
+from smscast.store.campaign_models import EXCLUSION_REASONS
 
 VALID_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _UNKNOWN = "?"
@@ -48,6 +58,12 @@ _ABSENT = object()
 """A template variable the contact has no value for, in a frame key."""
 SPLIT_SEED = 0x5BD1E995
 SAMPLE_SEED = 0x27D4EB2F
+NO_ADDRESS = "no_address" if "no_address" in EXCLUSION_REASONS else "invalid_number"
+"""A chain's member with no address on any of its channels: for SMS that is a number
+that is not one, so it counts there until the counters have a reason of its own."""
+SUPPRESSED = "suppressed" if "suppressed" in EXCLUSION_REASONS else NO_ADDRESS
+"""A member whose only addresses bounced or complained: no address we may use."""
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 def bucket(contact_id: int, seed: int) -> int:
@@ -112,9 +128,79 @@ class OutboxRow(NamedTuple):
     """When the text was due had quiet hours not moved it (None: not moved)."""
 
 
+class ChainRow(NamedTuple):
+    """An outbox row of a campaign on a chain of channels: `OutboxRow`'s columns and the
+    channel's, the connector differing from row to row with the channel."""
+
+    contact_id: int
+    phone: str
+    variant_id: int
+    body: str
+    encoding: str
+    parts: int
+    cost: float
+    send_after: Any
+    valid_until: Any
+    coupon_code: str | None
+    link_token: str | None
+    national: str | None
+    smart_changes: str | None
+    due_at: Any
+    channel: str
+    address: str | None
+    payload: str | None
+    """JSON text: the channel's content and, under "next", the later steps rendered."""
+    chain_step: int
+    fallback_at: Any
+    connector_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ChainStep:
+    """One channel of a campaign's chain, its texts compiled once for the launch."""
+
+    index: int
+    channel: str
+    connector_id: int | None
+    price: float
+    """Per message (per part on SMS): the workspace's `part_price` or `price_<channel>`."""
+    quiet: bool
+    """Whether quiet hours hold this channel's messages for this campaign."""
+    body: MessageTemplate | None = None
+    """The channel's own text; None: the person's variant of the campaign's body."""
+    subject: MessageTemplate | None = None
+    html: MessageTemplate | None = None
+    title: MessageTemplate | None = None
+    url: MessageTemplate | None = None
+    params: tuple[MessageTemplate, ...] = ()
+    template: str | None = None
+    language: str | None = None
+
+    def templates(self) -> list[MessageTemplate]:
+        texts = [self.body, self.subject, self.html, self.title, self.url, *self.params]
+        return [t for t in texts if t is not None]
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """How one batch's members can be reached beyond their phone and email, read with the
+    batch: consent per channel for the campaign's purpose, WhatsApp numbers, the newest
+    push subscription, and which of their addresses are suppressed."""
+
+    consent: dict[tuple[int, str], str] = field(default_factory=dict)
+    whatsapp: dict[int, str] = field(default_factory=dict)
+    push: dict[int, int] = field(default_factory=dict)
+    suppressed: set[tuple[str, str]] = field(default_factory=set)
+
+
+Route = tuple[tuple[ChainStep, str], ...]
+"""A member's usable steps in chain order with their address there; the first is sent."""
+
+
 @dataclass
 class BuiltBatch:
     rows: list[OutboxRow] = field(default_factory=list)
+    """`ChainRow`s on a chain's campaign: the same first columns, then the channel's."""
     excluded: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
     parts: int = 0
@@ -137,7 +223,18 @@ class RecipientBuilder:
         self, *, purpose: str, variants: list[Variant], rules: CampaignRules,
         message_rules: MessageRules, timing: Timing, links: dict[str, int],
         workspace_zone: str, stamp: Callable[[datetime], Any],
+        chain: tuple[ChainStep, ...] = (), fallback_after: timedelta | None = None,
     ) -> None:  # fmt: skip
+        self.chain = chain
+        """Empty for a campaign on plain SMS (the fast path), else its channels in order."""
+        self.fallback_after = fallback_after
+        self._routes: dict[int, Route] = {}
+        self._earlier_routes: dict[int, Route] = {}
+        self._seen_addresses: set[tuple[str, str]] = set()
+        self._chain_names = tuple(dict.fromkeys(
+            [n for v in variants for n in _value_names(v.template)]
+            + [use.name for step in chain for t in step.templates() for use in t.variables]
+        ))  # fmt: skip
         self.purpose = Purpose(purpose)
         self.variants = variants
         self.rules = rules
@@ -218,10 +315,11 @@ class RecipientBuilder:
         return zones
 
     def send_after(
-        self, member: Member, zones: tuple[str, ...]
+        self, member: Member, zones: tuple[str, ...], quiet: bool | None = None
     ) -> tuple[datetime, datetime | None]:
         """When the member's text goes, and when it was due if quiet hours moved it
-        (`messages.due_at`: what the report's wait and a change of quiet hours start from)."""
+        (`messages.due_at`: what the report's wait and a change of quiet hours start from).
+        `quiet`: whether quiet hours apply, when the channel decides (else the timing)."""
         timing = self.timing
         due = timing.start
         if timing.local_time is not None:
@@ -230,7 +328,7 @@ class RecipientBuilder:
             )
         if timing.spread:
             due += spread_offset(member.id, timing.spread)
-        if timing.quiet:  # pure in (due, zones): without spread most members share both
+        if timing.quiet if quiet is None else quiet:  # pure in (due, zones): see below
             key = (due, zones)
             allowed = self._allowed.get(key)
             if allowed is None:
@@ -334,8 +432,12 @@ class RecipientBuilder:
             stored = self._stamps[at] = self.stamp(at)
         return stored
 
-    def screen(self, members: list[Member], capped: set[int]) -> tuple[list[Member], BuiltBatch]:
-        """The members that may get a message; the others counted by reason in the batch."""
+    def screen(self, members: list[Member], capped: set[int], reach: Reach | None = None
+               ) -> tuple[list[Member], BuiltBatch]:  # fmt: skip
+        """The members that may get a message; the others counted by reason in the batch.
+        A chain's campaign needs the batch's `reach` (see `launch_plan.read_reach`)."""
+        if self.chain:
+            return self._screen_chain(members, capped, reach or Reach())
         batch = BuiltBatch()
         eligible = []
         for member in members:
@@ -351,6 +453,8 @@ class RecipientBuilder:
         tokens: list[str] | None,
     ) -> BuiltBatch:  # fmt: skip
         """Rows for screened members; `coupons` and `tokens` hold one value per member."""
+        if self.chain:
+            return self._build_chain(eligible, batch, coupons, tokens)
         validity = self.timing.validity
         price = self.rules.part_price
         stamped = self.stamped
@@ -403,6 +507,181 @@ class RecipientBuilder:
                 self._changes_json.clear()
             made = self._changes_json[replaced] = replacements_json(replaced)
             return made
+
+    # --- campaigns on a chain of channels --------------------------------------------
+
+    def _screen_chain(self, members: list[Member], capped: set[int], reach: Reach
+                      ) -> tuple[list[Member], BuiltBatch]:  # fmt: skip
+        """Each member's route (see `Route`), kept for `build` of this batch; the others
+        counted by the reason of their first channel that had an address."""
+        batch = BuiltBatch()
+        eligible: list[Member] = []
+        # `build` of the batch before may still run (a batch written again the
+        # sequential way after this one was read): its routes stay until the next one.
+        self._earlier_routes, self._routes = self._routes, {}
+        for member in members:
+            route, unreached = self._route(member, reach)
+            reason: str | None = unreached
+            if route:
+                first = (route[0][0].channel, route[0][1])
+                if first in self._seen_addresses:
+                    reason = "duplicate"
+                else:
+                    self._seen_addresses.add(first)
+                    reason = "capped" if member.id in capped else None
+            if reason is None:
+                self._routes[member.id] = route
+                eligible.append(member)
+            else:
+                batch.excluded[reason] += 1
+        return eligible, batch
+
+    def _route(self, member: Member, reach: Reach) -> tuple[Route, str]:
+        usable: list[tuple[ChainStep, str]] = []
+        refused: str | None = None
+        suppressed = False
+        for step in self.chain:
+            address = _address_on(step.channel, member, reach)
+            if address is None:
+                continue
+            if step.channel != Channel.SMS and (step.channel, address) in reach.suppressed:
+                suppressed = True
+                continue
+            consent = reach.consent.get((member.id, step.channel))
+            reason = self._consent.get(consent, _UNKNOWN)
+            if reason is _UNKNOWN:
+                reason = self._consent[consent] = self._consent_exclusion(consent)
+            if reason is not None:
+                refused = refused or reason
+                continue
+            usable.append((step, address))
+        return tuple(usable), refused or (SUPPRESSED if suppressed else NO_ADDRESS)
+
+    def _build_chain(self, eligible: list[Member], batch: BuiltBatch, coupons: list[str] | None,
+                     tokens: list[str] | None) -> BuiltBatch:  # fmt: skip
+        validity = self.timing.validity
+        stamped = self.stamped
+        for index, member in enumerate(eligible):
+            coupon = coupons[index] if coupons is not None else None
+            token = tokens[index] if tokens is not None else None
+            variant = self.variant_for(member.id)
+            route = self._routes.get(member.id) or self._earlier_routes[member.id]
+            try:
+                made = [self._render_step(step, address, member, variant, coupon, token, batch)
+                        for step, address in route]  # fmt: skip
+            except UserError as error:
+                batch.excluded["missing_value"] += 1
+                if coupon is not None:
+                    batch.unused_coupons.append(coupon)
+                if len(batch.problems) < 5:
+                    batch.problems.append(_problem_text(member, error.problem))
+                continue
+            first, later = made[0], made[1:]
+            step = route[0][0]
+            due, held_from = self.send_after(member, self.zones(member), step.quiet)
+            payload = dict(first["payload"])
+            if later:
+                payload["next"] = later
+            national, changes = first.get("national"), first.get("smart_changes")
+            if first.get("smart_changes") is not None:
+                batch.smart_changed += 1
+            if national is not None or held_from is not None:
+                batch.noted += 1
+            fallback_at = None
+            if later and self.fallback_after is not None:
+                fallback_at = stamped(due + self.fallback_after)
+            batch.parts += first["parts"]
+            batch.rows.append(cast(OutboxRow, ChainRow(
+                member.id, member.phone, variant.id, first["body"], first["encoding"],
+                first["parts"], first["cost"], stamped(due),
+                stamped(due + validity) if validity else None, coupon, token, national, changes,
+                stamped(held_from) if held_from is not None else None, step.channel,
+                first["address"], _JSON.encode(payload) if payload else None, step.index,
+                fallback_at, step.connector_id,
+            )))  # fmt: skip
+        return batch
+
+    def _render_step(self, step: ChainStep, address: str, member: Member, variant: Variant,
+                     coupon: str | None, token: str | None, batch: BuiltBatch
+                     ) -> dict[str, Any]:  # fmt: skip
+        """One step's message for the member: what its row (or its entry in the earlier
+        row's `payload["next"]`) holds. SMS is composed and counted as on the fast path;
+        the other channels carry one unit of UTF-8 text and their own content."""
+        made: dict[str, Any] = {
+            "step": step.index,
+            "channel": step.channel,
+            "address": None if step.channel in PHONE_CHANNELS else address,
+        }
+        if step.channel == Channel.SMS:
+            body, encoding, parts, national, replaced = self.compose(member, variant, coupon,
+                                                                     token, batch)  # fmt: skip
+            made.update(body=body, encoding=encoding._value_, parts=parts,
+                        cost=parts * step.price, payload={})  # fmt: skip
+            if national is not DEFAULT_TABLES and national != DEFAULT_TABLES:
+                made["national"] = national_label(national)
+            if replaced:  # counted by `_build_chain` for the row's own step only
+                made["smart_changes"] = self._smart_changes(replaced, batch)
+                batch.smart_changed -= 1
+            return made
+        values = self._chain_values(member, coupon)
+        language = member.language or "en"
+        link = self._linker(token, batch)
+
+        def text(template: MessageTemplate) -> str:
+            return render(template, values, language=language, link=link)
+
+        body = text(step.body or variant.template)
+        if not body.strip():
+            raise UserError.of("empty_text", f"the {step.channel} text renders empty",
+                               field="body")  # fmt: skip
+        payload: dict[str, Any] = {}
+        if step.subject is not None:
+            payload["subject"] = " ".join(text(step.subject).split())
+        if step.html is not None:
+            escaped = {k: html.escape(v) if isinstance(v, str) else v for k, v in values.items()}
+            payload["html"] = render(step.html, escaped, language=language,
+                                     link=lambda url: html.escape(link(url)))  # fmt: skip
+        if step.template is not None:
+            payload["template"] = step.template
+            payload["params"] = [text(param) for param in step.params]
+        if step.language is not None:
+            payload["language"] = step.language
+        if step.title is not None:
+            payload["title"] = text(step.title)
+        if step.url is not None:
+            payload["url"] = text(step.url).strip()
+        made.update(body=body, encoding="UTF-8", parts=1, cost=step.price, payload=payload)
+        return made
+
+    def _chain_values(self, member: Member, coupon: str | None) -> dict[str, Any]:
+        """What any of the chain's texts may read: the same values as the SMS text's."""
+        attributes = member.attributes
+        values = {name: attributes[name] for name in self._chain_names if name in attributes}
+        values.update(phone=member.phone, country=member.country, language=member.language or "",
+                      timezone=member.timezone, email=member.email or "")  # fmt: skip
+        if coupon is not None:
+            values["coupon"] = coupon
+        return values
+
+
+def _address_on(channel: str, member: Member, reach: Reach) -> str | None:
+    """The member's address on a channel, None when they have none there.
+
+    Push: the newest subscription only, so a person gets one notification (and one
+    row of the chain's step) however many browsers they subscribed in over time; the
+    newest is the browser they used last, older ones are the likeliest to be gone.
+    """
+    if channel in PHONE_CHANNELS:
+        return member.phone if VALID_E164.match(member.phone) else None
+    if channel == Channel.WHATSAPP:
+        number = reach.whatsapp.get(member.id) or member.phone
+        return number if VALID_E164.match(number) else None
+    if channel == Channel.EMAIL:
+        return member.email or None
+    if channel == Channel.PUSH:
+        subscription = reach.push.get(member.id)
+        return str(subscription) if subscription is not None else None
+    return None
 
 
 def _value_names(template: MessageTemplate) -> tuple[str, ...]:
