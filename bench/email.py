@@ -55,8 +55,9 @@ def run_sink(ready: Connection, stop: Connection) -> None:
         sink = await start_smtp_sink(keep=False, rules=SinkRules(refuse="", later="", bounce=""))
         ready.send(sink.port)
         loop = asyncio.get_running_loop()
+        cpu = time.process_time()
         await loop.run_in_executor(None, stop.recv)
-        ready.send(sink.accepted)
+        ready.send((sink.accepted, time.process_time() - cpu))
         await sink.close()
 
     asyncio.run(main())
@@ -134,12 +135,13 @@ def main() -> None:
     cpu = time.process_time() - cpu
     user, system = os.times().user - times.user, os.times().system - times.system
     stop_parent.send(True)
-    received = ready_parent.recv()
+    received, sink_cpu = ready_parent.recv()
     sink.join(10)
     print(
         f"{args.n} emails over {args.connections} connections in {took:.2f} s; the sink "
         f"accepted {received}; {logged} log entries; our CPU {cpu / args.n * 1e6:.0f} µs "
         f"per email ({user / args.n * 1e6:.0f} user, {system / args.n * 1e6:.0f} system); "
+        f"the sink's CPU {sink_cpu / args.n * 1e6:.0f} µs per email; "
         f"load average {os.getloadavg()[0]:.2f}"
     )
     print(f"RESULT emails_per_s={args.n / took:.0f}")

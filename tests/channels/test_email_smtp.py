@@ -6,6 +6,7 @@ password or the body, and a DSN for a bounced address."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -19,7 +20,12 @@ import pytest
 from test_smpp_client_tls import make_certificate
 
 from smscast.channels.base import LogEntry, OutgoingMessage, SubmitOutcome
-from smscast.channels.email.smtp import SmtpAuthenticationFailed, SmtpConnector, SmtpSettings
+from smscast.channels.email.smtp import (
+    SmtpAuthenticationFailed,
+    SmtpConnector,
+    SmtpSettings,
+    SmtpUnreachable,
+)
 from smscast.channels.simulator.smtp_sink import SmtpSink, start_smtp_sink
 from smscast.engine.sending.connectors import ConnectorRow, build_connector
 
@@ -314,3 +320,19 @@ def test_the_kind_builds_from_a_row_with_its_from_setting() -> None:
     assert connector.sender.return_path == "news@shop.test"
     assert "password" not in repr(SmtpSettings(name="m", host="h", username="u", password="pw",
                                                **{"from": "a@b.test"}))  # fmt: skip
+
+
+async def test_a_server_that_is_not_there_is_unreachable_and_its_messages_wait() -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    connector = SmtpConnector(
+        SmtpSettings(name="m", host="127.0.0.1", port=port, tls="none", timeout_s=5.0,
+                     **{"from": "news@kwiatek.test"}),
+        clock=lambda: NOW,
+    )  # fmt: skip
+    with pytest.raises(SmtpUnreachable):
+        await connector.start()
+    [result] = await connector.send([campaign_email(1, "Ann", "ann@example.test")])
+    assert result.outcome == SubmitOutcome.TEMPORARY
+    assert not connector.state().connected and connector.state().detail

@@ -137,6 +137,14 @@ class SmtpAuthenticationFailed(SmtpRefused):
     """The server refused the user name or password."""
 
 
+class SmtpUnreachable(SmtpRefused, ConnectionError):
+    """No connection to the server (refused, reset, a TLS handshake that failed)."""
+
+
+class SmtpNoAnswer(SmtpRefused, TimeoutError):
+    """The server did not answer in time."""
+
+
 @dataclass(slots=True)
 class Link:
     """One pooled connection; `client` is None until it is (re)opened."""
@@ -469,7 +477,12 @@ class SmtpConnector:
             detail = f"cannot use {settings.host}:{settings.port}: {_describe(error)}"
             self._connect_failed(client, transcript, started, at, detail)
             code = getattr(error, "code", 0)
-            raise SmtpRefused(detail, code if isinstance(code, int) else 0) from error
+            code = code if isinstance(code, int) else 0
+            if isinstance(error, TimeoutError):
+                raise SmtpNoAnswer(detail, code) from error
+            if isinstance(error, OSError):  # aiosmtplib's connect errors are OSErrors too
+                raise SmtpUnreachable(detail, code) from error
+            raise SmtpRefused(detail, code) from error
         self._authenticated = True
         self._problem = ""
         self._log("connect", transcript, started, at)
