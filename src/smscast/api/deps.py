@@ -176,6 +176,31 @@ PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/hooks/infobip/{connector_id}/reports"): "carrier callback, checked by its secret",
     ("POST", "/hooks/infobip/{connector_id}/inbound"): "carrier callback, checked by its secret",
     ("GET", "/hooks/kannel/{connector_id}/dlr"): "carrier callback, checked by its secret",
+    (
+        "GET",
+        "/hooks/whatsapp_cloud/{connector_id}",
+    ): "Meta's webhook check, answered only for the verify token",
+    ("POST", "/hooks/whatsapp_cloud/{connector_id}"): "carrier callback, checked by its signature",
+    (
+        "POST",
+        "/hooks/infobip_whatsapp/{connector_id}/reports",
+    ): "carrier callback, checked by its secret",
+    (
+        "POST",
+        "/hooks/infobip_whatsapp/{connector_id}/inbound",
+    ): "carrier callback, checked by its secret",
+    (
+        "POST",
+        "/hooks/twilio_voice/{connector_id}/status",
+    ): "carrier callback, checked by its signature",
+    (
+        "POST",
+        "/hooks/twilio_voice/{connector_id}/gather",
+    ): "carrier callback, checked by its signature",
+    (
+        "POST",
+        "/hooks/infobip_voice/{connector_id}/reports",
+    ): "carrier callback, checked by its secret",
 }
 
 
