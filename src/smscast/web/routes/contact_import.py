@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
+from smscast.core.contact_rows import CONSENT_COLUMNS
 from smscast.core.errors import UserError
 from smscast.core.roles import Permission
 from smscast.engine.contacts.column_mapping import TARGETS, HeaderPreview
@@ -42,7 +43,10 @@ TARGET_NAMES = {
     "timezone": N_("Time zone"),
     "email": N_("Email"),
     "tags": N_("Tags"),
-    "consent": N_("Consent (yes/no)"),
+    "consent": N_("SMS consent (yes/no)"),
+    "whatsapp": N_("WhatsApp number"),
+    "consent_email": N_("Email consent (yes/no)"),
+    "consent_whatsapp": N_("WhatsApp consent (yes/no)"),
     "attribute": N_("Attribute (under the column's name)"),
     "skip": N_("Do not import"),
 }
@@ -123,11 +127,12 @@ def start(page: Page = Depends(writer_page), form: FormData = Depends(posted_for
     source = str(form.get("consent_source", ""))[:MAX_SOURCE]
     preview = preview_upload(page.settings, page.workspace, upload_name)
     chosen = [str(form.get(f"column-{index}", "")) for index in range(len(preview.header))]
-    if "consent" in chosen and not source.strip():
+    consent = [target for target in chosen if target in CONSENT_COLUMNS.values()]
+    if consent and not source.strip():
         # Without a source the importer records no consent at all: the yes would be lost
         # without a word, and the contacts could not be sent a campaign.
         shown = [target if target in TARGETS else "skip" for target in chosen]
-        column = preview.header[chosen.index("consent")]
+        column = preview.header[chosen.index(consent[0])]
         refusal = _("The column “%(column)s” holds consent: say where it was collected, "
                     "or import that column as something else.", column=column)  # fmt: skip
         return _mapping_page(page, upload_name, preview, source, shown,

@@ -1,10 +1,13 @@
 """The contacts pages: the list (search, segment filter, export) and one contact's page
-(attributes, consent with its full evidence, messages, tickets; edit, opt out, erase).
+(attributes, the address on each channel with push subscriptions and suppressions,
+consent per channel and purpose with its full evidence, messages, tickets; edit, opt out
+of one channel or of everything, erase).
 
 Every figure comes from the engine's use cases, the same as the API's and the CLI's:
 `search_contacts` finds, `export_found_contacts` streams the same contacts as CSV,
-`consent_history` is the ledger, `list_messages` and `list_tickets` filtered by the
-contact. Buttons show only to roles that may use them; the routes check again.
+`channel_overview` is the contact on every channel, `consent_history` is the ledger,
+`list_messages` and `list_tickets` filtered by the contact. Buttons show only to roles
+that may use them; the routes check again.
 """
 
 from __future__ import annotations
@@ -16,9 +19,10 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Form, Query
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from smscast.core.consent import Action, Purpose, Source
+from smscast.core.consent import ALL_CHANNELS, Action, ConsentChannel, Purpose, Source
 from smscast.core.errors import UserError
 from smscast.core.roles import Permission
+from smscast.engine.contacts.channel_overview import channel_overview
 from smscast.engine.contacts.consent import ConsentChange, consent_history, record_consent
 from smscast.engine.contacts.edits import ContactFields, get_contact, update_contact
 from smscast.engine.contacts.records import erase_contact
@@ -45,8 +49,27 @@ OPT_OUT_PURPOSES = (
     (Purpose.PROMOTIONAL.value, N_("Promotional messages")),
     (Purpose.INFORMATIONAL.value, N_("Informational messages")),
 )
+CHANNEL_NAMES = {
+    "sms": N_("SMS"),
+    "email": N_("Email"),
+    "whatsapp": N_("WhatsApp"),
+    "push": N_("Web push"),
+    "voice": N_("Voice calls"),
+    ALL_CHANNELS: N_("All channels"),
+}
+OPT_OUT_CHANNELS = (
+    (ALL_CHANNELS, N_("Every channel (opt out of everything)")),
+    *((c.value, CHANNEL_NAMES[c.value]) for c in ConsentChannel if c.value != ALL_CHANNELS),
+)
 # How stored codes read on the page (msgids; translated in the template).
 WORDS: dict[str, dict[str, str]] = {
+    "channel": CHANNEL_NAMES,
+    "suppression": {
+        "bounce": N_("bounced"),
+        "complaint": N_("marked as spam"),
+        "gone": N_("no longer exists"),
+        "opt_out": N_("opted out"),
+    },
     "purpose": {
         "promotional": N_("promotional"),
         "informational": N_("informational"),
@@ -60,6 +83,10 @@ WORDS: dict[str, dict[str, str]] = {
         "double_opt_in": N_("double opt-in by text"),
         "cli": N_("command line"),
         "web_form": N_("sign-up page"),
+        "unsubscribe": N_("email unsubscribe link"),
+        "complaint": N_("spam complaint"),
+        "voice_key": N_("key pressed in a call"),
+        "push_subscribe": N_("browser notification permission"),
     },
     "status": {
         "queued": N_("queued"),
@@ -164,6 +191,7 @@ def _contact_view(
     messages = list_messages(page.engine, page.workspace, phone=contact["phone"],
                              limit=MESSAGES_SHOWN)  # fmt: skip
     tickets = list_tickets(page.engine, page.workspace, contact_id=contact_id)
+    channels = channel_overview(page.engine, page.workspace, contact_id)
     attributes = dict(contact["attributes"] or {})
     return render(
         page.request,
@@ -175,6 +203,7 @@ def _contact_view(
                 (key, value) for key, value in attributes.items() if key not in NAMES
             ),
             "consent_state": history["state"],
+            "channels": channels,
             "consent_events": list(reversed(history["events"])),
             "messages": list(reversed(messages)),
             "messages_capped": len(messages) >= MESSAGES_SHOWN,
@@ -182,6 +211,7 @@ def _contact_view(
             "errors": errors or [],
             "form": typed if typed is not None else _form_of(contact),
             "purposes": [(value, _(label)) for value, label in OPT_OUT_PURPOSES],
+            "opt_out_channels": [(value, _(label)) for value, label in OPT_OUT_CHANNELS],
             "words": WORDS,
         },
         status_code=status_code,
@@ -200,6 +230,7 @@ def _form_of(contact: dict[str, Any]) -> dict[str, str]:
         "language": contact["language"] or "",
         "timezone": contact["timezone"] or "",
         "email": contact["email"] or "",
+        "whatsapp": contact["whatsapp"] or "",
         "tags": ", ".join(contact["tags"] or []),
         "attributes": "\n".join(
             f"{key} = {value}" for key, value in sorted(attributes.items()) if key not in NAMES
@@ -216,15 +247,17 @@ def edit(
     language: str = Form("", max_length=20),
     timezone: str = Form("", max_length=64),
     email: str = Form("", max_length=320),
+    whatsapp: str | None = Form(None, max_length=40),
     tags: str = Form("", max_length=2000),
     attributes: str = Form("", max_length=20_000),
 ) -> Response:
     """Saves the edit form: names and other attributes (a line removed removes it),
-    language, time zone, email and tags."""
+    language, time zone, email, WhatsApp number (empty: the phone) and tags."""
     _ = gettext_for(page.request)
     typed = {
         "first_name": first_name, "last_name": last_name, "language": language,
-        "timezone": timezone, "email": email, "tags": tags, "attributes": attributes,
+        "timezone": timezone, "email": email, "whatsapp": whatsapp or "", "tags": tags,
+        "attributes": attributes,
     }  # fmt: skip
     errors: list[FieldError] = []
     given, bad_line = _attribute_lines(attributes)
@@ -246,6 +279,7 @@ def edit(
             timezone=timezone.strip(),
             email=email.strip(),
             tags=[tag for tag in tags.replace(";", ",").split(",")],
+            whatsapp=whatsapp.strip() if whatsapp is not None else None,
         )
         try:
             update_contact(page.engine, page.workspace, contact_id, fields, now=page.now)
@@ -275,6 +309,7 @@ def _edit_refusal(page: Page, error: UserError) -> FieldError:
         "invalid_language": _("Enter a language code, such as pl, en or pt-BR."),
         "invalid_timezone": _("Enter a time zone, such as Europe/Warsaw."),
         "invalid_email": _("Enter a valid email address."),
+        "invalid_whatsapp": _("Enter a WhatsApp number, such as +48 601 234 567."),
     }
     field = error.problem.field or "attributes"
     return FieldError(field, words.get(error.problem.code, error.problem.message))
@@ -285,17 +320,23 @@ def opt_out(
     contact_id: int,
     page: Page = Depends(page_for(Permission.CONSENT_OPT_OUT)),
     purpose: str = Form(Purpose.ALL.value),
+    channel: str = Form("sms", max_length=20),
     evidence: str = Form("", max_length=1000),
 ) -> Response:
-    """Records an opt-out from SMS in the ledger, as asked in the portal, with who did it."""
+    """Records an opt-out of one channel, or of every channel at once (`all`), in the
+    ledger, as asked in the portal, with who did it."""
     _ = gettext_for(page.request)
     contact = get_contact(page.engine, page.workspace, contact_id)
+    if channel not in {value for value, _label in OPT_OUT_CHANNELS}:
+        return _contact_view(page, contact_id, status_code=422, errors=[
+            FieldError("channel", _("Choose the channel they no longer want messages on."))
+        ])  # fmt: skip
     if purpose not in {value for value, _label in OPT_OUT_PURPOSES}:
         return _contact_view(page, contact_id, status_code=422, errors=[
             FieldError("purpose", _("Choose which messages they no longer want."))
         ])  # fmt: skip
     change = ConsentChange(
-        channel="sms",
+        channel=channel,
         purpose=purpose,
         action=Action.OPT_OUT,
         source=Source.UI,
