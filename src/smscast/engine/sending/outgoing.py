@@ -2,7 +2,7 @@
 
 A message row keeps its channel content in `payload` (an email's subject and HTML, a
 WhatsApp template and its parameters, a call's language). A few things are only known
-when it leaves: the one-click unsubscribe link of an email (RFC 8058) names the message
+when it leaves: the one-click unsubscribe link of a campaign email (RFC 8058) names the message
 and is signed with the instance's key; a push message needs its subscription's keys;
 a call or a chat template speaks the contact's language unless the message says.
 """
@@ -110,7 +110,9 @@ class OutgoingExtras:
         if message.channel == Channel.SMS:
             return {}
         extras = {k: v for k, v in (message.payload or {}).items() if k != "next"}
-        if message.channel == Channel.EMAIL:
+        if message.channel == Channel.EMAIL and message.kind == "campaign":
+            # Bulk mail carries the one-click unsubscribe (RFC 8058); an agent's answer
+            # to someone who wrote to us is a conversation, not a list.
             base = self._bases.get(message.workspace_id, self.served_url)
             token = unsubscribe_token(self.key, message.id)
             extras["unsubscribe_url"] = f"{base}{UNSUBSCRIBE_PATH}/{message.id}/{token}"

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from smscast.core.channels import Channel, channel_of_kind
+from smscast.core.channels import KINDS_OF_CHANNEL, Channel, channel_of_kind
 from smscast.store.driver_sql import driver_sql, fetch
 from smscast.store.messaging_models import Connector, Number
 from smscast.store.models import Workspace, table_of
@@ -38,6 +38,7 @@ class Routes:
     default_connector: int | None  # the default SMS connector
     connector_of_number: dict[int, int | None]
     connector_of_channel: dict[str, int] = field(default_factory=dict)  # beside SMS
+    channel_of_connector: dict[int, str] = field(default_factory=dict)
 
     def route(
         self, number_id: int | None, connector_id: int | None, channel: str = Channel.SMS
@@ -45,12 +46,13 @@ class Routes:
         if number_id is None:
             number_id = self.default_number
         if connector_id is None:
-            if channel != Channel.SMS:
+            own = self.connector_of_number.get(number_id or -1)
+            if own is not None and self.channel_of_connector.get(own) == channel:
+                connector_id = own
+            elif channel != Channel.SMS:
                 connector_id = self.connector_of_channel.get(channel)
             else:
-                connector_id = (
-                    self.connector_of_number.get(number_id or -1) or self.default_connector
-                )
+                connector_id = self.default_connector
         return number_id, connector_id
 
 
@@ -65,12 +67,15 @@ def load_routes(conn: Connection, workspace_id: int) -> Routes:
         or {}
     )
     by_channel: dict[str, list[int]] = {}
+    channel_of_connector: dict[int, str] = {}
     for row in conn.execute(
-        select(connectors.c.id, connectors.c.kind)
-        .where(connectors.c.workspace_id == workspace_id, connectors.c.enabled.is_(True))
+        select(connectors.c.id, connectors.c.kind, connectors.c.enabled)
+        .where(connectors.c.workspace_id == workspace_id)
         .order_by(connectors.c.id)
     ):
-        by_channel.setdefault(channel_of_kind(row.kind), []).append(row.id)
+        channel_of_connector[row.id] = channel_of_kind(row.kind)
+        if row.enabled:
+            by_channel.setdefault(channel_of_kind(row.kind), []).append(row.id)
     enabled = by_channel.get(Channel.SMS, [])
     wanted = settings.get("default_connector_id")
     default_connector = wanted if wanted in enabled else (enabled[0] if enabled else None)
@@ -89,7 +94,8 @@ def load_routes(conn: Connection, workspace_id: int) -> Routes:
     if default_number not in connector_of_number:
         on_default = [n for n, c in connector_of_number.items() if c == default_connector]
         default_number = (on_default or list(connector_of_number) or [None])[0]
-    return Routes(default_number, default_connector, connector_of_number, connector_of_channel)
+    return Routes(default_number, default_connector, connector_of_number, connector_of_channel,
+                  channel_of_connector)  # fmt: skip
 
 
 def route_queued(conn: Connection, now: datetime) -> int:
@@ -108,26 +114,29 @@ def route_queued(conn: Connection, now: datetime) -> int:
     for workspace_id in workspace_ids:
         routes = load_routes(conn, workspace_id)
         number = routes.default_number
-        connector_of_number = (
-            "(SELECT n.connector_id FROM numbers n WHERE n.id = COALESCE(messages.number_id, ?))"
-        )
-        connector = f"COALESCE(connector_id, {connector_of_number}, ?)"
-        sms = _route_statement(connector, unrouted + " AND channel = 'sms'")
-        params = (number, number, routes.default_connector, number, routes.default_connector,
-                  NO_CONNECTOR, workspace_id, ROUTE_BATCH)  # fmt: skip
-        routed += _route_rounds(conn, sms, params, routes.default_connector is not None)
         for channel in Channel:
-            if channel == Channel.SMS:
-                continue
-            chosen = routes.connector_of_channel.get(channel)
-            statement = _route_statement(
-                "COALESCE(connector_id, ?)", f"{unrouted} AND channel = '{channel.value}'"
+            # The sender number's own connector when it speaks this channel, else the
+            # workspace's default for the channel.
+            kinds = ", ".join(f"'{kind}'" for kind in KINDS_OF_CHANNEL[channel])
+            own = (
+                "(SELECT n.connector_id FROM numbers n JOIN connectors c ON c.id = n.connector_id"
+                f" WHERE n.id = COALESCE(messages.number_id, ?) AND c.kind IN ({kinds}))"
             )
-            why = NO_CHANNEL_CONNECTOR.format(channel=channel.value)
-            routed += _route_rounds(
-                conn, statement, (number, chosen, chosen, why, workspace_id, ROUTE_BATCH),
-                chosen is not None,
-            )  # fmt: skip
+            chosen = (
+                routes.default_connector
+                if channel == Channel.SMS
+                else routes.connector_of_channel.get(channel)
+            )
+            statement = _route_statement(
+                f"COALESCE(connector_id, {own}, ?)", f"{unrouted} AND channel = '{channel.value}'"
+            )
+            why = (
+                NO_CONNECTOR
+                if channel == Channel.SMS
+                else NO_CHANNEL_CONNECTOR.format(channel=channel.value)
+            )
+            params = (number, number, chosen, number, chosen, why, workspace_id, ROUTE_BATCH)
+            routed += _route_rounds(conn, statement, params, chosen is not None)
     return routed
 
 
