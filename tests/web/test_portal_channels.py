@@ -189,6 +189,17 @@ def test_the_smtp_connection_test_signs_in_and_names_a_wrong_password(
     assert SMTP_PASSWORD not in right.text + wrong.text
 
 
+def test_a_kind_that_cannot_be_tested_without_sending_says_so(owner: TestClient) -> None:
+    answer = post_form(owner, "/connectors/new", "/connectors/new?kind=whatsapp_cloud",
+                       kind="whatsapp_cloud", name="wa", phone_number_id="1055",
+                       access_token=ACCESS_TOKEN, rate_per_s="20", window="4",
+                       action="test")  # fmt: skip
+
+    assert 'data-outcome="not_testable"' in answer.text
+    assert "cannot be tested without sending a message" in answer.text
+    assert 'data-outcome="connected"' not in answer.text
+
+
 # -- the campaign builder -----------------------------------------------------------------
 
 

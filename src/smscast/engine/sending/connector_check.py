@@ -6,10 +6,12 @@ top, secrets left empty kept), the way the connector itself would connect, and s
 nothing (`channels.probe`). A stored connector's test exchanges go into its connector
 log like every other exchange, credentials redacted.
 
-The kinds of the other channels are tried through the connector's own `start()` and
-`stop()` where starting proves the credentials (`START_TESTS` says what it does, e.g.
-SMTP's connect, EHLO, AUTH and QUIT); a kind whose start proves nothing without sending
-a message is refused as `not_testable` rather than reported as connected.
+The kinds of the other channels on a Twilio or Infobip account (Infobip WhatsApp and
+voice, Twilio voice) are tried with the same request as the SMS kinds of that account
+(`account_probe`); SMTP through the connector's own `start()` and `stop()`, which
+connect, greet, sign in and quit (`START_TESTS`); a kind with no request that only
+checks credentials (WhatsApp Cloud API, web push) is refused as `not_testable` rather
+than reported as connected.
 
 Where a connector connects is its owner's choice, as for sending: the webhook address
 policy (`core.addresses`) guards requests made to URLs any member types for callbacks,
@@ -37,6 +39,9 @@ from sqlalchemy import Engine, func, select
 from smscast.channels.base import Connector, LogEntry
 from smscast.channels.probe import PROBE_TIMEOUT_S, Outcome, ProbeResult, elapsed_ms, probe_http
 from smscast.channels.providers.http_base import HttpSettings
+from smscast.channels.providers.infobip import InfobipSettings
+from smscast.channels.providers.kannel import KannelSettings
+from smscast.channels.providers.twilio import TwilioSettings
 from smscast.channels.smpp.probe import probe_smpp
 from smscast.channels.smpp.settings import SmppSettings
 from smscast.core.errors import UserError
@@ -95,9 +100,8 @@ def test_connector(
     connector_settings = getattr(connector, "settings", None)
     if isinstance(connector_settings, SmppSettings):
         result = _run(probe_smpp(connector_settings, timeout_s=timeout_s))
-    elif row.kind in ("twilio", "infobip", "kannel"):
-        assert isinstance(connector_settings, HttpSettings)
-        result = _run(probe_http(connector_settings, timeout_s=timeout_s))
+    elif (account := account_probe(row.kind, connector_settings)) is not None:
+        result = _run(probe_http(account, timeout_s=timeout_s))
     elif row.kind in START_TESTS:
         result = _run(probe_start(connector, START_TESTS[row.kind], timeout_s=timeout_s))
     else:
@@ -116,6 +120,30 @@ def test_connector(
 # Its name is the use case's (the portal's button); pytest must not take it for a test
 # when a test module imports it by name.
 test_connector.__test__ = False  # type: ignore[attr-defined]
+
+
+#: Kinds of other channels on an SMS provider's account: tried as that account is.
+ACCOUNT_OF_KIND = {"twilio_voice": "twilio", "infobip_voice": "infobip",
+                   "infobip_whatsapp": "infobip"}  # fmt: skip
+
+
+def account_probe(kind: str, settings: Any) -> HttpSettings | None:
+    """The settings `probe_http` tries for a connector on a Twilio, Infobip or Kannel
+    account: the SMS kinds' own, and for the kinds of other channels on the same account
+    (`ACCOUNT_OF_KIND`) the same request with the same credentials (Twilio's Account
+    resource, Infobip's balance): it proves them and sends nothing."""
+    if isinstance(settings, TwilioSettings | InfobipSettings | KannelSettings):
+        return settings
+    account = ACCOUNT_OF_KIND.get(kind)
+    if account is None or not isinstance(settings, HttpSettings):
+        return None
+    common: dict[str, Any] = {"name": settings.name, "base_url": settings.base_url,
+                              "timeout_s": settings.timeout_s}  # fmt: skip
+    given = {item.name: getattr(settings, item.name) for item in dataclasses.fields(settings)}
+    if account == "twilio":
+        return TwilioSettings(account_sid=given["account_sid"], auth_token=given["auth_token"],
+                              **common)  # fmt: skip
+    return InfobipSettings(api_key=given["api_key"], **common)
 
 
 async def probe_start(connector: Connector, what: str, *, timeout_s: float) -> ProbeResult:

@@ -342,7 +342,9 @@ def _untestable(error: UserError) -> dict[str, Any] | None:
     """A kind the engine cannot test without sending: said as such, not as a failure."""
     if error.problem.code != "not_testable":
         return None
-    return {"ok": False, "outcome": "not_testable", "detail": "",
+    return {"ok": False, "outcome": "not_testable", "detail": "", "ms": 0, "seconds": "",
+            "reason": None,
+            "code": None,
             "headline": N_("This kind of connector cannot be tested without sending a "
                            "message: its provider has no request that only checks the "
                            "credentials.")}  # fmt: skip
@@ -358,7 +360,8 @@ def test_stored(connector_id: int = Id, page: Page = Depends(writer_page)) -> Re
     except UserError as error:
         result = _untestable(error) or {
             "ok": False, "headline": N_("These settings make no connector."),
-            "detail": error.problem.message, "outcome": "bad_settings"}  # fmt: skip
+            "detail": error.problem.message, "outcome": "bad_settings", "ms": 0,
+            "seconds": "", "reason": None, "code": None}  # fmt: skip
     if page.request.headers.get("hx-request"):
         return render(page.request, "connectors/_test_result.html", {"result": result})
     return _detail(page, _connector_or_none(page, connector_id) or connector, result=result)
