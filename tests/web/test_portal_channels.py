@@ -54,7 +54,10 @@ def owner(engine: Engine, workspace: WorkspaceRef, now: datetime, site: TestClie
 
 def post_form(client: TestClient, path: str, form_page: str, **data: str) -> httpx.Response:
     token = csrf_of(client.get(form_page).text)
-    return client.post(path, data={**data, "csrf_token": token}, follow_redirects=False)
+    answer: httpx.Response = client.post(
+        path, data={**data, "csrf_token": token}, follow_redirects=False
+    )
+    return answer
 
 
 def stored_settings(engine: Engine, name: str) -> dict[str, object]:
@@ -224,7 +227,10 @@ def start_draft(client: TestClient) -> int:
 def post_step(client: TestClient, draft: int, step: str, **fields: str) -> httpx.Response:
     page = client.get(f"/campaigns/new/{draft}/{step}")
     data = {"action": "next", **fields, "csrf_token": csrf_of(page.text)}
-    return client.post(f"/campaigns/new/{draft}/{step}", data=data, follow_redirects=False)
+    answer: httpx.Response = client.post(
+        f"/campaigns/new/{draft}/{step}", data=data, follow_redirects=False
+    )
+    return answer
 
 
 def selected(html: str, name: str) -> str:
