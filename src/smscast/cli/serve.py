@@ -4,7 +4,10 @@ with `--smtp-port`, an SMTP listener for email replies, bounces and complaints.
 One process and one event loop run all three, so a new user's first campaign is
 sent and delivered with nothing else running: the simulator answers on
 127.0.0.1:2775, a connector named "simulator" and a sender number are created for
-the first workspace, and the runtime sends what is queued through it.
+the first workspace, and the runtime sends what is queued through it. Beside it run
+fakes of the other channels (an SMTP sink, WhatsApp's Cloud API, Twilio's voice API, a
+push service) with a connector each, and a mail listener on a free loopback port for
+the simulated replies and bounces (`channels.simulator.channels`).
 """
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ import signal
 import webbrowser
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from smscast.cli.context import missing_database
 from smscast.cli.output import fail
 from smscast.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from smscast.channels.simulator.channels import ChannelFakes
 
 
 def register(app: typer.Typer) -> None:
@@ -66,6 +72,9 @@ def register(app: typer.Typer) -> None:
             level=settings.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
+        # aiosmtpd logs every SMTP command at info: the simulated mailboxes would drown
+        # the server's own log.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         try:
             asyncio.run(_serve(settings, settings.host, settings.port, open_portal))
         except OSError as error:
@@ -84,6 +93,7 @@ async def _serve(settings: Settings, host: str, port: int, open_portal: bool = F
     import uvicorn
 
     from smscast.channels.simulator import SimulatorConfig, start_simulator
+    from smscast.channels.simulator.channels import start_channel_fakes
     from smscast.engine.collector import tune_for_service
     from smscast.engine.inbound.mail_receiver import start_mail_receiver
     from smscast.engine.runtime import Runtime
@@ -104,6 +114,14 @@ async def _serve(settings: Settings, host: str, port: int, open_portal: bool = F
     if settings.smtp_port:
         mail = await start_mail_receiver(engine, settings, host=host, port=settings.smtp_port)
         print(f"Mail listener: smtp://{host}:{mail.port}", flush=True)
+    elif simulator is not None:  # the simulated mailboxes reply and bounce to a listener
+        mail = await start_mail_receiver(engine, settings, host="127.0.0.1", port=0)
+    fakes = None
+    if simulator is not None:
+        fakes = await start_channel_fakes(mail.port if mail is not None else None)
+        simulator.channel_mo = fakes.inject
+        served = served_settings(settings, host, port).served_url()
+        background.append(asyncio.create_task(_connect_channel_fakes(engine, fakes, served)))
     runtime = Runtime(engine, settings)
     site = create_site(settings)
     config = uvicorn.Config(
@@ -126,6 +144,8 @@ async def _serve(settings: Settings, host: str, port: int, open_portal: bool = F
         await running
         if simulator is not None:
             await simulator.close()
+        if fakes is not None:
+            await fakes.close()
         if mail is not None:
             await mail.close()
         engine.dispose()
@@ -151,6 +171,22 @@ async def _connect_simulator(engine: Any, port: int) -> None:
         await asyncio.to_thread(ensure_simulator_connector, engine, port, datetime.now(UTC)) is None
     ):
         await asyncio.sleep(2.0)
+
+
+async def _connect_channel_fakes(engine: Any, fakes: ChannelFakes, served_url: str) -> None:
+    """Gives the first workspace its connectors to the channel fakes (once it exists),
+    and tells the fakes where to call back: the WhatsApp webhook names the connector."""
+    from smscast.engine.sending.simulated_channels import FakeAddresses, ensure_channel_simulators
+
+    where = FakeAddresses(
+        fakes.sink.port, fakes.whatsapp.url, fakes.voice.url, "127.0.0.1", served_url
+    )
+    while (made := await asyncio.to_thread(
+        ensure_channel_simulators, engine, where, datetime.now(UTC)
+    )) is None:  # fmt: skip
+        await asyncio.sleep(2.0)
+    fakes.whatsapp.config.cloud_callback_url = f"{served_url}/hooks/whatsapp_cloud/{made.whatsapp}"
+    fakes.push.vapid_public = made.vapid_public
 
 
 def _make_server(config: Any, on_exit: Callable[[], None]) -> Any:

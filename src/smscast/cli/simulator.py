@@ -128,7 +128,16 @@ async def _serve(config: Any) -> None:
 def send_mo(
     text: str = typer.Argument(..., help="The message text."),
     sender: str = typer.Option(..., "--from", help="The phone it comes from, e.g. +48600111222."),
-    recipient: str = typer.Option(..., "--to", help="Our number it is sent to, e.g. 4000."),
+    recipient: str = typer.Option(
+        "", "--to", help="Our number it is sent to, e.g. 4000 (SMS; needed there)."
+    ),
+    channel: str = typer.Option(
+        "sms",
+        "--channel",
+        help="sms; email: a reply from --from to the last email sent to it; whatsapp: a "
+        "WhatsApp message from --from to the simulated business number (both need the "
+        "simulator inside smscast serve).",
+    ),
     url: str | None = typer.Option(
         None,
         help="The running simulator's HTTP address "
@@ -145,6 +154,10 @@ def send_mo(
     command then reads from the database what became of it: a keyword rule, a reply to a
     campaign, a ticket, an opt-out...
     """
+    if channel not in ("sms", "email", "whatsapp"):
+        fail(f"--channel {channel}: the simulator injects sms, email and whatsapp")
+    if channel == "sms" and not recipient:
+        fail("--to: name our number the text is sent to, e.g. 4000")
     settings = _settings()
     if url is None:
         if not settings.simulator_http_port:
@@ -153,7 +166,7 @@ def send_mo(
     engine = _database(settings) if wait > 0 else None
     try:
         mark = last_inbound_id(engine) if engine is not None else 0
-        answer = _inject(url, sender, recipient, text)
+        answer = _inject(url, sender, recipient, text, channel)
         outcome = None
         if engine is not None and answer.get("delivered"):
             outcome = _await_outcome(engine, mark, sender, text, wait)
@@ -182,8 +195,8 @@ def _database(settings: Settings) -> Engine | None:
     return create_db_engine(settings.database_url)
 
 
-def _inject(url: str, sender: str, recipient: str, text: str) -> dict[str, Any]:
-    body = json.dumps({"from": sender, "to": recipient, "text": text}).encode()
+def _inject(url: str, sender: str, recipient: str, text: str, channel: str) -> dict[str, Any]:
+    body = json.dumps({"from": sender, "to": recipient, "text": text, "channel": channel}).encode()
     request = urllib.request.Request(
         url.rstrip("/") + "/mo", data=body, headers={"Content-Type": "application/json"}
     )

@@ -2,6 +2,9 @@
 
     POST /mo       {"from": "+48600111222", "to": "4000", "text": "STOP"}
                    -> 202 {"parts": 1, "delivered": true}  (false: held until an ESME binds)
+                   {"channel": "email", "from": "ann@example.com", "text": "Yes please"}
+                   a reply to the last email sent to that address; "whatsapp": a WhatsApp
+                   message to the fake's business number (only inside `smscast serve`)
     GET  /stats    the counters
     POST /faults   {"throttle_fraction": 0.5, "response_delay": 0.2, ...} -> the settings
     POST /drop     cuts every SMPP connection
@@ -16,6 +19,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from typing import Any, Protocol
 
@@ -43,6 +47,9 @@ class Controlled(Protocol):
     def snapshot(self) -> dict[str, Any]: ...
 
     def drop_connections(self) -> int: ...
+
+    @property
+    def channel_mo(self) -> Callable[[str, str, str], Awaitable[dict[str, Any]]] | None: ...
 
     async def send_mo(self, sender: str, recipient: str, text: str) -> MoSent: ...
 
@@ -114,6 +121,9 @@ async def _route(sim: Controlled, method: str, path: str, body: bytes) -> tuple[
         except ValueError as exc:
             raise HttpError(400, str(exc)) from exc
         return 200, asdict(sim.config)
+    channel = data.get("channel", "sms")
+    if channel != "sms":
+        return await _channel_mo(sim, channel, data)
     values = []
     for key in ("from", "to", "text"):
         value = data.get(key)
@@ -128,6 +138,19 @@ async def _route(sim: Controlled, method: str, path: str, body: bytes) -> tuple[
     # "delivered": a bound ESME has it now; false: no ESME is bound, and the simulator
     # holds it for the next bind. What the ESME then does with it is not the SMSC's to know.
     return 202, {"parts": sent.parts, "delivered": not sent.queued}
+
+
+async def _channel_mo(sim: Controlled, channel: Any, data: dict[str, Any]) -> tuple[int, Any]:
+    inject = sim.channel_mo
+    if inject is None:
+        raise HttpError(400, "this simulator injects SMS only: channels run inside smscast serve")
+    sender, text = data.get("from"), data.get("text")
+    if not isinstance(channel, str) or not isinstance(sender, str) or not isinstance(text, str):
+        raise HttpError(400, '"channel", "from" and "text" must be strings')
+    try:
+        return 202, await inject(channel, sender, text)
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from exc
 
 
 def _json_object(body: bytes) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import logging
 import random
 import time
 from collections import OrderedDict, deque
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -236,6 +237,9 @@ class Simulator:
         return MoSent(parts=len(parts), queued=not delivered)
 
 
+ChannelMo = Callable[[str, str, str], Awaitable[dict[str, Any]]]
+
+
 class RunningSimulator:
     """A simulator listening on its ports; `close()` stops it."""
 
@@ -250,6 +254,9 @@ class RunningSimulator:
         self._server = server
         self._http_server = http_server
         self._pump = pump
+        #: Injects a person's message on another channel (`channels.ChannelFakes.inject`),
+        #: set where the channel fakes run beside this simulator (`smscast serve`).
+        self.channel_mo: ChannelMo | None = None
 
     @property
     def config(self) -> SimulatorConfig:

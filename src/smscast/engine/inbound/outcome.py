@@ -83,9 +83,9 @@ def find_inbound_outcome(
     """The first routed inbound text after `after_id` from `sender` saying `text`, if any.
 
     The sender is matched on its digits' end (the simulator's "600100200" is stored as
-    "+48600100200"); an alphanumeric sender on the text alone.
+    "+48600100200"); an alphanumeric sender or an email address on the text alone.
     """
-    digits = "".join(ch for ch in sender if ch.isdigit())
+    digits = "" if "@" in sender else "".join(ch for ch in sender if ch.isdigit())
     query = (
         select(
             messages.c.id, messages.c.phone, messages.c.body, messages.c.ticket_id,
