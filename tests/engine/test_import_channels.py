@@ -18,7 +18,12 @@ from smscast.core.consent import Action, Source
 from smscast.core.contact_rows import unescape_cell
 from smscast.core.errors import UserError
 from smscast.engine.accounts.workspaces import WorkspaceRef
-from smscast.engine.contacts.consent import ConsentChange, consent_history, record_consent
+from smscast.engine.contacts.consent import (
+    ConsentChange,
+    consent_history,
+    rebuild_consent_state,
+    record_consent,
+)
 from smscast.engine.contacts.edits import ContactFields, update_contact
 from smscast.engine.contacts.importing import ImportRequest, ImportSummary, import_contacts
 from smscast.engine.contacts.records import export_contacts, show_contact
@@ -223,3 +228,26 @@ def test_an_opt_in_names_one_channel(
         record_consent(engine, settings, workspace, "+48600100200",
                        ConsentChange(channel="fax", action=Action.OPT_IN, **change))  # fmt: skip
     assert unknown.value.problem.field == "channel"
+
+
+def test_rebuilding_the_state_from_the_ledger_keeps_the_opt_out_from_everything(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, tmp_path: Path
+) -> None:
+    run_import(engine, settings, workspace,
+               write(tmp_path / "a.csv", HEADER + "+48600100200,,yes,,yes,yes\n"))  # fmt: skip
+    later = NOW + timedelta(minutes=1)
+    record_consent(engine, settings, workspace, "+48600100200", ConsentChange(
+        "all", "all", Action.OPT_OUT, Source.CLI, "stop everything", "cli", later,
+    ))  # fmt: skip
+    record_consent(engine, settings, workspace, "+48600100200", ConsentChange(
+        "whatsapp", "promotional", Action.OPT_IN, Source.CLI, "wrote YES on WhatsApp", "cli",
+        later + timedelta(minutes=1),
+    ))  # fmt: skip
+    before = show_contact(engine, workspace, "+48600100200")["consent"]
+
+    assert rebuild_consent_state(engine, workspace) == 1
+
+    assert show_contact(engine, workspace, "+48600100200")["consent"] == before
+    assert states(engine, workspace, "+48600100200") == {
+        **dict.fromkeys(("sms", "email", "push", "voice"), "opted_out"), "whatsapp": "opted_in",
+    }  # fmt: skip
