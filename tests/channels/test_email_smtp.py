@@ -20,6 +20,7 @@ import pytest
 from test_smpp_client_tls import make_certificate
 
 from smscast.channels.base import LogEntry, OutgoingMessage, SubmitOutcome
+from smscast.channels.email.compose import compose_email, make_sender
 from smscast.channels.email.smtp import (
     SmtpAuthenticationFailed,
     SmtpConnector,
@@ -336,3 +337,15 @@ async def test_a_server_that_is_not_there_is_unreachable_and_its_messages_wait()
     [result] = await connector.send([campaign_email(1, "Ann", "ann@example.test")])
     assert result.outcome == SubmitOutcome.TEMPORARY
     assert not connector.state().connected and connector.state().detail
+
+
+def test_an_answer_to_a_persons_mail_is_threaded_under_it() -> None:
+    sender = make_sender("Shop <shop@example.com>")
+    composed = compose_email(
+        sender, ref=7, recipient="ann@example.com", text="We are on it.",
+        extras={"subject": "Re: my order", "in_reply_to": "<CAB123@mail.example.org>"},
+        now=datetime(2026, 12, 7, 9, 0, tzinfo=UTC),
+    )  # fmt: skip
+    assert "In-Reply-To: <CAB123@mail.example.org>" in composed.headers
+    assert "References: <CAB123@mail.example.org>" in composed.headers
+    assert "List-Unsubscribe" not in composed.headers

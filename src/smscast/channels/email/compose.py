@@ -85,7 +85,8 @@ def compose_email(
     extras: Mapping[str, Any],
     now: datetime,
 ) -> ComposedEmail:
-    """The message for one recipient; `extras` holds subject, html and unsubscribe_url."""
+    """The message for one recipient; `extras` holds subject, html, unsubscribe_url and,
+    for an answer to someone's mail, in_reply_to (their Message-ID)."""
     to = _ascii_address(recipient, "recipient")
     message_id = f"{ref}.{secrets.token_hex(8)}@{sender.domain}"
     lines = [
@@ -98,6 +99,12 @@ def compose_email(
     ]
     if sender.reply_to_header:
         lines.append(f"Reply-To: {sender.reply_to_header}")
+    answered = str(extras.get("in_reply_to") or "").strip().strip("<>")
+    if answered:  # an answer to the person's mail: their program threads it under it
+        if not _SAFE_HEADER.match(answered) or ">" in answered or "<" in answered:
+            raise Uncomposable("the Message-ID answered is not a plain ASCII id")
+        lines.append(f"In-Reply-To: <{answered}>")
+        lines.append(f"References: <{answered}>")
     unsubscribe = str(extras.get("unsubscribe_url") or "")
     if unsubscribe:
         if not _SAFE_HEADER.match(unsubscribe) or ">" in unsubscribe:
