@@ -355,6 +355,9 @@ def two_tickets(engine: Engine, settings: Settings, workspace: WorkspaceRef,
     add_connector(engine, workspace, name="sim", kind="smpp",
                   settings={"host": "127.0.0.1", "port": 2775, "system_id": "t"},
                   rate_per_s=10.0, window=10, actor="t", now=now)  # fmt: skip
+    add_connector(engine, workspace, name="mail", kind="smtp",  # where emails come and go
+                  settings={"host": "127.0.0.1", "from": "shop@example.com"},
+                  rate_per_s=10.0, window=1, actor="t", now=now)  # fmt: skip
     add_number(engine, workspace, "4000", connector="sim", actor="t", now=now)
     connector_id = int(stored_id(engine, "sim"))
     found = []

@@ -35,6 +35,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from smscast.api.deps import SESSION_COOKIE
+from smscast.core.channels import channel_of_kind
 from smscast.core.errors import UserError
 from smscast.core.roles import Permission, allows
 from smscast.engine.accounts.users import list_members
@@ -42,6 +43,7 @@ from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.inbound.inbox_feed import InboxVersion, inbox_tickets, inbox_version
 from smscast.engine.inbound.numbers import list_numbers
 from smscast.engine.inbound.tickets import STATES
+from smscast.engine.sending.connector_views import connectors_of
 from smscast.web.auth import Page, reader_page
 from smscast.web.forms import FieldError
 from smscast.web.i18n import N_
@@ -171,7 +173,15 @@ def rows_context(page: Page, filters: Filters, now: datetime,
         later = "/inbox?" + Filters(filters.state, filters.assignee, filters.number, filters.q,
                                     (last["updated_at"], last["id"]),
                                     filters.channel).address()  # fmt: skip
-    return {"tickets": shown, "later": later, **_names()}
+    return {"tickets": shown, "later": later, **_names(),
+            "multichannel": multichannel(page.engine, page.workspace)}  # fmt: skip
+
+
+def multichannel(engine: Engine, workspace: WorkspaceRef) -> bool:
+    """Whether the workspace talks on more than one channel (its connectors' kinds): only
+    then does each row say its channel; an SMS-only inbox stays as it was."""
+    kinds = {connector["kind"] for connector in connectors_of(engine, workspace)}
+    return len({channel_of_kind(kind) for kind in kinds}) > 1
 
 
 def _names() -> dict[str, Any]:
