@@ -47,6 +47,7 @@ from smscast.engine.contacts.row_parsing import (
     ParseContext,
     RowError,
     StagedBlock,
+    has_channel_columns,
     stage_blocks,
 )
 from smscast.store import contacts as contact_store
@@ -187,7 +188,8 @@ def import_contacts(
                     channel for channel, column in CONSENT_COLUMNS.items()
                     if column in columns.known
                 )  # fmt: skip
-                writer = _BatchWriter(conn, request, job_id, consent, busy)
+                staged_columns = stage_store.stage_columns(has_channel_columns(columns))
+                writer = _BatchWriter(conn, request, job_id, consent, staged_columns, busy)
                 context = ParseContext(
                     fmt.encoding, fmt.delimiter, columns, request.workspace.country,
                     request.workspace.timezone, max(1, settings.import_batch_size),
@@ -303,10 +305,12 @@ class _BatchWriter:
 
     def __init__(
         self, conn: Connection, request: ImportRequest, job_id: int, consent: tuple[str, ...],
-        busy: BusyRetry,
+        staged_columns: tuple[str, ...], busy: BusyRetry,
     ) -> None:  # fmt: skip
-        """`consent`: the channels whose consent column the file has."""
+        """`consent`: the channels whose consent column the file has; `staged_columns`:
+        the columns of its stage files."""
         self.conn = conn
+        self.staged_columns = staged_columns
         self.request = request
         self.job_id = job_id
         self.consent = consent
@@ -325,7 +329,7 @@ class _BatchWriter:
 
     def write_block(self, staged: StagedBlock, summary: ImportSummary, report: ErrorReport) -> None:
         errors = staged.errors
-        with stage_store.StageReader(self.conn, staged.path) as stage:
+        with stage_store.StageReader(self.conn, staged.path, self.staged_columns) as stage:
             start = taken = 0
             for index, (end, last_row) in enumerate(staged.batches):
                 upto = len(errors) if index == len(staged.batches) - 1 else taken

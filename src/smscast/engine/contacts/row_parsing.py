@@ -27,7 +27,7 @@ from smscast.core.erasure import phone_hash
 from smscast.core.errors import Problem
 from smscast.core.phones import timezone_for_phone
 from smscast.engine.contacts.csv_reader import RawRecord, RecordBlock, RecordParser
-from smscast.store.import_stage import StageRow, write_stage
+from smscast.store.import_stage import StageRow, stage_columns, write_stage
 
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 # The ledger action and the state it leads to, per consent cell (compared by
@@ -56,6 +56,18 @@ class ParseContext:
     default_timezone: str
     batch_rows: int
     erasure_key: bytes | None = None  # set when the workspace has erased phones to refuse
+
+    @property
+    def channels(self) -> bool:
+        """Whether the file has a WhatsApp or per-channel consent column to stage."""
+        return has_channel_columns(self.columns)
+
+
+def has_channel_columns(columns: ColumnMap) -> bool:
+    return any(name in columns.known for name in CHANNEL_CELLS)
+
+
+CHANNEL_CELLS = ("whatsapp", "consent_email", "consent_whatsapp")
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +122,7 @@ def _stage_block(block: RecordBlock, path: str) -> StagedBlock:
     first_of: dict[str, int] = {}
     batches: list[tuple[int, int]] = []
     read = 0
+    stage_row = _channel_stage_row if context.channels else _stage_row
     for row, cells in _cells(block):
         if isinstance(cells, RowError):
             read += 1
@@ -123,16 +136,30 @@ def _stage_block(block: RecordBlock, path: str) -> StagedBlock:
             errors.extend(_row_error(row, problem, cells, context.columns) for problem in result)
             continue
         first = first_of.setdefault(result.phone, row)
-        rows.append(_stage_row(context, result, -1 if first == row else first))
+        rows.append(stage_row(context, result, -1 if first == row else first))
         if len(rows) % context.batch_rows == 0:
             batches.append((len(rows), row))
     if len(rows) % context.batch_rows:
         batches.append((len(rows), rows[-1][0]))
-    write_stage(path, rows)
+    write_stage(path, rows, stage_columns(context.channels))
     return StagedBlock(path, block.size, read, errors, batches)
 
 
 def _stage_row(context: ParseContext, row: ContactRow, dup_of: int) -> StageRow:
+    """A row for a file without channel columns (`stage_columns(False)` order)."""
+    zone = row.timezone or timezone_for_phone(row.phone, context.default_timezone)
+    key = context.erasure_key
+    consent = row.consent
+    action, wanted = _OPT_IN if consent is Action.OPT_IN else _OPT_OUT if consent else _NO_CHANGE
+    return (
+        row.row, row.phone, row.country, _json_object(row.attributes), row.language, zone,
+        int(row.timezone is not None), row.email, _json_array(row.tags), action, wanted,
+        phone_hash(key, row.phone) if key else None, dup_of,
+    )  # fmt: skip
+
+
+def _channel_stage_row(context: ParseContext, row: ContactRow, dup_of: int) -> StageRow:
+    """A row with the WhatsApp number and consent per channel (`stage_columns(True)`)."""
     zone = row.timezone or timezone_for_phone(row.phone, context.default_timezone)
     key = context.erasure_key
     consent = row.consent
