@@ -187,8 +187,10 @@ def list_tickets(
     contact_id: int | None = None,
     unassigned: bool = False,
     before: tuple[datetime, int] | None = None,
+    channel: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Tickets, most recently active first; `search` looks in phones, subjects and texts.
+    """Tickets, most recently active first; `search` looks in phones, subjects and texts;
+    `channel`: only those whose person last wrote on it.
 
     Given `before_id` (0 for the first page), newest tickets first instead, older than
     that id: activity reorders tickets between requests, ids never do, so pages stay stable.
@@ -221,6 +223,8 @@ def list_tickets(
         query = query.where(tickets.c.assignee == assignee.strip().lower())
     if unassigned:
         query = query.where(tickets.c.assignee.is_(None))
+    if channel is not None:
+        query = query.where(tickets.c.channel == channel)
     if contact_id is not None:  # one person's tickets, as their contact page lists them
         query = query.where(tickets.c.contact_id == contact_id)
     if search:
