@@ -251,3 +251,24 @@ def test_rebuilding_the_state_from_the_ledger_keeps_the_opt_out_from_everything(
     assert states(engine, workspace, "+48600100200") == {
         **dict.fromkeys(("sms", "email", "push", "voice"), "opted_out"), "whatsapp": "opted_in",
     }  # fmt: skip
+
+
+def test_a_large_file_with_channel_columns_parsed_in_parallel(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, tmp_path: Path
+) -> None:
+    rows = [f"+4860{n:07d},p{n}@example.com,yes,+4850{n:07d},yes,no," + "x" * 40
+            for n in range(60_000)]  # fmt: skip
+    rows[700] = "+48600000700,bad,yes,,,,"
+    path = write(tmp_path / "big.csv", HEADER.rstrip("\n") + ",note\n" + "\n".join(rows) + "\n")
+    assert path.stat().st_size > 4 * 1024 * 1024
+
+    summary = run_import(engine, settings.model_copy(update={"import_workers": 2}), workspace,
+                         path)  # fmt: skip
+
+    assert (summary.rows_read, summary.created, summary.rejected) == (60_000, 59_999, 1)
+    assert report_rows(tmp_path / "big.errors.csv")[0]["column"] == "email"
+    last = show_contact(engine, workspace, "+48600059999")
+    assert (last["email"], last["whatsapp"]) == ("p59999@example.com", "+48500059999")
+    assert states(engine, workspace, "+48600059999") == {
+        "sms": "opted_in", "email": "opted_in", "whatsapp": "opted_out",
+    }  # fmt: skip
