@@ -59,8 +59,8 @@ def by_contact(engine, campaign_id):
 def test_failed_falls_back_at_once_undelivered_at_the_deadline_and_never_twice(
     engine, settings, workspace, now
 ):
-    (failed, late, delivered, queued, refused), campaign_id = whatsapp_then_sms(
-        engine, workspace, now, 5
+    (failed, late, delivered, queued, refused, backlog), campaign_id = whatsapp_then_sms(
+        engine, workspace, now, 6
     )
     launch(engine, settings, workspace, campaign_id, now)
     provider_says(engine, [failed], "failed", now, error_code="not_on_whatsapp",
@@ -84,25 +84,31 @@ def test_failed_falls_back_at_once_undelivered_at_the_deadline_and_never_twice(
     assert rows[delivered][0].fallback_at is None  # delivered: nothing left to wait for
     assert rows[late][0].fallback_at == now + DELAY
 
+    provider_says(engine, [backlog], "sent", now + DELAY + timedelta(minutes=5))
     assert fall_back_due(engine, now + DELAY - timedelta(seconds=1)) == 0
-    assert fall_back_due(engine, now + DELAY) == 1
-    assert fall_back_due(engine, now + DELAY) == 0
+    assert fall_back_due(engine, now + DELAY + timedelta(minutes=5)) == 1
+    assert fall_back_due(engine, now + DELAY + timedelta(minutes=5)) == 0
     rows = by_contact(engine, campaign_id)
     first = rows[late][0]
     assert (first.status, first.error_code, first.fallback_at) == ("sent", "fell_back", None)
     assert [r.channel for r in rows[late]] == ["whatsapp", "sms"]
     assert len(rows[queued]) == 1  # still queued: it has not had its chance
     assert rows[queued][0].fallback_at == now + DELAY
+    # sent 5 minutes after its deadline (a backlog): it gets its own full delay from then
+    assert len(rows[backlog]) == 1
+    assert rows[backlog][0].fallback_at == now + 2 * DELAY + timedelta(minutes=5)
+    assert fall_back_due(engine, now + 2 * DELAY + timedelta(minutes=5)) == 1
+    assert [r.channel for r in by_contact(engine, campaign_id)[backlog]] == ["whatsapp", "sms"]
 
     with engine.begin() as conn:  # a late report is still recorded
         conn.execute(update(messages).where(messages.c.id == first.id).values(status="delivered"))
     with engine.connect() as conn:
         figures = {f["channel"]: f for f in channel_figures(conn, campaign_id)}
-    assert figures["whatsapp"]["fell_back"] == 3
+    assert figures["whatsapp"]["fell_back"] == 4
     assert figures["whatsapp"]["delivered"] == 2 and figures["whatsapp"]["failed"] == 1
-    assert figures["sms"]["messages"] == 3
+    assert figures["sms"]["messages"] == 4
     queued = campaign_report(engine, workspace.id, campaign_id)["queued"]
-    assert queued == 5 + 3  # launched, and the fallbacks (statuses above were set by hand)
+    assert queued == 6 + 4  # launched, and the fallbacks (statuses above were set by hand)
 
 
 def test_a_campaign_with_fallbacks_due_is_not_complete_and_a_cancelled_one_never_falls_back(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -15,8 +17,8 @@ from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.campaigns.launch import launch_campaign
 from smscast.engine.campaigns.lifecycle import ABTest, CampaignDraft, change_status, create_campaign
 from smscast.engine.campaigns.lifecycle import list_campaigns as list_rows
+from smscast.engine.campaigns.overview import campaign_report_with_channels
 from smscast.engine.campaigns.preview import preview_campaign
-from smscast.engine.stats import campaign_report
 
 app = typer.Typer(help="Campaigns: create, preview, launch, pause, resume, cancel, report.",
                   no_args_is_help=True)  # fmt: skip
@@ -43,6 +45,58 @@ def _split(text: str | None) -> tuple[int, ...]:
     except ValueError:
         raise UserError.of("bad_split", f'--split "{text}": percentages like 50,50',
                            field="split") from None  # fmt: skip
+
+
+def _chain(options: dict[str, Any]) -> tuple[str, ...]:
+    """`--channels a,b` or `--channel a` (sms when neither)."""
+    if options["channels"]:
+        if options["channel"] and options["channel"] not in options["channels"].split(","):
+            raise UserError.of("bad_channels", "give --channel for one channel or --channels "
+                               "for a chain, not both", field="channel")  # fmt: skip
+        return tuple(part.strip() for part in options["channels"].split(","))
+    return (options["channel"] or "sms",)
+
+
+def _read_text(path: Path, flag: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise UserError.of("bad_file", f"{flag} {path}: {error}", field=flag.lstrip("-")) from None
+
+
+def _content(options: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Each channel's content: the `--content-file` JSON, then the flags over it.
+
+    The file is {"email": {"subject": …, "html": …, "body": …}, "whatsapp": {"template":
+    …, "language": …, "params": […], "body": …}, "push": {"title": …, "url": …, "body":
+    …}, "voice": {"body": …}}: handy for a campaign kept in version control.
+    """
+    content: dict[str, dict[str, Any]] = {}
+    if options["content_file"] is not None:
+        try:
+            loaded = json.loads(_read_text(options["content_file"], "--content-file"))
+        except json.JSONDecodeError as error:
+            raise UserError.of("bad_file", f"--content-file: not JSON ({error})",
+                               field="content-file") from None  # fmt: skip
+        if not isinstance(loaded, dict) or not all(isinstance(v, dict) for v in loaded.values()):
+            raise UserError.of("bad_file", '--content-file holds {"email": {"subject": …}, …}',
+                               field="content-file")  # fmt: skip
+        content = {str(channel): dict(fields) for channel, fields in loaded.items()}
+    html = _read_text(options["html_file"], "--html-file") if options["html_file"] else None
+    given = {
+        ("email", "subject"): options["subject"], ("email", "html"): html,
+        ("email", "body"): options["body_email"],
+        ("whatsapp", "template"): options["template"],
+        ("whatsapp", "language"): options["template_language"],
+        ("whatsapp", "params"): list(options["template_param"]) or None,
+        ("whatsapp", "body"): options["body_whatsapp"],
+        ("push", "title"): options["title"], ("push", "url"): options["url"],
+        ("push", "body"): options["body_push"], ("voice", "body"): options["body_voice"],
+    }  # fmt: skip
+    for (channel, name), value in given.items():
+        if value is not None:
+            content.setdefault(channel, {})[name] = value
+    return content
 
 
 def _draft(workspace: WorkspaceRef, options: dict[str, Any]) -> CampaignDraft:
@@ -72,7 +126,10 @@ def _draft(workspace: WorkspaceRef, options: dict[str, Any]) -> CampaignDraft:
         smart_encoding=options["smart_encoding"], expects_reply=options["expects_reply"],
         validity=parse_duration(options["validity"], field="validity")
         if options["validity"] else None,
-        ab_test=ab,
+        ab_test=ab, channels=_chain(options),
+        fallback_after=parse_duration(options["fallback_after"], field="fallback-after")
+        if options["fallback_after"] else None,
+        content=_content(options),
     )  # fmt: skip
 
 
@@ -103,10 +160,53 @@ def create(
     ab_sample: int = typer.Option(0, "--ab-sample", help="A/B test phase: percent of segment"),
     ab_metric: str = typer.Option("click", "--ab-metric", help="delivery|click|reply"),
     ab_decide_after: str = typer.Option("2h", "--ab-decide-after", help="Pick the winner after"),
+    channel: str | None = typer.Option(
+        None, "--channel", help="sms|email|whatsapp|push|voice (default sms)"
+    ),
+    channels: str | None = typer.Option(
+        None, "--channels", help="A chain tried in order per person: whatsapp,sms"
+    ),
+    fallback_after: str | None = typer.Option(
+        None, "--fallback-after", help="Next channel when not delivered within (10m; 1h)"
+    ),
+    subject: str | None = typer.Option(None, "--subject", help="Email: the subject (template)"),
+    html_file: Path | None = typer.Option(
+        None, "--html-file", help="Email: an HTML template, rendered like the body"
+    ),
+    body_email: str | None = typer.Option(None, "--body-email", help="Email: its own text"),
+    template: str | None = typer.Option(
+        None, "--template", help="WhatsApp: the approved template's name"
+    ),
+    template_language: str | None = typer.Option(
+        None,
+        "--template-language",
+        help="WhatsApp: the template's language (default: the contact's)",
+    ),
+    template_param: list[str] = typer.Option(
+        [], "--template-param", help="WhatsApp: the next template parameter (a template)"
+    ),
+    body_whatsapp: str | None = typer.Option(
+        None, "--body-whatsapp", help="WhatsApp: the text kept with the message"
+    ),
+    title: str | None = typer.Option(None, "--title", help="Push: the notification's title"),
+    url: str | None = typer.Option(None, "--url", help="Push: the page a click opens"),
+    body_push: str | None = typer.Option(None, "--body-push", help="Push: its own text"),
+    body_voice: str | None = typer.Option(None, "--body-voice", help="Voice: the words spoken"),
+    content_file: Path | None = typer.Option(
+        None, "--content-file", help="JSON of each channel's content; flags override it"
+    ),
     workspace: str | None = WORKSPACE,
     as_json: bool = AS_JSON,
 ) -> None:
-    """Create a draft campaign; prints its id."""
+    """Create a draft campaign; prints its id.
+
+    On another channel than SMS, or on a chain (`--channels whatsapp,sms
+    --fallback-after 10m`): each person gets the first channel they have an address and
+    consent on, and the next one only if it is not delivered in time. Every text (the
+    body, `--subject`, `--html-file`, `--template-param`, `--title`, `--url`, the
+    `--body-<channel>` texts) is personalised the same way, with the same coupon and
+    tracked link on every channel.
+    """
     options = dict(locals())
     with command_context() as ctx:
         ref = ctx.workspace(workspace)
@@ -196,10 +296,10 @@ def _print_reports_awaited(result: dict[str, Any]) -> None:
 @app.command("report")
 def report(campaign_id: int = typer.Argument(...), workspace: str | None = WORKSPACE,
            as_json: bool = AS_JSON) -> None:  # fmt: skip
-    """What a campaign achieved: counters, exclusions by reason, cost."""
+    """What a campaign achieved: counters, exclusions by reason, cost, each channel's figures."""
     with command_context() as ctx:
-        result = campaign_report(ctx.engine, ctx.workspace(workspace).id, campaign_id,
-                                 now=now())  # fmt: skip
+        result = campaign_report_with_channels(ctx.engine, ctx.workspace(workspace).id,
+                                               campaign_id, now=now())  # fmt: skip
     if as_json:
         print_json(result)
         return
@@ -227,6 +327,20 @@ def report(campaign_id: int = typer.Argument(...), workspace: str | None = WORKS
     for name, (label, numerator, denominator) in RATE_WORDS.items():
         line = _rate_line(result["rates"][name], numerator, denominator)
         console.print(f"    {label:<16} {line}", highlight=False)
+    _print_channels(result["channels"])
+
+
+def _print_channels(channels: list[dict[str, Any]]) -> None:
+    """Each channel of the chain in order: what went out on it, what arrived, what failed,
+    how many people it handed over to the next channel, and what it cost."""
+    console.print("  channels       messages     sent  delivered   failed  fell back     cost",
+                  highlight=False)  # fmt: skip
+    for row in channels:
+        console.print(
+            f"    {row['channel']:<12} {row['messages']:>8,} {row['sent']:>8,} "
+            f"{row['delivered']:>10,} {row['failed']:>8,} {row['fell_back']:>10,} "
+            f"{row['cost']:>8.2f}", highlight=False,
+        )  # fmt: skip
 
 
 RATE_WORDS = {
@@ -263,6 +377,9 @@ def preview(campaign_id: int = typer.Argument(...), workspace: str | None = WORK
     for reason, count in result["excluded"].items():
         if count:
             console.print(f"    {reason:<16} {count:,}", highlight=False)
+    if set(result["channels"]) != {"sms"}:
+        shown = ", ".join(f"{channel} {count:,}" for channel, count in result["channels"].items())
+        console.print(f"  first channel  {shown or 'none'}", highlight=False)
     for encoding, found in result["encodings"].items():
         console.print(f"  {encoding:<14} {counted(found['messages'], 'message', grouped=True)}, "
                       f"{counted(found['parts'], 'part', grouped=True)}",

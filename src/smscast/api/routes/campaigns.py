@@ -19,13 +19,15 @@ from smscast.engine.campaigns.lifecycle import (
     create_campaign,
     list_campaigns,
 )
+from smscast.engine.campaigns.overview import campaign_report_with_channels
 from smscast.engine.campaigns.preview import preview_campaign
-from smscast.engine.stats import campaign_report
 
 router = APIRouter(prefix="/api/v1/campaigns", tags=["campaigns"], responses=COMMON_RESPONSES)
 writer = require(Permission.CAMPAIGNS_WRITE)
 Id = Path(ge=1, le=2**31 - 1, description="The campaign's id", examples=[12])
 CampaignStatus = Literal["draft", "scheduled", "running", "paused", "cancelled", "completed"]
+ChannelName = Literal["sms", "email", "whatsapp", "push", "voice"]
+Text = Field(None, max_length=5000, description="A template, personalised like the body")
 
 
 class Variant(BaseModel):
@@ -33,6 +35,76 @@ class Variant(BaseModel):
 
     name: str = Field(min_length=1, max_length=50, examples=["B"])
     body: str = Field(min_length=1, max_length=5000)
+
+
+class EmailContent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str | None = Field(None, max_length=998, examples=["-20% for {{ first_name }}"])
+    html: str | None = Field(None, max_length=500_000, description="An HTML template")
+    body: str | None = Text
+
+
+class WhatsAppContent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    template: str | None = Field(
+        None, max_length=512, examples=["sale_day"], description="The approved template's name"
+    )
+    language: str | None = Field(
+        None, max_length=12, examples=["pl"], description="Its language; else the contact's"
+    )
+    params: list[str] = Field(
+        default_factory=list, max_length=20, description="Its parameters, each a template"
+    )
+    body: str | None = Text
+
+
+class PushContent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str | None = Field(None, max_length=200)
+    url: str | None = Field(None, max_length=2000, description="The page a click opens")
+    body: str | None = Text
+
+
+class VoiceContent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    body: str | None = Text
+
+
+class ContentIn(BaseModel):
+    """Each channel's own content (SMS has none: its text is the body and variants)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailContent | None = None
+    whatsapp: WhatsAppContent | None = None
+    push: PushContent | None = None
+    voice: VoiceContent | None = None
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        return {
+            channel: fields.model_dump(exclude_none=True, exclude_defaults=True)
+            for channel in ("email", "whatsapp", "push", "voice")
+            if (fields := getattr(self, channel)) is not None
+        }
+
+
+class ChannelFigures(BaseModel):
+    channel: str = Field(examples=["whatsapp"])
+    messages: int
+    sent: int
+    delivered: int
+    failed: int
+    fell_back: int = Field(description="Messages after which the chain went on to a later "
+                           "channel (failed, refused, or not delivered in time)")  # fmt: skip
+    cost: float
+
+
+def _sms_only() -> list[ChannelName]:
+    return ["sms"]
 
 
 class CampaignIn(BaseModel):
@@ -65,6 +137,15 @@ class CampaignIn(BaseModel):
     coupon_pool: str | None = Field(None, max_length=200)
     smart_encoding: bool = False
     expects_reply: bool = False
+    channels: list[ChannelName] = Field(
+        default_factory=_sms_only, min_length=1, max_length=5,
+        description="Tried in order for each person: the first they can be reached on "
+        "gets the message, the next only when it is not delivered in time",
+    )  # fmt: skip
+    fallback_after_seconds: int | None = Field(
+        None, ge=60, le=259_200, description="The next channel's turn (default 3600)"
+    )
+    content: ContentIn = Field(default_factory=ContentIn)
 
 
 class CampaignSummary(BaseModel):
@@ -117,6 +198,11 @@ def create(body: CampaignIn, api: Api = Depends(writer)) -> Any:
         coupon_pool=body.coupon_pool,
         smart_encoding=body.smart_encoding,
         expects_reply=body.expects_reply,
+        channels=tuple(body.channels),
+        fallback_after=timedelta(seconds=body.fallback_after_seconds)
+        if body.fallback_after_seconds is not None
+        else None,
+        content=body.content.as_dict(),
     )
     campaign_id = create_campaign(
         api.engine, api.workspace, draft, actor=api.caller.actor, now=api.now
@@ -124,16 +210,29 @@ def create(body: CampaignIn, api: Api = Depends(writer)) -> Any:
     return {"id": campaign_id, "status": "draft"}
 
 
+class ReportOut(StatusOut):
+    channels: list[ChannelFigures] = Field(description="Each channel's figures, in chain order")
+
+
 @router.get(
     "/{campaign_id}",
     summary="A campaign's report: status, every counter, rates with numerator and denominator",
-    response_model=StatusOut,
+    response_model=ReportOut,
 )
 def report(campaign_id: int = Id, api: Api = Depends(reader)) -> Any:
     return {
         "id": campaign_id,
-        **campaign_report(api.engine, api.workspace.id, campaign_id, now=api.now),
+        **campaign_report_with_channels(api.engine, api.workspace.id, campaign_id, now=api.now),
     }
+
+
+@router.get(
+    "/{campaign_id}/report",
+    summary="The same report as GET /api/v1/campaigns/{id}, under the name people look for",
+    response_model=ReportOut,
+)
+def report_again(campaign_id: int = Id, api: Api = Depends(reader)) -> Any:
+    return report(campaign_id, api)
 
 
 @router.get(

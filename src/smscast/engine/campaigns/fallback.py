@@ -11,6 +11,8 @@ chain on for every message that
 - or is still not delivered at its `fallback_at`: sent (accepted, no delivery report
   yet) or unknown. It is marked `fell_back` (error code) and keeps its status, so a
   delivery report that still comes is recorded: that person then has both messages.
+  A message that left later than it was due (a backlog, quiet hours) gets the whole
+  delay from when it was sent: its `fallback_at` moves on to that moment.
 
 Still queued or being sent, a message never falls back: it has not had its chance.
 A delivered one, or one cancelled for another reason (the campaign was cancelled),
@@ -37,7 +39,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, or_, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from smscast.engine.sending.routing import Routes, load_routes
@@ -75,12 +77,17 @@ def fall_back_in(conn: Connection, now: datetime, *, limit: int = PASS_LIMIT) ->
     routes: dict[int, Routes] = {}
     new_rows: list[dict[str, Any]] = []
     fell_back: list[int] = []
+    later: list[dict[str, Any]] = []
     for row in rows:
         options, status = settings.get(row.campaign_id, ({}, "cancelled"))
         steps = list((row.payload or {}).get("next") or ())
         if not steps or status == "cancelled" or row.contact_id is None:
             continue
         if row.status in WAITING:
+            deadline = _deadline(row, options)
+            if deadline > now:  # sent late (a backlog, quiet hours): its own full delay
+                later.append({"message_id": row.id, "deadline": deadline})
+                continue
             fell_back.append(row.id)
         elif not _ended_unreached(row):  # delivered, or cancelled with the campaign
             continue
@@ -88,9 +95,17 @@ def fall_back_in(conn: Connection, now: datetime, *, limit: int = PASS_LIMIT) ->
             routes[row.workspace_id] = load_routes(conn, row.workspace_id)
         new_rows.append(_next_row(row, steps, options, routes[row.workspace_id], now))
     queued = _insert_next(conn, new_rows)
-    conn.execute(
-        update(messages).where(messages.c.id.in_([row.id for row in rows])).values(fallback_at=None)
-    )
+    waiting = {entry["message_id"] for entry in later}
+    done = [row.id for row in rows if row.id not in waiting]
+    if done:
+        conn.execute(update(messages).where(messages.c.id.in_(done)).values(fallback_at=None))
+    if later:
+        conn.execute(
+            update(messages)
+            .where(messages.c.id == bindparam("message_id"))
+            .values(fallback_at=bindparam("deadline")),
+            later,
+        )
     if fell_back:
         conn.execute(
             update(messages)
@@ -106,27 +121,43 @@ def fall_back_in(conn: Connection, now: datetime, *, limit: int = PASS_LIMIT) ->
 def _due(conn: Connection, now: datetime, limit: int) -> Sequence[Any]:
     """Messages whose chain moves on now, or whose `fallback_at` is no longer needed.
 
-    All of them sit in the small partial index of messages with a `fallback_at`; on
-    PostgreSQL they are locked (skipping rows another worker holds), so a delivery
-    report for one of them waits for this short transaction instead of racing it.
+    Two reads of the partial index of messages with a `fallback_at`: those that ended
+    (any time), those awaiting a report whose moment has come. On PostgreSQL they are
+    locked (skipping rows another worker holds), so a delivery report for one of them
+    waits for this short transaction instead of racing it.
     """
-    query = (
-        select(messages.c.id, messages.c.workspace_id, messages.c.campaign_id,
-               messages.c.run, messages.c.contact_id, messages.c.phone, messages.c.number_id,
-               messages.c.variant_id, messages.c.purpose, messages.c.coupon_code,
-               messages.c.status, messages.c.error_code, messages.c.payload)
-        .where(
-            messages.c.fallback_at.is_not(None),
-            or_(
-                messages.c.status.in_((*ENDED_UNREACHED, "delivered", "cancelled")),
-                messages.c.status.in_(WAITING) & (messages.c.fallback_at <= now),
-            ),
-        )
-        .limit(limit)
+    columns = (
+        messages.c.id, messages.c.workspace_id, messages.c.campaign_id, messages.c.run,
+        messages.c.contact_id, messages.c.phone, messages.c.number_id, messages.c.variant_id,
+        messages.c.purpose, messages.c.coupon_code, messages.c.status, messages.c.error_code,
+        messages.c.payload, messages.c.fallback_at, messages.c.sent_at,
     )  # fmt: skip
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=messages)
-    return conn.execute(query).all()
+    ended = messages.c.status.in_((*ENDED_UNREACHED, "delivered", "cancelled"))
+    waited = messages.c.status.in_(WAITING) & (messages.c.fallback_at <= now)
+    found: list[Any] = []
+    for condition in (ended, waited):
+        query = (
+            select(*columns)
+            .where(condition, messages.c.fallback_at.is_not(None))
+            .limit(limit - len(found))
+        )
+        if conn.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=messages)
+        found.extend(conn.execute(query).all())
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _deadline(row: Any, options: dict[str, Any]) -> datetime:
+    """When a message still awaiting its delivery report falls back: its `fallback_at`
+    (due + delay), or the delay counted from when it was sent if it left later than it was
+    due, so a message held in a backlog gets the same time to arrive as any other."""
+    delay = options.get("fallback_after_s")
+    at: datetime = row.fallback_at
+    if delay and row.sent_at is not None:
+        at = max(at, row.sent_at + timedelta(seconds=int(delay)))
+    return at
 
 
 def _ended_unreached(row: Any) -> bool:
