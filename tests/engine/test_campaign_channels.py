@@ -193,3 +193,22 @@ def test_a_plain_sms_campaign_is_written_as_before(engine, settings, workspace, 
     report = campaign_report_with_channels(engine, workspace.id, campaign_id, now=now)
     assert report["channels"] == [{"channel": "sms", "messages": 1, "sent": 0, "delivered": 0,
                                    "failed": 0, "fell_back": 0, "cost": 0.0}]  # fmt: skip
+
+
+def test_the_coupon_check_counts_consent_on_the_chains_channels(engine, settings, workspace, now):
+    for i in range(3):
+        add_person(engine, workspace, f"+4860010006{i}", now, email=f"p{i}@example.com",
+                   consent=("email",), first_name=f"P{i}")  # fmt: skip
+    add_pool(engine, workspace, "two", ["ONE", "TWO"], now)
+    campaign_id = create(
+        engine,
+        workspace,
+        now,
+        channels=("email",),
+        coupon_pool="two",
+        body="Code {{ coupon }}",
+        content={"email": {"subject": "Code"}},
+    )
+    with pytest.raises(UserError, match="1 code missing"):
+        launch(engine, settings, workspace, campaign_id, now)
+    assert campaign_rows(engine, campaign_id) == []

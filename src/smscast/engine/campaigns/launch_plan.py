@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Text, and_, func, or_, select, type_coerce
+from sqlalchemy import Connection, Text, and_, exists, func, or_, select, type_coerce
+from sqlalchemy.orm import aliased
 
 from smscast.core.campaign_rules import DEFAULT_SHORT_DOMAIN, CampaignRules, rules_from_settings
 from smscast.core.channels import Channel
@@ -287,7 +288,9 @@ def _consented_count(conn: Connection, plan: Plan, where: Any, after: int) -> in
     status = consent_states.c.status
     query = _member_query(plan, where, after, 1).with_only_columns(func.count())
     query = query.order_by(None).limit(None)
-    if plan.campaign.purpose == "promotional":
+    if plan.builder.chain:
+        query = query.where(_consented_on_chain(plan))
+    elif plan.campaign.purpose == "promotional":
         query = query.where(status == "opted_in")
     else:
         query = query.where(or_(status.is_(None), status != "opted_out"))
@@ -298,6 +301,19 @@ def _consented_count(conn: Connection, plan: Plan, where: Any, after: int) -> in
         .exists()
     )  # fmt: skip
     return int(conn.execute(query.where(~already)).scalar_one())
+
+
+def _consented_on_chain(plan: Plan) -> Any:
+    """Members a chain's campaign may reach on one of its channels as far as consent goes
+    (addresses aside: an upper bound, as the coupon check needs)."""
+    given = aliased(consent_states)
+    channels = [step.channel for step in plan.builder.chain]
+    on_chain = and_(given.c.contact_id == contacts.c.id, given.c.channel.in_(channels),
+                    given.c.purpose == plan.campaign.purpose)  # fmt: skip
+    if plan.campaign.purpose == "promotional":
+        return exists().where(on_chain, given.c.status == "opted_in")
+    refused = select(func.count()).where(on_chain, given.c.status == "opted_out")
+    return refused.scalar_subquery() < len(channels)
 
 
 def check_coupons(conn: Connection, plan: Plan, where: Any, after: int) -> None:
