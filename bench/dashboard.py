@@ -29,6 +29,8 @@ dashboard_median_ms=… report_median_ms=… sse_median_ms=…`. Target p95 < 10
 
 from __future__ import annotations
 
+import _path  # noqa: F401  # isort: skip  (first: takes bench/ off the path)
+
 import argparse
 import os
 import random

@@ -13,25 +13,20 @@ Last line: `RESULT emails_per_s=<n>`.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import _path  # noqa: F401  # isort: skip  (first: takes bench/ off the path)
 
-# Python puts this script's folder first on the path, where this file (email.py, named
-# after what it measures) would stand in for the standard library's `email` package.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+import argparse
+import asyncio
+import cProfile
+import multiprocessing
+import os
+import pstats
+import time
+from multiprocessing.connection import Connection
 
-import argparse  # noqa: E402
-import asyncio  # noqa: E402
-import cProfile  # noqa: E402
-import multiprocessing  # noqa: E402
-import os  # noqa: E402
-import pstats  # noqa: E402
-import time  # noqa: E402
-from multiprocessing.connection import Connection  # noqa: E402
-
-from smscast.channels.base import OutgoingMessage, SubmitOutcome  # noqa: E402
-from smscast.channels.email.smtp import SmtpConnector, SmtpSettings  # noqa: E402
-from smscast.channels.simulator.smtp_sink import SinkRules, start_smtp_sink  # noqa: E402
+from smscast.channels.base import OutgoingMessage, SubmitOutcome
+from smscast.channels.email.smtp import SmtpConnector, SmtpSettings
+from smscast.channels.simulator.smtp_sink import SinkRules, start_smtp_sink
 
 NAMES = ["Anna", "Ola", "Jan", "Maximilian", "Zoë", "Łucja", "Tom", "Émilie", "Kasia", "Bob"]
 HTML = (

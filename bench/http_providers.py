@@ -9,6 +9,8 @@ answer) plus loopback HTTP, with no rate limit. The last line is
 
 from __future__ import annotations
 
+import _path  # noqa: F401  # isort: skip  (first: takes bench/ off the path)
+
 import argparse
 import asyncio
 import json

@@ -8,6 +8,8 @@ its largest parsing worker.
 
 from __future__ import annotations
 
+import _path  # noqa: F401  # isort: skip  (first: takes bench/ off the path)
+
 import argparse
 import os
 import random

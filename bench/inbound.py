@@ -16,6 +16,8 @@ bind; this one binds as receiver), as two workers would split the work.
 
 from __future__ import annotations
 
+import _path  # noqa: F401  # isort: skip  (first: takes bench/ off the path)
+
 import argparse
 import asyncio
 import os

@@ -20,6 +20,8 @@ Last line: `RESULT sse_clients=<c> update_p95_ms=<x>`.
 
 from __future__ import annotations
 
+import _path  # noqa: F401  # isort: skip  (first: takes bench/ off the path)
+
 import argparse
 import asyncio
 import json

@@ -10,6 +10,8 @@ timed. The last line is `RESULT launch_recipients_per_s=<n> peak_rss_mb=<n>`.
 
 from __future__ import annotations
 
+import _path  # noqa: F401  # isort: skip  (first: takes bench/ off the path)
+
 import argparse
 import os
 import random
@@ -55,17 +57,24 @@ def fill(engine, workspace_id: int, n: int, now: datetime) -> None:
             insert_rows(conn, contacts, ("id", "workspace_id", "phone", "country", "attributes",
                                          "language", "timezone", "tags", "created_at",
                                          "updated_at"), rows)  # fmt: skip
-            insert_rows(conn, states, ("contact_id", "channel", "purpose", "status", "event_id",
-                                       "changed_at"),
-                        [(row[0], "sms", "promotional", "opted_in", 0, moment) for row in rows])
+            insert_rows(
+                conn,
+                states,
+                ("contact_id", "channel", "purpose", "status", "event_id", "changed_at"),
+                [(row[0], "sms", "promotional", "opted_in", 0, moment) for row in rows],
+            )
 
 
 def add_pool(engine, workspace, n: int, now: datetime) -> None:
     with engine.begin() as conn:
         pool = pool_id(conn, workspace, "bench", create=True, now=now)
         for start in range(0, n, 50_000):
-            insert_rows(conn, table_of(Coupon), ("pool_id", "code"),
-                        [(pool, f"BF{i:08d}") for i in range(start, min(n, start + 50_000))])
+            insert_rows(
+                conn,
+                table_of(Coupon),
+                ("pool_id", "code"),
+                [(pool, f"BF{i:08d}") for i in range(start, min(n, start + 50_000))],
+            )
 
 
 def _cpu_seconds() -> float:
@@ -93,8 +102,12 @@ def main() -> None:
         fill(engine, workspace.id, args.n, now)
         add_pool(engine, workspace, args.n, now)
         settings = Settings(database_url=url, data_dir=Path(folder), secret_key="bench")
-        draft = CampaignDraft(name="Bench", body=BODY, coupon_pool="bench",
-                              segment='country = "PL" or plan in ("gold", "silver", "bronze")')
+        draft = CampaignDraft(
+            name="Bench",
+            body=BODY,
+            coupon_pool="bench",
+            segment='country = "PL" or plan in ("gold", "silver", "bronze")',
+        )
         campaign_id = create_campaign(engine, workspace, draft, actor="b", now=now)
         started, cpu_started = time.perf_counter(), _cpu_seconds()
         if args.profile:

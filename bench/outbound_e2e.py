@@ -13,6 +13,8 @@ Last line: `RESULT e2e_msgs_per_s=<n>` (messages delivered and recorded per seco
 
 from __future__ import annotations
 
+import _path  # noqa: F401  # isort: skip  (first: takes bench/ off the path)
+
 import argparse
 import asyncio
 import os

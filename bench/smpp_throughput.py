@@ -15,6 +15,8 @@ matched to our messages per second, both from the first submit.
 
 from __future__ import annotations
 
+import _path  # noqa: F401  # isort: skip  (first: takes bench/ off the path)
+
 import argparse
 import asyncio
 import os

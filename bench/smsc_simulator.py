@@ -12,6 +12,8 @@ last submit_sm_resp.
 
 from __future__ import annotations
 
+import _path  # noqa: F401  # isort: skip  (first: takes bench/ off the path)
+
 import argparse
 import asyncio
 import subprocess
