@@ -29,7 +29,8 @@ dashboard_median_ms=… report_median_ms=… sse_median_ms=…`. Target p95 < 10
 
 from __future__ import annotations
 
-import _path  # noqa: F401  # isort: skip  (first: takes bench/ off the path)
+if __name__ == "__main__":  # first: takes bench/ off the path (spawned workers lack it)
+    import _path  # noqa: F401
 
 import argparse
 import os

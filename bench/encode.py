@@ -7,7 +7,8 @@ single-threaded process (process_time), so other work on a shared machine does n
 
 from __future__ import annotations
 
-import _path  # noqa: F401  # isort: skip  (first: takes bench/ off the path)
+if __name__ == "__main__":  # first: takes bench/ off the path (spawned workers lack it)
+    import _path  # noqa: F401
 
 import argparse
 import random

@@ -16,7 +16,8 @@ bind; this one binds as receiver), as two workers would split the work.
 
 from __future__ import annotations
 
-import _path  # noqa: F401  # isort: skip  (first: takes bench/ off the path)
+if __name__ == "__main__":  # first: takes bench/ off the path (spawned workers lack it)
+    import _path  # noqa: F401
 
 import argparse
 import asyncio

@@ -20,7 +20,8 @@ Last line: `RESULT sse_clients=<c> update_p95_ms=<x>`.
 
 from __future__ import annotations
 
-import _path  # noqa: F401  # isort: skip  (first: takes bench/ off the path)
+if __name__ == "__main__":  # first: takes bench/ off the path (spawned workers lack it)
+    import _path  # noqa: F401
 
 import argparse
 import asyncio

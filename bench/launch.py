@@ -10,7 +10,8 @@ timed. The last line is `RESULT launch_recipients_per_s=<n> peak_rss_mb=<n>`.
 
 from __future__ import annotations
 
-import _path  # noqa: F401  # isort: skip  (first: takes bench/ off the path)
+if __name__ == "__main__":  # first: takes bench/ off the path (spawned workers lack it)
+    import _path  # noqa: F401
 
 import argparse
 import os

@@ -13,7 +13,8 @@ Last line: `RESULT e2e_msgs_per_s=<n>` (messages delivered and recorded per seco
 
 from __future__ import annotations
 
-import _path  # noqa: F401  # isort: skip  (first: takes bench/ off the path)
+if __name__ == "__main__":  # first: takes bench/ off the path (spawned workers lack it)
+    import _path  # noqa: F401
 
 import argparse
 import asyncio
