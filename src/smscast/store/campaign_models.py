@@ -25,6 +25,8 @@ EXCLUSION_REASONS = (
     "duplicate",
     "missing_value",
     "contact_deleted",
+    "no_address",  # no address on any channel of the campaign's chain
+    "suppressed",  # the address bounced or complained on the only channel it had
 )
 """Why a segment member got no message; each has an `excluded_<reason>` counter."""
 
@@ -84,6 +86,8 @@ class CampaignStats(Base):
     excluded_duplicate: Mapped[int] = mapped_column(default=0)
     excluded_missing_value: Mapped[int] = mapped_column(default=0)
     excluded_contact_deleted: Mapped[int] = mapped_column(default=0)
+    excluded_no_address: Mapped[int] = mapped_column(default=0, server_default="0")
+    excluded_suppressed: Mapped[int] = mapped_column(default=0, server_default="0")
     smart_changed: Mapped[int] = mapped_column(default=0)  # texts smart encoding changed
 
 

@@ -154,6 +154,7 @@ class Message(Base):
         ),
         Index(
             "ix_messages_fallback",
+            "status",
             "fallback_at",
             sqlite_where=text(FALLBACK_DUE),
             postgresql_where=text(FALLBACK_DUE),

@@ -14,8 +14,11 @@ calls `start_builder_draft()`, `save_builder_draft()`, `load_builder_draft()`,
 `list_builder_drafts()`, `finish_builder_draft()`, `template_variables()`,
 `audience_expression()`, `draft_from_fields()`, `check_audience()` and
 `check_draft_message()` (the launch's own encoding and parts, writing nothing).
-The runtime's clockwork calls `launch_due_campaigns()`, `decide_ab_winners()` and
-`complete_finished_campaigns()`.
+The runtime's clockwork calls `launch_due_campaigns()`, `decide_ab_winners()`,
+`complete_finished_campaigns()` and `fall_back_due()` (`fallback.py`: once a second,
+the next channel of a chain for messages refused or not delivered in time).
+A campaign on several channels reports each one's figures through
+`campaign_report_with_channels()` (`channel_figures()` in `channel_report.py`).
 
 May call: `core`, `store`, `config`, `accounts` (workspaces, audit), `sending`
 (the connectors and sender routes a launch checks), `webhooks` (campaign events) and the counters in

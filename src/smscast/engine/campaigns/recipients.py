@@ -48,7 +48,6 @@ from smscast.core.schedule import (
 from smscast.core.smart import Replacements, merge_replacements, replacements_json
 from smscast.core.templates import MessageTemplate, render
 from smscast.core.text_frames import TextFrames
-from smscast.store.campaign_models import EXCLUSION_REASONS
 
 VALID_E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
 _UNKNOWN = "?"
@@ -58,10 +57,9 @@ _ABSENT = object()
 """A template variable the contact has no value for, in a frame key."""
 SPLIT_SEED = 0x5BD1E995
 SAMPLE_SEED = 0x27D4EB2F
-NO_ADDRESS = "no_address" if "no_address" in EXCLUSION_REASONS else "invalid_number"
-"""A chain's member with no address on any of its channels: for SMS that is a number
-that is not one, so it counts there until the counters have a reason of its own."""
-SUPPRESSED = "suppressed" if "suppressed" in EXCLUSION_REASONS else NO_ADDRESS
+NO_ADDRESS = "no_address"
+"""A chain's member with no address on any of its channels."""
+SUPPRESSED = "suppressed"
 """A member whose only addresses bounced or complained: no address we may use."""
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 

@@ -26,6 +26,11 @@ writing nothing), `update_keyword_rule()`, `set_keyword_rule_enabled()`,
 `analysis_rows()` (`response_analysis.py`, by day on the report's own definitions
 `response_figures()` and `first_answer_delays()`).
 
+Email and WhatsApp arrive through the same router: `addressed.py` finds the contact,
+number and answered campaign of a message addressed by email or WhatsApp number, and
+`mail_receiver.py` is the SMTP listener inside `smscast serve` that stores replies,
+bounces and complaints for their workspace (`start_mail_receiver()`).
+
 Keyword precedence is decided in `core/router.py` and carried out by `receive.py`
 (routing a batch) and `actions.py` (its effects).
 

@@ -125,7 +125,7 @@ def _opted_out_since(conn: Connection, contact_id: int, since: datetime) -> bool
         select(consent_events.c.occurred_at)
         .where(
             consent_events.c.contact_id == contact_id,
-            consent_events.c.channel == "sms",
+            consent_events.c.channel.in_(("sms", "all")),  # an opt-out of everything too
             consent_events.c.action == Action.OPT_OUT.value,
             consent_events.c.purpose.in_(("all", "promotional")),
         )

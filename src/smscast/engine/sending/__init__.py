@@ -14,7 +14,12 @@ authenticated request that sends nothing) and `connector_traffic()`
 (`connector_check.py`); other packages queue texts with
 `enqueue_messages()`.
 
-Quiet hours are checked at dispatch in `dispatch_checks.py` (`check_before_sending()`).
+Quiet hours are checked at dispatch in `dispatch_checks.py` (`check_before_sending()`),
+with consent on the message's own channel, suppressed addresses and the WhatsApp
+24-hour window. `outgoing.py` adds what a channel carries beside the text when a message
+leaves (an email's signed one-click unsubscribe link, a push subscription's keys, the
+contact's language); `simulated_channels.py` gives `smscast serve`'s channel fakes their
+connectors (`ensure_channel_simulators()`).
 
 May call: `core`, `store`, `channels`, `config`, `accounts`, `contacts` (a single
 message's contact and consent), `delivery` (status change events, message history),

@@ -95,6 +95,8 @@ EXCLUSION_NAMES = {
     "duplicate": N_("Duplicate phone number"),
     "missing_value": N_("A variable of the text has no value"),
     "contact_deleted": N_("Contact erased"),
+    "no_address": N_("No address on the campaign's channels"),
+    "suppressed": N_("Address suppressed (bounced or complained)"),
 }
 METRIC_NAMES = {
     "delivery": N_("delivered"),

@@ -1,7 +1,8 @@
 """multichannel: a message's channel, its address on that channel and the channel's
 extra content (subject, template, …), its place in a campaign's fallback chain; a
 contact's WhatsApp number and web push subscriptions; addresses that bounced or
-complained, kept apart so no later import sends to them again; a ticket's channel
+complained, kept apart so no later import sends to them again; a ticket's channel; two
+reasons a campaign leaves someone out (no address on its channels, suppressed)
 
 Revision ID: 0019
 Revises: 0018
@@ -44,13 +45,20 @@ def upgrade() -> None:
         batch.create_unique_constraint(
             "uq_messages_campaign_contact", ["campaign_id", "run", "contact_id", "chain_step"]
         )
+    # The fallback pass asks for ended messages (any time) and sent ones past their
+    # moment: both read the index by status first.
     op.create_index(
         "ix_messages_fallback",
         "messages",
-        ["fallback_at"],
+        ["status", "fallback_at"],
         sqlite_where=sa.text(FALLBACK_DUE),
         postgresql_where=sa.text(FALLBACK_DUE),
     )
+    with op.batch_alter_table("campaign_stats") as batch:
+        for reason in ("no_address", "suppressed"):
+            batch.add_column(
+                sa.Column(f"excluded_{reason}", sa.Integer(), nullable=False, server_default="0")
+            )
     with op.batch_alter_table("contacts") as batch:
         batch.add_column(sa.Column("whatsapp", sa.String(length=16), nullable=True))
     op.create_index("ix_contacts_email", "contacts", ["workspace_id", "email"])
@@ -110,6 +118,9 @@ def downgrade() -> None:
     op.drop_table("push_subscriptions")
     with op.batch_alter_table("tickets") as batch:
         batch.drop_column("channel")
+    with op.batch_alter_table("campaign_stats") as batch:
+        batch.drop_column("excluded_suppressed")
+        batch.drop_column("excluded_no_address")
     op.drop_index("ix_contacts_whatsapp", table_name="contacts")
     op.drop_index("ix_contacts_email", table_name="contacts")
     with op.batch_alter_table("contacts") as batch:
