@@ -49,7 +49,7 @@ def test_an_email_campaign_goes_to_addresses_with_email_consent_not_suppressed(
     result = launch(engine, settings, workspace, campaign_id, now)
 
     assert result["queued"] == 1
-    assert result["excluded"] == {"invalid_number": 2, "no_consent": 1, "opted_out": 1}
+    assert result["excluded"] == {"no_address": 1, "suppressed": 1, "no_consent": 1, "opted_out": 1}
     [row] = campaign_rows(engine, campaign_id)
     assert (row.contact_id, row.channel, row.address, row.chain_step) == (
         ann, "email", "Ann@Example.com", 0)  # fmt: skip
