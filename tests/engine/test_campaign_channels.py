@@ -8,16 +8,18 @@ from datetime import timedelta
 import pytest
 from campaign_data import add_pool
 from channel_data import add_person, add_subscription, campaign_rows, launch, suppress
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from smscast.core.errors import UserError
 from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign
 from smscast.engine.campaigns.overview import campaign_report_with_channels
 from smscast.engine.campaigns.preview import preview_campaign
-from smscast.store.messaging_models import Campaign
+from smscast.engine.sending.outbox import enqueue_messages
+from smscast.store.messaging_models import Campaign, Message
 from smscast.store.models import table_of
 
 campaigns = table_of(Campaign)
+messages = table_of(Message)
 LINK = "{{ link('https://shop.example/sale') }}"
 
 
@@ -212,3 +214,41 @@ def test_the_coupon_check_counts_consent_on_the_chains_channels(engine, settings
     with pytest.raises(UserError, match="1 code missing"):
         launch(engine, settings, workspace, campaign_id, now)
     assert campaign_rows(engine, campaign_id) == []
+
+
+def _promotions_sent(engine, workspace, contact_id, phone, channel, count, at):
+    """`count` promotions already sent to the person on `channel` this week."""
+    with engine.begin() as conn:
+        ids = enqueue_messages(conn, [
+            {"workspace_id": workspace.id, "contact_id": contact_id, "phone": phone,
+             "body": "Earlier offer", "kind": "campaign", "purpose": "promotional",
+             "channel": channel, "created_at": at} for _ in range(count)
+        ])  # fmt: skip
+        conn.execute(update(messages).where(messages.c.id.in_(ids)).values(status="sent"))
+
+
+def test_frequency_caps_count_each_channel_on_its_own(engine, settings, workspace, now):
+    busy = add_person(engine, workspace, "+48600100011", now, email="busy@example.com",
+                      whatsapp="+48600100011", consent=("sms", "email", "whatsapp"),
+                      first_name="Busy")  # fmt: skip
+    _promotions_sent(engine, workspace, busy, "+48600100011", "sms", 2, now - timedelta(days=1))
+    mail = create(engine, workspace, now, channels=("email",),
+                  content={"email": {"subject": "News"}})  # fmt: skip
+    text = create(engine, workspace, now)
+
+    assert launch(engine, settings, workspace, mail, now)["queued"] == 1  # SMS's cap only
+    assert launch(engine, settings, workspace, text, now)["excluded"] == {"capped": 1}
+
+    _promotions_sent(engine, workspace, busy, "+48600100011", "whatsapp", 2,
+                     now - timedelta(days=1))  # fmt: skip
+    chain = create(
+        engine,
+        workspace,
+        now,
+        channels=("whatsapp", "email"),
+        fallback_after=timedelta(minutes=10),
+        content={"whatsapp": {"template": "news"}, "email": {"subject": "News"}},
+    )
+    launch(engine, settings, workspace, chain, now)
+    [row] = campaign_rows(engine, chain)
+    assert (row.channel, row.chain_step) == ("email", 1)  # WhatsApp's cap is reached

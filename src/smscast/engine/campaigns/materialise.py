@@ -422,7 +422,7 @@ def _run_batches(engine: Engine, writes: ParentsCheckedWrites, settings: Setting
                                                  settings.launch_batch_size, now)  # fmt: skip
             if last == after:
                 break
-            reach = read_reach(conn, plan, members)
+            reach = read_reach(conn, plan, members, now)
             eligible, screened = plan.builder.screen(members, capped, reach)
             if ahead_mode:
                 ahead = _render_ahead(conn, plan, eligible, screened, last, tokens, peek_after)

@@ -90,7 +90,7 @@ def preview_campaign(
             if last == after:
                 break
             tally.targeted += len(members)
-            reach = read_reach(conn, plan, members)
+            reach = read_reach(conn, plan, members, now)
             eligible, batch = plan.builder.screen(members, capped, reach)
             codes = _codes(conn, plan, eligible, tally)
             links = tokens.batch(len(eligible)) if plan.uses_link else None

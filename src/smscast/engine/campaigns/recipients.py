@@ -189,6 +189,7 @@ class Reach:
     whatsapp: dict[int, str] = field(default_factory=dict)
     push: dict[int, int] = field(default_factory=dict)
     suppressed: set[tuple[str, str]] = field(default_factory=set)
+    capped: set[tuple[int, str]] = field(default_factory=set)  # (member, channel)
 
 
 Route = tuple[tuple[ChainStep, str], ...]
@@ -526,7 +527,7 @@ class RecipientBuilder:
                     reason = "duplicate"
                 else:
                     self._seen_addresses.add(first)
-                    reason = "capped" if member.id in capped else None
+                    reason = None
             if reason is None:
                 self._routes[member.id] = route
                 eligible.append(member)
@@ -549,6 +550,8 @@ class RecipientBuilder:
             reason = self._consent.get(consent, _UNKNOWN)
             if reason is _UNKNOWN:
                 reason = self._consent[consent] = self._consent_exclusion(consent)
+            if reason is None and (member.id, step.channel) in reach.capped:
+                reason = "capped"  # this channel's cap: the next channel may still go
             if reason is not None:
                 refused = refused or reason
                 continue
