@@ -28,6 +28,7 @@ from multiprocessing.connection import Connection
 from smscast.channels.base import OutgoingMessage, SubmitOutcome
 from smscast.channels.email.smtp import SmtpConnector, SmtpSettings
 from smscast.channels.simulator.smtp_sink import SinkRules, start_smtp_sink
+from smscast.engine.collector import tune_for_service
 
 NAMES = ["Anna", "Ola", "Jan", "Maximilian", "Zoë", "Łucja", "Tom", "Émilie", "Kasia", "Bob"]
 HTML = (
@@ -56,6 +57,7 @@ def run_sink(ready: Connection, stop: Connection) -> None:
         ready.send((sink.accepted, time.process_time() - cpu))
         await sink.close()
 
+    tune_for_service()  # as inside `smscast serve`, where the simulator's sink runs
     asyncio.run(main())
 
 
@@ -107,7 +109,7 @@ async def send_all(port: int, messages: list[OutgoingMessage], connections: int,
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--n", type=int, default=50_000)
-    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--batch", type=int, default=500, help="messages per send() call")
     parser.add_argument("--profile", action="store_true", help="profile our side")
     args = parser.parse_args()
@@ -120,6 +122,7 @@ def main() -> None:
     sink.start()
     port = ready_parent.recv()
     messages = campaign(args.n)
+    tune_for_service()  # as `smscast worker` and `smscast serve` do before they start
     cpu, times = time.process_time(), os.times()
     profile = cProfile.Profile() if args.profile else None
     if profile:
