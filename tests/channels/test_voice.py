@@ -27,7 +27,7 @@ from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.contacts.consent import ConsentChange, record_consent
 from smscast.engine.contacts.edits import ContactFields, create_contact
 from smscast.engine.db_thread import DbThread
-from smscast.engine.delivery.provider_callbacks import Callback
+from smscast.engine.delivery.callback_checks import Callback
 from smscast.engine.delivery.voice_callbacks import receive_voice_callback
 from smscast.engine.sending.connectors import ConnectorRow, add_connector
 from smscast.engine.sending.dispatcher import Dispatcher, DispatchLimits, retry_policy

@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict
 from smscast.api.deps import app_engine, app_settings
 from smscast.api.problems import COMMON_RESPONSES, ApiProblem
 from smscast.channels.providers.webhooks import WebhookRejected
-from smscast.engine.delivery.provider_callbacks import Callback, receive_callback
+from smscast.engine.delivery.callback_checks import Callback
+from smscast.engine.delivery.provider_callbacks import receive_callback
 
 router = APIRouter(prefix="/hooks", tags=["carrier callbacks"], responses=COMMON_RESPONSES)
 ConnectorId = Path(

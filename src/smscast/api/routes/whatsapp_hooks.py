@@ -19,7 +19,7 @@ from smscast.api.deps import app_engine, app_settings
 from smscast.api.problems import COMMON_RESPONSES, ApiProblem
 from smscast.api.routes.provider_hooks import Accepted
 from smscast.channels.providers.webhooks import WebhookRejected
-from smscast.engine.delivery.provider_callbacks import Callback
+from smscast.engine.delivery.callback_checks import Callback
 from smscast.engine.delivery.whatsapp_callbacks import (
     receive_whatsapp_callback,
     verify_cloud_subscription,

@@ -11,7 +11,6 @@ A Twilio digit callback is answered with the TwiML Twilio plays next.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -19,20 +18,22 @@ from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy import Engine
 
-from smscast.channels.base import AddressGone, DeliveryReport, LogEntry
+from smscast.channels.base import AddressGone, DeliveryReport
 from smscast.channels.providers.twilio import check_twilio_signature
 from smscast.channels.providers.webhooks import WebhookRejected, header_value
-from smscast.channels.voice import KINDS
 from smscast.channels.voice.common import public_url
 from smscast.channels.voice.infobip_voice import check_push, parse_voice_reports
 from smscast.channels.voice.twilio_voice import parse_call_status, parse_gather
 from smscast.config import Settings
 from smscast.core.errors import UserError
 from smscast.engine.delivery.address_gone import record_addresses_gone
-from smscast.engine.delivery.provider_callbacks import Callback
+from smscast.engine.delivery.callback_checks import (
+    Callback,
+    callback_connector,
+    log_callback,
+    verifying_settings,
+)
 from smscast.engine.delivery.reports import apply_reports
-from smscast.engine.sending.connector_log import record_log_entries
-from smscast.engine.sending.connectors import ConnectorRow, callback_secret_missing, load_connector
 
 MAX_LOGGED = 2000
 #: The callbacks each kind makes: Twilio's call status and digit, Infobip's report push.
@@ -59,14 +60,14 @@ def receive_voice_callback(
     """Verifies and applies one callback; raises WebhookRejected (logged) when it is forged."""
     if purpose not in PURPOSES.get(kind, ()):
         raise UserError.of("unknown_callback", f"{kind} makes no {purpose} callback")
-    row = _connector(engine, connector_id, kind)
+    row = callback_connector(engine, connector_id, kind)
     try:
-        voice = _voice_settings(row)
+        voice = verifying_settings(row, connector_id=row.id)
         reports, gone, problems, twiml = _read(kind, purpose, voice, callback, now)
     except WebhookRejected as rejected:
-        _log(engine, row, "webhook.rejected", callback, now, rejected.reason)
+        log_callback(engine, row, "webhook.rejected", callback, now, rejected.reason)
         raise
-    _log(engine, row, f"webhook.{purpose}", callback, now, "; ".join(problems) or None)
+    log_callback(engine, row, f"webhook.{purpose}", callback, now, "; ".join(problems) or None)
     if reports or gone:
         late = timedelta(hours=settings.dlr_late_window_hours)
         with engine.begin() as conn:
@@ -75,33 +76,6 @@ def receive_voice_callback(
             if gone:  # after the report, as the event pump does
                 record_addresses_gone(conn, row.workspace_id, row.id, gone, now)
     return VoiceCallbackResult(len(reports), len(gone), tuple(problems), twiml)
-
-
-def _connector(engine: Engine, connector_id: int, kind: str) -> ConnectorRow:
-    with engine.connect() as conn:
-        row = load_connector(conn, connector_id)
-    if row is None or row.kind != kind:
-        raise UserError.of(
-            "unknown_connector", f"no {kind} connector #{connector_id}", field="connector_id"
-        )
-    return row
-
-
-def _voice_settings(row: ConnectorRow) -> Any:
-    """The connector's settings, refused when its secret is missing (an empty key proves
-    nothing: anyone can compute an HMAC with it)."""
-    missing = callback_secret_missing(row.kind, row.settings)
-    if missing is not None:
-        raise WebhookRejected(
-            row.kind, f"connector {row.name!r} has no {missing}, so no callback can be verified"
-        )
-    settings_class = KINDS[row.kind][0]
-    known = {f.name for f in dataclasses.fields(settings_class)}
-    values = {k: v for k, v in row.settings.items() if k in known}
-    try:
-        return settings_class(**{**values, "name": row.name, "connector_id": row.id})
-    except (TypeError, ValueError) as error:
-        raise WebhookRejected(row.kind, f"connector {row.name!r} settings: {error}") from None
 
 
 def _read(
@@ -122,19 +96,3 @@ def _read(
     pressed = parse_gather(voice, form, query, now)
     gone = [pressed.gone] if pressed.gone is not None else []
     return [], gone, [], pressed.answer
-
-
-def _log(
-    engine: Engine,
-    row: ConnectorRow,
-    kind: str,
-    callback: Callback,
-    now: datetime,
-    error: str | None,
-) -> None:
-    """Keeps the callback in the connector log: the body only, never the headers (secrets)."""
-    body = callback.body[:MAX_LOGGED].decode("utf-8", errors="replace")
-    request = f"{callback.url.split('?')[0]} from {callback.client}\n{body}"
-    entry = LogEntry(row.name, kind, request, "", 0.0, now, (), error)
-    with engine.begin() as conn:
-        record_log_entries(conn, row.id, [entry])

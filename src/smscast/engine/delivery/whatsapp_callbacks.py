@@ -11,14 +11,13 @@ inbound messages (channel "whatsapp") for `handle_inbound`.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 
-from smscast.channels.base import DeliveryReport, InboundMessage, LogEntry
+from smscast.channels.base import DeliveryReport, InboundMessage
 from smscast.channels.providers.infobip import check_infobip_request
 from smscast.channels.providers.webhooks import WebhookRejected, header_value
 from smscast.channels.whatsapp.webhooks import (
@@ -30,21 +29,19 @@ from smscast.channels.whatsapp.webhooks import (
     parse_infobip_whatsapp_reports,
 )
 from smscast.config import Settings
-from smscast.core.errors import UserError
-from smscast.engine.delivery.provider_callbacks import Callback, CallbackResult
+from smscast.engine.delivery.callback_checks import (
+    Callback,
+    callback_connector,
+    log_callback,
+    verifying_settings,
+)
+from smscast.engine.delivery.provider_callbacks import CallbackResult
 from smscast.engine.delivery.reports import apply_reports
 from smscast.engine.inbound.receive import handle_inbound
-from smscast.engine.sending.connector_log import record_log_entries
-from smscast.engine.sending.connectors import (
-    HTTP_KINDS,
-    ConnectorRow,
-    callback_secret_missing,
-    load_connector,
-)
 
 CLOUD = "whatsapp_cloud"
 INFOBIP = "infobip_whatsapp"
-MAX_LOGGED = 2000
+HANDSHAKE_SECRET = ("hub.verify_token",)  # the only secret Meta puts in a query
 
 
 def verify_cloud_subscription(
@@ -52,14 +49,24 @@ def verify_cloud_subscription(
 ) -> str:
     """Meta's GET handshake: the challenge to echo when the verify token is the
     connector's; WebhookRejected (logged) otherwise."""
-    row = _connector(engine, connector_id, CLOUD)
+    row = callback_connector(engine, connector_id, CLOUD)
     try:
-        settings = _settings(row)
+        settings = verifying_settings(row)
         challenge = check_subscription(settings.verify_token, callback.query)
     except WebhookRejected as rejected:
-        _log(engine, row, "webhook.rejected", callback, now, rejected.reason)
+        log_callback(
+            engine,
+            row,
+            "webhook.rejected",
+            callback,
+            now,
+            rejected.reason,
+            query_shown_but=HANDSHAKE_SECRET,
+        )
         raise
-    _log(engine, row, "webhook.verify", callback, now, None)
+    log_callback(
+        engine, row, "webhook.verify", callback, now, None, query_shown_but=HANDSHAKE_SECRET
+    )
     return challenge
 
 
@@ -77,13 +84,29 @@ def receive_whatsapp_callback(
     `provider` is the connector kind; `purpose` is "events" for the Cloud API (one URL
     carries statuses and messages) and "report" or "inbound" for Infobip.
     """
-    row = _connector(engine, connector_id, provider)
+    row = callback_connector(engine, connector_id, provider)
     try:
-        reports, inbound, problems = _read(provider, purpose, _settings(row), callback)
+        reports, inbound, problems = _read(provider, purpose, verifying_settings(row), callback)
     except WebhookRejected as rejected:
-        _log(engine, row, "webhook.rejected", callback, now, rejected.reason)
+        log_callback(
+            engine,
+            row,
+            "webhook.rejected",
+            callback,
+            now,
+            rejected.reason,
+            query_shown_but=HANDSHAKE_SECRET,
+        )
         raise
-    _log(engine, row, f"webhook.{purpose}", callback, now, "; ".join(problems) or None)
+    log_callback(
+        engine,
+        row,
+        f"webhook.{purpose}",
+        callback,
+        now,
+        "; ".join(problems) or None,
+        query_shown_but=HANDSHAKE_SECRET,
+    )
     if reports:
         late = timedelta(hours=settings.dlr_late_window_hours)
         with engine.begin() as conn:
@@ -107,56 +130,3 @@ def _read(
         return push.items, [], push.problems
     inbound = parse_infobip_whatsapp_inbound(callback.body)
     return [], inbound.items, inbound.problems
-
-
-def _connector(engine: Engine, connector_id: int, kind: str) -> ConnectorRow:
-    with engine.connect() as conn:
-        row = load_connector(conn, connector_id)
-    if row is None or row.kind != kind:
-        raise UserError.of(
-            "unknown_connector", f"no {kind} connector #{connector_id}", field="connector_id"
-        )
-    return row
-
-
-def _settings(row: ConnectorRow) -> Any:
-    """The provider settings of a connector that can verify its callbacks.
-
-    A connector stored without its secret would check signatures against an empty
-    key, which anyone can compute: its callbacks are refused, never verified.
-    """
-    missing = callback_secret_missing(row.kind, row.settings)
-    if missing is not None:
-        raise WebhookRejected(
-            row.kind, f"connector {row.name!r} has no {missing}, so no callback can be verified"
-        )
-    settings_class = HTTP_KINDS[row.kind][0]
-    known = {f.name for f in dataclasses.fields(settings_class)}
-    values = {k: v for k, v in row.settings.items() if k in known}
-    try:
-        return settings_class(**{**values, "name": row.name})
-    except TypeError as error:
-        raise WebhookRejected(row.kind, f"connector {row.name!r} settings: {error}") from None
-
-
-def _log(
-    engine: Engine,
-    row: ConnectorRow,
-    kind: str,
-    callback: Callback,
-    now: datetime,
-    error: str | None,
-) -> None:
-    """Keeps the callback in the connector log: the body, never the headers (secrets);
-    for the handshake, the query without the verify token."""
-    shown: Mapping[str, str] = {
-        k: ("[redacted]" if k == "hub.verify_token" else v) for k, v in callback.query.items()
-    }
-    where = callback.url.split("?")[0]
-    if shown:
-        where += "?" + "&".join(f"{k}={v}" for k, v in shown.items())
-    body = callback.body[:MAX_LOGGED].decode("utf-8", errors="replace")
-    entry = LogEntry(row.name, kind, f"{where} from {callback.client}\n{body}", "", 0.0, now,
-                     (), error)  # fmt: skip
-    with engine.begin() as conn:
-        record_log_entries(conn, row.id, [entry])
