@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, Protocol, TypeVar
 
 import httpx
 
@@ -97,9 +97,9 @@ class InfobipConnector(HttpConnector[InfobipSettings]):
     def read_response(
         self, messages: Sequence[OutgoingMessage], response: httpx.Response
     ) -> list[SubmitResult]:
-        body = _json(response)
+        body = response_json(response)
         if not 200 <= response.status_code < 300:
-            return _request_error(response, body).results(messages)
+            return request_failure(response, body).results(messages)
         answers = body.get("messages") if isinstance(body, dict) else None
         if not isinstance(answers, list) or len(answers) != len(messages):
             failure = Failure(
@@ -110,14 +110,15 @@ class InfobipConnector(HttpConnector[InfobipSettings]):
         return [_result(message, answer) for message, answer in zip(messages, answers, strict=True)]
 
 
-def _json(response: httpx.Response) -> object:
+def response_json(response: httpx.Response) -> object:
+    """The answer's JSON, None when it is not JSON (a proxy's error page)."""
     try:
         return response.json()
     except ValueError:
         return None
 
 
-def _request_error(response: httpx.Response, body: object) -> Failure:
+def request_failure(response: httpx.Response, body: object) -> Failure:
     """A refusal of the whole request; Infobip says why in requestError."""
     exception: object = {}
     if isinstance(body, dict):
@@ -160,13 +161,24 @@ def _result(message: OutgoingMessage, answer: object) -> SubmitResult:
 # -- pushes ------------------------------------------------------------------------
 
 
-def check_infobip_request(settings: InfobipSettings, headers: Mapping[str, str]) -> None:
+class PushSecret(Protocol):
+    """How a connector of Infobip's (SMS, WhatsApp, voice) expects its pushes signed."""
+
+    webhook_secret: str
+    webhook_auth: str
+    webhook_username: str
+    webhook_header: str
+
+
+def check_infobip_request(
+    settings: PushSecret, headers: Mapping[str, str], provider: str = PROVIDER
+) -> None:
     """Raises WebhookRejected unless the push presents our shared secret as configured."""
     if not settings.webhook_secret:
-        raise WebhookRejected(PROVIDER, "no webhook secret is configured for this connector")
+        raise WebhookRejected(provider, "no webhook secret is configured for this connector")
     if settings.webhook_auth == "basic":
         check_basic_auth(
-            PROVIDER,
+            provider,
             header_value(headers, "Authorization"),
             settings.webhook_username,
             settings.webhook_secret,
@@ -174,9 +186,9 @@ def check_infobip_request(settings: InfobipSettings, headers: Mapping[str, str])
         return
     given = header_value(headers, settings.webhook_header)
     if given is None:
-        raise WebhookRejected(PROVIDER, f"no {settings.webhook_header} header")
+        raise WebhookRejected(provider, f"no {settings.webhook_header} header")
     if not same_secret(given, settings.webhook_secret):
-        raise WebhookRejected(PROVIDER, f"wrong secret in {settings.webhook_header}")
+        raise WebhookRejected(provider, f"wrong secret in {settings.webhook_header}")
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,12 +32,10 @@ from smscast.channels.base import (
     SubmitResult,
 )
 from smscast.channels.providers.http_base import Failure, HttpConnector, Unsendable
+from smscast.channels.providers.infobip import request_failure, response_json
 from smscast.channels.providers.webhooks import (
     WebhookRejected,
-    check_basic_auth,
-    header_value,
     parse_carrier_time,
-    same_secret,
 )
 from smscast.channels.voice.common import E164, VoiceSettings
 
@@ -121,9 +119,9 @@ class InfobipVoiceConnector(HttpConnector[InfobipVoiceSettings]):
     def read_response(
         self, messages: Sequence[OutgoingMessage], response: httpx.Response
     ) -> list[SubmitResult]:
-        body = _json(response)
+        body = response_json(response)
         if not 200 <= response.status_code < 300:
-            return _request_error(response, body).results(messages)
+            return request_failure(response, body).results(messages)
         answers = body.get("messages") if isinstance(body, dict) else None
         if not isinstance(answers, list) or len(answers) != len(messages):
             failure = Failure(
@@ -140,29 +138,6 @@ def spoken_text(settings: VoiceSettings, message: OutgoingMessage) -> str:
         return message.text
     prompt = settings.speech(message).opt_out_prompt(settings.opt_out_digit)
     return f"{message.text.rstrip()} {prompt}"
-
-
-def _json(response: httpx.Response) -> object:
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _request_error(response: httpx.Response, body: object) -> Failure:
-    exception: object = {}
-    if isinstance(body, dict):
-        request_error = body.get("requestError")
-        if isinstance(request_error, dict):
-            exception = request_error.get("serviceException") or {}
-    code = exception.get("messageId") if isinstance(exception, dict) else None
-    text = exception.get("text") if isinstance(exception, dict) else None
-    return Failure(
-        SubmitOutcome.PERMANENT,
-        f"Infobip refused the request (HTTP {response.status_code}): "
-        f"{text or response.text[:200].strip()}",
-        error_code=str(code or response.status_code),
-    )
 
 
 def _result(message: OutgoingMessage, answer: object) -> SubmitResult:
@@ -186,25 +161,6 @@ def _result(message: OutgoingMessage, answer: object) -> SubmitResult:
 
 
 # -- pushes ------------------------------------------------------------------------------
-
-
-def check_push(settings: InfobipVoiceSettings, headers: Mapping[str, str]) -> None:
-    """Raises WebhookRejected unless the push presents our shared secret as configured."""
-    if not settings.webhook_secret:
-        raise WebhookRejected(KIND, "no webhook secret is configured for this connector")
-    if settings.webhook_auth == "basic":
-        check_basic_auth(
-            KIND,
-            header_value(headers, "Authorization"),
-            settings.webhook_username,
-            settings.webhook_secret,
-        )
-        return
-    given = header_value(headers, settings.webhook_header)
-    if given is None:
-        raise WebhookRejected(KIND, f"no {settings.webhook_header} header")
-    if not same_secret(given, settings.webhook_secret):
-        raise WebhookRejected(KIND, f"wrong secret in {settings.webhook_header}")
 
 
 _STATES = {

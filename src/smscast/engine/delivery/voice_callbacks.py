@@ -19,10 +19,11 @@ from urllib.parse import parse_qsl, urlsplit
 from sqlalchemy import Engine
 
 from smscast.channels.base import AddressGone, DeliveryReport
+from smscast.channels.providers.infobip import check_infobip_request
 from smscast.channels.providers.twilio import check_twilio_signature
 from smscast.channels.providers.webhooks import WebhookRejected, header_value
 from smscast.channels.voice.common import public_url
-from smscast.channels.voice.infobip_voice import check_push, parse_voice_reports
+from smscast.channels.voice.infobip_voice import parse_voice_reports
 from smscast.channels.voice.twilio_voice import parse_call_status, parse_gather
 from smscast.config import Settings
 from smscast.core.errors import UserError
@@ -82,7 +83,7 @@ def _read(
     kind: str, purpose: str, voice: Any, callback: Callback, now: datetime
 ) -> tuple[list[DeliveryReport], list[AddressGone], list[str], str]:
     if kind == "infobip_voice":
-        check_push(voice, callback.headers)
+        check_infobip_request(voice, callback.headers, kind)
         push = parse_voice_reports(voice, callback.body, now)
         return push.reports, push.gone, push.problems, ""
     pairs = parse_qsl(callback.body.decode("utf-8", errors="replace"), keep_blank_values=True)
