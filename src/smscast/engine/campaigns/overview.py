@@ -106,12 +106,14 @@ def progress_of(totals: dict[str, Any]) -> dict[str, Any]:
     """How far sending got: texts made for the campaign (targeted less excluded), how many
     of them have left the queue, and how many were sent.
 
-    `to_send` is what the launch turned into messages; `handled` counts those no longer
+    `to_send` is what the launch turned into messages, and the messages a channel chain
+    fell back to (sent or queued beyond one per person); `handled` counts those no longer
     waiting (sent, failed, expired or cancelled), so a campaign whose last texts failed
     still reads as finished; `share` is handled over to_send (None before the launch).
     """
     excluded = sum(int(totals.get(f"excluded_{reason}", 0)) for reason in EXCLUSION_REASONS)
-    to_send = max(int(totals.get("targeted", 0)) - excluded, 0)
+    made = int(totals.get("sent", 0)) + int(totals.get("queued", 0))
+    to_send = max(int(totals.get("targeted", 0)) - excluded, made, 0)
     handled = max(to_send - int(totals.get("queued", 0)), 0)
     return {
         "to_send": to_send,

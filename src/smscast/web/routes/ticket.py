@@ -405,8 +405,8 @@ def _ticket_view(
         return _missing(page, N_("There is no such ticket."))
     contact = show_contact(page.engine, page.workspace, ticket["phone"])
     attributes = dict(contact["attributes"] or {})
-    consent = [state for state in contact["consent"] if state["channel"] == "sms"]
     target = reply_target(ticket)
+    # The card shows consent on the channel the conversation is on: what a reply needs.
     on_channel = [state for state in contact["consent"] if state["channel"] == target["channel"]]
     _ = gettext_for(page.request)
     context = {
@@ -415,7 +415,7 @@ def _ticket_view(
         "contact": contact,
         "name": " ".join(str(attributes[k]) for k in NAMES if attributes.get(k)),
         "attributes": sorted((k, v) for k, v in attributes.items() if k not in NAMES),
-        "consent": consent,
+        "consent": on_channel,
         "reply_blocked": _reply_blocked(on_channel),
         "reply_to": target,
         "channel_names": CHANNEL_NAMES,
