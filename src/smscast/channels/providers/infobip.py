@@ -97,17 +97,28 @@ class InfobipConnector(HttpConnector[InfobipSettings]):
     def read_response(
         self, messages: Sequence[OutgoingMessage], response: httpx.Response
     ) -> list[SubmitResult]:
-        body = response_json(response)
-        if not 200 <= response.status_code < 300:
-            return request_failure(response, body).results(messages)
-        answers = body.get("messages") if isinstance(body, dict) else None
-        if not isinstance(answers, list) or len(answers) != len(messages):
-            failure = Failure(
-                SubmitOutcome.UNKNOWN,
-                f"Infobip answered HTTP {response.status_code} without one status per message",
-            )
-            return failure.results(messages)
-        return [_result(message, answer) for message, answer in zip(messages, answers, strict=True)]
+        return read_answers(messages, response, _result, "message")
+
+
+def read_answers(
+    messages: Sequence[OutgoingMessage],
+    response: httpx.Response,
+    result_of: Callable[[OutgoingMessage, object], SubmitResult],
+    unit: str,
+) -> list[SubmitResult]:
+    """Infobip's answer to a bulk send (SMS, calls): one status per destination, in the
+    order sent, each read by `result_of`; a refusal of the whole request fails them all."""
+    body = response_json(response)
+    if not 200 <= response.status_code < 300:
+        return request_failure(response, body).results(messages)
+    answers = body.get("messages") if isinstance(body, dict) else None
+    if not isinstance(answers, list) or len(answers) != len(messages):
+        failure = Failure(
+            SubmitOutcome.UNKNOWN,
+            f"Infobip answered HTTP {response.status_code} without one status per {unit}",
+        )
+        return failure.results(messages)
+    return [result_of(message, answer) for message, answer in zip(messages, answers, strict=True)]
 
 
 def response_json(response: httpx.Response) -> object:

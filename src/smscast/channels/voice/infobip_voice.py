@@ -31,8 +31,8 @@ from smscast.channels.base import (
     SubmitOutcome,
     SubmitResult,
 )
-from smscast.channels.providers.http_base import Failure, HttpConnector, Unsendable
-from smscast.channels.providers.infobip import request_failure, response_json
+from smscast.channels.providers.http_base import HttpConnector, Unsendable
+from smscast.channels.providers.infobip import read_answers
 from smscast.channels.providers.webhooks import (
     WebhookRejected,
     parse_carrier_time,
@@ -119,17 +119,7 @@ class InfobipVoiceConnector(HttpConnector[InfobipVoiceSettings]):
     def read_response(
         self, messages: Sequence[OutgoingMessage], response: httpx.Response
     ) -> list[SubmitResult]:
-        body = response_json(response)
-        if not 200 <= response.status_code < 300:
-            return request_failure(response, body).results(messages)
-        answers = body.get("messages") if isinstance(body, dict) else None
-        if not isinstance(answers, list) or len(answers) != len(messages):
-            failure = Failure(
-                SubmitOutcome.UNKNOWN,
-                f"Infobip answered HTTP {response.status_code} without one status per call",
-            )
-            return failure.results(messages)
-        return [_result(message, answer) for message, answer in zip(messages, answers, strict=True)]
+        return read_answers(messages, response, _result, "call")
 
 
 def spoken_text(settings: VoiceSettings, message: OutgoingMessage) -> str:
