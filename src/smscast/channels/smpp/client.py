@@ -22,20 +22,23 @@ import secrets
 import ssl
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 
 from smscast.channels.backoff import Backoff
 from smscast.channels.base import (
     ChannelEvent,
     ConnectorState,
+    DeliveryReport,
     LogEntry,
     OutgoingMessage,
     SubmitOutcome,
     SubmitResult,
 )
+from smscast.channels.ratelimit import TokenBucket
 from smscast.channels.smpp import pdu
 from smscast.channels.smpp.constants import RESPONSE_BIT, CommandStatus, status_name
+from smscast.channels.smpp.matching import ReportMatcher
 from smscast.channels.smpp.receiving import Receiver
 from smscast.channels.smpp.session import SmppSession
 from smscast.channels.smpp.settings import BindMode, SmppSettings
@@ -78,6 +81,21 @@ class SmppClient:
         self._rate = (0.0, 0, 0.0)  # (stamp, parts sent then, parts per second)
         self._unanswered: dict[SmppSession, int] = {}  # deliver_sm waiting for the engine
         self._answering: set[SmppSession] = set()  # sessions with answers to write
+
+    def join_group(
+        self,
+        events: asyncio.Queue[ChannelEvent | None],
+        matcher: ReportMatcher[DeliveryReport],
+        bucket: TokenBucket,
+        awaiting_ids: Callable[[], bool],
+    ) -> None:
+        """Makes this client one bind of several (`binds.BindGroup`), before `start`: it
+        emits into the group's queue, remembers carrier ids where every bind looks them up
+        (the SMSC may report on any bind), and sends within the group's rate."""
+        self._events = events
+        self._receiver.matcher = matcher
+        self._receiver.awaiting_ids = awaiting_ids
+        self._submitter.bucket = bucket
 
     # --- Connector ------------------------------------------------------------------
 

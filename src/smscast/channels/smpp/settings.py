@@ -16,6 +16,9 @@ from typing import Any
 from smscast.core.errors import UserError
 from smscast.core.national import parse_national_tables
 
+#: Carriers grant a handful of sessions per account; more is a typo, not a plan.
+MAX_BINDS = 16
+
 
 class BindMode(enum.StrEnum):
     TRANSMITTER = "transmitter"  # send only
@@ -53,6 +56,9 @@ class SmppSettings:
     # Sending
     window: int = 10  # submit_sm awaiting their response at once
     rate: float = 0.0  # parts per second; 0 means as fast as the window allows
+    # Sessions (binds) to the SMSC at once; window and rate are the account's, shared by
+    # them all (see `binds.BindGroup`).
+    binds: int = 1
     service_type: str = ""
     source_ton: int | None = None  # None: chosen from the sender (alphanumeric, +E.164, short)
     source_npi: int | None = None
@@ -89,6 +95,16 @@ class SmppSettings:
         _check(1 <= self.port <= 65535, "port", self.port, "a TCP port (1-65535)")
         _check(1 <= self.window <= 65535, "window", self.window, "between 1 and 65535")
         _check(self.rate >= 0, "rate", self.rate, "0 (no limit) or more parts per second")
+        whole = type(self.binds) is int
+        binds_ok = whole and 1 <= self.binds <= MAX_BINDS
+        _check(binds_ok, "binds", self.binds, f"a whole number from 1 to {MAX_BINDS}")
+        # Each bind holds a share of the window: a bind with no room could never send.
+        _check(
+            self.binds <= self.window,
+            "binds",
+            self.binds,
+            f"at most the window ({self.window}): each bind needs room for one submit",
+        )
         _check(self.data_coding in (0, 3, 8), "data_coding", self.data_coding, "0, 3 or 8")
         _check(self.concat in ("udh", "sar"), "concat", self.concat, '"udh" or "sar"')
         _check(self.reference_bits in (8, 16), "reference_bits", self.reference_bits, "8 or 16")

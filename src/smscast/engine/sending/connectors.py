@@ -26,7 +26,7 @@ from smscast.channels.http_log import is_secret_name
 from smscast.channels.providers.infobip import InfobipConnector, InfobipSettings
 from smscast.channels.providers.kannel import KannelConnector, KannelSettings
 from smscast.channels.providers.twilio import TwilioConnector, TwilioSettings
-from smscast.channels.smpp.client import SmppClient
+from smscast.channels.smpp.binds import smpp_connector
 from smscast.channels.smpp.settings import SmppSettings
 from smscast.core.errors import UserError
 from smscast.core.national import NationalTables, connector_national_tables
@@ -80,15 +80,20 @@ class ConnectorRow:
     enabled: bool
 
 
-def build_connector(row: ConnectorRow) -> Connector:
-    """The live connector a row describes; a UserError names what in it is wrong."""
+def build_connector(row: ConnectorRow, *, bind_mode: str | None = None) -> Connector:
+    """The live connector a row describes; a UserError names what in it is wrong.
+
+    `bind_mode` binds an SMPP connector otherwise than configured: a worker holding
+    only one side of it (`smscast worker --role transmit|receive`) binds as that side.
+    """
     settings = dict(row.settings)
     try:
         if row.kind == "smpp":
-            smpp = SmppSettings.from_mapping(
-                {**settings, "name": row.name, "window": row.window, "rate": row.rate_per_s}
-            )
-            return SmppClient(smpp)
+            values = {**settings, "name": row.name, "window": row.window, "rate": row.rate_per_s}
+            if bind_mode is not None:
+                values["bind_mode"] = bind_mode
+            smpp = SmppSettings.from_mapping(values)
+            return smpp_connector(smpp)
         if row.kind in HTTP_KINDS:
             settings_class, connector_class = HTTP_KINDS[row.kind]
             known = {f.name for f in dataclasses.fields(settings_class)}
@@ -346,6 +351,12 @@ def list_connectors(conn: Connection, workspace_id: int | None = None) -> list[d
                 "enabled": bool(row.enabled),
                 "held_by": row.lease_owner,
                 "lease_until": row.lease_until,
+                # The receiving side's holder: the same worker, or a `receive` worker
+                # (which says how its connection is in the two keys after).
+                "received_by": row.receive_owner,
+                "receive_until": row.receive_until,
+                "receive_connected": row.receive_connected,
+                "receive_detail": row.receive_detail or "",
                 "connected": bool(row.connected) if row.worker else None,
                 "detail": row.detail or "",
                 "in_flight": row.in_flight or 0,
