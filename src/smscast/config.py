@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import (
@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     )
     worker_id: str = Field(
         "", description="This worker's name in connector leases; empty: host name and process id"
+    )
+    worker_role: Literal["all", "transmit", "receive"] = Field(
+        "all",
+        description="What `smscast worker` does: all, or only the sending (transmit) or "
+        "receiving (receive) side of SMPP connectors; `smscast serve` always does all",
     )
     claim_batch_size: int = Field(
         1000, description="Most messages one connector claims from the outbox at a time"

@@ -33,21 +33,34 @@ def register(app: typer.Typer) -> None:
     app.add_typer(connectors_app, name="connectors")
 
 
+ROLES = ("all", "transmit", "receive")
+
+
 def worker(
     worker_id: str = typer.Option(
         None, "--id", help="Name in connector leases [default: SMSCAST_WORKER_ID or host:pid]"
+    ),
+    role: str = typer.Option(
+        None,
+        "--role",
+        help="all: send and receive; transmit: send only; receive: only delivery reports "
+        "and inbound texts of SMPP connectors, in a process of their own "
+        "[default: SMSCAST_WORKER_ROLE or all]",
     ),
 ) -> None:
     """Send queued messages and record delivery reports until stopped (Ctrl-C, SIGTERM)."""
     from smscast.engine.collector import tune_for_service
     from smscast.engine.runtime import Runtime
 
+    if role is not None and role not in ROLES:
+        fail(f"--role {role!r}: choose one of {', '.join(ROLES)}")
     with command_context() as ctx:
         logging.basicConfig(
             level=ctx.settings.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
-        runtime = Runtime(ctx.engine, ctx.settings, worker=worker_id)
+        chosen = role or ctx.settings.worker_role
+        runtime = Runtime(ctx.engine, ctx.settings, worker=worker_id, role=chosen)
         tune_for_service()
         asyncio.run(_run_until_signalled(runtime))
 
@@ -174,7 +187,7 @@ def list_(
         console.print(
             f"#{item['id']}  {item['name']}  {item['kind']}  rate {item['rate_per_s']:g}/s  "
             f"window {item['window']}  {'enabled' if item['enabled'] else 'disabled'}  "
-            f"held by {item['held_by'] or '-'}"
+            f"held by {item['held_by'] or '-'}{_receiving(item, now())}"
         )
 
 
@@ -191,6 +204,7 @@ def state(
         item["sending"] = waiting.get("sending", 0)
         item["unknown"] = waiting.get("unknown", 0)
         item["state"] = _word(item, now())
+        item["receiving"] = _receive_word(item, now())
     if as_json:
         print_json([_public(item) for item in items])
         return
@@ -202,6 +216,12 @@ def state(
             f"{item['sent_per_s']:.0f} parts/s  unknown {item['unknown']}",
             highlight=False,
         )
+        if item["receiving"] is not None:
+            why = f" ({item['receive_detail']})" if item["receive_detail"] else ""
+            console.print(
+                f"    receiving: [bold]{item['receiving']}[/]{why}{_receiving(item, now())}",
+                highlight=False,
+            )
         for error in item["last_errors"]:
             console.print(f"    last error: {error}", highlight=False)
     unrouted = counts.get(None, {}).get("queued", 0)
@@ -228,6 +248,24 @@ def _word(item: dict[str, Any], at: datetime) -> str:
     if item["connected"] is None or not held:
         return "no worker"
     return "sending" if item["connected"] else "paused"
+
+
+def _split(item: dict[str, Any], at: datetime) -> bool:
+    """Whether another worker than the sending one holds the receiving side."""
+    live = item["received_by"] and item["receive_until"] and item["receive_until"] > at
+    return bool(live) and item["received_by"] != item["held_by"]
+
+
+def _receive_word(item: dict[str, Any], at: datetime) -> str | None:
+    """The receiving side's state when a worker of its own holds it: receiving, or paused
+    (down: the SMSC keeps the reports meanwhile); None when the sending worker has it."""
+    if not _split(item, at):
+        return None
+    return "receiving" if item["receive_connected"] else "paused"
+
+
+def _receiving(item: dict[str, Any], at: datetime) -> str:
+    return f"  received by {item['received_by']}" if _split(item, at) else ""
 
 
 def _public(item: dict[str, Any]) -> dict[str, Any]:

@@ -6,28 +6,47 @@ with backoff while the carrier is down, the state saying why), then runs the
 dispatcher and the event pump until told to stop, and stops them in the order
 that loses nothing: stop claiming, let the connector answer what it was handed,
 record those answers, write the last events.
+
+A runner has a duty (`WorkerRole`): `all` does the above on the connection as
+configured; `transmit` does it on the sending side of a split SMPP connector (bound
+as transmitter); `receive` binds as receiver and only writes events - it sends and
+claims nothing and leaves `sending` messages to the sending side. Its connector knows
+none of the carrier ids the other side was given, so each report is matched in the
+database, and reports that beat their submit answer there are taken up again
+(`engine.delivery.early_reports`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import datetime, timedelta
 
-from smscast.channels.base import Connector, ConnectorState
+from smscast.channels.base import (
+    ChannelEvent,
+    Connector,
+    ConnectorState,
+    LogEntry,
+    OutgoingMessage,
+    SubmitResult,
+)
 from smscast.config import Settings
 from smscast.core.errors import UserError
 from smscast.engine.db_thread import DbThread
+from smscast.engine.delivery.early_reports import apply_early_reports
 from smscast.engine.events import EventPump
 from smscast.engine.sending.connectors import ConnectorRow, build_connector
 from smscast.engine.sending.dispatcher import Dispatcher, DispatchLimits, retry_policy
+from smscast.engine.sending.leases import WorkerRole, bind_mode_for
 from smscast.engine.sending.outbox import mark_interrupted
 from smscast.engine.sending.outgoing import OutgoingExtras
 
 log = logging.getLogger("smscast.runtime")
 RECONNECT_MIN_S = 1.0
 RECONNECT_MAX_S = 30.0
+EARLY_REPORTS_S = 1.0  # between passes over reports that beat their submit answer
 
 
 class ConnectorRunner:
@@ -40,12 +59,14 @@ class ConnectorRunner:
         worker: str,
         row: ConnectorRow,
         clock: Callable[[], datetime],
+        duty: WorkerRole = WorkerRole.ALL,
     ) -> None:
         self.db = db
         self.settings = settings
         self.worker = worker
         self.row = row
         self.clock = clock
+        self.duty = duty
         self.connector: Connector | None = None
         self.dispatcher: Dispatcher | None = None
         self.events: EventPump | None = None
@@ -65,12 +86,16 @@ class ConnectorRunner:
     async def run(self) -> None:
         row = self.row
         try:
-            connector = build_connector(row)
+            built = build_connector(row, bind_mode=bind_mode_for(row.kind, row.settings, self.duty))
         except UserError as error:
             self._detail = f"not started: {error}"
             log.error("connector %s: %s", row.name, error)
             await self._stop.wait()
             return
+        if self.duty is WorkerRole.RECEIVE:
+            await self._receive(ReceivingSide(built))
+            return
+        connector = built
         self.connector = connector
         self.interrupted = await self.db.run(self._recover)
         if self.interrupted:
@@ -105,6 +130,33 @@ class ConnectorRunner:
         self._started = False
         self._detail = "stopped"
 
+    async def _receive(self, connector: Connector) -> None:
+        """The receiving side alone: events written, nothing claimed or marked."""
+        self.connector = connector
+        if not await self._connect(connector):
+            return
+        self._started = True
+        row = self.row
+        events = EventPump(self.db, self.settings, connector, row.id, row.workspace_id, self.clock)
+        self.events = events
+        writing = asyncio.create_task(events.run(), name=f"{row.name}-events")
+        while not self._stop.is_set():
+            try:
+                await self.db.run(self._take_up_early_reports)
+            except Exception:  # the database busy or gone: the next pass tries again
+                log.exception("connector %s: reports that beat their submit answer", row.name)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), EARLY_REPORTS_S)
+        await connector.stop()
+        await asyncio.gather(writing, return_exceptions=True)
+        self._started = False
+        self._detail = "stopped"
+
+    def _take_up_early_reports(self) -> int:
+        late = timedelta(hours=self.settings.dlr_late_window_hours)
+        with self.db.engine.begin() as conn:
+            return apply_early_reports(conn, self.row.id, self.clock(), late)
+
     def _recover(self) -> list[int]:
         with self.db.engine.begin() as conn:
             return mark_interrupted(conn, self.row.id, self.clock())
@@ -124,3 +176,31 @@ class ConnectorRunner:
             except TimeoutError:
                 delay = min(RECONNECT_MAX_S, delay * 2)
         return False
+
+
+class ReceivingSide:
+    """A connector bound as receiver for a worker that only receives: it sends nothing,
+    and keeps out of the connector log the line its SMPP client writes for every report
+    it cannot match from memory - here, every report, since another process sent."""
+
+    def __init__(self, connector: Connector) -> None:
+        self.inner = connector
+        self.name = connector.name
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def send(self, batch: Sequence[OutgoingMessage]) -> list[SubmitResult]:
+        return await self.inner.send(batch)
+
+    async def events(self) -> AsyncIterator[ChannelEvent]:
+        async for event in self.inner.events():
+            if isinstance(event, LogEntry) and event.kind == "report_unmatched":
+                continue
+            yield event
+
+    def state(self) -> ConnectorState:
+        return self.inner.state()
+
+    async def stop(self) -> None:
+        await self.inner.stop()

@@ -7,6 +7,11 @@ cancelled campaigns left queued, lets the campaigns side launch due campaigns an
 close finished ones, and records each held connector's state for the dashboard
 and `smscast connectors state`. Every few seconds it expires messages that got no
 delivery report by the end of their validity.
+
+A worker has a role (`smscast worker --role`, see `engine.sending.leases`): `all`
+does all of the above; `transmit` holds sending sides and does the housekeeping;
+`receive` holds receiving sides of SMPP connectors and does nothing else, so that
+a busy carrier's reports are written by a process (a core) of their own.
 """
 
 from __future__ import annotations
@@ -19,10 +24,10 @@ import random
 import socket
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Engine
 
+from smscast.channels.base import ConnectorState
 from smscast.config import Settings
 from smscast.engine.campaigns.fallback import fall_back_due
 from smscast.engine.campaigns.launch import launch_due_campaigns
@@ -32,11 +37,23 @@ from smscast.engine.delivery.reports import expire_silent
 from smscast.engine.runner import ConnectorRunner
 from smscast.engine.sending.connectors import ConnectorRow, load_connector, write_states
 from smscast.engine.sending.dispatcher import utc_now
-from smscast.engine.sending.leases import free_connectors, release_lease, take_lease
+from smscast.engine.sending.leases import (
+    WorkerRole,
+    duties_for,
+    lease_rows,
+    release_lease,
+    take_lease,
+    write_receive_state,
+)
 from smscast.engine.sending.outbox import cancel_cancelled_campaigns
 from smscast.engine.sending.routing import route_queued
 
 log = logging.getLogger("smscast.runtime")
+_DOING = {
+    WorkerRole.ALL: "send and receive",
+    WorkerRole.TRANSMIT: "send",
+    WorkerRole.RECEIVE: "receive",
+}
 TICK_S = 1.0
 SWEEP_EVERY = 10  # ticks between expiry sweeps
 
@@ -55,10 +72,12 @@ class Runtime:
         *,
         worker: str | None = None,
         clock: Callable[[], datetime] = utc_now,
+        role: WorkerRole | str = WorkerRole.ALL,
     ) -> None:
         self.engine = engine
         self.settings = settings
         self.worker = worker or settings.worker_id or default_worker_id()
+        self.role = WorkerRole(role)
         self.clock = clock
         self.db = DbThread(engine)
         self.runners: dict[int, ConnectorRunner] = {}
@@ -70,7 +89,7 @@ class Runtime:
         self._stop.set()
 
     async def run(self) -> None:
-        log.info("worker %s: running", self.worker)
+        log.info("worker %s: running (role %s)", self.worker, self.role.value)
         try:
             while not self._stop.is_set():
                 await self._tick()
@@ -83,9 +102,10 @@ class Runtime:
         self._ticks += 1
         try:
             await self._hold_leases()
-            await self.db.run(self._maintain, self._ticks % SWEEP_EVERY == 1)
-            await self._campaign_hooks()
-            states = [(cid, runner.state()) for cid, runner in self.runners.items()]
+            if self.role is not WorkerRole.RECEIVE:
+                await self.db.run(self._maintain, self._ticks % SWEEP_EVERY == 1)
+                await self._campaign_hooks()
+            states = [(cid, runner.state(), runner.duty) for cid, runner in self.runners.items()]
             await self.db.run(self._write_states, states)
         except Exception:
             log.exception("worker %s: housekeeping failed; trying again in a second", self.worker)
@@ -99,36 +119,57 @@ class Runtime:
             if connector_id not in held:
                 log.warning("worker %s: lost the lease on connector %d", self.worker, connector_id)
                 await self._stop_runner(connector_id)
-        rows = await self.db.run(self._load, [*self.runners, *taken])
+        taking = dict(taken)
+        rows = await self.db.run(self._load, [*self.runners, *taking])
         for connector_id, runner in list(self.runners.items()):
-            if rows.get(connector_id) != runner.row:  # edited: restart with the new settings
+            if connector_id in taking:  # one side held, now both: one connection for both
+                log.info("worker %s: connector %s taken whole; restarting it", self.worker,
+                         runner.row.name)  # fmt: skip
+                await self._stop_runner(connector_id)
+            elif rows.get(connector_id) != runner.row:  # edited: restart with the new settings
                 log.info("worker %s: connector %s changed; restarting it", self.worker,
                          runner.row.name)  # fmt: skip
                 await self._stop_runner(connector_id)
-                taken.append(connector_id)
-        for connector_id in taken:
+                taking[connector_id] = runner.duty
+        for connector_id, duty in taking.items():
             row = rows.get(connector_id)
             if row is None:
                 continue
-            runner = ConnectorRunner(self.db, self.settings, self.worker, row, self.clock)
+            runner = ConnectorRunner(self.db, self.settings, self.worker, row, self.clock, duty)
             self.runners[connector_id] = runner
             self._tasks[connector_id] = asyncio.create_task(runner.run(), name=f"run-{row.name}")
-            log.info("worker %s: took connector %s (%s)", self.worker, row.name, row.kind)
+            log.info("worker %s: took connector %s (%s) to %s", self.worker, row.name, row.kind,
+                     _DOING[duty])  # fmt: skip
 
-    def _renew_and_take(self, seconds: float) -> tuple[set[int], list[int]]:
+    def _renew_and_take(self, seconds: float) -> tuple[set[int], list[tuple[int, WorkerRole]]]:
+        """Renews what is held; takes the whole of a split connector whose other side has
+        become free, else one more connector (or side) that the role may take."""
         now = self.clock()
         held: set[int] = set()
-        taken: list[int] = []
+        taken: list[tuple[int, WorkerRole]] = []
         with self.engine.begin() as conn:
-            for connector_id in self.runners:
-                if take_lease(conn, connector_id, self.worker, now, seconds):
+            for connector_id, runner in self.runners.items():
+                if take_lease(conn, connector_id, self.worker, now, seconds, runner.duty):
                     held.add(connector_id)
-            free = [c for c in free_connectors(conn, self.worker, now) if c not in self.runners]
+            rows = lease_rows(conn, self.worker, now)
+            whole = [
+                row.id
+                for row in rows
+                if self.role is WorkerRole.ALL
+                and row.id in held
+                and self.runners[row.id].duty is not WorkerRole.ALL
+                and duties_for(self.role, row) is WorkerRole.ALL
+            ]
+            free = [
+                (row.id, duty)
+                for row in rows
+                if row.id not in self.runners and (duty := duties_for(self.role, row)) is not None
+            ]
             random.shuffle(free)
-            for connector_id in free[:1]:
-                if take_lease(conn, connector_id, self.worker, now, seconds):
+            for connector_id, duty in [(c, WorkerRole.ALL) for c in whole[:1]] or free[:1]:
+                if take_lease(conn, connector_id, self.worker, now, seconds, duty):
                     held.add(connector_id)
-                    taken.append(connector_id)
+                    taken.append((connector_id, duty))
         return held, taken
 
     def _load(self, connector_ids: list[int]) -> dict[int, ConnectorRow]:
@@ -148,15 +189,16 @@ class Runtime:
 
     async def _shutdown(self) -> None:
         for connector_id in list(self.runners):
+            duty = self.runners[connector_id].duty
             await self._stop_runner(connector_id)
             with contextlib.suppress(Exception):
-                await self.db.run(self._release, connector_id)
+                await self.db.run(self._release, connector_id, duty)
         self.db.close()
         log.info("worker %s: stopped", self.worker)
 
-    def _release(self, connector_id: int) -> None:
+    def _release(self, connector_id: int, duty: WorkerRole) -> None:
         with self.engine.begin() as conn:
-            release_lease(conn, connector_id, self.worker)
+            release_lease(conn, connector_id, self.worker, duty)
 
     # --- housekeeping -------------------------------------------------------------------
 
@@ -171,9 +213,15 @@ class Runtime:
             with self.engine.begin() as conn:
                 expire_silent(conn, now, late)
 
-    def _write_states(self, states: list[Any]) -> None:
+    def _write_states(self, states: list[tuple[int, ConnectorState, WorkerRole]]) -> None:
+        """The sending side's state in `connector_states`, a receive-only side's on its
+        connector (two workers may hold one connector, each writing its own)."""
+        sending = [(cid, state) for cid, state, duty in states if duty is not WorkerRole.RECEIVE]
         with self.engine.begin() as conn:
-            write_states(conn, self.worker, states, self.clock())
+            write_states(conn, self.worker, sending, self.clock())
+            for cid, state, duty in states:
+                if duty is WorkerRole.RECEIVE:
+                    write_receive_state(conn, cid, self.worker, state.connected, state.detail)
 
     async def _campaign_hooks(self) -> None:
         """Launches due campaigns and closes finished ones: imported plainly, so a broken

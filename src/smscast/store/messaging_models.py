@@ -31,7 +31,11 @@ class Connector(Base):
 
     A worker holds a connector through a lease (`lease_owner` until `lease_until`),
     so on PostgreSQL exactly one worker at a time talks to the carrier; another
-    takes over when the holder stops renewing.
+    takes over when the holder stops renewing. An SMPP connector's receiving side
+    has a lease of its own (`receive_owner` until `receive_until`): held with the
+    sending side by one `all` worker, or apart by a `receive` worker (see
+    `engine.sending.leases`), which reports its connection in `receive_connected`
+    and `receive_detail`.
     """
 
     __tablename__ = "connectors"
@@ -47,6 +51,10 @@ class Connector(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     lease_owner: Mapped[str | None] = mapped_column(String(100))
     lease_until: Mapped[datetime | None]
+    receive_owner: Mapped[str | None] = mapped_column(String(100))
+    receive_until: Mapped[datetime | None]
+    receive_connected: Mapped[bool | None] = mapped_column(Boolean)
+    receive_detail: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
 
 
