@@ -42,6 +42,16 @@ class ConnectorOut(BaseModel):
     enabled: bool
     held_by: str | None = Field(description="The worker holding the connection")
     lease_until: datetime | None
+    received_by: str | None = Field(
+        None,
+        description="The worker holding the receiving side (delivery reports, inbound "
+        "texts): held_by's, or a `smscast worker --role receive`",
+    )
+    receive_until: datetime | None = None
+    receive_connected: bool | None = Field(
+        None, description="Whether a receive-only worker is bound, as it last reported"
+    )
+    receive_detail: str = Field("", description="What a receive-only worker's connection says")
     connected: bool | None
     detail: str
     in_flight: int
