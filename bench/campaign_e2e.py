@@ -17,6 +17,9 @@ imported from a CSV with `contacts import`, `smscast worker` running, then
 
     python bench/campaign_e2e.py [--n N] [--database-url URL] [--binds B]
 
+`--binds B` gives the connector B sessions to the simulator (its `binds` setting; the
+window of 1000 is split among them).
+
 With `--database-url postgresql+psycopg://…/DB` a database of its own is created on that
 server and dropped afterwards. Last line:
 `RESULT first_submit_s=… launch_s=… e2e_msgs_per_s=… peak_rss_mb=…`.
@@ -118,15 +121,13 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--binds", type=int, default=1)
     args = parser.parse_args()
-    if args.binds != 1:
-        raise SystemExit("--binds: connectors have one bind each so far (issue 21 adds more)")
     with tempfile.TemporaryDirectory() as folder_name:
         folder = Path(folder_name)
         with fresh_database(args.database_url, folder) as url:
-            measure(args.n, url, folder)
+            measure(args.n, url, folder, args.binds)
 
 
-def measure(n: int, url: str, folder: Path) -> None:
+def measure(n: int, url: str, folder: Path, binds: int) -> None:
     smpp_port, http_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMSCAST_")}
     env.update(SMSCAST_DATABASE_URL=url, SMSCAST_DATA_DIR=str(folder / "var"),
@@ -138,7 +139,7 @@ def measure(n: int, url: str, folder: Path) -> None:
         "frequency_cap_limit=0")  # fmt: skip
     run(env, "connectors", "add", "sim", "--kind", "smpp", "--host", "127.0.0.1", "--port",
         str(smpp_port), "--system-id", "smscast", "--password", "", "--rate", "0",
-        "--window", "1000")  # fmt: skip
+        "--window", "1000", "--setting", f"binds={binds}")  # fmt: skip
     write_contacts(folder / "contacts.csv", n)
     started = time.perf_counter()
     run(env, "contacts", "import", str(folder / "contacts.csv"), "--consent-source", "bench")

@@ -72,6 +72,9 @@ FORMS: dict[str, tuple[SettingField, ...]] = {
             ("transceiver", N_("transceiver (send and receive)")),
             ("transmitter", N_("transmitter (send only)")),
             ("receiver", N_("receiver (reports and inbound texts only)")))),
+        SettingField("binds", N_("Binds"), "int",
+                     hint=N_("Sessions to the carrier at once, as many as it granted (1-16). "
+                             "The window and the rate are shared by them all.")),
         SettingField("tls", N_("Connect over TLS"), "bool"),
         SettingField("tls_ca_file", N_("TLS certificate authority file"), advanced=True),
         SettingField("address_range", N_("Address range"), advanced=True),

@@ -607,7 +607,10 @@ def _engine_error(page: Page, error: UserError, kind: str) -> FieldError:
             "Enter it: the carrier's callbacks are checked with it, and without it anyone "
             "could forge delivery reports and inbound texts."))  # fmt: skip
     keys = {spec.key for spec in form_of(kind)}
-    named = re.search(r"settings: (\w+) is|'(\w+)'", problem.message)
+    # "settings: KEY is" first: the connector's quoted name comes earlier in the message.
+    named = re.search(r"settings: (\w+) is", problem.message) or re.search(
+        r"'(\w+)'", problem.message
+    )
     key = next((k for k in (named.groups() if named else ()) if k in keys), None)
     reason = problem.message.split("settings: ", 1)[-1]
     return FieldError(key or "name", _("Not accepted: %(reason)s", reason=reason))
