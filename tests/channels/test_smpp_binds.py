@@ -18,8 +18,15 @@ from typing import Any
 import pytest
 from test_smpp_client import until
 
-from smscast.channels.base import DeliveryReport, OutgoingMessage, SubmitOutcome, SubmitResult
+from smscast.channels.base import (
+    DeliveryReport,
+    InboundMessage,
+    OutgoingMessage,
+    SubmitOutcome,
+    SubmitResult,
+)
 from smscast.channels.simulator.config import SimulatorConfig
+from smscast.channels.simulator.mo import build_mo_parts
 from smscast.channels.simulator.server import RunningSimulator, start_simulator
 from smscast.channels.smpp.binds import BindGroup, smpp_connector, split, window_shares
 from smscast.channels.smpp.client import SmppClient
@@ -172,6 +179,22 @@ async def test_a_dropped_bind_loses_nothing_and_the_other_carries_on(
 
 def _count(results: list[SubmitResult], outcome: SubmitOutcome) -> int:
     return sum(1 for r in results if r.outcome is outcome)
+
+
+async def test_a_long_inbound_text_whose_parts_come_over_both_binds_is_one_text(
+    simulator: RunningSimulator,
+) -> None:
+    text = "Tak, poproszę kupon na wiosenną wyprzedaż! " * 6  # UCS-2: several parts
+    parts = build_mo_parts("+48600999888", "4411", text, 7, simulator.config)
+    async with group(settings_for(simulator)) as (_, events):
+        sessions = [s for s in simulator.simulator.sessions if s.system_id is not None]
+        for n, part in enumerate(parts):  # the SMSC picks a receiver bind for each part
+            sessions[n % 2].deliver([part.encode()])
+        await until(lambda: any(isinstance(e, InboundMessage) for e in events))
+        await until(lambda: simulator.stats.deliver_acked == len(parts))
+    [inbound] = [e for e in events if isinstance(e, InboundMessage)]
+    assert len(parts) > 2 and inbound.parts == len(parts)
+    assert inbound.text == text  # one text, nothing missing, each part acknowledged
 
 
 async def test_a_group_no_bind_of_which_can_bind_says_why(simulator: RunningSimulator) -> None:

@@ -22,8 +22,10 @@ for submits awaiting an answer, TEMPORARY for those never written), never resent
 A delivery report may come on any bind (an SMSC sends it to whichever receiver it
 picks), so the binds share one `ReportMatcher`: the carrier id a submit_sm_resp gave on
 one bind matches the report that arrives on another, and a report that beats its
-submit_sm_resp is held while any bind awaits answers. Every bind emits into one queue;
-`events()` ends when all of them have stopped.
+submit_sm_resp is held while any bind awaits answers. The parts of a long inbound text
+may come over different binds too, so the binds share one reassembly buffer (each part
+is still answered on the bind it came over). Every bind emits into one queue; `events()`
+ends when all of them have stopped.
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ from smscast.channels.base import (
     SubmitResult,
 )
 from smscast.channels.ratelimit import TokenBucket
-from smscast.channels.smpp.client import SmppClient
+from smscast.channels.smpp.client import InboundParts, SmppClient
 from smscast.channels.smpp.matching import ReportMatcher
+from smscast.channels.smpp.reassembly import ReassemblyBuffer
 from smscast.channels.smpp.settings import SmppSettings
 
 
@@ -85,6 +88,7 @@ class BindGroup:
         matcher: ReportMatcher[DeliveryReport] = ReportMatcher(
             settings.report_hold_s, settings.report_match_s
         )
+        parts: InboundParts = ReassemblyBuffer(settings.mo_part_timeout_s)
         bucket = TokenBucket(rate=settings.rate)
         self.shares = window_shares(settings.window, settings.binds)
         self.clients: tuple[SmppClient, ...] = tuple(
@@ -92,7 +96,7 @@ class BindGroup:
             for share in self.shares
         )
         for client in self.clients:
-            client.join_group(self._events, matcher, bucket, self._awaiting_ids)
+            client.join_group(self._events, matcher, parts, bucket, self._awaiting_ids)
         self._stopped = asyncio.Event()
         self._binding: list[asyncio.Task[None]] = []
         self._turn = 0

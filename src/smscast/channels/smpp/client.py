@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 
 from smscast.channels.backoff import Backoff
 from smscast.channels.base import (
+    Ack,
     ChannelEvent,
     ConnectorState,
     DeliveryReport,
@@ -39,16 +40,20 @@ from smscast.channels.ratelimit import TokenBucket
 from smscast.channels.smpp import pdu
 from smscast.channels.smpp.constants import RESPONSE_BIT, CommandStatus, status_name
 from smscast.channels.smpp.matching import ReportMatcher
+from smscast.channels.smpp.reassembly import ReassemblyBuffer
 from smscast.channels.smpp.receiving import Receiver
 from smscast.channels.smpp.session import SmppSession
 from smscast.channels.smpp.settings import BindMode, SmppSettings
 from smscast.channels.smpp.submitting import Submitter
+from smscast.core.parts import DecodedPart
 
 _BIND = {
     BindMode.TRANSMITTER: pdu.BindTransmitter,
     BindMode.RECEIVER: pdu.BindReceiver,
     BindMode.TRANSCEIVER: pdu.BindTransceiver,
 }
+#: Parts of long inbound texts waiting for the rest, with when and how to answer each.
+InboundParts = ReassemblyBuffer[tuple[DecodedPart, datetime, Ack]]
 #: Events waiting for the engine beyond this make us answer deliver_sm with
 #: ESME_RX_T_APPN, so the SMSC keeps them and retries instead of us growing memory.
 MAX_PENDING_EVENTS = 200_000
@@ -86,14 +91,17 @@ class SmppClient:
         self,
         events: asyncio.Queue[ChannelEvent | None],
         matcher: ReportMatcher[DeliveryReport],
+        parts: InboundParts,
         bucket: TokenBucket,
         awaiting_ids: Callable[[], bool],
     ) -> None:
         """Makes this client one bind of several (`binds.BindGroup`), before `start`: it
-        emits into the group's queue, remembers carrier ids where every bind looks them up
-        (the SMSC may report on any bind), and sends within the group's rate."""
+        emits into the group's queue, remembers carrier ids and keeps the parts of long
+        inbound texts where every bind finds them (the SMSC sends reports and parts over
+        any bind), and sends within the group's rate."""
         self._events = events
         self._receiver.matcher = matcher
+        self._receiver.parts = parts
         self._receiver.awaiting_ids = awaiting_ids
         self._submitter.bucket = bucket
 
