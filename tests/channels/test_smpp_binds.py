@@ -21,6 +21,7 @@ from test_smpp_client import until
 from smscast.channels.base import (
     DeliveryReport,
     InboundMessage,
+    LogEntry,
     OutgoingMessage,
     SubmitOutcome,
     SubmitResult,
@@ -30,6 +31,7 @@ from smscast.channels.simulator.mo import build_mo_parts
 from smscast.channels.simulator.server import RunningSimulator, start_simulator
 from smscast.channels.smpp.binds import BindGroup, smpp_connector, split, window_shares
 from smscast.channels.smpp.client import SmppClient
+from smscast.channels.smpp.constants import CommandStatus
 from smscast.channels.smpp.settings import IdFormat, SmppSettings
 from smscast.engine.sending.connectors import ConnectorRow, build_connector
 
@@ -195,6 +197,25 @@ async def test_a_long_inbound_text_whose_parts_come_over_both_binds_is_one_text(
     [inbound] = [e for e in events if isinstance(e, InboundMessage)]
     assert len(parts) > 2 and inbound.parts == len(parts)
     assert inbound.text == text  # one text, nothing missing, each part acknowledged
+
+
+async def test_the_group_sends_with_the_first_bind_up_and_the_other_binds_later(
+    simulator: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checks = simulator.simulator.check_bind
+    refusals = [int(CommandStatus.ESME_RBINDFAIL)]  # the carrier refuses the first bind once
+
+    def check_once(request: Any) -> int:
+        return refusals.pop() if refusals else checks(request)
+
+    monkeypatch.setattr(simulator.simulator, "check_bind", check_once)
+    async with group(settings_for(simulator)) as (connector, events):
+        results = await connector.send(messages(range(10)))
+        await until(lambda: connector.state().detail == "2 of 2 binds up")
+    assert {r.outcome for r in results} == {SubmitOutcome.ACCEPTED}
+    assert (simulator.stats.bind_failures, simulator.stats.binds) == (1, 2)
+    refused = [e for e in events if isinstance(e, LogEntry) and e.kind == "bind" and e.error]
+    assert len(refused) == 1 and "ESME_RBINDFAIL" in str(refused[0].error)
 
 
 async def test_a_group_no_bind_of_which_can_bind_says_why(simulator: RunningSimulator) -> None:
