@@ -115,12 +115,22 @@ STATE_WHY = {
 }
 
 
+def receiver_of(connector: dict[str, Any], now: datetime) -> str | None:
+    """The worker holding the receiving side when it is not the sending one's
+    (`smscast worker --role receive`), else None."""
+    until = connector.get("receive_until")
+    if connector.get("received_by") is None or until is None or until < now:
+        return None
+    return None if connector["received_by"] == connector["held_by"] else connector["received_by"]
+
+
 def _shown(connector: dict[str, Any], now: datetime) -> dict[str, Any]:
     state = state_of(connector, now)
     window = max(1, int(connector["window"]))
     return {
         **connector,
         "state": state,
+        "receiver": receiver_of(connector, now),
         "parts_per_minute": round(connector["sent_per_s"] * 60) if state == "sending" else 0,
         "window_used": min(1.0, connector["in_flight"] / window),
         "kind_name": kind_name(connector["kind"]),
