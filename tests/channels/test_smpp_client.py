@@ -290,6 +290,22 @@ async def test_a_permanent_refusal_fails_the_message_with_its_status_name(
     assert results[1].error_code == "ESME_RINVDSTADR"
 
 
+async def test_a_message_that_cannot_be_sent_fails_alone_and_never_reaches_the_wire(
+    smsc: ScriptedSmsc,
+) -> None:
+    bad = replace(message(2), sender="A sender name far too long for SMPP")
+    async with running(settings_for(smsc, window=2)) as (client, _):
+        results = await client.send([message(1), bad, message(3), message(4, "")])
+    assert [r.outcome for r in results] == [
+        SubmitOutcome.ACCEPTED,
+        SubmitOutcome.PERMANENT,
+        SubmitOutcome.ACCEPTED,
+        SubmitOutcome.PERMANENT,
+    ]
+    assert results[1].error_code == "invalid_pdu" and "source_addr" in (results[1].error or "")
+    assert [s.short_message for s in smsc.submits()] == [b"Hello from smscast"] * 2
+
+
 async def test_throttling_slows_down_and_retries_the_part(smsc: ScriptedSmsc) -> None:
     def throttle_twice(peer: Peer, submit: pdu.Pdu) -> None:
         if len(smsc.submits()) <= 2:

@@ -41,31 +41,117 @@ def compose_parts(message: OutgoingMessage, settings: SmppSettings, reference: i
     destination = message.recipient.lstrip("+")
     validity = validity_period(message.valid_until, settings.validity_s)
     registered = settings.registered_delivery if message.want_report else 0
-    bodies = []
-    for part in parts:
-        tlvs: dict[int, bytes] = {}
-        if part.sar is not None:
-            ref, total, seq = part.sar
-            tlvs[Tag.SAR_MSG_REF_NUM] = pdu.tlv_int(ref, 2)
-            tlvs[Tag.SAR_TOTAL_SEGMENTS] = pdu.tlv_int(total, 1)
-            tlvs[Tag.SAR_SEGMENT_SEQNUM] = pdu.tlv_int(seq, 1)
-        submit = pdu.SubmitSm(
-            service_type=settings.service_type,
-            source_addr_ton=source_ton,
-            source_addr_npi=source_npi,
-            source_addr=source,
-            dest_addr_ton=settings.dest_ton,
-            dest_addr_npi=settings.dest_npi,
-            destination_addr=destination,
-            esm_class=ESM_UDHI if part.udhi else 0,
-            validity_period=validity,
-            registered_delivery=registered,
-            data_coding=part.data_coding,
-            short_message=part.short_message,
-            tlvs=tlvs,
+    head = _fixed_fields(
+        settings.service_type,
+        source_ton,
+        source_npi,
+        source,
+        settings.dest_ton,
+        settings.dest_npi,
+        destination,
+        validity,
+    )
+    if head is not None and 0 <= registered <= 0xFF:
+        # The fields all parts share were checked once: each part is a concatenation.
+        before, after = head
+        bodies = []
+        for part in parts:
+            sm = part.short_message
+            if len(sm) > 254:
+                break  # the codec below names the fault
+            tlvs = b""
+            if part.sar is not None:
+                ref, total, seq = part.sar
+                tlvs = _SAR.pack(_SAR_REF, 2, ref, _SAR_TOTAL, 1, total, _SAR_SEQ, 1, seq)
+            esm = ESM_UDHI if part.udhi else 0
+            tail = bytes((registered, 0, part.data_coding, 0, len(sm)))
+            bodies.append(b"".join((before, bytes((esm,)), after, tail, sm, tlvs)))
+        else:
+            return bodies
+    return [
+        _encoded_body(
+            part, settings, source_ton, source_npi, source, destination, validity, registered
         )
-        bodies.append(submit.encode()[16:])
-    return bodies
+        for part in parts
+    ]
+
+
+# One part's SAR TLVs (reference, total, sequence) in one pack.
+_SAR = struct.Struct(">HHHHHBHHB")
+_SAR_REF = int(Tag.SAR_MSG_REF_NUM)
+_SAR_TOTAL = int(Tag.SAR_TOTAL_SEGMENTS)
+_SAR_SEQ = int(Tag.SAR_SEGMENT_SEQNUM)
+
+
+def _fixed_fields(
+    service_type: str,
+    source_ton: int,
+    source_npi: int,
+    source: str,
+    dest_ton: int,
+    dest_npi: int,
+    destination: str,
+    validity: str,
+) -> tuple[bytes, bytes] | None:
+    """The submit_sm octets before esm_class and from protocol_id to validity_period,
+    the same for every part of a message; None when a field does not fit its C-octet
+    string (the general codec then names it)."""
+    try:
+        st = service_type.encode("latin-1")
+        src = source.encode("latin-1")
+        dst = destination.encode("latin-1")
+        valid = validity.encode("latin-1")
+    except UnicodeEncodeError:
+        return None
+    fits = (
+        len(st) < 6
+        and len(src) < 21
+        and len(dst) < 21
+        and len(valid) < 17
+        and not (0 in st or 0 in src or 0 in dst or 0 in valid)
+        and min(source_ton, source_npi, dest_ton, dest_npi) >= 0
+        and max(source_ton, source_npi, dest_ton, dest_npi) <= 0xFF
+    )
+    if not fits:
+        return None
+    before = b"%b\0%c%c%b\0%c%c%b\0" % (st, source_ton, source_npi, src, dest_ton, dest_npi, dst)
+    # protocol_id 0, priority_flag 0, schedule_delivery_time empty, validity_period
+    return before, b"\0\0\0%b\0" % valid
+
+
+def _encoded_body(
+    part: WirePart,
+    settings: SmppSettings,
+    source_ton: int,
+    source_npi: int,
+    source: str,
+    destination: str,
+    validity: str,
+    registered: int,
+) -> bytes:
+    """One part through the PDU codec, which raises a PduError naming what does not fit."""
+    tlvs: dict[int, bytes] = {}
+    if part.sar is not None:
+        ref, total, seq = part.sar
+        tlvs[Tag.SAR_MSG_REF_NUM] = pdu.tlv_int(ref, 2)
+        tlvs[Tag.SAR_TOTAL_SEGMENTS] = pdu.tlv_int(total, 1)
+        tlvs[Tag.SAR_SEGMENT_SEQNUM] = pdu.tlv_int(seq, 1)
+    submit = pdu.SubmitSm(
+        service_type=settings.service_type,
+        source_addr_ton=source_ton,
+        source_addr_npi=source_npi,
+        source_addr=source,
+        dest_addr_ton=settings.dest_ton,
+        dest_addr_npi=settings.dest_npi,
+        destination_addr=destination,
+        esm_class=ESM_UDHI if part.udhi else 0,
+        validity_period=validity,
+        registered_delivery=registered,
+        data_coding=part.data_coding,
+        short_message=part.short_message,
+        tlvs=tlvs,
+    )
+    return submit.encode()[16:]
 
 
 def _encode_text(message: OutgoingMessage, settings: SmppSettings,

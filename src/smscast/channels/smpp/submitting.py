@@ -17,6 +17,11 @@ answer:
 - not sent because the connection died first -> TEMPORARY.
 
 The worst part decides the message: PERMANENT > UNKNOWN > TEMPORARY > ACCEPTED.
+
+A message is cut into parts and encoded when `pump` reaches it, not when `send`
+queues it: composing a whole batch up front would leave the window empty (and
+the SMSC idle) for as long as that takes, where composing inside the read
+handler overlaps it with the SMSC answering the previous window.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from smscast.channels.smpp.compose import compose_parts, submit_frame
 from smscast.channels.smpp.constants import CommandStatus, status_name
 from smscast.channels.smpp.session import SmppSession
 from smscast.channels.smpp.settings import SmppSettings
+from smscast.channels.smpp.wire import PduError
 from smscast.core.errors import UserError
 
 PUSH_BACK = frozenset({int(CommandStatus.ESME_RTHROTTLED), int(CommandStatus.ESME_RMSGQFUL)})
@@ -71,6 +77,15 @@ class _Part:
     attempts: int = 0
 
 
+@dataclass(slots=True)
+class _Queued:
+    """A message not yet cut into parts (see the module docstring)."""
+
+    job: _Batch
+    index: int
+    message: OutgoingMessage
+
+
 Normaliser = Callable[[str], str]
 OnAccepted = Callable[[str, int], None]
 OnLog = Callable[[str, str, tuple[int, ...]], None]
@@ -93,7 +108,7 @@ class Submitter:
         self.on_accepted = on_accepted
         self.on_log = on_log
         self.bucket = TokenBucket(rate=settings.rate)
-        self.queue: deque[_Part] = deque()
+        self.queue: deque[_Part | _Queued] = deque()
         self.session: SmppSession | None = None
         self.paused_until = 0.0
         self.sent = 0
@@ -113,31 +128,44 @@ class Submitter:
     async def submit(self, batch: Sequence[OutgoingMessage]) -> list[SubmitResult]:
         loop = asyncio.get_running_loop()
         job = _Batch([None] * len(batch), len(batch), loop.create_future())
-        for index, message in enumerate(batch):
-            self._queue_message(job, index, message)
-        if job.remaining:
+        if batch:
+            self.queue.extend(_Queued(job, index, message) for index, message in enumerate(batch))
             self.pump()
-            await job.done
+            if job.remaining:
+                await job.done
         return [r for r in job.results if r is not None]
 
-    def _queue_message(self, job: _Batch, index: int, message: OutgoingMessage) -> None:
+    def _compose(self, queued: _Queued) -> list[_Part]:
+        """The parts of a queued message; none when it cannot be sent (its result is then
+        PERMANENT, naming why)."""
         self._reference += 1
+        message = queued.message
         try:
             bodies = compose_parts(message, self.settings, self._reference)
         except UserError as exc:
-            self._finish_now(job, index, message.ref, exc.problem.code, str(exc))
-            return
-        except ValueError as exc:  # pdu.PduError: an address that does not fit
-            self._finish_now(job, index, message.ref, "invalid_pdu", str(exc))
-            return
-        entry = _Message(message.ref, job, index, len(bodies), [""] * len(bodies))
-        self.queue.extend(_Part(entry, n, body) for n, body in enumerate(bodies))
+            self._finish_now(queued, SubmitOutcome.PERMANENT, exc.problem.code, str(exc))
+            return []
+        except PduError as exc:  # an address that does not fit
+            self._finish_now(queued, SubmitOutcome.PERMANENT, "invalid_pdu", str(exc))
+            return []
+        entry = _Message(message.ref, queued.job, queued.index, len(bodies), [""] * len(bodies))
+        return [_Part(entry, n, body) for n, body in enumerate(bodies)]
 
-    def _finish_now(self, job: _Batch, index: int, ref: int, code: str, error: str) -> None:
-        job.results[index] = SubmitResult(
-            ref, SubmitOutcome.PERMANENT, error_code=code, error=error
+    def _finish_now(
+        self,
+        queued: _Queued,
+        outcome: SubmitOutcome,
+        code: str,
+        error: str,
+        retry_after: float | None = None,
+    ) -> None:
+        job = queued.job
+        job.results[queued.index] = SubmitResult(
+            queued.message.ref, outcome, (), code, error, retry_after
         )
         job.remaining -= 1
+        if not job.remaining and not job.done.done():
+            job.done.set_result(None)
 
     # --- sending ----------------------------------------------------------------------
 
@@ -159,15 +187,26 @@ class Submitter:
             self._wake_at(max(self.bucket.wait_time(now), 0.001))
         if not granted:
             return
-        frames = []
-        popleft, next_sequence, add = self.queue.popleft, window.next_sequence, window.add
-        for _ in range(granted):
+        frames: list[bytes] = []
+        queue = self.queue
+        popleft, next_sequence, add = queue.popleft, window.next_sequence, window.add
+        while len(frames) < granted and queue:
             part = popleft()
+            if type(part) is _Queued:
+                # Composed now (see the module docstring); its later parts wait at the front.
+                parts = self._compose(part)
+                if not parts:
+                    continue
+                part = parts[0]
+                if len(parts) > 1:
+                    queue.extendleft(reversed(parts[1:]))
+            assert type(part) is _Part
             seq = next_sequence()
             add(seq, now, part)
             frames.append(submit_frame(part.body, seq))
-        self.sent += granted
-        session.write(b"".join(frames))
+        if frames:
+            self.sent += len(frames)
+            session.write(b"".join(frames))
 
     def _wake_at(self, delay: float) -> None:
         if self._wakeup is None or self._wakeup.cancelled():
@@ -287,6 +326,13 @@ class Submitter:
     def fail_queued(self, code: str, reason: str, retry_after: float | None) -> None:
         while self.queue:
             part = self.queue.popleft()
+            if type(part) is _Queued:
+                # Composed to tell a message that can never go (PERMANENT) from one
+                # that can go later (TEMPORARY), as when it was queued.
+                for each in self._compose(part):
+                    self._settle(each, SubmitOutcome.TEMPORARY, code, reason, retry_after)
+                continue
+            assert type(part) is _Part
             self._settle(part, SubmitOutcome.TEMPORARY, code, reason, retry_after=retry_after)
 
     def _settle(
