@@ -107,6 +107,15 @@ def watch_first_submit(http_port: int, found: list[float], stop: threading.Event
         time.sleep(0.01)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a running process has used (Linux /proc), else NaN."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_for(check, what: str, seconds: float) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + seconds
     while not check():
@@ -190,6 +199,7 @@ def measure(n: int, url: str, folder: Path, binds: int) -> None:
         watcher.join()
         first_submit_s = first[0] - launch_started if first else float("nan")
     finally:
+        cpu = {"worker": cpu_seconds(worker.pid), "simulator": cpu_seconds(simulator.pid)}
         for process in (worker, simulator):
             process.terminate()
             process.wait(30)
@@ -198,6 +208,8 @@ def measure(n: int, url: str, folder: Path, binds: int) -> None:
           f"launch {launch_s:.2f} s (first submit {first_submit_s:.2f} s after it started, "
           f"{first_submit_s - launch_s:+.2f} s after it returned), last report recorded "
           f"{took:.1f} s after the launch started")  # fmt: skip
+    print(f"CPU: worker {cpu['worker']:.1f} s ({cpu['worker'] / n * 1e6:.0f} µs a message), "
+          f"simulator {cpu['simulator']:.1f} s; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     print(
         f"RESULT first_submit_s={first_submit_s:.2f} launch_s={launch_s:.2f} "
         f"e2e_msgs_per_s={n / took:.0f} peak_rss_mb={peak_rss_mb:.0f}"

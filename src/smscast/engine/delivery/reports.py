@@ -39,7 +39,7 @@ from smscast.engine.sending.connector_log import record_log_entries
 from smscast.engine.tally import Tally, read_moment
 from smscast.engine.traffic import TrafficKey, traffic_key
 from smscast.store.bulk import DriverValues
-from smscast.store.driver_sql import execute_many, fetch, in_list
+from smscast.store.driver_sql import execute_many, fetch, in_list, insert_values, update_by_ids
 
 #: What each final report state makes of the message it concerns.
 MESSAGE_STATE = {
@@ -354,19 +354,18 @@ def _write(
     loaded: Iterable[_Message],
     driver: DriverValues,
 ) -> None:
-    execute_many(
+    insert_values(
         conn,
         "INSERT INTO delivery_reports "
-        "(connector_id, message_id, carrier_id, state, error_code, raw, received_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "(connector_id, message_id, carrier_id, state, error_code, raw, received_at)",
         sorted(stored, key=lambda row: row[1] or 0),  # in index order: fewer pages touched
     )
     # The part of a report that beat its submit answer: the answer's insert finds it.
-    execute_many(
+    insert_values(
         conn,
-        "INSERT INTO carrier_refs (connector_id, carrier_id, message_id, part) "
-        "VALUES (?, ?, ?, 0) ON CONFLICT DO NOTHING",
-        new_refs,
+        "INSERT INTO carrier_refs (connector_id, carrier_id, message_id, part)",
+        [(*row, 0) for row in new_refs],
+        "ON CONFLICT DO NOTHING",
     )
     execute_many(
         conn,
@@ -384,19 +383,19 @@ def _write(
             continue
         if m.done_at is not None and m.done_at not in ends:
             ends[m.done_at] = driver.moment(m.done_at)
-        finished.append((m.status, m.parts_done, m.error_code, ends[m.done_at], m.id, m.was,
-                         "sent" if m.was == "sending" else m.was))  # fmt: skip
+        finished.append((m.status, m.parts_done, m.error_code, ends[m.done_at], m.was,
+                         "sent" if m.was == "sending" else m.was, m.id))  # fmt: skip
     # A message read as `sending` may have been marked `sent` by the dispatcher's
     # commit since (the report raced the submit answer): the report still finishes it.
-    execute_many(
+    update_by_ids(
         conn,
         "UPDATE messages SET status = ?, parts_done = ?, error_code = ?, error = NULL, "
-        "done_at = ? WHERE id = ? AND status IN (?, ?)",
+        "done_at = ? WHERE status IN (?, ?) AND id {ids}",
         finished,
     )
-    execute_many(
+    update_by_ids(
         conn,
-        "UPDATE messages SET parts_done = ? WHERE id = ?",
+        "UPDATE messages SET parts_done = ? WHERE id {ids}",
         [(m.parts_done, m.id) for m in changed if not m.was],
     )
 

@@ -32,7 +32,7 @@ from smscast.engine.sending.routing import Routes, load_routes
 from smscast.engine.tally import Tally, read_moment
 from smscast.engine.traffic import TrafficKey
 from smscast.store.bulk import DriverValues
-from smscast.store.driver_sql import execute_many, fetch
+from smscast.store.driver_sql import execute_many, fetch, insert_values, update_by_ids
 from smscast.store.messaging_models import Connector, Message, Number
 from smscast.store.models import Workspace, table_of
 
@@ -291,11 +291,11 @@ def settle_unsendable(
                       **{_counter_of(status, code): 1})  # fmt: skip
         if status == "expired":
             changes.append(message.changed_to(status))
-    execute_many(
+    update_by_ids(
         conn,
         "UPDATE messages SET status = ?, error_code = ?, error = ?, "
         "due_at = CASE WHEN ? = 'queued' THEN COALESCE(due_at, send_after) ELSE due_at END, "
-        "send_after = ?, done_at = ?, claimed_by = NULL WHERE id = ? AND status = 'sending'",
+        "send_after = ?, done_at = ?, claimed_by = NULL WHERE id {ids} AND status = 'sending'",
         rows,
     )
     queue_message_events(conn, changes, now)
@@ -340,7 +340,7 @@ def record_results(
         outcome = result.outcome
         if outcome is SubmitOutcome.ACCEPTED:
             parts = len(result.carrier_ids) or message.parts
-            sent.append((at, at, at, parts, attempts, message.id, worker))
+            sent.append((at, at, at, parts, attempts, message.id))
             refs.extend(
                 (connector_id, carrier_id, part, message.id)
                 for part, carrier_id in enumerate(result.carrier_ids)
@@ -353,9 +353,7 @@ def record_results(
             due = now + retry.delay(attempts, result.retry_after)
             if due <= message.deadline:
                 error = _attempt_error(attempts, result)
-                retries.append(
-                    (driver.moment(due), attempts, result.error_code, error, message.id, worker)
-                )
+                retries.append((driver.moment(due), attempts, result.error_code, error, message.id))
                 continue
             status, code = "expired", "validity_ended"
             reason = result.error or result.error_code
@@ -365,23 +363,24 @@ def record_results(
         else:
             status, code, error = "unknown", result.error_code or "no_answer", result.error or ""
         done_at = at if status != "unknown" else None
-        ended.append((status, code, error, attempts, done_at, message.id, worker))
+        ended.append((status, code, error, attempts, done_at, message.id))
         tally.add(message.campaign_id, now, message.route(), queued=-1, **{status: 1})
         changes.append(message.changed_to(status))
-    guard = "WHERE id = ? AND status = 'sending' AND claimed_by = ?"
+    guard = "WHERE id {ids} AND status = 'sending' AND claimed_by = ?"
     # A report may have come before the answer and already finished the message:
     # then only its sending time is filled in, and its end moved up to it, so a
     # message never ends before it was sent. Its error (the report's) is kept.
-    updated = execute_many(
+    updated = update_by_ids(
         conn,
         "UPDATE messages SET status = CASE WHEN status = 'sending' THEN 'sent' ELSE status END, "
         "sent_at = COALESCE(sent_at, ?), "
         "done_at = CASE WHEN done_at < COALESCE(sent_at, ?) THEN COALESCE(sent_at, ?) "
         "ELSE done_at END, parts = ?, attempts = ?, "
         "error_code = CASE WHEN status = 'sending' THEN NULL ELSE error_code END, "
-        "error = NULL WHERE id = ? AND claimed_by = ? "
+        "error = NULL WHERE id {ids} AND claimed_by = ? "
         "AND status IN ('sending', 'delivered', 'undelivered', 'expired')",
         sent,
+        tail=(worker,),
     )
     # One carrier id may name an earlier message too (carriers reuse ids): each
     # message keeps its own row, and a report goes to the newest awaiting it.
@@ -390,27 +389,26 @@ def record_results(
     # found every message, all are there and the rows go in as plain VALUES: an
     # INSERT … SELECT costs SQLite several times more per row inside a transaction
     # that has already changed a batch of messages.
-    every_one_there = updated == len(sent) == len({row[5] for row in sent})
-    source = "VALUES (?, ?, ?, ?)"
-    if not every_one_there:
-        source = "SELECT ?, ?, ?, id FROM messages WHERE id = ?"
-    execute_many(
-        conn,
-        f"INSERT INTO carrier_refs (connector_id, carrier_id, part, message_id) {source} "
-        "ON CONFLICT DO NOTHING",
-        refs,
-    )
-    execute_many(
+    every_one_there = updated == len(sent) == len({row[-1] for row in sent})
+    head = "INSERT INTO carrier_refs (connector_id, carrier_id, part, message_id)"
+    if every_one_there:
+        insert_values(conn, head, refs, "ON CONFLICT DO NOTHING")
+    else:
+        execute_many(conn, f"{head} SELECT ?, ?, ?, id FROM messages WHERE id = ? "
+                     "ON CONFLICT DO NOTHING", refs)  # fmt: skip
+    update_by_ids(
         conn,
         "UPDATE messages SET status = 'queued', send_after = ?, attempts = ?, "
         f"claimed_by = NULL, error_code = ?, error = ? {guard}",
         retries,
+        tail=(worker,),
     )
-    execute_many(
+    update_by_ids(
         conn,
         "UPDATE messages SET status = ?, error_code = ?, error = ?, attempts = ?, "
         f"done_at = ? {guard}",
         ended,
+        tail=(worker,),
     )
     queue_message_events(conn, changes, now)
 
