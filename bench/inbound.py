@@ -12,6 +12,10 @@ With `--processes 2` the answers are sent by a second process (its own transmitt
 bind; this one binds as receiver), as two workers would split the work.
 
     python bench/inbound.py [--n 20000] [--batch 2000] [--processes 1|2]
+
+`--route-only` routes the same mix of texts without sockets or sending (the cost of
+`handle_inbound_batch` alone: CPU-s, statements per batch; `--profile FILE` keeps a
+cProfile of it).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from smscast.engine.db_thread import DbThread
 from smscast.engine.events import acknowledge
 from smscast.engine.inbound.keyword_rules import add_keyword_rule
 from smscast.engine.inbound.numbers import add_number
-from smscast.engine.inbound.receive import handle_inbound_batch
+from smscast.engine.inbound.receive import InboundResult, handle_inbound_batch
 from smscast.engine.sending.connectors import add_connector
 from smscast.engine.sending.dispatcher import Dispatcher, DispatchLimits
 from smscast.engine.sending.outbox import RetryPolicy
@@ -168,6 +172,17 @@ def statuses(engine: Engine) -> dict[str, int]:
         return {status: count for status, count in rows}
 
 
+def timed_routing(
+    engine: Engine, settings: Settings, connector_id: int, batch: list[InboundMessage]
+) -> tuple[list[InboundResult], float]:
+    """Routes a batch on the database thread and says how much of that thread's CPU it
+    took: the rest of the process's CPU is the event loop's (SMPP, and the dispatcher
+    in one process)."""
+    started = time.thread_time()
+    results = handle_inbound_batch(engine, settings, connector_id, batch)
+    return results, time.thread_time() - started
+
+
 async def run(n: int, batch_size: int, workdir: str, processes: int) -> tuple[float, int, int]:
     command = [sys.executable, "-c", SIMULATOR, str(n)]
     simulator = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -197,6 +212,7 @@ async def run(n: int, batch_size: int, workdir: str, processes: int) -> tuple[fl
             sending = asyncio.create_task(dispatcher.run())
         routed = 0
         replies = 0
+        routing_cpu = 0.0
         arrived: list[InboundMessage] = []
 
         async def receive() -> None:
@@ -216,7 +232,8 @@ async def run(n: int, batch_size: int, workdir: str, processes: int) -> tuple[fl
                 await asyncio.sleep(0.005)
                 continue
             batch, arrived[:] = arrived[:batch_size], arrived[batch_size:]
-            results = await db.run(handle_inbound_batch, engine, settings, connector_id, batch)
+            results, spent = await db.run(timed_routing, engine, settings, connector_id, batch)
+            routing_cpu += spent
             acknowledge(batch)  # as the event pump does: deliver_sm_resp once committed
             routed += len(results)
             replies += sum(r.replies for r in results)
@@ -242,7 +259,8 @@ async def run(n: int, batch_size: int, workdir: str, processes: int) -> tuple[fl
         print(
             f"routed {routed} texts in {routed_after:.2f} s, queued {replies} answers, all "
             f"settled in {elapsed:.2f} s; "
-            f"{processes} process(es): routing {cpu:.2f} CPU-s"
+            f"{processes} process(es): routing process {cpu:.2f} CPU-s "
+            f"({routing_cpu:.2f} of them in handle_inbound_batch)"
             + (f", sending {sender_cpu:.2f} CPU-s (whole life)" if sender is not None else "")
             + f" ({routed / (cpu + sender_cpu):.0f} texts per CPU-second); "
             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
@@ -259,6 +277,54 @@ async def run(n: int, batch_size: int, workdir: str, processes: int) -> tuple[fl
         print(f"child processes' CPU (simulator, sender): {child.ru_utime + child.ru_stime:.1f} s")
 
 
+TEXTS = ["pizza", "Pizza!", "PIZZA large", "pizza", "sushi", "Sushi please", "STOP", "Stop.",
+         "HELP", "pomoc", "START", "where is my order?", "thanks!", "👍", "Can I change the time?",
+         "pizza", "sushi", "JOIN", "yes", "hello"]  # fmt: skip
+
+
+def route_only(n: int, batch_size: int, workdir: str, profile: str | None) -> float:
+    """Routes the simulator's mix of texts straight into `handle_inbound_batch`: the cost
+    of routing alone, with the statements it runs counted."""
+    import cProfile
+    import random
+
+    from sqlalchemy import event
+
+    url = f"sqlite:///{workdir}/bench.db"
+    engine, settings, connector_id = prepare(url, 2775)
+    tune_for_service()
+    rng = random.Random(7)
+    start = datetime.now(UTC)
+    texts = [
+        InboundMessage(f"48600{rng.randrange(5000):06d}", SHORT, rng.choice(TEXTS),
+                       start + timedelta(microseconds=50 * i), link="bind-1")
+        for i in range(n)
+    ]  # fmt: skip
+    statements = 0
+
+    def count(*_: object) -> None:
+        nonlocal statements
+        statements += 1
+
+    event.listen(engine, "before_cursor_execute", count)
+    profiler = cProfile.Profile() if profile else None
+    batches = 0
+    cpu_started = time.process_time()
+    if profiler is not None:
+        profiler.enable()
+    for at in range(0, n, batch_size):
+        handle_inbound_batch(engine, settings, connector_id, texts[at : at + batch_size])
+        batches += 1
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(profile)
+    cpu = time.process_time() - cpu_started
+    print(f"routed {n} texts in {cpu:.2f} CPU-s ({n / cpu:.0f} texts per CPU-second), "
+          f"{statements / batches:.0f} statements per batch of {batch_size}; "
+          f"answers {statuses(engine)}; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
+    return n / cpu
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=20_000, help="MO texts to inject")
@@ -266,7 +332,18 @@ def main() -> None:
     parser.add_argument("--processes", type=int, choices=(1, 2), default=1,
                         help="2: answers sent by a second process (receiver and transmitter "
                         "binds); 1: one process, one transceiver bind")  # fmt: skip
+    parser.add_argument(
+        "--route-only",
+        action="store_true",
+        help="route the texts without sockets or sending: routing's own cost",
+    )
+    parser.add_argument("--profile", help="with --route-only: write a cProfile of routing here")
     args = parser.parse_args()
+    if args.route_only:
+        with tempfile.TemporaryDirectory() as workdir:
+            per_cpu_s = route_only(args.n, args.batch, workdir, args.profile)
+        print(f"RESULT inbound_routed_per_cpu_s={per_cpu_s:.0f}")
+        return
     with tempfile.TemporaryDirectory() as workdir:
         elapsed, routed, _ = asyncio.run(run(args.n, args.batch, workdir, args.processes))
     print(f"RESULT inbound_msgs_per_s={routed / elapsed:.0f}")

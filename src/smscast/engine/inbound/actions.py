@@ -21,11 +21,7 @@ from smscast.core.router import REPLY_ROUTES, Decision, Route
 from smscast.core.rule_actions import ActionKind, RuleAction
 from smscast.core.templates import MessageTemplate, compile_template, render
 from smscast.engine.inbound.consent_by_text import write_text_consents
-from smscast.engine.inbound.double_opt_in import (
-    confirm_double_opt_in,
-    pending_row,
-    start_double_opt_ins,
-)
+from smscast.engine.inbound.double_opt_in import DoubleOptIns, pending_row
 from smscast.engine.inbound.numbers import NumberRef
 from smscast.engine.inbound.senders import Sender
 from smscast.engine.sending.outbox import enqueue_messages
@@ -75,7 +71,8 @@ class Effects:
     webhooks: list[RuleWebhook] = field(default_factory=list)
     changed: dict[int, Sender] = field(default_factory=dict)
     consent: list[dict[str, Any]] = field(default_factory=list)  # ledger rows, in order
-    pending: list[dict[str, Any]] = field(default_factory=list)  # double opt-ins started
+    #: The double opt-ins of the texts to the number being routed (see `DoubleOptIns`).
+    opt_ins: DoubleOptIns | None = None
 
 
 def flush_consent(conn: Connection, effects: Effects) -> None:
@@ -83,9 +80,8 @@ def flush_consent(conn: Connection, effects: Effects) -> None:
     if effects.consent:
         write_text_consents(conn, effects.consent)
         effects.consent = []
-    if effects.pending:
-        start_double_opt_ins(conn, effects.pending)
-        effects.pending = []
+    if effects.opt_ins is not None:
+        effects.opt_ins.write(conn)
 
 
 @lru_cache(maxsize=512)
@@ -100,10 +96,13 @@ def _analysis(body: str) -> TextInfo:
 
 
 def carry_out(
-    conn: Connection, workspace_id: int, number: NumberRef, item: Routed, effects: Effects,
-    brand: str, confirm_within: timedelta,
+    workspace_id: int, number: NumberRef, item: Routed, effects: Effects, brand: str,
+    confirm_within: timedelta,
 ) -> None:  # fmt: skip
-    """Performs every action of one decision, in order."""
+    """Performs every action of one decision, in order, into `effects`: nothing is
+    written until the batch's `flush_consent` and the writes after it."""
+    opt_ins = effects.opt_ins
+    assert opt_ins is not None, "the number's DoubleOptIns are set before its texts"
     for action in item.decision.actions:
         kind = action.kind
         if kind == ActionKind.REPLY:
@@ -117,9 +116,11 @@ def carry_out(
                 "actor": f"{item.channel}:{item.our_address or number.number}",
                 "occurred_at": item.received_at,
             })  # fmt: skip
+            if consent == Action.OPT_OUT:
+                opt_ins.opted_out(item.sender.id, item.channel, action.purpose, item.received_at)
         elif kind == ActionKind.DOUBLE_OPT_IN:
             prompt = _render(action.text, item, brand) if action.text else None
-            effects.pending.append(pending_row(
+            opt_ins.start(pending_row(
                 workspace_id=workspace_id, contact_id=item.sender.id, number_id=number.id,
                 rule_id=item.decision.rule_id, purpose=action.purpose, join_text=item.text,
                 prompt_text=prompt or "", now=item.received_at, within=confirm_within,
@@ -127,14 +128,11 @@ def carry_out(
             if prompt is not None:
                 _queue(workspace_id, number, item, "confirm", prompt, effects)
         elif kind == ActionKind.CONFIRM_OPT_IN:
-            flush_consent(conn, effects)  # the ledger keeps this contact's order
-            confirmed = confirm_double_opt_in(
-                conn, workspace_id=workspace_id, contact_id=item.sender.id, number_id=number.id,
-                confirm_text=item.text, number=number.number, now=item.received_at,
-            )  # fmt: skip
+            confirmed = opt_ins.confirm(item.sender.id, item.text, item.received_at)
             if confirmed is None:
                 item.details.append("no double opt-in waiting any more")
                 return
+            effects.consent.append(confirmed)  # after this contact's earlier events
         elif kind == ActionKind.TAG:
             if action.name not in item.sender.tags:
                 item.sender.tags.append(action.name)

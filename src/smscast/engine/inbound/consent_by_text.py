@@ -92,7 +92,10 @@ def write_text_consents(conn: Connection, rows: list[dict[str, Any]]) -> None:
         consent_store.write_states(conn, states)
         start = end
     for ws in watched:
-        last = [r for r in rows if r["workspace_id"] == ws][-1]
-        emit_consent_changes(
-            conn, subscriptions, ws, contacts_of[ws], before, last["source"], last["occurred_at"]
-        )
+        # Each change names what made it: a contact's last event in the batch (a STOP,
+        # a double opt-in's YES) - grouped by that, one snapshot per group.
+        last = {r["contact_id"]: r for r in rows if r["workspace_id"] == ws}
+        for source in sorted({r["source"] for r in last.values()}):
+            group = [c for c in contacts_of[ws] if last[c]["source"] == source]
+            at = max(last[c]["occurred_at"] for c in group)
+            emit_consent_changes(conn, subscriptions, ws, group, before, source, at)

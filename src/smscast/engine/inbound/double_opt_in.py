@@ -8,13 +8,13 @@ evidence is the form's: the text ticked, when, from which address and browser.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, select
 
 from smscast.core.consent import Action, Source
-from smscast.engine.inbound.consent_by_text import record_text_consent
 from smscast.store.bulk import DriverValues, insert_rows
 from smscast.store.driver_sql import execute_many
 from smscast.store.inbound_models import PendingOptIn, WebSignUp
@@ -50,17 +50,24 @@ def pending_row(
 
 def start_double_opt_ins(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Records JOINs (in order); a later JOIN replaces an earlier one still waiting."""
-    if not rows:
+    settle_double_opt_ins(conn, {(row["contact_id"], row["number_id"]): row for row in rows})
+
+
+def settle_double_opt_ins(
+    conn: Connection, final: dict[tuple[int, int], dict[str, Any] | None]
+) -> None:
+    """Leaves each (contact, number) of `final` with its JOIN waiting, or none (None):
+    what a batch's texts started and confirmed, in two statements."""
+    if not final:
         return
-    latest = {(row["contact_id"], row["number_id"]): row for row in rows}
     execute_many(conn, "DELETE FROM pending_opt_ins WHERE contact_id = ? AND number_id = ?",
-                 list(latest))  # fmt: skip
+                 list(final))  # fmt: skip
     values = DriverValues(conn)
     insert_rows(conn, pending, PENDING_COLUMNS, [
         (r["workspace_id"], r["contact_id"], r["number_id"], r["rule_id"], r["purpose"],
          r["join_text"], r["prompt_text"], values.moment(r["created_at"]),
          values.moment(r["expires_at"]), r.get("web_sign_up_id"))
-        for r in latest.values()
+        for r in final.values() if r is not None
     ])  # fmt: skip
 
 
@@ -70,66 +77,111 @@ PENDING_COLUMNS = (
 )  # fmt: skip
 
 
-def confirm_double_opt_in(
-    conn: Connection,
-    *,
-    workspace_id: int,
-    contact_id: int,
-    number_id: int,
-    confirm_text: str,
-    number: str,
-    now: datetime,
-) -> int | None:
-    """Turns a waiting JOIN into a confirmed opt-in; None when there is none in time, or
-    when the person opted out since the JOIN: their YES may answer anything else (an
-    agent's question), never the question asked before they said STOP."""
-    row = conn.execute(
-        select(pending).where(pending.c.contact_id == contact_id, pending.c.number_id == number_id)
-    ).first()
-    if row is None or row.expires_at < now:
-        return None
-    if _opted_out_since(conn, contact_id, row.created_at):
-        conn.execute(delete(pending).where(pending.c.id == row.id))
-        return None
-    source = Source.DOUBLE_OPT_IN
-    evidence = (
-        f'double opt-in on {number}: sent "{row.join_text}" at {row.created_at:%Y-%m-%d %H:%M:%S}Z'
-        f', was asked "{row.prompt_text}", confirmed "{confirm_text}" at {now:%Y-%m-%d %H:%M:%S}Z'
-    )
-    form = None
-    if row.web_sign_up_id is not None:
-        form = conn.execute(
-            select(web_sign_ups).where(web_sign_ups.c.id == row.web_sign_up_id)
-        ).first()
-    if form is not None:
-        source = Source.WEB_FORM
+class DoubleOptIns:
+    """The double opt-ins of a batch's texts to one number, started and confirmed in
+    memory in the texts' order; `write` stores the outcome in a few statements.
+
+    What was waiting when the batch began (the JOINs of the people who answer YES, and
+    their latest opt-outs) is read in one query each, and every text's outcome is
+    decided from that and the batch's own JOINs and STOPs before it.
+    """
+
+    def __init__(
+        self, conn: Connection, workspace_id: int, number_id: int, number: str,
+        confirming: Collection[int],
+    ) -> None:  # fmt: skip
+        self.workspace_id = workspace_id
+        self.number_id = number_id
+        self.number = number
+        self.stored: dict[int, dict[str, Any]] = {}
+        self.opted_out_at: dict[int, datetime] = {}
+        self.forms: dict[int, dict[str, Any]] = {}
+        #: What each (contact, number) is left with: its JOIN waiting, or none.
+        self.final: dict[tuple[int, int], dict[str, Any] | None] = {}
+        self.confirmed_forms: list[tuple[datetime, int]] = []
+        ids = sorted({c for c in confirming if c > 0})  # a new contact has nothing waiting
+        if ids:
+            self._load(conn, ids)
+
+    def _load(self, conn: Connection, ids: list[int]) -> None:
+        waiting = select(pending).where(
+            pending.c.number_id == self.number_id, pending.c.contact_id.in_(ids)
+        )
+        self.stored = {row.contact_id: dict(row._mapping) for row in conn.execute(waiting)}
+        if not self.stored:
+            return
+        latest: dict[int, tuple[int, datetime]] = {}
+        for contact_id, event_id, occurred_at in conn.execute(
+            select(
+                consent_events.c.contact_id, consent_events.c.id, consent_events.c.occurred_at
+            ).where(
+                consent_events.c.contact_id.in_(sorted(self.stored)),
+                consent_events.c.channel.in_(("sms", "all")),  # an opt-out of everything too
+                consent_events.c.action == Action.OPT_OUT.value,
+                consent_events.c.purpose.in_(("all", "promotional")),
+            )
+        ):
+            if contact_id not in latest or event_id > latest[contact_id][0]:
+                latest[contact_id] = (event_id, occurred_at)
+        self.opted_out_at = {c: at for c, (_, at) in latest.items()}
+        form_ids = sorted({r["web_sign_up_id"] for r in self.stored.values()
+                           if r["web_sign_up_id"] is not None})  # fmt: skip
+        if form_ids:
+            self.forms = {
+                row.id: dict(row._mapping)
+                for row in conn.execute(select(web_sign_ups).where(web_sign_ups.c.id.in_(form_ids)))
+            }
+
+    def start(self, row: dict[str, Any]) -> None:
+        """A JOIN (a `pending_row`): it replaces one still waiting."""
+        self.final[(row["contact_id"], row["number_id"])] = row
+
+    def opted_out(self, contact_id: int, channel: str, purpose: str, at: datetime) -> None:
+        """An opt-out the batch records: a YES after it answers no JOIN sent before it."""
+        if channel in ("sms", "all") and purpose in ("all", "promotional"):
+            self.opted_out_at[contact_id] = at
+
+    def confirm(self, contact_id: int, confirm_text: str, now: datetime) -> dict[str, Any] | None:
+        """The consent ledger row of a YES that confirms the JOIN waiting; None when there
+        is none in time, or when the person opted out since the JOIN: their YES may
+        answer anything else (an agent's question), never the question asked before
+        they said STOP."""
+        key = (contact_id, self.number_id)
+        row = self.final[key] if key in self.final else self.stored.get(contact_id)
+        if row is None or row["expires_at"] < now:
+            return None
+        self.final[key] = None
+        stopped = self.opted_out_at.get(contact_id)
+        if stopped is not None and stopped >= row["created_at"]:
+            return None
+        source = Source.DOUBLE_OPT_IN
         evidence = (
-            f"web form {form.page} at {form.created_at:%Y-%m-%d %H:%M:%S}Z from "
-            f'{form.client_address} (user agent "{form.user_agent}"): ticked "{form.consent_text}"'
-            f'; was asked on {number} "{row.prompt_text}", confirmed "{confirm_text}" at '
-            f"{now:%Y-%m-%d %H:%M:%S}Z"
+            f'double opt-in on {self.number}: sent "{row["join_text"]}" at '
+            f'{row["created_at"]:%Y-%m-%d %H:%M:%S}Z, was asked "{row["prompt_text"]}", '
+            f'confirmed "{confirm_text}" at {now:%Y-%m-%d %H:%M:%S}Z'
         )
-        conn.execute(
-            update(web_sign_ups).where(web_sign_ups.c.id == form.id).values(confirmed_at=now)
-        )
-    conn.execute(delete(pending).where(pending.c.id == row.id))
-    return record_text_consent(
-        conn, workspace_id, contact_id, Action.OPT_IN, row.purpose, source, evidence,
-        f"sms:{number}", now,
-    )  # fmt: skip
+        form = self.forms.get(row.get("web_sign_up_id") or -1)
+        if form is not None:
+            source = Source.WEB_FORM
+            evidence = (
+                f"web form {form['page']} at {form['created_at']:%Y-%m-%d %H:%M:%S}Z from "
+                f'{form["client_address"]} (user agent "{form["user_agent"]}"): ticked '
+                f'"{form["consent_text"]}"; was asked on {self.number} "{row["prompt_text"]}", '
+                f'confirmed "{confirm_text}" at {now:%Y-%m-%d %H:%M:%S}Z'
+            )
+            self.confirmed_forms.append((now, form["id"]))
+        return {
+            "workspace_id": self.workspace_id, "contact_id": contact_id, "channel": "sms",
+            "purpose": row["purpose"], "action": Action.OPT_IN.value, "source": source.value,
+            "evidence": evidence, "actor": f"sms:{self.number}", "occurred_at": now,
+        }  # fmt: skip
 
-
-def _opted_out_since(conn: Connection, contact_id: int, since: datetime) -> bool:
-    """Whether an SMS opt-out from promotions was recorded at or after `since`."""
-    latest = conn.execute(
-        select(consent_events.c.occurred_at)
-        .where(
-            consent_events.c.contact_id == contact_id,
-            consent_events.c.channel.in_(("sms", "all")),  # an opt-out of everything too
-            consent_events.c.action == Action.OPT_OUT.value,
-            consent_events.c.purpose.in_(("all", "promotional")),
-        )
-        .order_by(consent_events.c.id.desc())
-        .limit(1)
-    ).scalar()
-    return latest is not None and latest >= since
+    def write(self, conn: Connection) -> None:
+        """Stores the JOINs left waiting, removes those answered, marks the forms confirmed."""
+        settle_double_opt_ins(conn, self.final)
+        self.final = {}
+        if self.confirmed_forms:
+            values = DriverValues(conn)
+            confirmed = [(values.moment(at), form_id) for at, form_id in self.confirmed_forms]
+            execute_many(conn, "UPDATE web_sign_ups SET confirmed_at = ? WHERE id = ?", confirmed)
+            self.confirmed_forms = []

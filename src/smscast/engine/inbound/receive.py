@@ -46,6 +46,7 @@ from smscast.engine.inbound.addressed import (
     place,
     sender_address,
 )
+from smscast.engine.inbound.double_opt_in import DoubleOptIns
 from smscast.engine.inbound.keyword_rules import load_routing
 from smscast.engine.inbound.numbers import NumberRef, find_number, numbers_of_connector
 from smscast.engine.inbound.resends import Resends, find_resends, resend_key
@@ -348,8 +349,14 @@ def _route_and_store(
         item.ticket_id = ticket_of[item.sender.id]
     _insert_inbound(conn, workspace.id, connector_id, number, [item for _, item in planned])
     brand = str(number.settings.get("brand") or workspace.name)
+    confirming = [
+        item.sender.id
+        for _, item in planned
+        if any(a.kind == ActionKind.CONFIRM_OPT_IN for a in item.decision.actions)
+    ]
+    effects.opt_ins = DoubleOptIns(conn, workspace.id, number.id, number.number, confirming)
     for _, item in planned:
-        carry_out(conn, workspace.id, number, item, effects, brand, confirm_within)
+        carry_out(workspace.id, number, item, effects, brand, confirm_within)
     flush_consent(conn, effects)
     save_contact_changes(conn, effects.changed, latest)
     effects.changed.clear()
