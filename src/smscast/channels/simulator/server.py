@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import struct
 import time
 from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable
@@ -25,7 +26,7 @@ from smscast.channels.simulator.session import Session
 from smscast.channels.simulator.stats import Stats
 from smscast.channels.simulator.texts import ReceivedText, received_texts
 from smscast.channels.smpp import pdu
-from smscast.channels.smpp.constants import CommandStatus, MessageState
+from smscast.channels.smpp.constants import CommandId, CommandStatus, MessageState
 
 log = logging.getLogger("smscast.simulator")
 S = CommandStatus
@@ -88,6 +89,40 @@ class Simulator:
         self._remember(records[0])
         message_id = ids[0]
         return request.response(message_id=message_id)
+
+    def submit_fields(
+        self, session: Session, fields: pdu.ShortMessageFields, frame: bytes
+    ) -> bytes:
+        """`submit` for a plain submit_sm read without its PDU object; the same checks
+        and records, and the submit_sm_resp as bytes."""
+        sequence = fields.sequence_number
+        if session.throttled():
+            self.stats.throttled += 1
+            return _submit_resp(sequence, S.ESME_RTHROTTLED, b"")
+        status: int = S.ESME_ROK
+        why = ""
+        if not fields.destination_addr:
+            why, status = "an empty destination_addr", S.ESME_RINVDSTADR
+        elif fields.data_coding == 8:
+            body = fields.short_message
+            user_data = body[1 + body[0] :] if fields.esm_class & 0x40 and body else body
+            if len(user_data) % 2:
+                why = f"UCS-2 text of an odd number of octets ({len(user_data)})"
+                status = S.ESME_RINVMSGLEN
+        if status:
+            log.warning("simulator: refused submit_sm %d: %s", sequence, why)
+            return _submit_resp(sequence, status, b"")
+        number = self._next_number
+        self._next_number = number + 1
+        ids = dlr.report_id(number, self.config)
+        self.stats.submits += 1
+        self.recent.append(frame)
+        if not self.reports:
+            self._wake.set()
+        record = dlr.remember_fields(fields, ids, session.system_id, time.time())
+        self.reports.append((time.monotonic() + self.config.dlr_delay, record))
+        self._remember(record)
+        return _submit_resp(sequence, S.ESME_ROK, ids[0].encode("ascii"))
 
     def _invalid(self, request: pdu.SubmitSm | pdu.DataSm | pdu.SubmitMulti) -> int:
         """The command_status for a submit no SMSC would take, after logging why."""
@@ -179,8 +214,8 @@ class Simulator:
                 current = self.messages.get(message.message_id, message)
                 if current.text != message.text:
                     message = message._replace(text=current.text)
-                report = dlr.build_report(message, state, done_at)
-                batches.setdefault(message.system_id, []).append(report.encode())
+                report = dlr.encode_report(message, state, done_at)
+                batches.setdefault(message.system_id, []).append(report)
 
         for system_id, batch in batches.items():
             self.stats.reports_sent += len(batch)
@@ -235,6 +270,17 @@ class Simulator:
         self.stats.mo_parts_sent += len(parts)
         delivered = self.route(None, [part.encode() for part in parts])
         return MoSent(parts=len(parts), queued=not delivered)
+
+
+_RESP_HEAD = struct.Struct(">IIII")
+_SUBMIT_SM_RESP = int(CommandId.SUBMIT_SM_RESP)
+
+
+def _submit_resp(sequence: int, status: int, message_id: bytes) -> bytes:
+    """A submit_sm_resp: the message id with its NUL, or no body on an error (3.3)."""
+    if status:
+        return _RESP_HEAD.pack(16, _SUBMIT_SM_RESP, status, sequence)
+    return _RESP_HEAD.pack(17 + len(message_id), _SUBMIT_SM_RESP, 0, sequence) + message_id + b"\0"
 
 
 ChannelMo = Callable[[str, str, str], Awaitable[dict[str, Any]]]

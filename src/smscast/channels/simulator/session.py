@@ -32,6 +32,7 @@ _BINDS = {
 _SUBMITS = frozenset((CommandId.SUBMIT_SM, CommandId.DATA_SM, CommandId.SUBMIT_MULTI))
 _TRANSMITTER_ONLY = frozenset((CommandId.QUERY_SM, CommandId.CANCEL_SM, CommandId.REPLACE_SM))
 _DELIVER_SM_RESP = CommandId.DELIVER_SM_RESP.to_bytes(4, "big")
+_SUBMIT_SM = CommandId.SUBMIT_SM.to_bytes(4, "big")
 #: A well-formed header with a command_id no SMPP version defines.
 _UNKNOWN_COMMAND = struct.pack(">IIII", 16, 0x000000F0, 0, 0x7FFFFFFF)
 
@@ -49,6 +50,10 @@ class SessionHost(Protocol):
     def check_bind(self, request: Any) -> int: ...
 
     def submit(self, session: Session, request: pdu.Pdu, frame: bytes) -> pdu.Pdu: ...
+
+    def submit_fields(
+        self, session: Session, fields: pdu.ShortMessageFields, frame: bytes
+    ) -> bytes: ...
 
     def manage(self, request: pdu.Pdu) -> pdu.Pdu: ...
 
@@ -134,27 +139,27 @@ class Session(asyncio.Protocol):
     # --- PDUs ---------------------------------------------------------------------
 
     def handle(self, frame: bytes, out: list[bytes]) -> None:
-        if frame[4:8] == _DELIVER_SM_RESP:
+        command = frame[4:8]
+        if command == _DELIVER_SM_RESP:
             # The ESME's answer to a report or MO: only its header matters.
             _, _, status, sequence = pdu.peek_header(frame)
             self.acknowledged(sequence, status)
             return
+        if command == _SUBMIT_SM and self.can_transmit:
+            # The hot path: a plain submit_sm read into a tuple, answered as bytes.
+            fields = pdu.read_short_message(frame)
+            if fields is not None:
+                if self.count_received(out):
+                    out.append(self.sim.submit_fields(self, fields, frame))
+                return
         try:
             request = pdu.decode(frame)
         except pdu.PduError as exc:
             self.refuse(exc, out)
             return
         command_id = request.command_id
-        if self.system_id is not None:
-            self.received += 1
-            config = self.sim.config
-            if config.drop_after and self.received >= config.drop_after:
-                log.info("simulator: dropping %s on PDU %d (drop_after)", self.peer, self.received)
-                self.sim.stats.drops += 1
-                self.closing = True
-                return
-            if config.garbage_after and self.received % config.garbage_after == 0:
-                out.append(self.garbage())
+        if self.system_id is not None and not self.count_received(out):
+            return
         if command_id in _SUBMITS:
             if not self.can_transmit:
                 out.append(request.response(S.ESME_RINVBNDSTS).encode())
@@ -181,6 +186,20 @@ class Session(asyncio.Protocol):
             # sent to us: the specification's answer is generic_nack with invalid id.
             log.warning("simulator: %s sent %s, which an ESME may not", self.peer, request.name)
             out.append(self.nack(S.ESME_RINVCMDID, request.sequence_number))
+
+    def count_received(self, out: list[bytes]) -> bool:
+        """Counts a PDU of a bound session for the drop and garbage faults; False when
+        the connection is dropped on it (unanswered)."""
+        self.received += 1
+        config = self.sim.config
+        if config.drop_after and self.received >= config.drop_after:
+            log.info("simulator: dropping %s on PDU %d (drop_after)", self.peer, self.received)
+            self.sim.stats.drops += 1
+            self.closing = True
+            return False
+        if config.garbage_after and self.received % config.garbage_after == 0:
+            out.append(self.garbage())
+        return True
 
     def refuse(self, error: pdu.PduError, out: list[bytes]) -> None:
         """Answers a PDU that could not be read: its own response with the error
