@@ -15,7 +15,7 @@ imported from a CSV with `contacts import`, `smscast worker` running, then
   report recorded in the database;
 - `peak_rss_mb`: the launch process's peak resident memory (`wait4`).
 
-    python bench/campaign_e2e.py [--n N] [--database-url URL] [--binds B]
+    python bench/campaign_e2e.py [--n N] [--database-url URL] [--binds B] [--roles split]
 
 `--binds B` gives the connector B sessions to the simulator (its `binds` setting; the
 window of 1000 is split among them).
@@ -129,14 +129,17 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--binds", type=int, default=1)
+    parser.add_argument("--roles", choices=("all", "split"), default="all",
+                        help="split: `smscast worker --role transmit` and `--role receive` "
+                        "as two processes, instead of one `smscast worker`")  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder_name:
         folder = Path(folder_name)
         with fresh_database(args.database_url, folder) as url:
-            measure(args.n, url, folder, args.binds)
+            measure(args.n, url, folder, args.binds, args.roles)
 
 
-def measure(n: int, url: str, folder: Path, binds: int) -> None:
+def measure(n: int, url: str, folder: Path, binds: int, roles: str) -> None:
     smpp_port, http_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMSCAST_")}
     env.update(SMSCAST_DATABASE_URL=url, SMSCAST_DATA_DIR=str(folder / "var"),
@@ -158,14 +161,18 @@ def measure(n: int, url: str, folder: Path, binds: int) -> None:
          "--dlr-delay", "1", "--delivered", "1", "--undeliverable", "0", "--expired", "0",
          "--rejected", "0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )  # fmt: skip
-    worker = subprocess.Popen([*SMSCAST, "worker"], env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)  # fmt: skip
+    workers = [
+        subprocess.Popen([*SMSCAST, "worker", "--role", role], env=env,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for role in (("transmit", "receive") if roles == "split" else ("all",))
+    ]  # fmt: skip
     engine = create_engine(url)
     try:
 
         def bound() -> bool:
             state = json.loads(run(env, "connectors", "state", "--json"))
-            return bool(state and state[0]["state"] == "sending")
+            receiving = roles != "split" or state[0].get("receiving") == "receiving"
+            return bool(state and state[0]["state"] == "sending" and receiving)
 
         wait_for(bound, "the worker to bind to the simulator", 60)
         campaign = run(env, "campaigns", "create", "--name", "E2E", "--segment", "",
@@ -199,8 +206,9 @@ def measure(n: int, url: str, folder: Path, binds: int) -> None:
         watcher.join()
         first_submit_s = first[0] - launch_started if first else float("nan")
     finally:
-        cpu = {"worker": cpu_seconds(worker.pid), "simulator": cpu_seconds(simulator.pid)}
-        for process in (worker, simulator):
+        cpu = {"worker": sum(cpu_seconds(w.pid) for w in workers),
+               "simulator": cpu_seconds(simulator.pid)}  # fmt: skip
+        for process in (*workers, simulator):
             process.terminate()
             process.wait(30)
         engine.dispose()

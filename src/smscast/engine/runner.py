@@ -116,10 +116,11 @@ class ConnectorRunner:
             settings.retry_backoff_s, settings.retry_backoff_max_s, settings.message_validity_hours
         )
         extras = OutgoingExtras(settings.resolved_secret_key(), settings.served_url())
+        lanes = self._lanes()
         dispatcher = Dispatcher(
-            self.db, connector, row.id, self.worker, limits, retry, self.clock, extras
+            lanes[0], connector, row.id, self.worker, limits, retry, self.clock, extras
         )
-        events = EventPump(self.db, settings, connector, row.id, row.workspace_id, self.clock)
+        events = EventPump(lanes[-1], settings, connector, row.id, row.workspace_id, self.clock)
         self.dispatcher, self.events = dispatcher, events
         feeding = asyncio.create_task(dispatcher.run(), name=f"{row.name}-dispatch")
         writing = asyncio.create_task(events.run(), name=f"{row.name}-events")
@@ -127,8 +128,28 @@ class ConnectorRunner:
         dispatcher.stop()
         await connector.stop()
         await asyncio.gather(feeding, writing, return_exceptions=True)
+        for lane in lanes:
+            if lane is not self.db:
+                lane.close()
         self._started = False
         self._detail = "stopped"
+
+    def _lanes(self) -> tuple[DbThread, ...]:
+        """The database threads of the dispatcher and of the event pump.
+
+        On SQLite both use the worker's one thread: the database takes one writer at a
+        time anyway. A database server takes them in parallel, and there each
+        transaction spends most of its time waiting for the server (a commit waits for
+        its log to reach the disk): with a thread each, the next claim no longer queues
+        behind a batch of reports, and the other way round.
+        """
+        if self.db.engine.dialect.name == "sqlite":
+            return (self.db,)
+        name = f"smscast-db-{self.row.id}"
+        return (
+            DbThread(self.db.engine, f"{name}-send"),
+            DbThread(self.db.engine, f"{name}-events"),
+        )
 
     async def _receive(self, connector: Connector) -> None:
         """The receiving side alone: events written, nothing claimed or marked."""
