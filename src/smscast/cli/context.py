@@ -18,7 +18,6 @@ from smscast.config import Settings, load_settings
 from smscast.core.errors import UserError
 from smscast.engine.accounts.workspaces import WorkspaceRef, resolve_workspace
 from smscast.store.db import create_db_engine, is_busy
-from smscast.store.migrate import schema_behind
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +48,8 @@ def _database_failure(engine: Engine, error: OperationalError | ProgrammingError
     where = f"database {engine.url.render_as_string(hide_password=True)}: {error.orig}"
     if is_busy(error):
         return f"{where} (another process held it past the busy timeout; try again)"
+    from smscast.store.migrate import schema_behind  # Alembic: ~0.1 s, only on failure
+
     behind = schema_behind(engine)
     return f"{where}; {behind}: run `smscast db upgrade`" if behind else where
 
