@@ -213,17 +213,6 @@ def _quiet(conn: Connection, timed: list[Claimed], now: datetime) -> list[tuple[
     """
     if not timed:
         return []
-    contact_ids = sorted({m.contact_id for m in timed if m.contact_id is not None})
-    own_zone: dict[int, str] = {}
-    if contact_ids:
-        own_zone = dict(
-            conn.execute(
-                select(contacts.c.id, contacts.c.timezone).where(
-                    contacts.c.id.in_(bindparam("ids", expanding=True))
-                ),
-                {"ids": contact_ids},
-            ).all()
-        )
     workspace_rows = conn.execute(
         select(workspaces.c.id, workspaces.c.settings, workspaces.c.timezone).where(
             workspaces.c.id.in_(bindparam("ids", expanding=True))
@@ -231,11 +220,20 @@ def _quiet(conn: Connection, timed: list[Claimed], now: datetime) -> list[tuple[
         {"ids": sorted({m.workspace_id for m in timed})},
     ).all()
     workspace_of = {row.id: (rules_of(row.settings), row.timezone) for row in workspace_rows}
+    # Only where quiet hours apply are the contacts' own zones read: a workspace
+    # without them (or a batch they do not concern) costs one small query a step.
+    timed = [
+        m for m in timed
+        if (rules := workspace_of[m.workspace_id][0]).quiet.enabled
+        and rules.quiet_applies(m.purpose, m.channel)
+    ]  # fmt: skip
+    contact_ids = sorted({m.contact_id for m in timed if m.contact_id is not None})
+    own_zone: dict[int, str] = dict(
+        select_in(conn, "SELECT id, timezone FROM contacts WHERE id IN", contact_ids)
+    )
     late = []
     for message in timed:
         rules, workspace_zone = workspace_of[message.workspace_id]
-        if not rules.quiet.enabled or not rules.quiet_applies(message.purpose, message.channel):
-            continue
         own = own_zone.get(message.contact_id or -1) or workspace_zone
         by_number = timezone_for_phone(message.phone, own)
         zones = (own,) if by_number == own else (own, by_number)
