@@ -11,6 +11,7 @@ from outbound_helpers import add_sim_connector, numbers
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from smscast.core.errors import UserError
 from smscast.core.links import LinkPath, parse_link_path
 from smscast.engine.accounts.workspaces import create_workspace
 from smscast.engine.campaigns import materialise
@@ -24,7 +25,7 @@ from smscast.store.campaign_models import Coupon
 from smscast.store.checked_writes import ParentsCheckedWrites
 from smscast.store.db import create_db_engine
 from smscast.store.messaging_models import Message
-from smscast.store.models import table_of
+from smscast.store.models import Contact, table_of
 from smscast.store.schema import metadata
 
 messages = table_of(Message)
@@ -233,3 +234,48 @@ def test_an_erasure_during_a_batch_write_leaves_no_text_behind(engine, settings,
     assert erased.is_set()
     with engine.connect() as conn:
         assert conn.execute(select(messages.c.phone)).all() == []
+
+
+def test_the_first_texts_are_in_the_outbox_while_the_rest_is_written(engine, settings, workspace,
+                                                                     now, monkeypatch):  # fmt: skip
+    """The first batch is small and committed at once, so a worker can send before the
+    launch of a big campaign ends; batches then grow to `launch_batch_size`."""
+    for i in range(31):
+        add_contact(engine, workspace, f"+4860020040{i:02d}", now, first_name=f"L{i}")
+    campaign_id = _setup(engine, workspace, now, contacts=9, codes=40)
+    monkeypatch.setattr(materialise, "FIRST_BATCH", 2)
+    real_commit = materialise._commit_batch
+    seen: list[tuple[int, int]] = []  # (rows in the batch, queued texts once it committed)
+
+    def commit_and_look(*args, **kwargs):
+        batch = real_commit(*args, **kwargs)
+        with engine.connect() as conn:
+            queued = conn.execute(select(messages.c.id).where(messages.c.status == "queued"))
+            seen.append((len(batch.rows), len(queued.all())))
+        return batch
+
+    monkeypatch.setattr(materialise, "_commit_batch", commit_and_look)
+
+    result = _launch(engine, settings.model_copy(update={"launch_batch_size": 20}), workspace,
+                     campaign_id, now)  # fmt: skip
+
+    assert result["queued"] == 40
+    assert seen == [(2, 2), (8, 10), (20, 30), (10, 40)]
+    _check_outbox(engine, 40, set())
+
+
+def test_a_segment_on_an_attribute_no_contact_has_any_more_is_refused_at_launch(
+    engine, settings, workspace, now
+):
+    add_contact(engine, workspace, "+48600200500", now, first_name="A", plan="gold")
+    draft = CampaignDraft(name="Gold", body="Hi {{ first_name }}", segment='plan = "gold"')
+    campaign_id = create_campaign(engine, workspace, draft, actor="t", now=now)
+    contacts = table_of(Contact)
+    with engine.begin() as conn:
+        conn.execute(update(contacts).values(attributes={"first_name": "A"}))
+
+    with pytest.raises(UserError) as refused:
+        _launch(engine, settings, workspace, campaign_id, now)
+
+    assert "unknown field 'plan'" in refused.value.problem.message
+    assert campaign_report(engine, workspace.id, campaign_id)["status"] == "draft"

@@ -15,7 +15,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, and_, distinct, func, select, update
 
 from smscast.config import Settings
-from smscast.core.router import REPLY_ROUTES
 from smscast.engine.accounts.workspaces import resolve_workspace
 from smscast.engine.campaigns.lifecycle import campaigns, messages, variants
 from smscast.engine.campaigns.materialise import Stage, make_plan, materialise
@@ -65,6 +64,8 @@ def variant_rates(conn: Connection, campaign: Any, metric: str) -> dict[int, tup
             .where(messages.c.campaign_id == campaign.id, clicks.c.is_bot.is_(False))
         )
     else:  # recipients who answered this campaign; a STOP, START or HELP is no answer
+        from smscast.core.router import REPLY_ROUTES  # not at the top: `campaigns launch` waits
+
         query = (
             select(messages.c.variant_id, func.count(distinct(messages.c.contact_id)))
             .join(routes, and_(routes.c.contact_id == messages.c.contact_id,

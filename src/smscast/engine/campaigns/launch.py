@@ -19,7 +19,7 @@ from smscast.core.errors import UserError
 from smscast.engine.accounts.audit import record_audit
 from smscast.engine.accounts.workspaces import WorkspaceRef, resolve_workspace
 from smscast.engine.campaigns.ab import decide_ab_winners, first_stage, stage_named
-from smscast.engine.campaigns.launch_plan import Stage, check_coupons, make_plan
+from smscast.engine.campaigns.launch_plan import Stage, check_launchable, make_plan
 from smscast.engine.campaigns.lifecycle import (
     campaign_row,
     campaigns,
@@ -28,7 +28,6 @@ from smscast.engine.campaigns.lifecycle import (
     next_run_time,
 )
 from smscast.engine.campaigns.materialise import materialise
-from smscast.engine.campaigns.segments import segment_where
 
 STALE_LAUNCH = timedelta(seconds=60)
 
@@ -115,8 +114,7 @@ def launch_campaign(
             now,
             link_base=settings.served_url(),
         )
-        check_coupons(conn, plan, segment_where(conn, workspace, campaign.segment_expression,
-                                                now), 0)  # fmt: skip
+        check_launchable(conn, plan, now)
     _start_run(engine, workspace, campaign, now)
     with engine.begin() as conn:
         record_audit(conn, workspace.id, actor, "campaign.launched", f"campaign #{campaign_id}",

@@ -23,7 +23,9 @@ from smscast.core.channels import Channel
 from smscast.core.cost import MessageRules
 from smscast.core.counts import counted
 from smscast.core.errors import UserError
+from smscast.core.national import NationalTables, connector_national_tables
 from smscast.core.segment_parser import parse_segment
+from smscast.core.segments import Compare, Contains, InList, IsSet, walk
 from smscast.core.templates import compile_template
 from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.campaigns.coupons import free_codes
@@ -38,11 +40,12 @@ from smscast.engine.campaigns.recipients import (
     Variant,
     bucket,
 )
-from smscast.engine.sending.connectors import national_tables_of
+from smscast.engine.campaigns.segments import segment_where
 from smscast.engine.sending.routing import load_routes
 from smscast.store.bulk import DriverValues, select_in
 from smscast.store.campaign_models import CampaignLink
 from smscast.store.channel_models import PushSubscription
+from smscast.store.messaging_models import Connector
 from smscast.store.models import ConsentState, Contact, table_of
 from smscast.store.segment_sql import segment_condition
 
@@ -50,6 +53,7 @@ contacts = table_of(Contact)
 consent_states = table_of(ConsentState)
 campaign_links = table_of(CampaignLink)
 subscriptions = table_of(PushSubscription)
+connectors = table_of(Connector)
 
 NOT_COUNTED = ("cancelled", "failed", "rejected")
 """Messages in these states never reached the person and do not count against caps."""
@@ -252,8 +256,23 @@ def campaign_message_rules(conn: Connection, campaign: Any, rules: CampaignRules
     return MessageRules(
         promotional=campaign.purpose == "promotional", footer_required=rules.footer_required,
         opt_out_keyword=rules.opt_out_keyword, smart=bool(options.get("smart_encoding")),
-        tables=national_tables_of(conn, connector_id),
+        tables=_national_tables(conn, connector_id),
     )  # fmt: skip
+
+
+def _national_tables(conn: Connection, connector_id: int | None) -> NationalTables:
+    """The connector's national shift tables, as `engine.sending.connectors.national_tables_of`
+    reads them: importing that module brings every channel's client (0.1-0.2 s), which
+    `campaigns launch` paid before its first text could go."""
+    if connector_id is None:
+        return ()
+    settings = conn.execute(
+        select(connectors.c.settings).where(connectors.c.id == connector_id)
+    ).scalar()
+    try:
+        return connector_national_tables(dict(settings or {}))
+    except UserError:  # refused when the connector was added; a row edited by hand since
+        return ()
 
 
 def plan_route(conn: Connection, workspace: WorkspaceRef, campaign: Any) -> tuple[Any, Any]:
@@ -318,6 +337,26 @@ def _consented_on_chain(plan: Plan) -> Any:
         return exists().where(on_chain, given.c.status == "opted_in")
     refused = select(func.count()).where(on_chain, given.c.status == "opted_out")
     return refused.scalar_subquery() < len(channels)
+
+
+def check_launchable(conn: Connection, plan: Plan, now: datetime, after: int = 0) -> None:
+    """Refuses a launch whose segment names an attribute no contact has any more, or
+    whose coupon pool cannot serve it, before anything is written.
+
+    Both read the whole workspace (every contact's attribute names; the consented
+    members counted), about 0.5 s at a million contacts before the first text could
+    go, so they run only when the answer can differ from the one the campaign got
+    when it was created: the segment names an attribute, or a coupon pool must be
+    counted. A segment of built-in fields only was fully checked then and cannot
+    change.
+    """
+    expression = plan.campaign.segment_expression
+    names_attribute = any(
+        isinstance(node, Compare | InList | Contains | IsSet) and node.field.attribute
+        for node in walk(parse_segment(expression))
+    )
+    if names_attribute or (plan.uses_coupon and plan.pool is not None):
+        check_coupons(conn, plan, segment_where(conn, plan.workspace, expression, now), after)
 
 
 def check_coupons(conn: Connection, plan: Plan, where: Any, after: int) -> None:

@@ -29,7 +29,6 @@ from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.campaigns.coupons import pool_id
 from smscast.engine.campaigns.segments import saved_expression
 from smscast.engine.stats import bump_campaign_stats, campaign_totals
-from smscast.engine.webhooks.events import emit_events, load_subscriptions
 from smscast.store.campaign_models import CampaignLaunch
 from smscast.store.messaging_models import Campaign, CampaignVariant, Message, Number
 from smscast.store.models import table_of
@@ -463,6 +462,9 @@ def fallback_pending(conn: Connection, campaign_id: int) -> bool:
 
 def _emit_completed(conn: Connection, row: Any, finished_sending: datetime, now: datetime) -> None:
     """Announces the campaign's outcome: every message is final, so the counts are too."""
+    # Here, not at the top: webhooks bring HTTPX, which `campaigns launch` would load first.
+    from smscast.engine.webhooks.events import emit_events, load_subscriptions
+
     subscriptions = load_subscriptions(conn)
     if not subscriptions.wants(row.workspace_id, "campaign.completed"):
         return

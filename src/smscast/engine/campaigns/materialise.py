@@ -50,6 +50,7 @@ from smscast.engine.campaigns.launch_plan import (
     Stage,
     campaign_links,
     check_coupons,
+    check_launchable,
     make_plan,
     members_where,
     read_members,
@@ -57,7 +58,6 @@ from smscast.engine.campaigns.launch_plan import (
 )
 from smscast.engine.campaigns.lifecycle import campaign_row, launches, messages
 from smscast.engine.campaigns.recipients import BuiltBatch, ChainRow, Member, OutboxRow
-from smscast.engine.campaigns.segments import segment_where
 from smscast.engine.stats import bump_campaign_stats
 from smscast.store.bulk import select_in
 from smscast.store.bulk_values import insert_value_rows
@@ -74,6 +74,11 @@ ROW_COLUMNS = OutboxRow._fields
 """The message columns that differ from recipient to recipient; the rest are per batch."""
 CHAIN_COLUMNS = ChainRow._fields
 """The same on a chain's campaign, where the channel and its connector differ too."""
+
+FIRST_BATCH = 100
+"""Recipients in a launch's first batch: committed within milliseconds, so the worker can
+send the first texts while the rest is written; each batch after is four times the one
+before, up to `launch_batch_size` (big batches are cheaper per recipient)."""
 
 _NOTES = ("national", "smart_changes", "due_at")
 """OutboxRow's columns NULL in every row of most batches (see `BuiltBatch.noted`)."""
@@ -336,8 +341,9 @@ def materialise(engine: Engine, settings: Settings, plan: Plan, now: datetime, r
                 *, coupons_checked: bool = False) -> dict[str, Any]:  # fmt: skip
     """Writes the outbox rows of one stage of one run, resuming where it stopped.
 
-    `coupons_checked` skips counting the pool again (a full pass over the segment)
-    when the caller refused a short pool a moment ago, before anything was written.
+    `coupons_checked` skips `check_launchable` (the segment's attribute names read
+    and the pool counted, passes over the whole segment) when the caller made it a
+    moment ago, before anything was written.
     """
     totals = _Totals()
     with engine.begin() as conn:
@@ -345,9 +351,8 @@ def materialise(engine: Engine, settings: Settings, plan: Plan, now: datetime, r
     if done:
         return {"queued": 0, "excluded": {}, "problems": []}
     with engine.connect() as conn:
-        segment = segment_where(conn, plan.workspace, plan.campaign.segment_expression, now)
         if not coupons_checked:
-            check_coupons(conn, plan, segment, after)
+            check_launchable(conn, plan, now, after)
         where = members_where(conn, plan, now)
     with (
         _fewer_collections(),
@@ -415,11 +420,11 @@ def _run_batches(engine: Engine, writes: ParentsCheckedWrites, settings: Setting
     ahead_mode = True
     peek_after = 0
     pending: Ahead | None = None
+    size = min(FIRST_BATCH, settings.launch_batch_size)
     while True:
         ahead = None
         with engine.connect() as conn:
-            members, last, capped = read_members(conn, plan, where, after,
-                                                 settings.launch_batch_size, now)  # fmt: skip
+            members, last, capped = read_members(conn, plan, where, after, size, now)
             if last == after:
                 break
             reach = read_reach(conn, plan, members, now)
@@ -447,6 +452,7 @@ def _run_batches(engine: Engine, writes: ParentsCheckedWrites, settings: Setting
             if _cancelled(engine, plan.campaign.id):
                 return
         after = last
+        size = min(size * 4, settings.launch_batch_size)
     if pending is not None:
         _finish_pending(engine, writes, plan, pending, tokens, now, totals)
 
