@@ -279,3 +279,20 @@ def test_a_segment_on_an_attribute_no_contact_has_any_more_is_refused_at_launch(
 
     assert "unknown field 'plan'" in refused.value.problem.message
     assert campaign_report(engine, workspace.id, campaign_id)["status"] == "draft"
+
+
+def test_a_taken_link_token_fails_the_batch_write_as_an_integrity_error(engine, workspace, now):
+    """The launch writes a batch again with new tokens when one collides: the bulk write
+    (PostgreSQL: COPY) must say so as an INSERT would."""
+    contact_ids = [add_contact(engine, workspace, f"+4860020060{i}", now) for i in range(2)]
+    fixed = {"workspace_id": workspace.id, **FIXED}
+    columns = ("contact_id", "phone", "body", "link_token")
+    with engine.begin() as conn:
+        insert_value_rows(conn, messages, columns, [(contact_ids[0], "+48600200600", "Hi",
+                                                     "AAtoken00001")], fixed)  # fmt: skip
+    with pytest.raises(IntegrityError) as refused, engine.begin() as conn:
+        insert_value_rows(conn, messages, columns, [(contact_ids[1], "+48600200601", "Hi",
+                                                     "AAtoken00001")], fixed)  # fmt: skip
+    assert "link_token" in str(refused.value)
+    with engine.connect() as conn:
+        assert conn.execute(select(messages.c.phone)).all() == [("+48600200600",)]

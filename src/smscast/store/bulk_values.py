@@ -21,8 +21,7 @@ from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, Table
-
-from smscast.store.bulk import insert_rows, select_in
+from sqlalchemy.exc import DBAPIError
 
 _MOST_VARIABLES = 32_766
 """SQLite's default limit on parameters per statement (since 3.32); a build may set it lower."""
@@ -50,9 +49,7 @@ def insert_value_rows(
     if conn.dialect.name != "sqlite":
         if existing is not None:
             rows = _rows_with_parent(conn, columns, rows, existing)
-        names = (*fixed, *columns)
-        constant = tuple(fixed.values())
-        insert_rows(conn, table, names, [constant + row for row in rows])
+        _copy_rows(conn, table, (*fixed, *columns), tuple(fixed.values()), rows)
         return len(rows)
     chunk = max(1, (_variable_limit(conn) - len(fixed)) // len(columns))
     where = ""
@@ -89,6 +86,23 @@ def _statement(table: str, fixed: tuple[str, ...], columns: tuple[str, ...], cou
             f"SELECT {picks} FROM (VALUES {', '.join([one] * count)}){where}")  # fmt: skip
 
 
+def _copy_rows(conn: Connection, table: Table, names: Sequence[str], constant: tuple[Any, ...],
+               rows: Sequence[tuple[Any, ...]]) -> None:  # fmt: skip
+    """COPYs the rows (each after `constant`) in the connection's transaction; a refused
+    row (a unique key taken) fails the whole COPY with SQLAlchemy's error, as an INSERT would."""
+    sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    try:
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            write = copy.write_row
+            for row in rows:
+                write(constant + row)
+    except conn.dialect.loaded_dbapi.Error as error:
+        raise DBAPIError.instance(sql, None, error, conn.dialect.loaded_dbapi.Error,
+                                  dialect=conn.dialect) from error  # fmt: skip
+
+
 def _rows_with_parent(
     conn: Connection,
     columns: Sequence[str],
@@ -99,6 +113,10 @@ def _rows_with_parent(
     column, parent = existing
     at = columns.index(column)
     ids = [row[at] for row in rows]
-    found = select_in(conn, f"SELECT id FROM {parent} WHERE id IN", ids, tail="FOR KEY SHARE")
+    # One array parameter: an IN list of thousands of placeholders is parsed and bound
+    # value by value.
+    found = conn.exec_driver_sql(
+        f"SELECT id FROM {parent} WHERE id = ANY(%s) FOR KEY SHARE", (ids,)
+    )
     present = {row[0] for row in found}
     return [row for row in rows if row[at] in present]
