@@ -253,29 +253,30 @@ def decode_tlvs(frame: bytes, offset: int, pdu: str) -> dict[int, bytes]:
     """Reads TLVs from `offset` to the end of the PDU, unknown tags included."""
     tlvs: dict[int, bytes] = {}
     end = len(frame)
+    unpack, fixed_lengths = _TLV_HEAD.unpack_from, TLV_FIXED_LENGTHS
     while offset < end:
         if end - offset < 4:
             raise PduError(
                 f"{pdu}: {end - offset} stray octets at offset {offset} where a TLV should start",
                 status=CommandStatus.ESME_RINVOPTPARSTREAM,
             )
-        tag, length = _TLV_HEAD.unpack_from(frame, offset)
-        offset += 4
-        if offset + length > end:
+        tag, length = unpack(frame, offset)
+        start = offset + 4
+        offset = start + length
+        if offset > end:
             raise PduError(
-                f"{pdu}: TLV 0x{tag:04X} at offset {offset - 4} says {length} octets "
-                f"but only {end - offset} are left",
+                f"{pdu}: TLV 0x{tag:04X} at offset {start - 4} says {length} octets "
+                f"but only {end - start} are left",
                 status=CommandStatus.ESME_RINVOPTPARSTREAM,
             )
-        fixed = TLV_FIXED_LENGTHS.get(tag)
+        fixed = fixed_lengths.get(tag)
         if fixed is not None and fixed != length:
             raise PduError(
-                f"{pdu}: TLV 0x{tag:04X} at offset {offset - 4} has length {length}, "
+                f"{pdu}: TLV 0x{tag:04X} at offset {start - 4} has length {length}, "
                 f"the specification says {fixed}",
                 status=CommandStatus.ESME_RINVPARLEN,
             )
-        tlvs[tag] = frame[offset : offset + length]
-        offset += length
+        tlvs[tag] = frame[start:offset]
     return tlvs
 
 
