@@ -74,8 +74,9 @@ def id_set(conn: Connection) -> str:
     return "= ANY(?)"
 
 
-def id_list(conn: Connection, ids: Iterable[int]) -> Any:
-    """The parameter for `id_set`: a JSON array on SQLite, an array on PostgreSQL."""
+def id_list(conn: Connection, ids: Iterable[Any]) -> Any:
+    """The parameter for `id_set`: a JSON array on SQLite, an array on PostgreSQL (of
+    numbers, or of text such as carrier ids)."""
     values = list(ids)
     return json.dumps(values) if conn.dialect.name == "sqlite" else values
 

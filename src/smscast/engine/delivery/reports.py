@@ -39,7 +39,14 @@ from smscast.engine.sending.connector_log import record_log_entries
 from smscast.engine.tally import Tally, read_moment
 from smscast.engine.traffic import TrafficKey, traffic_key
 from smscast.store.bulk import DriverValues
-from smscast.store.driver_sql import execute_many, fetch, in_list, insert_values, update_by_ids
+from smscast.store.driver_sql import (
+    execute_many,
+    fetch,
+    id_list,
+    id_set,
+    insert_values,
+    update_by_ids,
+)
 
 #: What each final report state makes of the message it concerns.
 MESSAGE_STATE = {
@@ -53,7 +60,7 @@ MESSAGE_STATE = {
 OPEN_STATES = frozenset({"sending", "sent", "unknown"})
 #: error_code of a message `expire_silent` gave up on: a report may still finish it.
 NO_REPORT = "no_report"
-CHUNK = 500
+CHUNK = 5000  # ids per lookup: one statement for a whole batch of reports
 
 
 @dataclass(slots=True, eq=False)
@@ -124,7 +131,7 @@ def apply_reports(
     part_states: list[tuple[Any, ...]] = []
     clashes: list[LogEntry] = []
     applied = repeated = unmatched = late = clashed = 0
-    tally = Tally()
+    finished_alike: _Finished = {}
     moments: dict[Any, datetime | None] = {}  # a submit batch shares one sent_at: parse it once
     alone = _named_once(reports, refs)
     for report in reports:
@@ -172,11 +179,14 @@ def apply_reports(
         if verdict == "late":
             late += 1
             clashes.append(_clash_entry(report, candidates, ref, verdict, now))
-        elif _advance(message, final_state, report, now, tally, moments):
+        elif _advance(message, final_state, report, now, finished_alike, moments):
             applied += 1
     _write(conn, stored, new_refs, part_states, loaded.values(), driver)
     if clashes:
         record_log_entries(conn, connector_id, clashes)
+    tally = Tally()
+    for (campaign_id, route, deltas), count in finished_alike.items():
+        tally.add(campaign_id, now, route, **{name: value * count for name, value in deltas})
     tally.write(conn)
     finished = [m for m in loaded.values() if m.was]
     queue_message_events(
@@ -265,9 +275,14 @@ def _clash_entry(
     )
 
 
+_Finished = dict[tuple[int | None, TrafficKey | None, tuple[tuple[str, int], ...]], int]
+"""Messages finished alike (campaign, route, counter changes) → how many: a batch's
+counters are added per kind, not per report."""
+
+
 def _advance(
-    message: _Message, final_state: str, report: DeliveryReport, now: datetime, tally: Tally,
-    moments: dict[Any, datetime | None],
+    message: _Message, final_state: str, report: DeliveryReport, now: datetime,
+    tally: _Finished, moments: dict[Any, datetime | None],
 ) -> bool:  # fmt: skip
     """Counts one part's final report against its message; True if the message finished."""
     if final_state == "delivered":
@@ -291,7 +306,8 @@ def _advance(
         deltas.update(unknown=-1, sent=1)
     elif message.was == "expired":  # given up on for want of a report, which came
         deltas["expired"] = deltas.get("expired", 0) - 1
-    tally.add(message.campaign_id, now, message.route, **deltas)
+    key = (message.campaign_id, message.route, tuple(deltas.items()))
+    tally[key] = tally.get(key, 0) + 1
     return True
 
 
@@ -309,8 +325,8 @@ def _candidates(
             "m.campaign_id, COALESCE(m.sent_at, m.created_at), m.sent_at, m.workspace_id, "
             "m.callback_url IS NOT NULL, m.connector_id, m.number_id, m.purpose "
             "FROM carrier_refs r JOIN messages m ON m.id = r.message_id "
-            f"WHERE r.connector_id = ? AND r.carrier_id IN {in_list(len(chunk))}",
-            (connector_id, *chunk),
+            f"WHERE r.connector_id = ? AND r.carrier_id {id_set(conn)}",
+            (connector_id, id_list(conn, chunk)),
         )
         for carrier_id, state, *message in rows:
             row = _message_of(message)
@@ -329,8 +345,8 @@ def _messages(conn: Connection, ids: set[int]) -> dict[int, _Message]:
             "SELECT id, status, error_code, parts, parts_done, campaign_id, "
             "COALESCE(sent_at, created_at), sent_at, workspace_id, callback_url IS NOT NULL, "
             "connector_id, number_id, purpose "
-            f"FROM messages WHERE id IN {in_list(len(chunk))}",
-            tuple(chunk),
+            f"FROM messages WHERE id {id_set(conn)}",
+            (id_list(conn, chunk),),
         )
         for row in rows:
             message = _message_of(row)
