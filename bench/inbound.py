@@ -33,6 +33,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Engine, exists, func, select, update
 
@@ -178,9 +179,13 @@ def timed_routing(
     """Routes a batch on the database thread and says how much of that thread's CPU it
     took: the rest of the process's CPU is the event loop's (SMPP, and the dispatcher
     in one process)."""
-    started = time.thread_time()
+    started, wall = time.thread_time(), time.perf_counter()
     results = handle_inbound_batch(engine, settings, connector_id, batch)
+    WALL[0] += time.perf_counter() - wall
     return results, time.thread_time() - started
+
+
+WALL = [0.0]
 
 
 async def run(n: int, batch_size: int, workdir: str, processes: int) -> tuple[float, int, int]:
@@ -260,7 +265,7 @@ async def run(n: int, batch_size: int, workdir: str, processes: int) -> tuple[fl
             f"routed {routed} texts in {routed_after:.2f} s, queued {replies} answers, all "
             f"settled in {elapsed:.2f} s; "
             f"{processes} process(es): routing process {cpu:.2f} CPU-s "
-            f"({routing_cpu:.2f} of them in handle_inbound_batch)"
+            f"({routing_cpu:.2f} of them in handle_inbound_batch, which took {WALL[0]:.2f} s)"
             + (f", sending {sender_cpu:.2f} CPU-s (whole life)" if sender is not None else "")
             + f" ({routed / (cpu + sender_cpu):.0f} texts per CPU-second); "
             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
@@ -287,6 +292,8 @@ def route_only(n: int, batch_size: int, workdir: str, profile: str | None) -> fl
     of routing alone, with the statements it runs counted."""
     import cProfile
     import random
+    import re
+    from collections import Counter
 
     from sqlalchemy import event
 
@@ -301,12 +308,21 @@ def route_only(n: int, batch_size: int, workdir: str, profile: str | None) -> fl
         for i in range(n)
     ]  # fmt: skip
     statements = 0
+    shapes: Counter[str] = Counter()
 
-    def count(*_: object) -> None:
+    def count(statement: str) -> None:
         nonlocal statements
         statements += 1
+        if profile:
+            shapes[re.sub(r"(\?, )+\?|\d+|'[^']*'", "…", statement)[:100]] += 1
 
-    event.listen(engine, "before_cursor_execute", count)
+    def trace(dbapi_connection: Any, _: object) -> None:
+        # Every statement the driver runs, an executemany's rows one by one: each is
+        # a step at which sqlite3 lets the interpreter lock go.
+        dbapi_connection.set_trace_callback(count)
+
+    engine.dispose()  # connections opened from here on are traced
+    event.listen(engine, "connect", trace)
     profiler = cProfile.Profile() if profile else None
     batches = 0
     cpu_started = time.process_time()
@@ -319,8 +335,10 @@ def route_only(n: int, batch_size: int, workdir: str, profile: str | None) -> fl
         profiler.disable()
         profiler.dump_stats(profile)
     cpu = time.process_time() - cpu_started
+    for shape, times in shapes.most_common(15):
+        print(f"{times / batches:8.1f} per batch: {shape}")
     print(f"routed {n} texts in {cpu:.2f} CPU-s ({n / cpu:.0f} texts per CPU-second), "
-          f"{statements / batches:.0f} statements per batch of {batch_size}; "
+          f"{statements / batches:.0f} statements run per batch of {batch_size}; "
           f"answers {statuses(engine)}; load average {os.getloadavg()[0]:.2f}")  # fmt: skip
     return n / cpu
 

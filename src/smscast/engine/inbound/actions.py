@@ -26,8 +26,8 @@ from smscast.engine.inbound.numbers import NumberRef
 from smscast.engine.inbound.senders import Sender
 from smscast.engine.sending.outbox import enqueue_messages
 from smscast.engine.webhooks.keyword_forward import RuleWebhook
-from smscast.store.bulk import DriverValues, insert_rows
-from smscast.store.driver_sql import execute_many
+from smscast.store.bulk import DriverValues
+from smscast.store.driver_sql import insert_values, update_by_ids
 from smscast.store.messaging_models import Message
 from smscast.store.models import Contact, table_of
 
@@ -217,13 +217,19 @@ REPLY_COLUMNS = (
     "connector_id", "ticket_id", "body", "encoding", "parts", "parts_done", "cost", "status",
     "run", "attempts", "send_after", "created_at",
 )  # fmt: skip
+REPLIES_INSERT = f"INSERT INTO {messages.name} ({', '.join(REPLY_COLUMNS)})"
 
 
-def queue_replies(conn: Connection, rows: list[dict[str, Any]]) -> None:
+def queue_replies(
+    conn: Connection, rows: list[dict[str, Any]], stamps: dict[datetime, Any] | None = None
+) -> None:
     """Queues the answers as `enqueue_messages` would, in one driver-level insert: each
     already names its number, connector, encoding and parts. One whose number has no
     connector, or that goes on another channel than SMS, is left to `enqueue_messages`,
-    which picks the workspace's connector and writes the channel's columns."""
+    which picks the workspace's connector and writes the channel's columns.
+
+    `stamps` has the driver's form of moments converted before (the inbound rows'):
+    an answer is created when its text arrived."""
     addressed = [row for row in rows if "channel" in row]
     if addressed:
         enqueue_messages(conn, addressed)
@@ -234,7 +240,7 @@ def queue_replies(conn: Connection, rows: list[dict[str, Any]]) -> None:
         enqueue_messages(conn, rows)
         return
     values = DriverValues(conn)
-    stamps: dict[datetime, Any] = {}
+    stamps = stamps if stamps is not None else {}  # moments already converted, by value
     out = []
     for r in rows:
         at = r["created_at"]
@@ -245,7 +251,7 @@ def queue_replies(conn: Connection, rows: list[dict[str, Any]]) -> None:
             r["number_id"], r["connector_id"], r["ticket_id"], r["body"], r["encoding"],
             r["parts"], 0, 0, "queued", 0, 0, after, stamp,
         ))  # fmt: skip
-    insert_rows(conn, messages, REPLY_COLUMNS, out)
+    insert_values(conn, REPLIES_INSERT, out)
 
 
 def save_contact_changes(conn: Connection, changed: dict[int, Sender], now: datetime) -> None:
@@ -254,9 +260,9 @@ def save_contact_changes(conn: Connection, changed: dict[int, Sender], now: date
         return
     values = DriverValues(conn)
     at = values.moment(now)
-    execute_many(
+    update_by_ids(  # contacts given the same tag alike: one statement for them all
         conn,
-        "UPDATE contacts SET tags = ?, attributes = ?, updated_at = ? WHERE id = ?",
+        "UPDATE contacts SET tags = ?, attributes = ?, updated_at = ? WHERE id {ids}",
         [(values.json(s.tags), values.json(s.attributes), at, s.id) for s in changed.values()],
     )
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from smscast.core.consent import Action, LedgerEntry, Source, derive_state
+from smscast.engine.inbound.batch_rows import insert_rows_with_ids
 from smscast.engine.webhooks.events import (
     consent_snapshot,
     emit_consent_changes,
@@ -21,6 +22,8 @@ from smscast.engine.webhooks.events import (
     wants_consent_events,
 )
 from smscast.store import consent as consent_store
+from smscast.store.bulk import DriverValues
+from smscast.store.driver_sql import insert_values
 
 
 def record_text_consent(
@@ -61,9 +64,11 @@ def record_text_consent(
 def write_text_consents(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Appends many events (ledger rows, in the order given) and moves the state.
 
-    The ledger takes at most one event per contact per insert, so rows are written
-    in rounds in which each contact appears once; order per contact is kept.
+    The events go in one multi-row insert, their ids in order; each contact's state
+    is derived from its events of the batch and written in one upsert per batch.
     """
+    if not rows:
+        return
     subscriptions = load_subscriptions(conn)
     watched = sorted(
         {r["workspace_id"] for r in rows if wants_consent_events(subscriptions, r["workspace_id"])}
@@ -72,25 +77,27 @@ def write_text_consents(conn: Connection, rows: list[dict[str, Any]]) -> None:
         ws: sorted({r["contact_id"] for r in rows if r["workspace_id"] == ws}) for ws in watched
     }
     before = consent_snapshot(conn, [c for ids in contacts_of.values() for c in ids])
-    start = 0
-    while start < len(rows):
-        seen: set[int] = set()
-        end = start
-        while end < len(rows) and rows[end]["contact_id"] not in seen:
-            seen.add(rows[end]["contact_id"])
-            end += 1
-        chunk = rows[start:end]
-        ids = consent_store.append_events(conn, chunk)
-        states = []
-        for row in chunk:
-            entry = LedgerEntry(
-                ids[row["contact_id"]], row["channel"], row["purpose"], row["action"],
-                row["occurred_at"],
-            )  # fmt: skip
-            derived = list(derive_state([entry]).values())
-            states += consent_store.state_rows(row["contact_id"], derived)
-        consent_store.write_states(conn, states)
-        start = end
+    values = DriverValues(conn)
+    moments: dict[datetime, Any] = {}
+    tuples = []
+    for row in rows:
+        at = row["occurred_at"]
+        stamp = moments.get(at) or moments.setdefault(at, values.moment(at))
+        tuples.append(tuple(stamp if c == "occurred_at" else row[c]
+                            for c in consent_store.EVENT_COLUMNS))  # fmt: skip
+    ids = insert_rows_with_ids(conn, consent_store.events, consent_store.EVENT_COLUMNS, tuples)
+    entries: dict[int, list[LedgerEntry]] = {}
+    for row, event_id in zip(rows, ids, strict=True):
+        entries.setdefault(row["contact_id"], []).append(LedgerEntry(
+            event_id, row["channel"], row["purpose"], row["action"], row["occurred_at"]
+        ))  # fmt: skip
+    states = [
+        (contact_id, state.channel, state.purpose, state.status.value, state.event_id,
+         moments[state.changed_at])
+        for contact_id, its in entries.items()
+        for state in derive_state(its).values()
+    ]  # fmt: skip
+    insert_values(conn, STATES_UPSERT, states, STATES_CONFLICT)
     for ws in watched:
         # Each change names what made it: a contact's last event in the batch (a STOP,
         # a double opt-in's YES) - grouped by that, one snapshot per group.
@@ -99,3 +106,13 @@ def write_text_consents(conn: Connection, rows: list[dict[str, Any]]) -> None:
             group = [c for c in contacts_of[ws] if last[c]["source"] == source]
             at = max(last[c]["occurred_at"] for c in group)
             emit_consent_changes(conn, subscriptions, ws, group, before, source, at)
+
+
+STATES_UPSERT = (
+    f"INSERT INTO {consent_store.states.name} ({', '.join(consent_store.STATE_COLUMNS)})"
+)
+#: The latest event of a batch for a contact, channel and purpose is its state now.
+STATES_CONFLICT = (
+    "ON CONFLICT (contact_id, channel, purpose) DO UPDATE SET status = excluded.status, "
+    "event_id = excluded.event_id, changed_at = excluded.changed_at"
+)

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from smscast.core.consent import Action, Source
-from smscast.store.bulk import DriverValues, insert_rows
-from smscast.store.driver_sql import execute_many
+from smscast.store.bulk import DriverValues
+from smscast.store.driver_sql import execute_many, insert_values, update_by_ids
 from smscast.store.inbound_models import PendingOptIn, WebSignUp
 from smscast.store.models import ConsentEvent, table_of
 
@@ -60,10 +60,10 @@ def settle_double_opt_ins(
     what a batch's texts started and confirmed, in two statements."""
     if not final:
         return
-    execute_many(conn, "DELETE FROM pending_opt_ins WHERE contact_id = ? AND number_id = ?",
-                 list(final))  # fmt: skip
+    update_by_ids(conn, "DELETE FROM pending_opt_ins WHERE number_id = ? AND contact_id {ids}",
+                  [(number_id, contact_id) for contact_id, number_id in final])  # fmt: skip
     values = DriverValues(conn)
-    insert_rows(conn, pending, PENDING_COLUMNS, [
+    insert_values(conn, PENDING_INSERT, [
         (r["workspace_id"], r["contact_id"], r["number_id"], r["rule_id"], r["purpose"],
          r["join_text"], r["prompt_text"], values.moment(r["created_at"]),
          values.moment(r["expires_at"]), r.get("web_sign_up_id"))
@@ -75,6 +75,7 @@ PENDING_COLUMNS = (
     "workspace_id", "contact_id", "number_id", "rule_id", "purpose", "join_text", "prompt_text",
     "created_at", "expires_at", "web_sign_up_id",
 )  # fmt: skip
+PENDING_INSERT = f"INSERT INTO {pending.name} ({', '.join(PENDING_COLUMNS)})"
 
 
 class DoubleOptIns:

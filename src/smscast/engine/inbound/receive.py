@@ -12,7 +12,7 @@ still stored, with the reason.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -46,6 +46,7 @@ from smscast.engine.inbound.addressed import (
     place,
     sender_address,
 )
+from smscast.engine.inbound.batch_rows import insert_rows_with_ids
 from smscast.engine.inbound.double_opt_in import DoubleOptIns
 from smscast.engine.inbound.keyword_rules import load_routing
 from smscast.engine.inbound.numbers import NumberRef, find_number, numbers_of_connector
@@ -64,6 +65,7 @@ from smscast.engine.traffic import bump_traffic
 from smscast.engine.webhooks.events import emit_events, load_subscriptions
 from smscast.engine.webhooks.keyword_forward import queue_rule_webhooks
 from smscast.store.bulk import DriverValues, insert_returning, insert_rows
+from smscast.store.driver_sql import insert_values
 from smscast.store.inbound_models import InboundRoute
 from smscast.store.messaging_models import Campaign, Message
 from smscast.store.models import table_of
@@ -361,7 +363,7 @@ def _route_and_store(
     save_contact_changes(conn, effects.changed, latest)
     effects.changed.clear()
     if effects.replies:
-        queue_replies(conn, effects.replies)
+        queue_replies(conn, effects.replies, {item.received_at: item.stamp for _, item in planned})
         effects.replies = []
     if effects.webhooks:
         queue_rule_webhooks(conn, workspace.id, effects.webhooks, latest)
@@ -449,23 +451,25 @@ def _insert_inbound(
             row += (item.channel, item.address, payload)
         rows.append(row)
     columns = CHANNEL_COLUMNS if other else MESSAGE_COLUMNS
-    ids = insert_returning(conn, messages, columns, rows, ("id",))
-    for item, (message_id,) in zip(items, ids, strict=True):
-        item.message_id = int(message_id)
+    ids = insert_rows_with_ids(conn, messages, columns, rows)
+    for item, message_id in zip(items, ids, strict=True):
+        item.message_id = message_id
 
 
 ROUTE_COLUMNS = (
     "message_id", "workspace_id", "number_id", "contact_id", "route", "keyword", "rule_id",
     "campaign_id", "replies", "suppressed", "detail", "received_at",
 )  # fmt: skip
+ROUTES_INSERT = f"INSERT INTO {routes.name} ({', '.join(ROUTE_COLUMNS)})"
 
 
 def _insert_routes(
     conn: Connection, workspace_id: int, number: NumberRef | None, items: list[Routed]
 ) -> None:
-    insert_rows(conn, routes, ROUTE_COLUMNS, [
+    number_id = number.id if number else None
+    insert_values(conn, ROUTES_INSERT, [
         (
-            item.message_id, workspace_id, number.id if number else None, item.sender.id,
+            item.message_id, workspace_id, number_id, item.sender.id,
             item.decision.route.value, item.decision.keyword, item.decision.rule_id,
             item.decision.campaign_id, item.replies, item.decision.suppressed,
             _detail(item), item.stamp,
@@ -501,14 +505,23 @@ def _count(conn: Connection, workspace_id: int, connector_id: int, number_id: in
             select(campaigns.c.id, campaigns.c.purpose).where(campaigns.c.id.in_(answered))
         )
         purposes.update((row.id, row.purpose) for row in rows)
+    # Texts alike (same campaign, hour and counts) are summed first: the tally then
+    # takes a few additions per batch, not one per text.
+    alike: Counter[tuple[int | None, datetime, tuple[tuple[str, int], ...]]] = Counter()
+    hour_start = hour_end = None
     for item in items:
-        campaign_id = item.decision.campaign_id
-        deltas = reply_deltas(item)
-        if campaign_id is not None and deltas:
-            tally.add(campaign_id, item.received_at, None, **deltas)
+        at = item.received_at
+        if hour_start is None or hour_end is None or not hour_start <= at < hour_end:
+            hour_start = at.replace(minute=0, second=0, microsecond=0)
+            hour_end = hour_start + timedelta(hours=1)
+        alike[(item.decision.campaign_id, hour_start, tuple(reply_deltas(item).items()))] += 1
+    for (campaign_id, hour, deltas), count in alike.items():
+        summed = {name: value * count for name, value in deltas}
+        if campaign_id is not None and summed:
+            tally.add(campaign_id, hour, None, **summed)
         route = (workspace_id, connector_id, number_id,
                  purposes.get(campaign_id, "informational"), campaign_id or 0)  # fmt: skip
-        tally.add_traffic(route, item.received_at, inbound=1, **deltas)
+        tally.add_traffic(route, hour, inbound=count, **summed)
     tally.write(conn)
 
 

@@ -20,12 +20,15 @@ from smscast.core.errors import UserError
 from smscast.core.phones import Phone, PhoneError, parse_phone, timezone_for_phone
 from smscast.core.router import CampaignContact, ContactState
 from smscast.core.rule_actions import parse_actions
+from smscast.engine.inbound.batch_rows import insert_counted
 from smscast.engine.tally import read_moment
 from smscast.store.bulk import DriverValues, select_in
+from smscast.store.driver_sql import insert_values
 from smscast.store.messaging_models import Campaign
-from smscast.store.models import table_of
+from smscast.store.models import Contact, table_of
 
 campaigns = table_of(Campaign)
+contacts = table_of(Contact)
 GUARDED_KINDS = ("auto_reply", "help", "confirm")
 
 
@@ -62,7 +65,12 @@ class Sender:
 
 
 def _decoded(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
+    if not isinstance(value, str | bytes):
+        return value  # decoded by the driver (PostgreSQL)
+    return None if value in EMPTY_JSON else json.loads(value)  # most have no attributes
+
+
+EMPTY_JSON = frozenset({"{}", "[]", "null", b"{}", b"[]"})
 
 
 @lru_cache(maxsize=65536)
@@ -123,12 +131,14 @@ def create_senders(
          timezone_for_phone(s.phone, fallback_zone), "[]", at, at)
         for s in new
     ]  # fmt: skip
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    conn.exec_driver_sql(
-        f"INSERT INTO contacts ({', '.join(NEW_CONTACT_COLUMNS)}) "
-        f"VALUES ({', '.join([marker] * len(NEW_CONTACT_COLUMNS))}) ON CONFLICT DO NOTHING",
-        rows,
-    )
+    ids = insert_counted(conn, contacts, NEW_CONTACT_COLUMNS, rows, "ON CONFLICT DO NOTHING")
+    if ids is not None:  # SQLite, and nobody made any of them meanwhile
+        for sender, contact_id in zip(new, ids, strict=True):
+            sender.id = contact_id
+        return
+    if conn.dialect.name != "sqlite":
+        insert_values(conn, f"INSERT INTO contacts ({', '.join(NEW_CONTACT_COLUMNS)})", rows,
+                      "ON CONFLICT DO NOTHING")  # fmt: skip
     created = _contacts_by_phone(conn, workspace_id, [s.phone for s in new])
     for sender in new:
         sender.id = created[sender.phone].id
@@ -172,8 +182,7 @@ def load_states(
     opted_out = _opted_out(conn, ids, channel)
     pending_until = _pending(conn, number_id, ids)
     last_campaign = _last_campaigns(conn, number_id, ids, now - reply_window, channel)
-    guarded = _counts(conn, ids, "out", now - timedelta(hours=1), GUARDED_KINDS)
-    recent = _counts(conn, ids, "in", now - timedelta(minutes=1), None)
+    guarded, recent = _counts(conn, ids, now)
     language = {s.id: s.language for s in senders}
     return {
         cid: ContactState(
@@ -282,15 +291,24 @@ def _campaign_contact(
 
 
 def _counts(
-    conn: Connection, ids: list[int], direction: str, since: datetime,
-    kinds: tuple[str, ...] | None,
-) -> dict[int, int]:  # fmt: skip
-    marker = "?" if conn.dialect.paramstyle == "qmark" else "%s"
-    extra: list[Any] = [direction, DriverValues(conn).moment(since)]
-    sql = f"SELECT contact_id, count(*) FROM messages WHERE direction = {marker} " \
-          f"AND created_at >= {marker} "  # fmt: skip
-    if kinds is not None:
-        sql += f"AND kind IN ({', '.join([marker] * len(kinds))}) "
-        extra += kinds
-    rows = select_in(conn, sql + "AND contact_id IN", ids, extra, tail="GROUP BY contact_id")
-    return {int(cid): int(n) for cid, n in rows}
+    conn: Connection, ids: list[int], now: datetime
+) -> tuple[dict[int, int], dict[int, int]]:
+    """Automatic answers to each contact in the hour before `now` (the loop guard's
+    count) and their texts in the minute before it (the flood's): one pass over each
+    contact's last hour of messages."""
+    m = _marker(conn)
+    values = DriverValues(conn)
+    minute, hour = (
+        values.moment(now - timedelta(minutes=1)),
+        values.moment(now - timedelta(hours=1)),
+    )
+    kinds = ", ".join([m] * len(GUARDED_KINDS))
+    sql = (
+        f"SELECT contact_id, sum(CASE WHEN direction = 'out' AND kind IN ({kinds}) THEN 1 "
+        f"ELSE 0 END), sum(CASE WHEN direction = 'in' AND created_at >= {m} THEN 1 ELSE 0 END) "
+        f"FROM messages WHERE created_at >= {m} AND contact_id IN"
+    )
+    rows = select_in(conn, sql, ids, (*GUARDED_KINDS, minute, hour), tail="GROUP BY contact_id")
+    guarded = {int(cid): int(n) for cid, n, _ in rows if n}
+    recent = {int(cid): int(n) for cid, _, n in rows if n}
+    return guarded, recent

@@ -21,11 +21,11 @@ from smscast.core.roles import Permission, allows
 from smscast.engine.accounts.audit import record_audit
 from smscast.engine.accounts.auth import memberships, users
 from smscast.engine.accounts.workspaces import WorkspaceRef
+from smscast.engine.inbound.batch_rows import update_cases
 from smscast.engine.inbound.numbers import number_by_text
 from smscast.engine.sending.outbox import enqueue_messages
 from smscast.engine.webhooks.events import emit_events, load_subscriptions
 from smscast.store.bulk import DriverValues, insert_returning
-from smscast.store.driver_sql import execute_many
 from smscast.store.inbound_models import Ticket, TicketNote
 from smscast.store.messaging_models import Message, Number
 from smscast.store.models import Contact, table_of
@@ -101,20 +101,17 @@ def tickets_for_inbound(
         )
         found.update({contact_id: ticket_id for contact_id, ticket_id in existing})
     values = DriverValues(conn)
+    stamps = {c: values.moment(at) for c, at in latest.items()}
     if found:
         _note_reopened_by_text(conn, workspace_id, found, latest)
-        execute_many(
-            conn,
-            "UPDATE tickets SET state = 'open', solved_at = NULL, updated_at = ?, "
-            "last_inbound_at = ?, channel = ? WHERE id = ?",
-            [(at, at, channel, found[c]) for c in found for at in (values.moment(latest[c]),)],
-        )
+        update_cases(conn, "tickets", "state = 'open', solved_at = NULL, channel = ?", (channel,),
+                     ("updated_at", "last_inbound_at"),
+                     [(found[c], stamps[c], stamps[c]) for c in found])  # fmt: skip
     new = [c for c in ids if c not in found]
     if new:
         rows = [
             (workspace_id, c, number_id, "open", " ".join(first_text[c].split())[:200],
-             values.moment(latest[c]), values.moment(latest[c]), values.moment(latest[c]),
-             channel)
+             stamps[c], stamps[c], stamps[c], channel)
             for c in new
         ]  # fmt: skip
         columns = ("workspace_id", "contact_id", "number_id", "state", "subject", "created_at",
