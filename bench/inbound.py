@@ -9,9 +9,12 @@ back through the same binding. The clock runs from the first injected text until
 every text is routed and every answer has been accepted by the simulator.
 
 With `--processes 2` the answers are sent by a second process (its own transmitter
-bind; this one binds as receiver), as two workers would split the work.
+bind; this one binds as receiver), as two workers would split the work. With
+`--workers` that second process is a real `smscast worker --role transmit`: it takes
+the connector's sending lease and sends what routing queued, as in a deployment where
+the receiving side's worker routes.
 
-    python bench/inbound.py [--n 20000] [--batch 2000] [--processes 1|2]
+    python bench/inbound.py [--n 20000] [--batch 2000] [--processes 1|2 | --workers]
 
 `--route-only` routes the same mix of texts without sockets or sending (the cost of
 `handle_inbound_batch` alone: CPU-s, statements per batch; `--profile FILE` keeps a
@@ -48,7 +51,7 @@ from smscast.engine.events import acknowledge
 from smscast.engine.inbound.keyword_rules import add_keyword_rule
 from smscast.engine.inbound.numbers import add_number
 from smscast.engine.inbound.receive import InboundResult, handle_inbound_batch
-from smscast.engine.sending.connectors import add_connector
+from smscast.engine.sending.connectors import add_connector, list_connectors
 from smscast.engine.sending.dispatcher import Dispatcher, DispatchLimits
 from smscast.engine.sending.outbox import RetryPolicy
 from smscast.store.db import create_db_engine
@@ -123,7 +126,9 @@ asyncio.run(main())
 """
 
 
-def prepare(url: str, port: int) -> tuple[Engine, Settings, int]:
+def prepare(url: str, port: int, split: bool = False) -> tuple[Engine, Settings, int]:
+    """The workspace, number, rules and connector; this process holds the connector's
+    lease, or with `split` only its receiving side (a transmit worker takes the rest)."""
     upgrade_database(url)
     engine = create_db_engine(url)
     settings = Settings(database_url=url, secret_key="bench", data_dir=Path(tempfile.gettempdir()))
@@ -140,9 +145,10 @@ def prepare(url: str, port: int) -> tuple[Engine, Settings, int]:
     }
     for keyword, actions in rules.items():
         add_keyword_rule(engine, workspace, SHORT, keyword, actions, actor="bench", now=now)
+    held = {"receive_owner": WORKER, "receive_until": now + timedelta(days=1)} if split else {
+        "lease_owner": WORKER, "lease_until": now + timedelta(days=1)}  # fmt: skip
     with engine.begin() as conn:
-        conn.execute(update(table_of(Connector)).values(
-            lease_owner=WORKER, lease_until=now + timedelta(days=1)))  # fmt: skip
+        conn.execute(update(table_of(Connector)).values(**held))
     return engine, settings, connector.id
 
 
@@ -188,23 +194,62 @@ def timed_routing(
 WALL = [0.0]
 
 
-async def run(n: int, batch_size: int, workdir: str, processes: int) -> tuple[float, int, int]:
+TRANSMITTER = "bench-tx"
+
+
+def start_transmit_worker(workdir: str, url: str, engine: Engine) -> subprocess.Popen[bytes]:
+    """`smscast worker --role transmit`, once it holds the sending lease and is bound."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSCAST_")}
+    env.update(SMSCAST_DATABASE_URL=url, SMSCAST_DATA_DIR=f"{workdir}/var",
+               SMSCAST_CONFIG=f"{workdir}/none.toml", SMSCAST_LOG_LEVEL="warning")  # fmt: skip
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "smscast", "worker", "--role", "transmit", "--id", TRANSMITTER],
+        env=env,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        with engine.connect() as conn:
+            [state] = list_connectors(conn)
+        if state["held_by"] == TRANSMITTER and state["connected"]:
+            return worker
+        if worker.poll() is not None:
+            raise SystemExit(f"smscast worker exited ({worker.returncode})")
+        time.sleep(0.05)
+    worker.kill()
+    raise SystemExit("gave up waiting for smscast worker --role transmit to bind")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU a running process has used (Linux /proc), else NaN."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def run(
+    n: int, batch_size: int, workdir: str, processes: int, workers: bool = False
+) -> tuple[float, int, int]:
     command = [sys.executable, "-c", SIMULATOR, str(n)]
     simulator = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert simulator.stdin is not None and simulator.stdout is not None
     sender: subprocess.Popen[str] | None = None
+    worker: subprocess.Popen[bytes] | None = None
     try:
         port = int(simulator.stdout.readline())
         url = f"sqlite:///{workdir}/bench.db"
-        engine, settings, connector_id = prepare(url, port)
+        engine, settings, connector_id = prepare(url, port, split=workers)
         tune_for_service()  # as `smscast worker` and `smscast serve` do before they start
-        mode = BindMode.RECEIVER if processes == 2 else BindMode.TRANSCEIVER
+        mode = BindMode.RECEIVER if processes == 2 or workers else BindMode.TRANSCEIVER
         client = SmppClient(SmppSettings(name="sim", port=port, window=100, response_timeout_s=30,
                                          bind_mode=mode))  # fmt: skip
         await client.start()
         db = DbThread(engine)
         sending: asyncio.Task[None] | None = None
-        if processes == 2:  # the answers are sent by a worker process of their own
+        if workers:  # the answers are sent by `smscast worker --role transmit`
+            worker = start_transmit_worker(workdir, url, engine)
+        elif processes == 2:  # the answers are sent by a worker process of their own
             sender = subprocess.Popen(
                 [sys.executable, "-c", SENDER, url, str(port), str(connector_id), WORKER],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -232,6 +277,7 @@ async def run(n: int, batch_size: int, workdir: str, processes: int) -> tuple[fl
         simulator.stdin.flush()
         started = time.perf_counter()
         cpu_started = time.process_time()
+        worker_cpu_started = cpu_seconds(worker.pid) if worker is not None else 0.0
         while routed < n:
             if not arrived:
                 await asyncio.sleep(0.005)
@@ -249,6 +295,10 @@ async def run(n: int, batch_size: int, workdir: str, processes: int) -> tuple[fl
         cpu = time.process_time() - cpu_started
         print(f"answers by status: {await db.run(statuses, engine)}")
         sender_cpu = 0.0
+        if worker is not None:
+            sender_cpu = cpu_seconds(worker.pid) - worker_cpu_started
+            worker.terminate()
+            worker.wait(30)
         if sender is not None:
             assert sender.stdin is not None and sender.stdout is not None
             sender.stdin.write("stop\n")
@@ -261,25 +311,30 @@ async def run(n: int, batch_size: int, workdir: str, processes: int) -> tuple[fl
         await client.stop()
         await receiving
         db.close()
+        workers_label = "receiver and `smscast worker --role transmit`"
         print(
             f"routed {routed} texts in {routed_after:.2f} s, queued {replies} answers, all "
             f"settled in {elapsed:.2f} s; "
-            f"{processes} process(es): routing process {cpu:.2f} CPU-s "
+            + (workers_label if workers else f"{processes} process(es)")
+            + f": routing process {cpu:.2f} CPU-s "
             f"({routing_cpu:.2f} of them in handle_inbound_batch, which took {WALL[0]:.2f} s)"
             + (f", sending {sender_cpu:.2f} CPU-s (whole life)" if sender is not None else "")
+            + (f", transmit worker {sender_cpu:.2f} CPU-s" if worker is not None else "")
             + f" ({routed / (cpu + sender_cpu):.0f} texts per CPU-second); "
             f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
         )
         return elapsed, routed, replies
     finally:
-        if sender is not None and sender.poll() is None:
-            sender.kill()
+        for process in (sender, worker):
+            if process is not None and process.poll() is None:
+                process.kill()
         simulator.stdin.close()
         accepted = simulator.stdout.readline().strip()
         simulator.wait(20)
         print(f"simulator accepted {accepted or '?'} submits")
         child = resource.getrusage(resource.RUSAGE_CHILDREN)
-        print(f"child processes' CPU (simulator, sender): {child.ru_utime + child.ru_stime:.1f} s")
+        print(f"child processes' CPU (simulator, sender or worker, whole life): "
+              f"{child.ru_utime + child.ru_stime:.1f} s")  # fmt: skip
 
 
 TEXTS = ["pizza", "Pizza!", "PIZZA large", "pizza", "sushi", "Sushi please", "STOP", "Stop.",
@@ -356,6 +411,9 @@ def main() -> None:
         help="route the texts without sockets or sending: routing's own cost",
     )
     parser.add_argument("--profile", help="with --route-only: write a cProfile of routing here")
+    parser.add_argument("--workers", action="store_true",
+                        help="answers sent by a real `smscast worker --role transmit` while "
+                        "this process binds as receiver and routes")  # fmt: skip
     args = parser.parse_args()
     if args.route_only:
         with tempfile.TemporaryDirectory() as workdir:
@@ -363,7 +421,9 @@ def main() -> None:
         print(f"RESULT inbound_routed_per_cpu_s={per_cpu_s:.0f}")
         return
     with tempfile.TemporaryDirectory() as workdir:
-        elapsed, routed, _ = asyncio.run(run(args.n, args.batch, workdir, args.processes))
+        elapsed, routed, _ = asyncio.run(
+            run(args.n, args.batch, workdir, args.processes, args.workers)
+        )
     print(f"RESULT inbound_msgs_per_s={routed / elapsed:.0f}")
 
 
