@@ -26,6 +26,11 @@ from smscast.core.parts import DC_UCS2, DecodedPart, decode_short_message, reass
 
 # esm_class message types that carry a report rather than a text (SMPP 3.4 5.2.12).
 _REPORT_TYPES = frozenset({0x04, 0x08, 0x10, 0x20})
+# Plain ints: read for every report, and an enum member lookup costs more than the dict's.
+_RECEIPTED_MESSAGE_ID = int(Tag.RECEIPTED_MESSAGE_ID)
+_MESSAGE_STATE = int(Tag.MESSAGE_STATE)
+_NETWORK_ERROR_CODE = int(Tag.NETWORK_ERROR_CODE)
+_MESSAGE_PAYLOAD = int(Tag.MESSAGE_PAYLOAD)
 
 Emit = Callable[[ChannelEvent], None]
 OnLog = Callable[[str, str, str], None]  # kind, detail, raw
@@ -64,9 +69,8 @@ class Receiver:
     def on_deliver(self, deliver: pdu.DeliverSm, now: float, ack: Ack) -> bool:
         """Emits (or holds) what `deliver` carries; False when nothing carries `ack`,
         so the deliver_sm is answered at once."""
-        tlvs = deliver.tlvs
         is_report = (deliver.esm_class & ESM_TYPE_MASK) in _REPORT_TYPES or (
-            Tag.RECEIPTED_MESSAGE_ID in tlvs
+            _RECEIPTED_MESSAGE_ID in deliver.tlvs
         )
         if is_report:
             return self._report(deliver, now, ack)
@@ -81,16 +85,15 @@ class Receiver:
     # --- delivery reports -------------------------------------------------------------
 
     def _report(self, deliver: pdu.DeliverSm, now: float, ack: Ack) -> bool:
-        text = (deliver.short_message or deliver.tlvs.get(Tag.MESSAGE_PAYLOAD, b"")).decode(
-            "latin-1"
-        )
         tlvs = deliver.tlvs
+        text = (deliver.short_message or tlvs.get(_MESSAGE_PAYLOAD, b"")).decode("latin-1")
+        state = tlvs.get(_MESSAGE_STATE)
         try:
             read = read_report(
                 text,
-                receipted_id=pdu.read_tlv_cstring(tlvs, Tag.RECEIPTED_MESSAGE_ID),
-                message_state=pdu.read_tlv_int(tlvs, Tag.MESSAGE_STATE),
-                network_error=tlvs.get(Tag.NETWORK_ERROR_CODE),
+                receipted_id=pdu.read_tlv_cstring(tlvs, _RECEIPTED_MESSAGE_ID),
+                message_state=None if state is None else int.from_bytes(state, "big"),
+                network_error=tlvs.get(_NETWORK_ERROR_CODE),
             )
         except ReportError as exc:
             self.on_log("bad_report", str(exc), text)
