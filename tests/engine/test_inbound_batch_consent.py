@@ -1,5 +1,5 @@
-"""Consent in one routing batch: double opt-ins answered, STOPs and webhook events, all
-decided in memory in the texts' order and written once per batch.
+"""Routing batches: double opt-ins answered, STOPs, consent webhook events and
+campaign replies, all decided in memory in the texts' order and written once per batch.
 
 Each test routes a batch of texts as the connector runtime hands them over, on a real
 database, and checks what a person or a subscriber sees: the consent ledger, the
@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select
+from mo_harness import add_sent_campaign
+from sqlalchemy import Engine, select, update
 
 from smscast.channels.base import InboundMessage
 from smscast.config import Settings
@@ -24,7 +25,8 @@ from smscast.engine.inbound.receive import handle_inbound_batch
 from smscast.engine.sending.connectors import add_connector
 from smscast.engine.webhooks.endpoints import create_webhook
 from smscast.store.api_models import WebhookDelivery
-from smscast.store.inbound_models import PendingOptIn
+from smscast.store.inbound_models import InboundRoute, PendingOptIn
+from smscast.store.messaging_models import Campaign
 from smscast.store.models import table_of
 
 SHORT = "4000"
@@ -54,6 +56,12 @@ def _texts(start: datetime, *texts: tuple[str, str]) -> list[InboundMessage]:
 def _ledger(engine: Engine, workspace: WorkspaceRef, phone: str) -> list[tuple[str, str]]:
     events = consent_history(engine, workspace, phone)["events"]
     return [(e["action"], e["source"]) for e in events]
+
+
+def routes_number(engine: Engine) -> int:
+    table = table_of(InboundRoute)
+    with engine.connect() as conn:
+        return int(conn.execute(select(table.c.number_id).limit(1)).scalar_one())
 
 
 def _waiting(engine: Engine) -> list[int]:
@@ -133,3 +141,27 @@ def test_each_consent_event_of_a_batch_names_what_changed_it(
         ("contact.opted_in", BEN, "double_opt_in"),
         ("contact.opted_out", ANNA, "keyword"),
     ]
+
+
+def test_a_reply_names_a_campaign_finished_since_it_texted_but_not_one_outside_the_window(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, now: datetime
+) -> None:
+    connector_id = _setup(engine, workspace, now)
+    [first] = handle_inbound_batch(engine, settings, connector_id, _texts(now, (ANNA, "hi")))
+    assert first.contact_id is not None
+    number_id = routes_number(engine)
+    sent = now + timedelta(hours=1)
+    asked = add_sent_campaign(engine, workspace, number_id, first.contact_id, sent,
+                              phone=ANNA, options={"expects_reply": True})  # fmt: skip
+    campaigns = table_of(Campaign)
+    with engine.begin() as conn:  # sent, then completed: replies may still come for days
+        conn.execute(update(campaigns).where(campaigns.c.id == asked).values(
+            status="completed", finished_at=sent + timedelta(minutes=5)))  # fmt: skip
+    later = sent + timedelta(hours=20)
+    [reply] = handle_inbound_batch(engine, settings, connector_id,
+                                   _texts(later, (ANNA, "Count me in")))  # fmt: skip
+    assert reply.route == "campaign_reply"
+    window = timedelta(hours=settings.inbound_reply_window_hours)
+    too_late = _texts(sent + window + timedelta(hours=2), (ANNA, "Still on?"))
+    [late] = handle_inbound_batch(engine, settings, connector_id, too_late)
+    assert late.route == "ticket"

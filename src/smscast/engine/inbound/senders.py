@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, or_, select
 
 from smscast.core.errors import UserError
 from smscast.core.phones import Phone, PhoneError, parse_phone, timezone_for_phone
@@ -230,13 +230,28 @@ def _last_campaigns(
     conn: Connection, number_id: int, ids: list[int], since: datetime, channel: str
 ) -> dict[int, CampaignContact]:
     m = _marker(conn)
+    # Only campaigns still sending then can have texted in the window (a finished one
+    # sent nothing after `finished_at`; an hour's margin for texts still in flight).
+    # Without any, each contact's messages need not be read at all.
+    sending = sorted(conn.execute(
+        select(campaigns.c.id).where(
+            campaigns.c.status != "draft",
+            or_(campaigns.c.finished_at.is_(None),
+                campaigns.c.finished_at >= since - timedelta(hours=1)),
+        )
+    ).scalars())  # fmt: skip
+    if not sending or not ids:
+        return {}
+    named = sending if len(sending) <= 500 else []  # many: the IN costs more than it saves
     rows = select_in(
         conn,
         "SELECT contact_id, campaign_id, sent_at FROM messages WHERE direction = 'out' "
         f"AND number_id = {m} AND campaign_id IS NOT NULL AND sent_at >= {m} "
-        f"AND channel = {m} AND contact_id IN",
+        f"AND channel = {m} "
+        + (f"AND campaign_id IN ({', '.join([m] * len(named))}) " if named else "")
+        + "AND contact_id IN",
         ids,
-        (number_id, DriverValues(conn).moment(since), channel),
+        (number_id, DriverValues(conn).moment(since), channel, *named),
     )
     latest: dict[int, tuple[datetime, int]] = {}
     for cid, campaign_id, stored in rows:
