@@ -114,12 +114,17 @@ def insert_values(
     """`head VALUES (…), (…) tail` over `rows`, in statements of a power of two rows.
 
     `head` is `INSERT INTO table (columns)`; `tail` e.g. `ON CONFLICT DO NOTHING`.
-    Statements hold `VALUES_PER_INSERT` rows, the rest in halves (64, 32, … 1), so a
-    table has at most eight statement texts to prepare.
+    On SQLite statements hold `VALUES_PER_INSERT` rows, the rest in halves (64, 32, …
+    1), so a table has at most eight statement texts to prepare.
     """
     if not rows:
         return
     one = "(" + ", ".join("?" * len(rows[0])) + ")"
+    if conn.dialect.name != "sqlite":
+        # psycopg sends an executemany's rows in one pipeline, the statement prepared
+        # once; a statement of a thousand markers it would parse again on every call.
+        execute_many(conn, f"{head} VALUES {one} {tail}", rows)
+        return
     cursor = conn.connection.cursor()
     try:
         start, size = 0, VALUES_PER_INSERT

@@ -51,7 +51,7 @@ class DispatchLimits:
 
     in_flight: int  # claimed and not yet answered, at most
     least_claim: int  # claim only when this much room is free (or nothing is in flight)
-    idle_s: float = 0.2  # how often an empty outbox is looked at again
+    idle_s: float = 0.1  # how often an empty outbox is looked at again (a launch waits on it)
 
     @classmethod
     def for_connector(cls, window: int, rate_per_s: float, claim_batch: int) -> DispatchLimits:
