@@ -8,6 +8,11 @@ ends up recorded, its message delivered.
 Workers run as real `smscast worker` processes against a simulator in this process,
 which remembers every submit it accepted, so deliveries are counted per recipient
 across kills. SQLite runs one worker; PostgreSQL two, sharing two connectors.
+
+The second test kills while the launch itself is still writing the outbox, and the
+worker is already sending what it committed (a launch's first batch is sent at once):
+a `smscast campaigns launch` process killed half-way and run again, with one worker or
+with the connector split between a transmit and a receive worker, each killed in turn.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ import asyncio
 import os
 import random
 import signal
+import subprocess
 import sys
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import pytest
 from outbound_helpers import add_sim_connector, count_by_status
 from sqlalchemy import Engine, insert, select, text, update
 
@@ -140,22 +148,7 @@ async def test_kill_minus_nine_never_sends_twice(
             procs[victim].send_signal(signal.SIGKILL)
             await procs[victim].wait()
             procs[victim] = await start_worker(victim, env, tmp_path)
-
-        def settled() -> bool:
-            counts = count_by_status(engine)
-            return not counts.get("queued") and not counts.get("sending")
-
-        try:
-            await _until(settled, 120)
-        except AssertionError as error:
-            raise AssertionError(f"{error}; statuses: {count_by_status(engine)}") from None
-        await _until(lambda: sim.stats.reports_sent >= sim.stats.submits, 30)
-        simulator = sim.simulator
-
-        def all_answered() -> bool:  # every report acknowledged, none waiting for a bind
-            return not simulator.held and not any(s.unacked for s in simulator.sessions)
-
-        await _until(all_answered, 60)
+        await _wait_until_settled(engine, sim)
     finally:
         for proc in procs.values():
             if proc.returncode is None:
@@ -164,6 +157,34 @@ async def test_kill_minus_nine_never_sends_twice(
             await proc.wait()
         await sim.close()
 
+    _check_each_sent_once(engine, sim, total, kills=KILLS, windows=KILLS * WINDOW * workers)
+    print(f"{workers} worker(s), {KILLS} kills")
+
+
+async def _wait_until_settled(engine: Engine, sim: Any) -> None:
+    """Until nothing is queued or being sent and every report was sent and answered."""
+
+    def settled() -> bool:
+        counts = count_by_status(engine)
+        return not counts.get("queued") and not counts.get("sending")
+
+    try:
+        await _until(settled, 120)
+    except AssertionError as error:
+        raise AssertionError(f"{error}; statuses: {count_by_status(engine)}") from None
+    await _until(lambda: sim.stats.reports_sent >= sim.stats.submits, 30)
+    simulator = sim.simulator
+
+    def all_answered() -> bool:  # every report acknowledged, none waiting for a bind
+        return not simulator.held and not any(s.unacked for s in simulator.sessions)
+
+    await _until(all_answered, 60)
+
+
+def _check_each_sent_once(engine: Engine, sim: Any, total: int, *, kills: int,
+                          windows: int) -> None:  # fmt: skip
+    """Every recipient got exactly one text unless its outcome is unknown (at most
+    `windows` of them), and every DELIVRD the simulator sent is stored."""
     received = Counter((m.sender[2], m.recipient[2]) for m in sim.simulator.messages.values())
     with engine.connect() as conn:
         rows = conn.execute(
@@ -187,7 +208,7 @@ async def test_kill_minus_nine_never_sends_twice(
     unknown = [p for p, s in status_of.items() if s == "unknown"]
     # Only what was claimed and unanswered at a kill can be unknown: a window per
     # connector the killed worker held.
-    assert len(unknown) <= KILLS * WINDOW * workers
+    assert len(unknown) <= windows
     assert reported == len(unknown)
     delivrd = {
         message.report_id: (message.sender[2], message.recipient[2])
@@ -201,8 +222,104 @@ async def test_kill_minus_nine_never_sends_twice(
     wrong = [(p, s) for p, s in undelivered if s != "unknown"]
     assert not wrong, f"DELIVRD but neither delivered nor unknown: {wrong[:10]}"
     assert set(status_of.values()) <= {"delivered", "unknown"}
-    print(f"{workers} worker(s), {KILLS} kills: {len(unknown)} unknown, "
-          f"{sum(received.values())} submits, {Counter(status_of.values())}")  # fmt: skip
+    print(f"{kills} kills: {len(unknown)} unknown, {sum(received.values())} submits, "
+          f"{Counter(status_of.values())}")  # fmt: skip
+
+
+@pytest.mark.parametrize("roles", ["all", "split"])
+async def test_kill_minus_nine_while_the_launch_streams_never_sends_twice(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, tmp_path: Path, roles: str
+) -> None:
+    rng = random.Random(os.getpid())
+    sim = await start_simulator(
+        SimulatorConfig(
+            port=0, http_port=None, system_id="", dlr_delay=0.3, delivered=1.0,
+            undeliverable=0.0, expired=0.0, rejected=0.0,
+            keep_messages=RECIPIENTS * 4, keep_pending=RECIPIENTS * 4,
+        )
+    )  # fmt: skip
+    now = datetime.now(UTC)
+    connector_id = add_sim_connector(engine, workspace, sim.port, now, name="sim0",
+                                     window=WINDOW, rate=RATE, system_id="crash0").id  # fmt: skip
+    workspace = add_recipients(engine, workspace, now)
+    with engine.connect() as conn:
+        number = conn.execute(
+            select(numbers.c.number).where(numbers.c.connector_id == connector_id)
+        ).scalar_one()
+    draft = CampaignDraft(name="Streamed", body="Sale for {{ phone }}",
+                          purpose="informational", from_number=number)  # fmt: skip
+    campaign_id = create_campaign(engine, workspace, draft, actor="test", now=now)
+    env = worker_env(str(engine.url.render_as_string(hide_password=False)), tmp_path)
+    duties = {"w": "all"} if roles == "all" else {"t": "transmit", "r": "receive"}
+    procs = {name: await start_role(name, duty, env, tmp_path)
+             for name, duty in duties.items()}  # fmt: skip
+    launch_command = [sys.executable, "-m", "smscast", "campaigns", "launch", str(campaign_id),
+                      "--workspace", str(workspace.id)]  # fmt: skip
+    kills = 0
+    try:
+        await _until(lambda: _sending(engine, connector_id, roles), 60)
+        launching = subprocess.Popen(launch_command, env=env, cwd=tmp_path,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+        # Killed as soon as its first texts are on the wire (or, on a fast machine, once
+        # it has ended: then only the run below finds nothing left to write).
+        await _until(lambda: sim.stats.submits > 0 or launching.poll() is not None, 60)
+        launching.kill()
+        launching.wait()
+        for name in [*duties, *duties]:
+            before = sim.stats.submits
+            await _until(lambda b=before: sim.stats.submits > b + 200
+                         or count_by_status(engine).get("queued", 0) == 0, 60)  # fmt: skip
+            await asyncio.sleep(rng.uniform(0.0, 0.4))
+            procs[name].send_signal(signal.SIGKILL)
+            await procs[name].wait()
+            kills += 1
+            procs[name] = await start_role(name, duties[name], env, tmp_path)
+        with engine.connect() as conn:
+            unfinished = conn.execute(
+                text("SELECT COUNT(*) FROM campaign_launches WHERE campaign_id = :c AND NOT done"),
+                {"c": campaign_id},
+            ).scalar_one()
+        mid_way = bool(unfinished)
+        if mid_way:  # run again, as its user would: it writes what the killed one had not
+            finished = subprocess.run(launch_command, env=env, cwd=tmp_path,
+                                      capture_output=True, text=True, timeout=120)  # fmt: skip
+            assert finished.returncode == 0, finished.stderr
+        await _wait_until_settled(engine, sim)
+    finally:
+        for proc in procs.values():
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in procs.values():
+            await proc.wait()
+        await sim.close()
+    # Only a killed sending worker leaves texts unknown (a receive worker claims none).
+    sending_kills = kills if roles == "all" else kills // 2
+    _check_each_sent_once(engine, sim, RECIPIENTS, kills=kills, windows=sending_kills * WINDOW)
+    print(f"roles {roles}: {kills} worker kills; launch killed mid-way: {mid_way}")
+
+
+async def start_role(name: str, duty: str, env: dict[str, str],
+                     cwd: Path) -> asyncio.subprocess.Process:  # fmt: skip
+    log = open(cwd / f"{name}.log", "ab")  # noqa: SIM115 - the child writes to it
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "smscast", "worker", "--id", name, "--role", duty,
+        env=env, cwd=cwd, stdout=log, stderr=log,
+    )  # fmt: skip
+
+
+def _sending(engine: Engine, connector_id: int, roles: str) -> bool:
+    """The connector is bound by its worker(s): sending, and receiving when split."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT lease_owner, receive_owner, receive_connected FROM connectors "
+                 "WHERE id = :c"), {"c": connector_id},
+        ).one()  # fmt: skip
+        state = conn.execute(
+            text("SELECT connected FROM connector_states WHERE connector_id = :c"),
+            {"c": connector_id},
+        ).scalar()
+    bound = row.lease_owner is not None and bool(state)
+    return bound and (roles == "all" or bool(row.receive_connected))
 
 
 async def _until(check, seconds: float) -> None:  # type: ignore[no-untyped-def]
