@@ -483,6 +483,19 @@ async def test_a_report_for_a_message_we_never_sent_goes_out_unmatched(
     assert any(isinstance(e, LogEntry) and e.kind == "report_unmatched" for e in events)
 
 
+async def test_a_receiver_bind_passes_reports_on_without_a_log_line_each(
+    smsc: ScriptedSmsc,
+) -> None:
+    """It sent nothing, so no report can match here (`smscast worker --role receive`):
+    every report goes to the engine, and the connector log is not filled with them."""
+    async with running(settings_for(smsc, bind_mode=BindMode.RECEIVER)) as (_, events):
+        smsc.peers[0].send(deliver_receipt(3, "id:DEAD stat:DELIVRD err:000"))
+        await until(lambda: any(isinstance(e, DeliveryReport) for e in events))
+    [report] = [e for e in events if isinstance(e, DeliveryReport)]
+    assert (report.ref, report.carrier_id, report.state) == (None, "dead", ReportState.DELIVERED)
+    assert not [e for e in events if isinstance(e, LogEntry) and e.kind == "report_unmatched"]
+
+
 # --- inbound ---------------------------------------------------------------------------
 
 

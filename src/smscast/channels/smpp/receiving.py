@@ -20,7 +20,7 @@ from smscast.channels.smpp.constants import ESM_TYPE_MASK, ESM_UDHI, Tag
 from smscast.channels.smpp.dlr import ReadReport, ReportError, normalise_id, read_report
 from smscast.channels.smpp.matching import ReportMatcher
 from smscast.channels.smpp.reassembly import Incomplete, ReassemblyBuffer
-from smscast.channels.smpp.settings import IdFormat, SmppSettings
+from smscast.channels.smpp.settings import BindMode, IdFormat, SmppSettings
 from smscast.core.errors import UserError
 from smscast.core.parts import DC_UCS2, DecodedPart, decode_short_message, reassemble
 
@@ -110,6 +110,11 @@ class Receiver:
         return True
 
     def _emit_unmatched(self, report: DeliveryReport) -> None:
+        if self.settings.bind_mode is BindMode.RECEIVER:
+            # A receiver bind sent nothing, so no report of its can match here: each is
+            # matched by carrier id in the engine, and a log line apiece says nothing.
+            self.emit(report)
+            return
         self.on_log(
             "report_unmatched",
             f"delivery report for carrier id {report.carrier_id} matches no message this "
