@@ -21,16 +21,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from smscast.channels.base import (
-    ChannelEvent,
     Connector,
     ConnectorState,
-    LogEntry,
-    OutgoingMessage,
-    SubmitResult,
 )
 from smscast.config import Settings
 from smscast.core.errors import UserError
@@ -93,7 +89,7 @@ class ConnectorRunner:
             await self._stop.wait()
             return
         if self.duty is WorkerRole.RECEIVE:
-            await self._receive(ReceivingSide(built))
+            await self._receive(built)
             return
         connector = built
         self.connector = connector
@@ -197,31 +193,3 @@ class ConnectorRunner:
             except TimeoutError:
                 delay = min(RECONNECT_MAX_S, delay * 2)
         return False
-
-
-class ReceivingSide:
-    """A connector bound as receiver for a worker that only receives: it sends nothing,
-    and keeps out of the connector log the line its SMPP client writes for every report
-    it cannot match from memory - here, every report, since another process sent."""
-
-    def __init__(self, connector: Connector) -> None:
-        self.inner = connector
-        self.name = connector.name
-
-    async def start(self) -> None:
-        await self.inner.start()
-
-    async def send(self, batch: Sequence[OutgoingMessage]) -> list[SubmitResult]:
-        return await self.inner.send(batch)
-
-    async def events(self) -> AsyncIterator[ChannelEvent]:
-        async for event in self.inner.events():
-            if isinstance(event, LogEntry) and event.kind == "report_unmatched":
-                continue
-            yield event
-
-    def state(self) -> ConnectorState:
-        return self.inner.state()
-
-    async def stop(self) -> None:
-        await self.inner.stop()
