@@ -23,7 +23,6 @@ from smscast.core.channels import Channel
 from smscast.core.cost import MessageRules
 from smscast.core.counts import counted
 from smscast.core.errors import UserError
-from smscast.core.national import NationalTables, connector_national_tables
 from smscast.core.segment_parser import parse_segment
 from smscast.core.segments import Compare, Contains, InList, IsSet, walk
 from smscast.core.templates import compile_template
@@ -41,6 +40,7 @@ from smscast.engine.campaigns.recipients import (
     bucket,
 )
 from smscast.engine.campaigns.segments import segment_where
+from smscast.engine.sending.national_tables import national_tables_of
 from smscast.engine.sending.routing import load_routes
 from smscast.store.bulk import DriverValues, select_in
 from smscast.store.campaign_models import CampaignLink
@@ -256,23 +256,8 @@ def campaign_message_rules(conn: Connection, campaign: Any, rules: CampaignRules
     return MessageRules(
         promotional=campaign.purpose == "promotional", footer_required=rules.footer_required,
         opt_out_keyword=rules.opt_out_keyword, smart=bool(options.get("smart_encoding")),
-        tables=_national_tables(conn, connector_id),
+        tables=national_tables_of(conn, connector_id),
     )  # fmt: skip
-
-
-def _national_tables(conn: Connection, connector_id: int | None) -> NationalTables:
-    """The connector's national shift tables, as `engine.sending.connectors.national_tables_of`
-    reads them: importing that module brings every channel's client (0.1-0.2 s), which
-    `campaigns launch` paid before its first text could go."""
-    if connector_id is None:
-        return ()
-    settings = conn.execute(
-        select(connectors.c.settings).where(connectors.c.id == connector_id)
-    ).scalar()
-    try:
-        return connector_national_tables(dict(settings or {}))
-    except UserError:  # refused when the connector was added; a row edited by hand since
-        return ()
 
 
 def plan_route(conn: Connection, workspace: WorkspaceRef, campaign: Any) -> tuple[Any, Any]:

@@ -19,7 +19,9 @@ with consent on the message's own channel, suppressed addresses and the WhatsApp
 24-hour window. `outgoing.py` adds what a channel carries beside the text when a message
 leaves (an email's signed one-click unsubscribe link, a push subscription's keys, the
 contact's language); `simulated_channels.py` gives `smscast serve`'s channel fakes their
-connectors (`ensure_channel_simulators()`).
+connectors (`ensure_channel_simulators()`); `national_tables.py` reads a connector's
+national shift tables without importing any channel (`national_tables_of()`, which a
+launch needs before its first text can go).
 
 May call: `core`, `store`, `channels`, `config`, `accounts`, `contacts` (a single
 message's contact and consent), `delivery` (status change events, message history),

@@ -29,7 +29,6 @@ from smscast.channels.providers.twilio import TwilioConnector, TwilioSettings
 from smscast.channels.smpp.binds import smpp_connector
 from smscast.channels.smpp.settings import SmppSettings
 from smscast.core.errors import UserError
-from smscast.core.national import NationalTables, connector_national_tables
 from smscast.engine.accounts.audit import record_audit
 from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.store.dispatch_models import ConnectorStateRow
@@ -160,23 +159,6 @@ def _is_secret(key: str) -> bool:
     """A credential by name: the log's list, and any *_secret, *_token, *password, *_key."""
     plain = key.lower().replace("-", "").replace("_", "")
     return is_secret_name(key) or plain.endswith(("secret", "token", "password", "key"))
-
-
-def national_tables_of(conn: Connection, connector_id: int | None) -> NationalTables:
-    """The national shift tables a connector's carrier accepts (none without a connector).
-
-    Launch and enqueue count parts with them and store the pair chosen on each message,
-    which the connector then encodes with: counted and sent are the same parts.
-    """
-    if connector_id is None:
-        return ()
-    settings = conn.execute(
-        select(connectors.c.settings).where(connectors.c.id == connector_id)
-    ).scalar()
-    try:
-        return connector_national_tables(dict(settings or {}))
-    except UserError:  # refused when the connector was added; a row edited by hand since
-        return ()
 
 
 def load_connector(conn: Connection, connector_id: int) -> ConnectorRow | None:

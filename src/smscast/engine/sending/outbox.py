@@ -27,7 +27,7 @@ from smscast.core.encoding import analyse, check_sendable
 from smscast.core.errors import UserError
 from smscast.core.national import NationalTables, national_label
 from smscast.engine.delivery.message_events import StatusChange, queue_message_events
-from smscast.engine.sending.connectors import national_tables_of
+from smscast.engine.sending.national_tables import national_tables_of
 from smscast.engine.sending.routing import Routes, load_routes
 from smscast.engine.tally import Tally, read_moment
 from smscast.engine.traffic import TrafficKey
