@@ -8,5 +8,7 @@ everything imports (http.client, httpx, aiosmtplib). Run as `python bench/X.py`.
 import sys
 from pathlib import Path
 
+import _proc  # noqa: F401 - loaded while this folder is still on the path, for the benchmarks
+
 HERE = Path(__file__).resolve().parent
 sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != HERE]

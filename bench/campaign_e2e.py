@@ -107,15 +107,6 @@ def watch_first_submit(http_port: int, found: list[float], stop: threading.Event
         time.sleep(0.01)
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU a running process has used (Linux /proc), else NaN."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def wait_for(check, what: str, seconds: float) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + seconds
     while not check():
@@ -140,6 +131,8 @@ def main() -> None:
 
 
 def measure(n: int, url: str, folder: Path, binds: int, roles: str) -> None:
+    from _proc import cpu_seconds  # loaded by _path (bench/ is off the path)
+
     smpp_port, http_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SMSCAST_")}
     env.update(SMSCAST_DATABASE_URL=url, SMSCAST_DATA_DIR=str(folder / "var"),

@@ -219,18 +219,11 @@ def start_transmit_worker(workdir: str, url: str, engine: Engine) -> subprocess.
     raise SystemExit("gave up waiting for smscast worker --role transmit to bind")
 
 
-def cpu_seconds(pid: int) -> float:
-    """User and system CPU a running process has used (Linux /proc), else NaN."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return float("nan")
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 async def run(
     n: int, batch_size: int, workdir: str, processes: int, workers: bool = False
 ) -> tuple[float, int, int]:
+    from _proc import cpu_seconds  # loaded by _path (bench/ is off the path)
+
     command = [sys.executable, "-c", SIMULATOR, str(n)]
     simulator = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert simulator.stdin is not None and simulator.stdout is not None
