@@ -37,7 +37,10 @@ from smscast.channels.smpp.client import SmppClient
 from smscast.channels.smpp.constants import CommandId, CommandStatus, Tag
 from smscast.channels.smpp.settings import IdFormat, SmppSettings
 
-TIMEOUT = 0.3  # the client's response_timeout_s: every wait below is bounded by it
+TIMEOUT = 0.3  # the client's response_timeout_s
+# What "never hangs" waits for: far beyond any of the client's own timeouts, so a busy
+# machine (CI runs the suite in parallel beside the databases) is not taken for a hang.
+HANG_S = 10.0
 ANSWERS = ("ok", "refused", "silent", "wrong_seq", "duplicate", "nack", "throttled", "late")
 EXPECTED = {
     "ok": SubmitOutcome.ACCEPTED,
@@ -339,18 +342,18 @@ async def run_session(script: Script) -> None:
     try:
         if script.bind != "ok":
             with pytest.raises(ConnectionError):
-                await asyncio.wait_for(client.start(), TIMEOUT * 3)
+                await asyncio.wait_for(client.start(), HANG_S)
             assert not client.state().connected
             return
-        await asyncio.wait_for(client.start(), TIMEOUT * 3)
+        await asyncio.wait_for(client.start(), HANG_S)
         collector = asyncio.create_task(_acknowledge(client))
         await _check_session(client, smsc, script)
         assert not [t.get_name() for t in client._tasks if t.done()]  # both still running
-        await asyncio.wait_for(client.stop(), TIMEOUT * 4)
-        await asyncio.wait_for(collector, TIMEOUT)
+        await asyncio.wait_for(client.stop(), HANG_S)
+        await asyncio.wait_for(collector, HANG_S)
     finally:
         if client._tasks:
-            await asyncio.wait_for(client.stop(), TIMEOUT * 4)
+            await asyncio.wait_for(client.stop(), HANG_S)
         for writer in smsc.writers:
             writer.close()
         server.close()
@@ -367,7 +370,7 @@ async def _acknowledge(client: SmppClient) -> None:
 
 async def _check_session(client: SmppClient, smsc: FakeSmsc, script: Script) -> None:
     count = len(script.answers)
-    results = await asyncio.wait_for(client.send(_messages(count)), TIMEOUT * 6)
+    results = await asyncio.wait_for(client.send(_messages(count)), HANG_S)
     assert sorted(r.ref for r in results) == list(range(count))  # one result each, none lost
     outcome = {r.ref: r.outcome for r in results}
     closes_at = script.closes_at
@@ -379,11 +382,11 @@ async def _check_session(client: SmppClient, smsc: FakeSmsc, script: Script) -> 
             allowed = {SubmitOutcome.UNKNOWN, SubmitOutcome.TEMPORARY}
             assert outcome[ref] in allowed, (ref, how, results[ref])
     if closes_at is None:
-        await _until(lambda: smsc.to_answer <= smsc.answered, TIMEOUT * 6)
+        await _until(lambda: smsc.to_answer <= smsc.answered, HANG_S)
         assert smsc.connections == 1  # garbage did not cost the connection
     else:
-        await _until(lambda: client.state().connected, TIMEOUT * 6)
-    [after] = await asyncio.wait_for(client.send(_messages(1, first_ref=100)), TIMEOUT * 4)
+        await _until(lambda: client.state().connected, HANG_S)
+    [after] = await asyncio.wait_for(client.send(_messages(1, first_ref=100)), HANG_S)
     assert after.outcome is SubmitOutcome.ACCEPTED
 
 
