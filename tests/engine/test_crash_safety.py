@@ -32,7 +32,7 @@ import pytest
 from outbound_helpers import add_sim_connector, count_by_status
 from sqlalchemy import Engine, insert, select, text, update
 
-from smscast.channels.simulator import SimulatorConfig, start_simulator
+from smscast.channels.simulator import RunningSimulator, SimulatorConfig, start_simulator
 from smscast.channels.smpp.constants import MessageState
 from smscast.config import Settings
 from smscast.engine.accounts.workspaces import WorkspaceRef, resolve_workspace
@@ -93,17 +93,35 @@ def add_recipients(engine: Engine, workspace: WorkspaceRef, now: datetime) -> Wo
         return resolve_workspace(conn, str(workspace.id))
 
 
-def launch(
-    engine: Engine, settings: Settings, workspace: WorkspaceRef, connector_id: int, now: datetime
+async def start_delivering_simulator() -> RunningSimulator:
+    """A simulator that takes every submit and reports each text delivered 0.3 s later."""
+    return await start_simulator(
+        SimulatorConfig(
+            port=0, http_port=None, system_id="", dlr_delay=0.3, delivered=1.0,
+            undeliverable=0.0, expired=0.0, rejected=0.0,
+            keep_messages=RECIPIENTS * 4, keep_pending=RECIPIENTS * 4,
+        )
+    )  # fmt: skip
+
+
+def create_sale(
+    engine: Engine, workspace: WorkspaceRef, connector_id: int, name: str, now: datetime
 ) -> int:
-    """One campaign to everyone, from the number of `connector_id`, launched for real."""
+    """A draft to everyone from the number of `connector_id`, not launched yet."""
     with engine.connect() as conn:
         number = conn.execute(
             select(numbers.c.number).where(numbers.c.connector_id == connector_id)
         ).scalar_one()
-    draft = CampaignDraft(name=f"Sale {connector_id}", body="Sale for {{ phone }}",
+    draft = CampaignDraft(name=name, body="Sale for {{ phone }}",
                           purpose="informational", from_number=number)  # fmt: skip
-    campaign_id = create_campaign(engine, workspace, draft, actor="test", now=now)
+    return create_campaign(engine, workspace, draft, actor="test", now=now)
+
+
+def launch(
+    engine: Engine, settings: Settings, workspace: WorkspaceRef, connector_id: int, now: datetime
+) -> int:
+    """One campaign to everyone, from the number of `connector_id`, launched for real."""
+    campaign_id = create_sale(engine, workspace, connector_id, f"Sale {connector_id}", now)
     launch_campaign(engine, settings, workspace, campaign_id, actor="test", now=now)
     return campaign_id
 
@@ -113,13 +131,7 @@ async def test_kill_minus_nine_never_sends_twice(
 ) -> None:
     workers = 1 if engine.dialect.name == "sqlite" else 2
     rng = random.Random(os.getpid())
-    sim = await start_simulator(
-        SimulatorConfig(
-            port=0, http_port=None, system_id="", dlr_delay=0.3, delivered=1.0,
-            undeliverable=0.0, expired=0.0, rejected=0.0,
-            keep_messages=RECIPIENTS * 4, keep_pending=RECIPIENTS * 4,
-        )
-    )  # fmt: skip
+    sim = await start_delivering_simulator()
     # The workers are `smscast worker` processes on the real clock (shifted alike under
     # tests/run_at.sh), so the texts are queued at the real moment; with quiet hours off
     # the hour does not matter.
@@ -231,24 +243,12 @@ async def test_kill_minus_nine_while_the_launch_streams_never_sends_twice(
     engine: Engine, settings: Settings, workspace: WorkspaceRef, tmp_path: Path, roles: str
 ) -> None:
     rng = random.Random(os.getpid())
-    sim = await start_simulator(
-        SimulatorConfig(
-            port=0, http_port=None, system_id="", dlr_delay=0.3, delivered=1.0,
-            undeliverable=0.0, expired=0.0, rejected=0.0,
-            keep_messages=RECIPIENTS * 4, keep_pending=RECIPIENTS * 4,
-        )
-    )  # fmt: skip
+    sim = await start_delivering_simulator()
     now = datetime.now(UTC)
     connector_id = add_sim_connector(engine, workspace, sim.port, now, name="sim0",
                                      window=WINDOW, rate=RATE, system_id="crash0").id  # fmt: skip
     workspace = add_recipients(engine, workspace, now)
-    with engine.connect() as conn:
-        number = conn.execute(
-            select(numbers.c.number).where(numbers.c.connector_id == connector_id)
-        ).scalar_one()
-    draft = CampaignDraft(name="Streamed", body="Sale for {{ phone }}",
-                          purpose="informational", from_number=number)  # fmt: skip
-    campaign_id = create_campaign(engine, workspace, draft, actor="test", now=now)
+    campaign_id = create_sale(engine, workspace, connector_id, "Streamed", now)
     env = worker_env(str(engine.url.render_as_string(hide_password=False)), tmp_path)
     duties = {"w": "all"} if roles == "all" else {"t": "transmit", "r": "receive"}
     procs = {name: await start_role(name, duty, env, tmp_path)

@@ -236,6 +236,9 @@ def launch(campaign_id: int = typer.Argument(...), workspace: str | None = WORKS
                   f"{excluded}", highlight=False)  # fmt: skip
     for problem in result["problems"]:
         console.print(f"  {problem}", highlight=False)
+    if result.get("taken_over"):
+        console.print("  this launch stood still for a minute and a worker carried it on; the "
+                      "count above is what this command queued", highlight=False)  # fmt: skip
 
 
 def _change(campaign_id: int, workspace: str | None, action: str, as_json: bool) -> None:

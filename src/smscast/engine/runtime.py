@@ -4,9 +4,10 @@
 renews the leases it holds and takes one more free connector (so workers that
 start together share the connectors), routes newly queued messages, cancels what
 cancelled campaigns left queued, lets the campaigns side launch due campaigns and
-close finished ones, and records each held connector's state for the dashboard
-and `smscast connectors state`. Every few seconds it expires messages that got no
-delivery report by the end of their validity.
+close finished ones (in a task and a database thread of their own: a long launch
+holds up neither the leases nor the connectors), and records each held connector's
+state for the dashboard and `smscast connectors state`. Every few seconds it
+expires messages that got no delivery report by the end of their validity.
 
 A worker has a role (`smscast worker --role`, see `engine.sending.leases`): `all`
 does all of the above; `transmit` holds sending sides and does the housekeeping;
@@ -80,6 +81,8 @@ class Runtime:
         self.role = WorkerRole(role)
         self.clock = clock
         self.db = DbThread(engine)
+        self.campaigns_db = DbThread(engine, "smscast-campaigns")
+        self._campaigns: asyncio.Task[None] | None = None
         self.runners: dict[int, ConnectorRunner] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._stop = asyncio.Event()
@@ -104,7 +107,8 @@ class Runtime:
             await self._hold_leases()
             if self.role is not WorkerRole.RECEIVE:
                 await self.db.run(self._maintain, self._ticks % SWEEP_EVERY == 1)
-                await self._campaign_hooks()
+                if self._campaigns is None or self._campaigns.done():
+                    self._campaigns = asyncio.create_task(self._campaign_hooks(), name="campaigns")
             states = [(cid, runner.state(), runner.duty) for cid, runner in self.runners.items()]
             await self.db.run(self._write_states, states)
         except Exception:
@@ -188,6 +192,9 @@ class Runtime:
         await asyncio.gather(task, return_exceptions=True)
 
     async def _shutdown(self) -> None:
+        if self._campaigns is not None:  # a launch stops after the batch it is writing
+            await self._campaigns
+        self.campaigns_db.close()
         for connector_id in list(self.runners):
             duty = self.runners[connector_id].duty
             await self._stop_runner(connector_id)
@@ -227,5 +234,10 @@ class Runtime:
         """Launches due campaigns and closes finished ones: imported plainly, so a broken
         campaigns module stops the worker at start instead of silently sending nothing."""
         now = self.clock()
-        await self.db.run(launch_due_campaigns, self.engine, self.settings, now)
-        await self.db.run(complete_finished_campaigns, self.engine, now)
+        try:
+            await self.campaigns_db.run(launch_due_campaigns, self.engine, self.settings, now,
+                                        stop=self._stop.is_set)  # fmt: skip
+            await self.campaigns_db.run(complete_finished_campaigns, self.engine, now)
+        except Exception:
+            log.exception("worker %s: launching campaigns failed; trying again in a second",
+                          self.worker)  # fmt: skip

@@ -9,6 +9,7 @@ by the same loop once its progress mark has not moved for `STALE_LAUNCH`.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -45,15 +46,17 @@ def _due_at(schedule: dict[str, Any], now: datetime) -> datetime | None:
 
 def run_campaign(engine: Engine, settings: Settings, workspace: WorkspaceRef, campaign_id: int,
                  stage: Stage, now: datetime, rng: random.Random, *,
-                 coupons_checked: bool = False) -> dict[str, Any]:  # fmt: skip
-    """Materialises one stage of the campaign's current run."""
+                 coupons_checked: bool = False,
+                 stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:  # fmt: skip
+    """Materialises one stage of the campaign's current run (see `materialise`)."""
     with engine.connect() as conn:
         campaign = campaign_row(conn, workspace.id, campaign_id)
         run = int((campaign.schedule or {}).get("runs", 1)) - 1
         plan = make_plan(
             conn, workspace, campaign, run, stage, now, link_base=settings.served_url()
         )
-    return materialise(engine, settings, plan, now, rng, coupons_checked=coupons_checked)
+    return materialise(engine, settings, plan, now, rng, coupons_checked=coupons_checked,
+                       stop=stop)  # fmt: skip
 
 
 def _start_run(engine: Engine, workspace: WorkspaceRef, campaign: Any, now: datetime) -> None:
@@ -134,11 +137,13 @@ def _pause_with_error(engine: Engine, campaign_id: int, error: UserError) -> Non
 
 
 def launch_due_campaigns(engine: Engine, settings: Settings, now: datetime,
-                         rng: random.Random | None = None) -> list[int]:  # fmt: skip
+                         rng: random.Random | None = None,
+                         stop: Callable[[], bool] = lambda: False) -> list[int]:  # fmt: skip
     """One scheduler tick: start due runs, resume stalled launches, pick A/B winners, finish.
 
     Safe to call every second and from a restarted process; returns the campaigns it
-    launched or resumed.
+    launched or resumed. `stop` is asked between a launch's batches: a worker that is
+    shutting down leaves the rest of a long launch to be resumed.
     """
     rng = rng or random.SystemRandom()
     touched: list[int] = []
@@ -151,6 +156,8 @@ def launch_due_campaigns(engine: Engine, settings: Settings, now: datetime,
                    campaigns.c.status.in_(("running", "paused")))
         ).all()  # fmt: skip
     for campaign in scheduled:
+        if stop():
+            return touched
         next_at = (campaign.schedule or {}).get("next_run_at")
         if next_at is None or datetime.fromisoformat(next_at) > now:
             continue
@@ -160,17 +167,19 @@ def launch_due_campaigns(engine: Engine, settings: Settings, now: datetime,
         touched.append(campaign.id)
         try:
             run_campaign(engine, settings, workspace, campaign.id, first_stage(campaign), now,
-                         rng)  # fmt: skip
+                         rng, stop=stop)  # fmt: skip
         except UserError as error:
             _pause_with_error(engine, campaign.id, error)
     for campaign_id, stage_name in stalled:
+        if stop():
+            return touched
         with engine.connect() as conn:
             campaign = conn.execute(select(campaigns).where(campaigns.c.id == campaign_id)).one()
             workspace = resolve_workspace(conn, str(campaign.workspace_id))
         stage = stage_named(campaign, stage_name)
         touched.append(campaign_id)
         try:
-            run_campaign(engine, settings, workspace, campaign_id, stage, now, rng)
+            run_campaign(engine, settings, workspace, campaign_id, stage, now, rng, stop=stop)
         except UserError as error:
             _pause_with_error(engine, campaign_id, error)
     touched.extend(decide_ab_winners(engine, settings, now, rng))

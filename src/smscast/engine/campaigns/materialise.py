@@ -6,6 +6,14 @@ in one transaction together with its coupon claim, the counters and the launch's
 progress mark. An interrupted launch run again starts after the last committed
 contact, and the unique (campaign, run, contact) key refuses any second message.
 
+The progress mark is also the launch's heartbeat and its lock. Each batch moves it
+from where its reading started (compare and set, first thing in its transaction)
+and stamps it with the time the launch has been running; the scheduler resumes a
+launch whose mark has stood still for a minute. Should the first launcher only
+have been slow, its next batch finds the mark moved and it stops (`LaunchTakenOver`),
+leaving the launch to the process that took it over: two launchers never write
+the same batch.
+
 Two threads share a launch. While the writer thread commits one batch (claim,
 insert, counters: mostly SQLite's C code, which runs without the GIL), the main
 thread reads, screens and renders the next. That batch's coupons are *peeked*
@@ -24,11 +32,12 @@ import gc
 import random
 import string
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from operator import itemgetter
 from typing import Any, TypeVar
 
@@ -113,13 +122,39 @@ class CouponTaken(Exception):
     """A peeked code was claimed by someone else before its batch was written."""
 
 
+class LaunchTakenOver(Exception):
+    """The launch's progress mark moved under this launcher: another process carries
+    the launch on (the scheduler resumed it while this one stood still)."""
+
+
+@dataclass(frozen=True)
+class Span:
+    """The contacts a batch covers: after `after`, up to and including `last`."""
+
+    after: int
+    last: int
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """The time a progress mark is stamped with: the launch's `now` plus how long it has
+    run (the monotonic clock), so a long launch's mark keeps moving and a test's fixed
+    `now` stays fixed for the length of a test."""
+
+    now: datetime
+    started: float = field(default_factory=time.monotonic)
+
+    def __call__(self) -> datetime:
+        return self.now + timedelta(seconds=time.monotonic() - self.started)
+
+
 @dataclass
 class Ahead:
     """A batch rendered with peeked coupons, waiting for (or in) the writer thread."""
 
     eligible: list[Member]
     screened: BuiltBatch
-    last_id: int
+    span: Span
     batch: BuiltBatch
     peeked: dict[str, int] = field(default_factory=dict)
     """Code -> coupon id of the codes the batch's texts carry."""
@@ -268,27 +303,41 @@ def _write_batch(conn: Connection, plan: Plan, eligible: list[Member], batch: Bu
 
 
 def _commit_batch(writes: ParentsCheckedWrites, plan: Plan, eligible: list[Member],
-                  batch: BuiltBatch, last_id: int, tokens: TokenSource, now: datetime,
+                  batch: BuiltBatch, span: Span, tokens: TokenSource, beat: Heartbeat,
                   peeked: dict[str, int] | None = None) -> BuiltBatch:  # fmt: skip
     with writes.transaction() as conn:
-        _write_batch(conn, plan, eligible, batch, tokens, now, peeked)
-        conn.execute(
-            update(launches)
-            .where(launches.c.campaign_id == plan.campaign.id,
-                   launches.c.run == plan.run, launches.c.stage == plan.stage.name)
-            .values(last_contact_id=last_id, updated_at=now)
-        )  # fmt: skip
+        _move_mark(conn, plan, span, beat())
+        _write_batch(conn, plan, eligible, batch, tokens, beat.now, peeked)
     return batch
 
 
+def _move_mark(conn: Connection, plan: Plan, span: Span, at: datetime) -> None:
+    """Moves the progress mark over `span`, first in the batch's transaction.
+
+    Only from where this launcher read the batch: on PostgreSQL a second launcher's
+    update waits for the first one's commit and then finds the mark moved; on SQLite
+    the batch holds the write lock already. Either way the later one stops before it
+    writes a row.
+    """
+    moved = conn.execute(
+        update(launches)
+        .where(launches.c.campaign_id == plan.campaign.id, launches.c.run == plan.run,
+               launches.c.stage == plan.stage.name, launches.c.done.is_(False),
+               launches.c.last_contact_id == span.after)
+        .values(last_contact_id=span.last, updated_at=at)
+    )  # fmt: skip
+    if moved.rowcount != 1:
+        raise LaunchTakenOver()
+
+
 def _write_with_retry(writes: ParentsCheckedWrites, plan: Plan, eligible: list[Member],
-                      screened: BuiltBatch, last_id: int, tokens: TokenSource,
-                      now: datetime) -> BuiltBatch:  # fmt: skip
+                      screened: BuiltBatch, span: Span, tokens: TokenSource,
+                      beat: Heartbeat) -> BuiltBatch:  # fmt: skip
     """Writes one batch; a (vanishingly rare) link token collision retries it with new tokens."""
     for attempt in range(3):
         batch = BuiltBatch(excluded=screened.excluded.copy())
         try:
-            return _commit_batch(writes, plan, eligible, batch, last_id, tokens, now)
+            return _commit_batch(writes, plan, eligible, batch, span, tokens, beat)
         except IntegrityError as error:
             plan.builder.forget_links(batch.new_links)
             if "link_token" not in str(error) or attempt == 2:
@@ -297,9 +346,9 @@ def _write_with_retry(writes: ParentsCheckedWrites, plan: Plan, eligible: list[M
 
 
 def _render_ahead(conn: Connection, plan: Plan, eligible: list[Member], screened: BuiltBatch,
-                  last_id: int, tokens: TokenSource, peek_after: int) -> Ahead | None:  # fmt: skip
+                  span: Span, tokens: TokenSource, peek_after: int) -> Ahead | None:  # fmt: skip
     """Renders a batch with the next free codes after `peek_after`; None if too few are left."""
-    ahead = Ahead(eligible, screened, last_id, BuiltBatch(excluded=screened.excluded.copy()))
+    ahead = Ahead(eligible, screened, span, BuiltBatch(excluded=screened.excluded.copy()))
     codes = None
     if plan.uses_coupon and plan.pool is not None and eligible:
         found = peek_coupons(conn, plan.pool, peek_after, len(eligible))
@@ -338,12 +387,16 @@ class _Totals:
 
 
 def materialise(engine: Engine, settings: Settings, plan: Plan, now: datetime, rng: random.Random,
-                *, coupons_checked: bool = False) -> dict[str, Any]:  # fmt: skip
+                *, coupons_checked: bool = False,
+                stop: Callable[[], bool] = lambda: False) -> dict[str, Any]:  # fmt: skip
     """Writes the outbox rows of one stage of one run, resuming where it stopped.
 
     `coupons_checked` skips `check_launchable` (the segment's attribute names read
     and the pool counted, passes over the whole segment) when the caller made it a
-    moment ago, before anything was written.
+    moment ago, before anything was written. `stop` is asked after each batch: a
+    worker shutting down leaves the rest to whoever resumes the launch. The result
+    has `taken_over` when another process took the launch over meanwhile (its counts
+    are then this launcher's share).
     """
     totals = _Totals()
     with engine.begin() as conn:
@@ -359,11 +412,18 @@ def materialise(engine: Engine, settings: Settings, plan: Plan, now: datetime, r
         ParentsCheckedWrites(engine) as writes,
         _writer_for(engine) as writer,
     ):
-        _run_batches(engine, writes, settings, plan, where, after, TokenSource(rng), now, writer,
-                     totals)  # fmt: skip
-    _finish(engine, plan, totals.problems, now)
+        try:
+            ended = _run_batches(engine, writes, settings, plan, where, after, TokenSource(rng),
+                                 Heartbeat(now), writer, totals, stop)  # fmt: skip
+        except LaunchTakenOver:
+            ended = "taken_over"
+    if ended == "done":
+        _finish(engine, plan, totals.problems, now)
     queued = totals.counts.pop("queued")
-    return {"queued": queued, "excluded": totals.counts, "problems": totals.problems}
+    result = {"queued": queued, "excluded": totals.counts, "problems": totals.problems}
+    if ended == "taken_over":
+        result["taken_over"] = True
+    return result
 
 
 class _InlineWriter(Executor):
@@ -414,9 +474,14 @@ def _fewer_collections(young: int = 50_000) -> Iterator[None]:
 
 
 def _run_batches(engine: Engine, writes: ParentsCheckedWrites, settings: Settings, plan: Plan,
-                 where: Any, after: int, tokens: TokenSource, now: datetime, writer: Executor,
-                 totals: _Totals) -> None:  # fmt: skip
-    """Reads and renders each batch while the writer thread commits the one before."""
+                 where: Any, after: int, tokens: TokenSource, beat: Heartbeat, writer: Executor,
+                 totals: _Totals, stop: Callable[[], bool]) -> str:  # fmt: skip
+    """Reads and renders each batch while the writer thread commits the one before.
+
+    Returns how it ended: "done" (every member read, or the campaign cancelled) or
+    "stopped" (asked to, between batches).
+    """
+    now = beat.now
     ahead_mode = True
     peek_after = 0
     pending: Ahead | None = None
@@ -429,36 +494,42 @@ def _run_batches(engine: Engine, writes: ParentsCheckedWrites, settings: Setting
                 break
             reach = read_reach(conn, plan, members, now)
             eligible, screened = plan.builder.screen(members, capped, reach)
+            span = Span(after, last)
             if ahead_mode:
-                ahead = _render_ahead(conn, plan, eligible, screened, last, tokens, peek_after)
+                ahead = _render_ahead(conn, plan, eligible, screened, span, tokens, peek_after)
                 ahead_mode = ahead is not None
         if ahead is not None and ahead.peeked:
             peek_after = max(ahead.peeked.values())
         if pending is not None:
-            if not _finish_pending(engine, writes, plan, pending, tokens, now, totals):
-                return
+            if not _finish_pending(engine, writes, plan, pending, tokens, beat, totals):
+                return "done"
             ahead_mode = ahead_mode and pending.written is not None
         if ahead is not None and ahead_mode:
             ahead.written = writer.submit(
-                _commit_batch, writes, plan, ahead.eligible, ahead.batch, ahead.last_id, tokens,
-                now, ahead.peeked,
+                _commit_batch, writes, plan, ahead.eligible, ahead.batch, ahead.span, tokens,
+                beat, ahead.peeked,
             )  # fmt: skip
             pending = ahead
         else:
             if ahead is not None:
                 plan.builder.forget_links(ahead.batch.new_links)
             pending = None
-            totals.add(_write_with_retry(writes, plan, eligible, screened, last, tokens, now))
+            totals.add(_write_with_retry(writes, plan, eligible, screened, span, tokens, beat))
             if _cancelled(engine, plan.campaign.id):
-                return
+                return "done"
         after = last
         size = min(size * 4, settings.launch_batch_size)
+        if stop():
+            if pending is not None:
+                _finish_pending(engine, writes, plan, pending, tokens, beat, totals)
+            return "stopped"
     if pending is not None:
-        _finish_pending(engine, writes, plan, pending, tokens, now, totals)
+        _finish_pending(engine, writes, plan, pending, tokens, beat, totals)
+    return "done"
 
 
 def _finish_pending(engine: Engine, writes: ParentsCheckedWrites, plan: Plan, pending: Ahead,
-                    tokens: TokenSource, now: datetime, totals: _Totals) -> bool:  # fmt: skip
+                    tokens: TokenSource, beat: Heartbeat, totals: _Totals) -> bool:  # fmt: skip
     """Waits for the batch in the writer; False when the campaign was cancelled meanwhile.
 
     A batch that could not be written as rendered (a peeked code taken, a token
@@ -470,7 +541,7 @@ def _finish_pending(engine: Engine, writes: ParentsCheckedWrites, plan: Plan, pe
         plan.builder.forget_links(pending.batch.new_links)
         pending.written = None
         batch = _write_with_retry(writes, plan, pending.eligible, pending.screened,
-                                  pending.last_id, tokens, now)  # fmt: skip
+                                  pending.span, tokens, beat)  # fmt: skip
     totals.add(batch)
     return not _cancelled(engine, plan.campaign.id)
 
