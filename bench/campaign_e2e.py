@@ -203,7 +203,13 @@ def measure(n: int, url: str, folder: Path, binds: int, roles: str) -> None:
                "simulator": cpu_seconds(simulator.pid)}  # fmt: skip
         for process in (*workers, simulator):
             process.terminate()
-            process.wait(30)
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:  # said, not raised: it would hide the error above
+                print(f"{process.args!r} did not stop within 30 s of SIGTERM; "
+                      "killed", file=sys.stderr)  # fmt: skip
+                process.kill()
+                process.wait()
         engine.dispose()
     print(f"{n} messages on {make_url(url).get_backend_name()}: import {imported_s:.1f} s, "
           f"launch {launch_s:.2f} s (first submit {first_submit_s:.2f} s after it started, "
