@@ -92,7 +92,8 @@ class Runtime:
         self._stop.set()
 
     async def run(self) -> None:
-        log.info("worker %s: running (role %s)", self.worker, self.role.value)
+        log.info("worker %s: running (role %s)", self.worker, self.role.value,
+                 extra={"worker": self.worker})  # fmt: skip
         try:
             while not self._stop.is_set():
                 await self._tick()
@@ -121,18 +122,19 @@ class Runtime:
         held, taken = await self.db.run(self._renew_and_take, seconds)
         for connector_id in list(self.runners):
             if connector_id not in held:
-                log.warning("worker %s: lost the lease on connector %d", self.worker, connector_id)
+                log.warning("worker %s: lost the lease on connector %d", self.worker, connector_id,
+                            extra=self._ids(connector_id))  # fmt: skip
                 await self._stop_runner(connector_id)
         taking = dict(taken)
         rows = await self.db.run(self._load, [*self.runners, *taking])
         for connector_id, runner in list(self.runners.items()):
             if connector_id in taking:  # one side held, now both: one connection for both
                 log.info("worker %s: connector %s taken whole; restarting it", self.worker,
-                         runner.row.name)  # fmt: skip
+                         runner.row.name, extra=self._ids(connector_id))  # fmt: skip
                 await self._stop_runner(connector_id)
             elif rows.get(connector_id) != runner.row:  # edited: restart with the new settings
                 log.info("worker %s: connector %s changed; restarting it", self.worker,
-                         runner.row.name)  # fmt: skip
+                         runner.row.name, extra=self._ids(connector_id))  # fmt: skip
                 await self._stop_runner(connector_id)
                 taking[connector_id] = runner.duty
         for connector_id, duty in taking.items():
@@ -143,7 +145,11 @@ class Runtime:
             self.runners[connector_id] = runner
             self._tasks[connector_id] = asyncio.create_task(runner.run(), name=f"run-{row.name}")
             log.info("worker %s: took connector %s (%s) to %s", self.worker, row.name, row.kind,
-                     _DOING[duty])  # fmt: skip
+                     _DOING[duty], extra=self._ids(connector_id))  # fmt: skip
+
+    def _ids(self, connector_id: int) -> dict[str, object]:
+        """The fields a JSON log line carries (see `smscast.log_format`)."""
+        return {"worker": self.worker, "connector_id": connector_id}
 
     def _renew_and_take(self, seconds: float) -> tuple[set[int], list[tuple[int, WorkerRole]]]:
         """Renews what is held; takes the whole of a split connector whose other side has
@@ -201,7 +207,7 @@ class Runtime:
             with contextlib.suppress(Exception):
                 await self.db.run(self._release, connector_id, duty)
         self.db.close()
-        log.info("worker %s: stopped", self.worker)
+        log.info("worker %s: stopped", self.worker, extra={"worker": self.worker})
 
     def _release(self, connector_id: int, duty: WorkerRole) -> None:
         with self.engine.begin() as conn:

@@ -11,6 +11,7 @@ Launching lives in `smscast.engine.campaigns.launch`.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
@@ -33,6 +34,8 @@ from smscast.store.campaign_models import CampaignLaunch
 from smscast.store.messaging_models import Campaign, CampaignVariant, Message, Number
 from smscast.store.models import table_of
 from smscast.store.segment_sql import attribute_names
+
+log = logging.getLogger("smscast.campaigns")
 
 campaigns = table_of(Campaign)
 variants = table_of(CampaignVariant)
@@ -441,9 +444,16 @@ def complete_finished_campaigns(engine: Engine, now: datetime) -> list[int]:
                 .values(**values)
             )
             done.append(row.id)
+            log.info("campaign %d %s", row.id, "completed" if values["status"] == "completed"
+                     else "ran; scheduled again", extra=_ids(row))  # fmt: skip
             if values["status"] == "completed":
                 _emit_completed(conn, row, finished_sending, now)
     return done
+
+
+def _ids(row: Any) -> dict[str, int]:
+    """The fields a JSON log line carries (see `smscast.log_format`)."""
+    return {"campaign_id": int(row.id), "workspace_id": int(row.workspace_id)}
 
 
 def fallback_pending(conn: Connection, campaign_id: int) -> bool:

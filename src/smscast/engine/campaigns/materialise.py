@@ -29,6 +29,7 @@ address, connector and content, and carries the later steps for `fallback`.
 from __future__ import annotations
 
 import gc
+import logging
 import random
 import string
 import threading
@@ -78,6 +79,7 @@ __all__ = ["Plan", "Stage", "check_coupons", "make_plan", "materialise"]
 
 campaigns = table_of(Campaign)
 T = TypeVar("T")
+log = logging.getLogger("smscast.campaigns")
 
 ROW_COLUMNS = OutboxRow._fields
 """The message columns that differ from recipient to recipient; the rest are per batch."""
@@ -423,7 +425,18 @@ def materialise(engine: Engine, settings: Settings, plan: Plan, now: datetime, r
     result = {"queued": queued, "excluded": totals.counts, "problems": totals.problems}
     if ended == "taken_over":
         result["taken_over"] = True
+    log.info(_ENDED[ended], plan.campaign.id, plan.stage.name, queued,
+             extra={"campaign_id": plan.campaign.id, "workspace_id": plan.workspace.id,
+                    "count": queued})  # fmt: skip
     return result
+
+
+_ENDED = {
+    "done": "campaign %d launched (stage %s): %d queued",
+    "stopped": "campaign %d: launch (stage %s) stopped after %d queued; it is resumed later",
+    "taken_over": "campaign %d: launch (stage %s) taken over by another process after %d "
+    "queued",
+}
 
 
 class _InlineWriter(Executor):
