@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi import Depends, FastAPI
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from sqlalchemy import Engine
 from starlette.middleware import Middleware
 
@@ -24,6 +28,7 @@ from smscast.api.problems import install_problem_handlers
 from smscast.api.query_params import refuse_unknown_query
 from smscast.api.routes import ROUTERS
 from smscast.config import Settings
+from smscast.engine.ops.readiness import check_readiness
 from smscast.store.db import create_db_engine
 
 DESCRIPTION = """Two-way SMS campaigns: contacts, consent, campaigns, inbound, tickets.
@@ -40,6 +45,41 @@ make `SMSCAST_API_RATE_LIMIT` requests per minute (over it: 429 with `Retry-Afte
 **Webhooks we send** carry `Smscast-Signature: t=<unix>,v1=<hex>`, the hex being
 HMAC-SHA256 with the endpoint's secret over `<t>.<raw body>`.
 """
+
+
+class SchemaOut(BaseModel):
+    current: list[str]  # empty: the database has no schema yet
+    expected: list[str]
+
+
+class ConnectorBriefOut(BaseModel):
+    id: int
+    workspace_id: int
+    name: str
+
+
+class ConnectorSummaryOut(BaseModel):
+    total: int
+    enabled: int
+    paused: int
+    held: int
+    sending: int
+    connecting: int
+    down: list[ConnectorBriefOut]
+    waiting: list[ConnectorBriefOut]
+
+
+class ReadinessOut(BaseModel):
+    """What `/readyz` answers, ready (200) or not (503)."""
+
+    status: str  # ready, not_ready
+    version: str
+    ready: bool
+    problems: list[str]
+    database: str
+    database_ok: bool
+    schema_: SchemaOut | None = Field(alias="schema")
+    connectors: ConnectorSummaryOut | None
 
 
 def create_app(
@@ -83,6 +123,28 @@ def create_app(
     )
     def healthz() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
+
+    @app.get(
+        "/readyz",
+        tags=["health"],
+        summary="Readiness: the database answers, its schema is current, connectors' state",
+        description=(
+            "200 when this process can serve: the database answers a query and its schema "
+            "is at the newest revision this version knows. 503 otherwise, with `problems` "
+            "saying what is wrong and how to fix it (`smscast db upgrade` for a schema "
+            "behind). Connectors are reported, not failed on: texts for a connector that "
+            "is down or has no worker wait in the outbox."
+        ),
+        response_model=ReadinessOut,
+        responses={503: {"model": ReadinessOut, "description": "Not ready: see `problems`"}},
+    )
+    def readyz() -> JSONResponse:
+        found = check_readiness(engine, datetime.now(UTC))
+        return JSONResponse(
+            {"status": "ready" if found.ready else "not_ready", "version": __version__,
+             **dataclasses.asdict(found)},
+            status_code=200 if found.ready else 503,
+        )  # fmt: skip
 
     for router in ROUTERS:
         app.include_router(router)

@@ -28,7 +28,9 @@ Asgi = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # /u/: an email's unsubscribe link; its signed token is the proof, and a mail provider
 # posts the one-click unsubscribe (RFC 8058) with no CSRF token it could know.
-NOT_PORTAL = ("/api/", "/docs", "/openapi.json", "/healthz", "/l/", "/hooks/", "/u/")
+NOT_PORTAL = (
+    "/api/", "/docs", "/openapi.json", "/healthz", "/readyz", "/l/", "/hooks/", "/u/",
+)  # fmt: skip
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
