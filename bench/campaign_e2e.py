@@ -33,86 +33,30 @@ if __name__ == "__main__":  # first: takes bench/ off the path (spawned workers 
 import argparse
 import json
 import os
-import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-SMSCAST = [sys.executable, "-m", "smscast"]
-FINAL = ("delivered", "undelivered", "expired", "failed", "cancelled")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def fresh_database(url: str | None, folder: Path) -> Iterator[str]:
-    """An empty database: an SQLite file, or a new database on the PostgreSQL server."""
-    if url is None:
-        yield f"sqlite:///{folder / 'bench.db'}"
-        return
-    server = make_url(url)
-    name = f"smscast_e2e_{os.getpid()}"
-    admin = create_engine(server.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield server.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-def run(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run([*SMSCAST, *args], env=env, capture_output=True, text=True,
-                          check=False)  # fmt: skip
-    if done.returncode != 0:
-        raise SystemExit(f"smscast {' '.join(args)} failed:\n{done.stdout}{done.stderr}")
-    return done.stdout
-
-
-def write_contacts(path: Path, n: int) -> None:
-    with path.open("w") as out:
-        out.write("phone,first_name,consent\n")
-        for i in range(n):
-            out.write(f"+4860{i:07d},Name{i % 997},yes\n")
-
-
-def submits(http_port: int) -> int:
-    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/stats", timeout=5) as answer:
-        return int(json.loads(answer.read())["submits"])
-
-
-def watch_first_submit(http_port: int, found: list[float], stop: threading.Event) -> None:
-    while not stop.is_set():
-        try:
-            if submits(http_port) > 0:
-                found.append(time.perf_counter())
-                return
-        except OSError:
-            pass
-        time.sleep(0.01)
-
-
-def wait_for(check, what: str, seconds: float) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while not check():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"gave up waiting for {what}")
-        time.sleep(0.05)
+from _cli import (  # bench/ is on the path, at its end (_path)
+    FINAL,
+    SMSCAST,
+    bench_workspace,
+    free_port,
+    fresh_database,
+    run,
+    smscast_env,
+    start_simulator,
+    stop_all,
+    wait_for,
+    watch_first_submit,
+    write_contacts,
+)
+from _proc import cpu_seconds
 
 
 def main() -> None:
@@ -131,17 +75,9 @@ def main() -> None:
 
 
 def measure(n: int, url: str, folder: Path, binds: int, roles: str) -> None:
-    from _proc import cpu_seconds  # loaded by _path (bench/ is off the path)
-
     smpp_port, http_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSCAST_")}
-    env.update(SMSCAST_DATABASE_URL=url, SMSCAST_DATA_DIR=str(folder / "var"),
-               SMSCAST_CONFIG=str(folder / "none.toml"), SMSCAST_WORKSPACE="Bench",
-               SMSCAST_LOG_LEVEL="warning")  # fmt: skip
-    run(env, "db", "upgrade")
-    run(env, "workspace", "create", "Bench", "--country", "PL", "--timezone", "Europe/Warsaw")
-    run(env, "workspace", "settings", "--set", "quiet_hours=off", "--set",
-        "frequency_cap_limit=0")  # fmt: skip
+    env = smscast_env(url, folder)
+    bench_workspace(env)
     run(env, "connectors", "add", "sim", "--kind", "smpp", "--host", "127.0.0.1", "--port",
         str(smpp_port), "--system-id", "smscast", "--password", "", "--rate", "0",
         "--window", "1000", "--setting", f"binds={binds}")  # fmt: skip
@@ -149,11 +85,7 @@ def measure(n: int, url: str, folder: Path, binds: int, roles: str) -> None:
     started = time.perf_counter()
     run(env, "contacts", "import", str(folder / "contacts.csv"), "--consent-source", "bench")
     imported_s = time.perf_counter() - started
-    simulator = subprocess.Popen(
-        [*SMSCAST, "simulator", "--port", str(smpp_port), "--http-port", str(http_port),
-         "--dlr-delay", "1", "--delivered", "1", "--undeliverable", "0", "--expired", "0",
-         "--rejected", "0"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+    simulator = start_simulator(env, smpp_port, http_port)
     workers = [
         subprocess.Popen([*SMSCAST, "worker", "--role", role], env=env,
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -201,15 +133,7 @@ def measure(n: int, url: str, folder: Path, binds: int, roles: str) -> None:
     finally:
         cpu = {"worker": sum(cpu_seconds(w.pid) for w in workers),
                "simulator": cpu_seconds(simulator.pid)}  # fmt: skip
-        for process in (*workers, simulator):
-            process.terminate()
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:  # said, not raised: it would hide the error above
-                print(f"{process.args!r} did not stop within 30 s of SIGTERM; "
-                      "killed", file=sys.stderr)  # fmt: skip
-                process.kill()
-                process.wait()
+        stop_all([*workers, simulator])
         engine.dispose()
     print(f"{n} messages on {make_url(url).get_backend_name()}: import {imported_s:.1f} s, "
           f"launch {launch_s:.2f} s (first submit {first_submit_s:.2f} s after it started, "

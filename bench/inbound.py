@@ -222,7 +222,7 @@ def start_transmit_worker(workdir: str, url: str, engine: Engine) -> subprocess.
 async def run(
     n: int, batch_size: int, workdir: str, processes: int, workers: bool = False
 ) -> tuple[float, int, int]:
-    from _proc import cpu_seconds  # loaded by _path (bench/ is off the path)
+    from _proc import cpu_seconds  # bench/ is on the path, at its end (_path)
 
     command = [sys.executable, "-c", SIMULATOR, str(n)]
     simulator = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
