@@ -63,6 +63,21 @@ class Settings(BaseSettings):
     worker_id: str = Field(
         "", description="This worker's name in connector leases; empty: host name and process id"
     )
+    metrics_port: int = Field(
+        0,
+        ge=0,
+        lt=65536,
+        description="Port on which `smscast worker` serves Prometheus metrics at /metrics "
+        "(on METRICS_HOST); 0: none. `smscast serve` answers /metrics on its own port",
+    )
+    metrics_host: str = Field(
+        "127.0.0.1", description="Address `smscast worker` serves its metrics on"
+    )
+    metrics_token: str = Field(
+        "",
+        description="Bearer token that lets a scraper off this machine read the server's "
+        "/metrics (`Authorization: Bearer <token>`); empty: only loopback callers may",
+    )
     worker_role: Literal["all", "transmit", "receive"] = Field(
         "all",
         description="What `smscast worker` does: all, or only the sending (transmit) or "

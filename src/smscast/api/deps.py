@@ -167,6 +167,7 @@ def _nul_problem(field: str) -> ApiProblem:
 # Routes that take no credential on purpose, and why: everything else names a permission.
 PUBLIC_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/healthz"): "liveness probe for load balancers",
+    ("GET", "/metrics"): "Prometheus scrape: loopback callers or SMSCAST_METRICS_TOKEN only",
     ("GET", "/readyz"): "readiness probe for load balancers and orchestrators, which hold no key",
     ("GET", "/docs"): "the API's documentation page",
     ("GET", "/docs/static/{name}"): "the documentation page's script, styles and icon",

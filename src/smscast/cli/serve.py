@@ -96,6 +96,7 @@ async def _serve(settings: Settings, host: str, port: int, open_portal: bool = F
     from smscast.channels.simulator.channels import start_channel_fakes
     from smscast.engine.collector import tune_for_service
     from smscast.engine.inbound.mail_receiver import start_mail_receiver
+    from smscast.engine.metrics.registry import forget_process, time_statements
     from smscast.engine.runtime import Runtime
     from smscast.store.db import create_db_engine
     from smscast.web.site import create_site
@@ -124,6 +125,8 @@ async def _serve(settings: Settings, host: str, port: int, open_portal: bool = F
         background.append(asyncio.create_task(_connect_channel_fakes(engine, fakes, served)))
     runtime = Runtime(engine, settings)
     site = create_site(settings)
+    time_statements(engine)  # the runtime's and the site's: smscast_db_query_seconds
+    time_statements(site.state.engine)
     config = uvicorn.Config(
         site, host=host, port=port, log_level=settings.log_level,
         timeout_graceful_shutdown=5,  # a backstop: live streams end when `stopping` is set
@@ -148,6 +151,7 @@ async def _serve(settings: Settings, host: str, port: int, open_portal: bool = F
             await fakes.close()
         if mail is not None:
             await mail.close()
+        forget_process()  # with PROMETHEUS_MULTIPROC_DIR: its live gauges leave the sum
         engine.dispose()
 
 

@@ -47,6 +47,19 @@ def worker(
         "and inbound texts of SMPP connectors, in a process of their own "
         "[default: SMSCAST_WORKER_ROLE or all]",
     ),
+    metrics_port: int = typer.Option(
+        None,
+        "--metrics-port",
+        min=0,
+        max=65535,
+        help="Serve Prometheus metrics at http://HOST:PORT/metrics "
+        "[default: SMSCAST_METRICS_PORT, 0: none]",
+    ),
+    metrics_host: str = typer.Option(
+        None,
+        "--metrics-host",
+        help="Address the metrics listen on [default: SMSCAST_METRICS_HOST or 127.0.0.1]",
+    ),
 ) -> None:
     """Send queued messages and record delivery reports until stopped (Ctrl-C, SIGTERM)."""
     from smscast.engine.collector import tune_for_service
@@ -61,8 +74,43 @@ def worker(
         )
         chosen = role or ctx.settings.worker_role
         runtime = Runtime(ctx.engine, ctx.settings, worker=worker_id, role=chosen)
+        port = ctx.settings.metrics_port if metrics_port is None else metrics_port
+        host = metrics_host or ctx.settings.metrics_host
+        listener = _serve_metrics(ctx.engine, host, port) if port else None
         tune_for_service()
-        asyncio.run(_run_until_signalled(runtime))
+        try:
+            asyncio.run(_run_until_signalled(runtime))
+        finally:
+            if listener is not None:
+                listener.shutdown()
+                listener.server_close()
+            _forget_this_process()
+
+
+def _serve_metrics(engine: Any, host: str, port: int) -> Any:
+    """Starts the worker's /metrics listener (a thread of prometheus-client's own) and
+    times the worker's statements for it; fails the command if the port is taken."""
+    from prometheus_client import start_http_server
+
+    from smscast.engine.metrics.registry import metrics_registry, time_statements
+
+    try:
+        registry = metrics_registry(engine)
+        started: Any = start_http_server(port, addr=host, registry=registry)
+    except (OSError, ValueError) as error:
+        fail(f"--metrics-port {port} on {host}: cannot serve metrics: {error}")
+    time_statements(engine)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"Metrics: http://{shown}:{port}/metrics", flush=True)
+    # (server, thread) since prometheus-client 0.20; its thread is a daemon either way
+    return started[0] if isinstance(started, tuple) else None
+
+
+def _forget_this_process() -> None:
+    """With PROMETHEUS_MULTIPROC_DIR, this process's live gauges leave the sum."""
+    from smscast.engine.metrics.registry import forget_process
+
+    forget_process()
 
 
 async def _run_until_signalled(runtime: Any) -> None:

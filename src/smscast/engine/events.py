@@ -14,6 +14,7 @@ import contextlib
 import importlib
 import inspect
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -27,12 +28,20 @@ from smscast.channels.base import (
     DeliveryReport,
     InboundMessage,
     LogEntry,
+    ReportState,
     SubmitResult,
 )
 from smscast.config import Settings
 from smscast.engine.db_thread import DbThread
 from smscast.engine.delivery.address_gone import record_addresses_gone
 from smscast.engine.delivery.reports import apply_reports
+from smscast.engine.metrics import instruments
+from smscast.engine.metrics.instruments import (
+    INBOUND_TRANSACTION,
+    REPORTS_TRANSACTION,
+    SubmitTimes,
+    observe_many,
+)
 from smscast.engine.sending.connector_log import record_log_entries
 from smscast.store.messaging_models import Message, Number
 from smscast.store.models import Contact, table_of
@@ -46,6 +55,9 @@ GATHER_MAX = 1000
 BACKLOG_MAX = 50_000  # events read but not yet written; beyond it reading waits
 RETRY_S = 1.0  # between attempts to write a batch the database refused
 WRITE_ATTEMPTS_AT_STOP = 3
+#: Report states that finish a message: the first of them times its delivery report.
+FINAL_REPORTS = frozenset({ReportState.DELIVERED, ReportState.UNDELIVERED, ReportState.EXPIRED,
+                           ReportState.REJECTED, ReportState.DELETED})  # fmt: skip
 
 
 class EventPump:
@@ -59,6 +71,7 @@ class EventPump:
         connector_id: int,
         workspace_id: int,
         clock: Callable[[], datetime],
+        submitted: SubmitTimes | None = None,
     ) -> None:
         self.db = db
         self.settings = settings
@@ -68,6 +81,10 @@ class EventPump:
         self.clock = clock
         self.late_window = timedelta(hours=settings.dlr_late_window_hours)
         self.reports_written = 0
+        # Counted a batch at a time; `submitted` (the dispatcher's, when this process
+        # sends through the connector too) gives each final report its latency.
+        self.metrics = instruments.Connector(connector_id, connector.name)
+        self.submitted = submitted
         self._pending: list[ChannelEvent] = []
         self._arrived = asyncio.Event()
         self._full = asyncio.Event()
@@ -125,6 +142,7 @@ class EventPump:
                 await self.db.run(self._write_reports, reports, entries, gone)
                 acknowledge(reports)
                 acknowledge(gone)
+                self._count(reports)
                 break
             except Exception:
                 # Held, not dropped: while this waits, reading stops at BACKLOG_MAX and the
@@ -159,7 +177,27 @@ class EventPump:
                 log.exception("connector %s: inbound text from %s not handled; the carrier "
                               "sends it again", self.connector.name, message.sender)  # fmt: skip
 
+    def _count(self, reports: list[DeliveryReport]) -> None:
+        """A written batch of reports in the metrics: by state, and the latency of each
+        message's first final report."""
+        if not reports:
+            return
+        self.metrics.count_reports(report.state.value for report in reports)
+        if self.submitted is not None and len(self.submitted):
+            finals = (report.ref for report in reports if report.state in FINAL_REPORTS)
+            latencies = self.submitted.take(finals, self.clock().timestamp())
+            observe_many(self.metrics.dlr_latency, latencies)
+
     def _write_reports(
+        self, reports: list[DeliveryReport], entries: list[LogEntry], gone: list[AddressGone]
+    ) -> None:
+        began = time.perf_counter()
+        try:
+            self._write_reports_now(reports, entries, gone)
+        finally:
+            REPORTS_TRANSACTION.observe(time.perf_counter() - began)
+
+    def _write_reports_now(
         self, reports: list[DeliveryReport], entries: list[LogEntry], gone: list[AddressGone]
     ) -> None:
         with self.db.engine.begin() as conn:
@@ -183,20 +221,41 @@ class EventPump:
         engine, settings, connector_id = self.db.engine, self.settings, self.connector_id
         handle_batch = getattr(module, "handle_inbound_batch", None)
         if handle_batch is not None:
-            await self.db.run(handle_batch, engine, settings, connector_id, batch)
+            results = await self.db.run(_timed, handle_batch, engine, settings, connector_id,
+                                        batch)  # fmt: skip
+            instruments.count_decisions(_routes(results))
             return
         handle: Callable[..., Any] = module.handle_inbound
         for message in batch:
             if inspect.iscoroutinefunction(handle):
-                await handle(engine, settings, connector_id, message)
+                result = await handle(engine, settings, connector_id, message)
             else:
-                await self.db.run(handle, engine, settings, connector_id, message)
+                result = await self.db.run(_timed, handle, engine, settings, connector_id,
+                                           message)  # fmt: skip
+            instruments.count_decisions(_routes([result]))
 
     def _store_inbound(self, batch: list[InboundMessage]) -> None:
         """Keeps inbound texts as message rows where no inbound router is installed."""
         with self.db.engine.begin() as conn:
             for message in batch:
                 store_inbound_row(conn, self.workspace_id, self.connector_id, message)
+
+
+def _timed(handle: Callable[..., Any], *args: Any) -> Any:
+    """Runs an inbound batch's transaction, timed for the metrics."""
+    began = time.perf_counter()
+    try:
+        return handle(*args)
+    finally:
+        INBOUND_TRANSACTION.observe(time.perf_counter() - began)
+
+
+def _routes(results: Any) -> list[str]:
+    """The router's decisions among what the inbound router answered (results with a
+    `route`; anything else - an older router's None - counts for nothing)."""
+    if not isinstance(results, list):
+        return []
+    return [route for result in results if isinstance(route := getattr(result, "route", None), str)]
 
 
 def acknowledge(events: Sequence[DeliveryReport | InboundMessage | AddressGone]) -> None:

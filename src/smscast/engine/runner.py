@@ -33,6 +33,7 @@ from smscast.core.errors import UserError
 from smscast.engine.db_thread import DbThread
 from smscast.engine.delivery.early_reports import apply_early_reports
 from smscast.engine.events import EventPump
+from smscast.engine.metrics.instruments import SubmitTimes
 from smscast.engine.sending.connectors import ConnectorRow, build_connector
 from smscast.engine.sending.dispatcher import Dispatcher, DispatchLimits, retry_policy
 from smscast.engine.sending.leases import WorkerRole, bind_mode_for
@@ -113,10 +114,13 @@ class ConnectorRunner:
         )
         extras = OutgoingExtras(settings.resolved_secret_key(), settings.served_url())
         lanes = self._lanes()
+        submitted = SubmitTimes()  # the dispatcher's submit answers, the pump's report times
         dispatcher = Dispatcher(
-            lanes[0], connector, row.id, self.worker, limits, retry, self.clock, extras
-        )
-        events = EventPump(lanes[-1], settings, connector, row.id, row.workspace_id, self.clock)
+            lanes[0], connector, row.id, self.worker, limits, retry, self.clock, extras,
+            submitted,
+        )  # fmt: skip
+        events = EventPump(lanes[-1], settings, connector, row.id, row.workspace_id, self.clock,
+                           submitted)  # fmt: skip
         self.dispatcher, self.events = dispatcher, events
         feeding = asyncio.create_task(dispatcher.run(), name=f"{row.name}-dispatch")
         writing = asyncio.create_task(events.run(), name=f"{row.name}-events")

@@ -12,6 +12,8 @@ waiting, however long the busy timeout.
 from __future__ import annotations
 
 import functools
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +86,33 @@ def _set_sqlite_pragmas(dbapi_connection: Any, _record: Any, *, busy_ms: int = 3
     # time in checkpoints at the default.
     cursor.execute("PRAGMA wal_autocheckpoint=10000")
     cursor.close()
+
+
+#: What `time_queries` reports a statement as: its first word, when it is one of these.
+STATEMENT_KINDS = frozenset({"SELECT", "INSERT", "UPDATE", "DELETE"})
+
+
+def time_queries(engine: Engine, observe: Callable[[str, float], None]) -> None:
+    """Calls `observe(kind, seconds)` after each statement `engine` runs (opt-in: the
+    metrics of `engine.metrics` ask for it). `kind` is the statement's first word
+    (SELECT, INSERT, UPDATE, DELETE; OTHER for the rest: BEGIN, PRAGMA, WITH …), read
+    from its first characters only: a statement of a batch with thousands of values
+    costs what a short one does. An executemany counts once. A statement that fails
+    is not counted.
+    """
+
+    def started(_conn: Any, _cursor: Any, _statement: str, _params: Any, context: Any,
+                _many: bool) -> None:  # fmt: skip
+        context.smscast_started = time.perf_counter()
+
+    def finished(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any,
+                 _many: bool) -> None:  # fmt: skip
+        seconds = time.perf_counter() - context.smscast_started
+        word = statement[:16].lstrip()[:6].upper()
+        observe(word if word in STATEMENT_KINDS else "OTHER", seconds)
+
+    event.listen(engine, "before_cursor_execute", started)
+    event.listen(engine, "after_cursor_execute", finished)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

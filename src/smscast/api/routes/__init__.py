@@ -15,6 +15,7 @@ from smscast.api.routes import (
     contacts,
     imports,
     messages,
+    metrics,
     provider_hooks,
     routing,
     templates,
@@ -46,4 +47,5 @@ ROUTERS: list[APIRouter] = [
     provider_hooks.router,
     whatsapp_hooks.router,
     voice_hooks.router,
+    metrics.router,
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,8 @@ from sqlalchemy import Connection, bindparam, select
 
 from smscast.channels.base import Connector, OutgoingMessage, SubmitOutcome, SubmitResult
 from smscast.engine.db_thread import DbThread
+from smscast.engine.metrics import instruments
+from smscast.engine.metrics.instruments import DISPATCH_TRANSACTION, SubmitTimes
 from smscast.engine.sending.dispatch_checks import check_before_sending
 from smscast.engine.sending.outbox import (
     Claimed,
@@ -80,6 +83,7 @@ class Dispatcher:
         retry: RetryPolicy,
         clock: Clock = utc_now,
         extras: OutgoingExtras | None = None,
+        submitted: SubmitTimes | None = None,
     ) -> None:
         self.db = db
         self.connector = connector
@@ -96,6 +100,11 @@ class Dispatcher:
         self._stopping = False
         self._sends: set[asyncio.Task[None]] = set()
         self._senders: dict[int, str] = {}
+        # Counted a slice at a time; `submitted` (shared with the event pump) times the
+        # delivery reports of what was accepted.
+        self.metrics = instruments.Connector(connector_id, connector.name)
+        self.metrics.window_size.set(limits.in_flight)
+        self.submitted = submitted
 
     def stop(self) -> None:
         """Claims nothing more; `run` returns once every handed message has its result."""
@@ -153,6 +162,7 @@ class Dispatcher:
             task = asyncio.create_task(self._send(claimed, outgoing))
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
+        self.metrics.window_in_use.set(self.in_flight)
 
     async def _send(self, claimed: dict[int, Claimed], outgoing: list[OutgoingMessage]) -> None:
         try:
@@ -166,10 +176,23 @@ class Dispatcher:
         self._done.append(_Done(claimed, results))
         self.in_flight -= len(outgoing)
         self._wake.set()
+        self.metrics.window_in_use.set(self.in_flight)
+        self.metrics.count_submits(results)
+        if self.submitted is not None:
+            accepted = SubmitOutcome.ACCEPTED
+            answered_at = self.clock().timestamp()
+            self.submitted.note((r.ref for r in results if r.outcome is accepted), answered_at)
 
     # --- in the database thread ---------------------------------------------------------
 
     def _step(self, done: list[_Done], room: int) -> list[Claimed]:
+        began = time.perf_counter()
+        try:
+            return self._record_and_claim(done, room)
+        finally:
+            DISPATCH_TRANSACTION.observe(time.perf_counter() - began)
+
+    def _record_and_claim(self, done: list[_Done], room: int) -> list[Claimed]:
         now = self.clock()
         tally = Tally()
         to_send: list[Claimed] = []
