@@ -20,6 +20,7 @@ from alembic.util import CommandError
 from sqlalchemy import Connection, Engine, inspect, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from smscast.core.connector_state import sending_state
 from smscast.store.dispatch_models import ConnectorStateRow
 from smscast.store.messaging_models import Connector
 from smscast.store.migrate import MIGRATIONS
@@ -174,17 +175,18 @@ def summarise_connectors(conn: Connection, now: datetime) -> ConnectorSummary:
     for row in rows:
         total += 1
         brief = ConnectorBrief(row.id, row.workspace_id, row.name)
-        if not row.enabled:
+        # A state reported by an earlier holder says nothing of the current one's.
+        reported = row.connected if row.worker == row.lease_owner else None
+        state = sending_state(row.enabled, row.lease_owner, row.lease_until, reported, now)
+        enabled += state != "paused"
+        held += state in ("sending", "connecting", "down")
+        if state == "paused":
             paused += 1
-            continue
-        enabled += 1
-        if row.lease_owner is None or row.lease_until is None or row.lease_until < now:
+        elif state == "waiting":
             waiting.append(brief)
-            continue
-        held += 1
-        if row.worker != row.lease_owner or row.connected is None:
-            connecting += 1  # its holder has not said how it is yet
-        elif row.connected:
+        elif state == "connecting":
+            connecting += 1
+        elif state == "sending":
             sending += 1
         else:
             down.append(brief)

@@ -27,6 +27,7 @@ from starlette.responses import RedirectResponse, Response
 
 from smscast.channels.probe import Outcome, ProbeResult
 from smscast.channels.smpp.settings import SmppSettings
+from smscast.core.connector_state import sending_state
 from smscast.core.errors import UserError
 from smscast.core.roles import Permission
 from smscast.engine.delivery.messages_view import list_messages, show_message
@@ -91,14 +92,8 @@ ENGINE_PROBLEMS = {
 
 def state_of(connector: dict[str, Any], now: datetime) -> str:
     """sending, paused, waiting (no live worker holds it), connecting or down."""
-    if not connector["enabled"]:
-        return "paused"
-    until = connector["lease_until"]
-    if connector["held_by"] is None or until is None or until < now:
-        return "waiting"
-    if connector["connected"] is None:
-        return "connecting"
-    return "sending" if connector["connected"] else "down"
+    return sending_state(connector["enabled"], connector["held_by"], connector["lease_until"],
+                         connector["connected"], now)  # fmt: skip
 
 
 STATE_NAMES = {
