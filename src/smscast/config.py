@@ -53,6 +53,9 @@ class Settings(BaseSettings):
         0, description="Processes that parse a large import; 0 means one per CPU core"
     )
     log_level: str = Field("info", description="Log level: debug, info, warning, error")
+    log_format: Literal["text", "json"] = Field(
+        "text", description="Log lines for people (text) or one JSON object a line (json)"
+    )
     simulator: bool = Field(
         True, description="`smscast serve` runs the built-in SMSC simulator and a connector to it"
     )

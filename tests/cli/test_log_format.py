@@ -5,8 +5,13 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, insert
@@ -106,3 +111,23 @@ def test_a_launch_is_one_event_with_its_campaign_and_no_text_body(
     ]
     assert launched[0]["workspace_id"] == workspace.id
     assert "4411" not in out.getvalue()
+
+
+def test_smscast_worker_logs_json_lines_when_asked(
+    engine: Engine, db_url: str, workspace: WorkspaceRef, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SMSCAST_")}
+    env.update(SMSCAST_DATABASE_URL=db_url, SMSCAST_DATA_DIR=str(tmp_path / "var"),
+               SMSCAST_SECRET_KEY="test", SMSCAST_CONFIG=str(tmp_path / "none.toml"),
+               SMSCAST_LOG_FORMAT="json", SMSCAST_LOG_LEVEL="info")  # fmt: skip
+    worker = subprocess.Popen([sys.executable, "-m", "smscast", "worker", "--id", "w9"],
+                              env=env, cwd=tmp_path, stderr=subprocess.PIPE, text=True)  # fmt: skip
+    assert worker.stderr is not None
+    try:
+        first = json.loads(worker.stderr.readline())
+        assert (first["msg"], first["worker"]) == ("worker w9: running (role all)", "w9")
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        _, rest = worker.communicate(timeout=60)
+    lines = [json.loads(line) for line in rest.splitlines()]  # every line JSON, none torn
+    assert lines[-1]["msg"] == "worker w9: stopped" and worker.returncode == 0

@@ -27,6 +27,7 @@ import typer
 from smscast.cli.context import missing_database
 from smscast.cli.output import fail
 from smscast.config import Settings, load_settings
+from smscast.log_format import configure_logging
 
 if TYPE_CHECKING:
     from smscast.channels.simulator.channels import ChannelFakes
@@ -68,10 +69,7 @@ def register(app: typer.Typer) -> None:
             settings = settings.model_copy(update={"simulator": simulator})
         if smtp_port is not None:
             settings = settings.model_copy(update={"smtp_port": smtp_port})
-        logging.basicConfig(
-            level=settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        configure_logging(settings.log_level, settings.log_format)
         # aiosmtpd logs every SMTP command at info: the simulated mailboxes would drown
         # the server's own log.
         logging.getLogger("mail.log").setLevel(logging.WARNING)
@@ -130,6 +128,7 @@ async def _serve(settings: Settings, host: str, port: int, open_portal: bool = F
     config = uvicorn.Config(
         site, host=host, port=port, log_level=settings.log_level,
         timeout_graceful_shutdown=5,  # a backstop: live streams end when `stopping` is set
+        log_config=None,  # its loggers write through ours (`configure_logging`), one format
     )  # fmt: skip
     portal = f"{served_settings(settings, host, port).served_url()}/"
     print(f"Portal: {portal}", flush=True)

@@ -4,7 +4,6 @@ up the carrier connections it sends through."""
 from __future__ import annotations
 
 import asyncio
-import logging
 import signal
 from datetime import datetime
 from typing import Any
@@ -22,6 +21,7 @@ from smscast.engine.sending.connectors import (
     update_connector,
 )
 from smscast.engine.sending.outbox import outbox_counts
+from smscast.log_format import configure_logging
 
 connectors_app = typer.Typer(
     help="Carrier connections: add, set, list, state.", no_args_is_help=True
@@ -68,10 +68,7 @@ def worker(
     if role is not None and role not in ROLES:
         fail(f"--role {role!r}: choose one of {', '.join(ROLES)}")
     with command_context() as ctx:
-        logging.basicConfig(
-            level=ctx.settings.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        )
+        configure_logging(ctx.settings.log_level, ctx.settings.log_format)
         chosen = role or ctx.settings.worker_role
         runtime = Runtime(ctx.engine, ctx.settings, worker=worker_id, role=chosen)
         port = ctx.settings.metrics_port if metrics_port is None else metrics_port
