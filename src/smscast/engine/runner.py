@@ -68,6 +68,7 @@ class ConnectorRunner:
         self.dispatcher: Dispatcher | None = None
         self.events: EventPump | None = None
         self.interrupted: list[int] = []
+        self.send_until = float("inf")  # on time.monotonic(); see `hold_sending_after`
         self._detail = "starting"
         self._started = False
         self._stop = asyncio.Event()
@@ -79,6 +80,22 @@ class ConnectorRunner:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def hold_sending_after(self, deadline: float) -> None:
+        """Sends nothing after `deadline` (time.monotonic()), when the lease may have run
+        out, until a renewal moves it on (see `SmppClient.send_until`).
+
+        Connectors that queue their submits (SMPP) hold back what is queued; the others
+        are handed nothing more once the lease is gone, as the dispatcher claims only
+        under a live lease.
+        """
+        self.send_until = deadline
+        self._apply_send_until()
+
+    def _apply_send_until(self) -> None:
+        gate = getattr(self.connector, "send_until", None)
+        if gate is not None:
+            gate(self.send_until)
 
     async def run(self) -> None:
         row = self.row
@@ -94,6 +111,7 @@ class ConnectorRunner:
             return
         connector = built
         self.connector = connector
+        self._apply_send_until()
         self.interrupted = await self.db.run(self._recover)
         if self.interrupted:
             log.warning(

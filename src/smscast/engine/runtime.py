@@ -23,6 +23,7 @@ import logging
 import os
 import random
 import socket
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -56,7 +57,16 @@ _DOING = {
     WorkerRole.RECEIVE: "receive",
 }
 TICK_S = 1.0
+LEASE_MARGIN_S = 2.0  # see `sending_deadline`
 SWEEP_EVERY = 10  # ticks between expiry sweeps
+
+
+def sending_deadline(renewed_at: float, lease_seconds: float) -> float:
+    """When a worker stops writing for a connector whose lease it renewed at `renewed_at`
+    (time.monotonic()): before the lease runs out, by a margin for the clocks of the
+    other machines (another worker takes over when *its* clock passes the lease's end).
+    Renewals come every second, so a live worker never reaches it."""
+    return renewed_at + lease_seconds - min(LEASE_MARGIN_S, lease_seconds / 3)
 
 
 def default_worker_id() -> str:
@@ -119,12 +129,15 @@ class Runtime:
 
     async def _hold_leases(self) -> None:
         seconds = self.settings.lease_seconds
+        renewing = time.monotonic()  # the leases renewed now last at least until then + seconds
         held, taken = await self.db.run(self._renew_and_take, seconds)
         for connector_id in list(self.runners):
             if connector_id not in held:
                 log.warning("worker %s: lost the lease on connector %d", self.worker, connector_id,
                             extra=self._ids(connector_id))  # fmt: skip
                 await self._stop_runner(connector_id)
+            else:
+                self.runners[connector_id].hold_sending_after(sending_deadline(renewing, seconds))
         taking = dict(taken)
         rows = await self.db.run(self._load, [*self.runners, *taking])
         for connector_id, runner in list(self.runners.items()):
@@ -142,6 +155,7 @@ class Runtime:
             if row is None:
                 continue
             runner = ConnectorRunner(self.db, self.settings, self.worker, row, self.clock, duty)
+            runner.hold_sending_after(sending_deadline(renewing, seconds))
             self.runners[connector_id] = runner
             self._tasks[connector_id] = asyncio.create_task(runner.run(), name=f"run-{row.name}")
             log.info("worker %s: took connector %s (%s) to %s", self.worker, row.name, row.kind,

@@ -178,6 +178,11 @@ class BindGroup:
             last_errors=tuple(e for s in states for e in s.last_errors)[-5:],
         )
 
+    def send_until(self, deadline: float) -> None:
+        """See `SmppClient.send_until`: every bind writes nothing after `deadline`."""
+        for client in self.clients:
+            client.send_until(deadline)
+
     async def stop(self) -> None:
         """Lets binds still binding finish, waits for answers in flight on all of them
         (their reports may come on any bind), then stops every bind."""

@@ -135,6 +135,18 @@ class SmppClient:
                 )
         return await self._submitter.submit(batch)
 
+    def send_until(self, deadline: float) -> None:
+        """Writes no submit after `deadline` (on `time.monotonic()`) until it is moved on.
+
+        The worker holding this connector sets it from its lease, renewed every second:
+        a worker that was paused (SIGSTOP, a frozen VM) past its lease must not write the
+        submits it had queued when it wakes, since another worker may be sending for the
+        connector by then. What is queued stays queued, and the worker, noticing the lost
+        lease, stops the connector.
+        """
+        self._submitter.send_until = deadline
+        self._submitter.pump()
+
     async def events(self) -> AsyncIterator[ChannelEvent]:
         """Events as they arrive; ends after `stop` once every event was taken."""
         while True:

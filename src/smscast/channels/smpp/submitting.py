@@ -111,6 +111,9 @@ class Submitter:
         self.queue: deque[_Part | _Queued] = deque()
         self.session: SmppSession | None = None
         self.paused_until = 0.0
+        # Nothing is written from this moment (time.monotonic()) on until it is moved:
+        # see `SmppClient.send_until`.
+        self.send_until = float("inf")
         self.sent = 0
         self._reference = 0
         # seq -> ref of parts given up on by timeout, so a late answer still counts.
@@ -179,6 +182,8 @@ class Submitter:
         if wanted <= 0:
             return
         now = self.clock()
+        if now >= self.send_until:
+            return  # the worker's lease may be another's by now: nothing more goes out
         if now < self.paused_until:
             self._wake_at(self.paused_until - now)
             return
