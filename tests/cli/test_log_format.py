@@ -16,11 +16,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, insert
 
+from smscast.cli.log_format import configure_logging
 from smscast.config import Settings
 from smscast.engine.accounts.workspaces import WorkspaceRef
 from smscast.engine.campaigns.launch import launch_campaign
 from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign
-from smscast.log_format import configure_logging
 from smscast.store.models import Contact, table_of
 
 contacts = table_of(Contact)

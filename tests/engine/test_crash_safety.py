@@ -283,7 +283,11 @@ async def test_kill_minus_nine_while_the_launch_streams_never_sends_twice(
         if mid_way:  # run again, as its user would: it writes what the killed one had not
             finished = subprocess.run(launch_command, env=env, cwd=tmp_path,
                                       capture_output=True, text=True, timeout=120)  # fmt: skip
-            assert finished.returncode == 0, finished.stderr
+            # Unless a worker's scheduler has carried the launch on meanwhile (it does once
+            # the killed launch has stood still for a minute: a slow machine) and the
+            # campaign is done: then the command says there is nothing left to launch.
+            carried_on = "only a draft can be launched" in finished.stderr
+            assert finished.returncode == 0 or carried_on, finished.stderr
         await _wait_until_settled(engine, sim)
     finally:
         for proc in procs.values():

@@ -82,6 +82,23 @@ class ReadinessOut(BaseModel):
     connectors: ConnectorSummaryOut | None
 
 
+READY_EXAMPLE = {
+    "status": "ready", "version": __version__, "ready": True, "problems": [],
+    "database": "postgresql", "database_ok": True,
+    "schema": {"current": ["0020"], "expected": ["0020"]},
+    "connectors": {"total": 2, "enabled": 2, "paused": 0, "held": 2, "sending": 1,
+                   "connecting": 0, "down": [{"id": 2, "workspace_id": 1, "name": "backup"}],
+                   "waiting": []},
+}  # fmt: skip
+NOT_READY_EXAMPLE = {
+    "status": "not_ready", "version": __version__, "ready": False,
+    "problems": ["the database schema is at revision 0019, this version needs 0020: run "
+                 "`smscast db upgrade`"],
+    "database": "postgresql", "database_ok": True,
+    "schema": {"current": ["0019"], "expected": ["0020"]}, "connectors": None,
+}  # fmt: skip
+
+
 def create_app(
     settings: Settings, engine: Engine | None = None, *, docs_assets: Path = DOCS_ASSETS
 ) -> FastAPI:
@@ -136,7 +153,14 @@ def create_app(
             "is down or has no worker wait in the outbox."
         ),
         response_model=ReadinessOut,
-        responses={503: {"model": ReadinessOut, "description": "Not ready: see `problems`"}},
+        responses={
+            200: {"content": {"application/json": {"example": READY_EXAMPLE}}},
+            503: {
+                "model": ReadinessOut,
+                "description": "Not ready: see `problems`",
+                "content": {"application/json": {"example": NOT_READY_EXAMPLE}},
+            },
+        },
     )
     def readyz() -> JSONResponse:
         found = check_readiness(engine, datetime.now(UTC))

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from smscast.cli.context import missing_database
+from smscast.cli.log_format import configure_logging
 from smscast.cli.output import fail
 from smscast.config import Settings, load_settings
-from smscast.log_format import configure_logging
 
 if TYPE_CHECKING:
     from smscast.channels.simulator.channels import ChannelFakes

@@ -11,6 +11,7 @@ from typing import Any
 import typer
 
 from smscast.cli.context import actor, command_context, now
+from smscast.cli.log_format import configure_logging
 from smscast.cli.output import WORKSPACE, console, fail, print_json
 from smscast.core.counts import counted
 from smscast.engine.sending.connectors import (
@@ -21,7 +22,6 @@ from smscast.engine.sending.connectors import (
     update_connector,
 )
 from smscast.engine.sending.outbox import outbox_counts
-from smscast.log_format import configure_logging
 
 connectors_app = typer.Typer(
     help="Carrier connections: add, set, list, state.", no_args_is_help=True

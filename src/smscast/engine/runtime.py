@@ -162,7 +162,7 @@ class Runtime:
                      _DOING[duty], extra=self._ids(connector_id))  # fmt: skip
 
     def _ids(self, connector_id: int) -> dict[str, object]:
-        """The fields a JSON log line carries (see `smscast.log_format`)."""
+        """The fields a JSON log line carries (see `smscast.cli.log_format`)."""
         return {"worker": self.worker, "connector_id": connector_id}
 
     def _renew_and_take(self, seconds: float) -> tuple[set[int], list[tuple[int, WorkerRole]]]:

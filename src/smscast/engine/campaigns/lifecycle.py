@@ -452,7 +452,7 @@ def complete_finished_campaigns(engine: Engine, now: datetime) -> list[int]:
 
 
 def _ids(row: Any) -> dict[str, int]:
-    """The fields a JSON log line carries (see `smscast.log_format`)."""
+    """The fields a JSON log line carries (see `smscast.cli.log_format`)."""
     return {"campaign_id": int(row.id), "workspace_id": int(row.workspace_id)}
 
 

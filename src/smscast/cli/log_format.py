@@ -65,4 +65,8 @@ def configure_logging(level: str, log_format: str, stream: TextIO | None = None)
         uvicorn_logger = logging.getLogger(name)
         for old in list(uvicorn_logger.handlers):
             uvicorn_logger.removeHandler(old)
+        # As configured before (uvicorn's own dictConfig may have switched them off or
+        # raised their level): the level given here decides.
+        uvicorn_logger.setLevel(logging.NOTSET)
+        uvicorn_logger.disabled = False
         uvicorn_logger.propagate = True
