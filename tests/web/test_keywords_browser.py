@@ -100,6 +100,9 @@ def test_the_replys_parts_counter_switches_from_gsm7_to_ucs2(signed_in_page: Pag
     page.goto("/keywords")
     page.get_by_label("Number", exact=True).select_option(label=SIMULATOR_NUMBER)
     page.get_by_test_id("new-rule").click()
+    # Typed only once the form's page has loaded: htmx (deferred) listens for the typing
+    # from then on, and a text typed before would never be counted.
+    page.wait_for_url("**/keywords/new*")
     reply = page.get_by_label("Reply (optional)")
     reply.fill("Your table is booked for 7pm. See you!")
     expect(page.get_by_test_id("encoding")).to_have_text("GSM-7")
