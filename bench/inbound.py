@@ -14,7 +14,11 @@ bind; this one binds as receiver), as two workers would split the work. With
 the connector's sending lease and sends what routing queued, as in a deployment where
 the receiving side's worker routes.
 
-    python bench/inbound.py [--n 20000] [--batch 2000] [--processes 1|2 | --workers]
+    python bench/inbound.py [--n 20000] [--batch 2000] [--window 100]
+                            [--processes 1|2 | --workers]
+
+`--window` is the connector's (100 by default, as every earlier figure had): a
+dispatcher claims at most a window of answers a transaction.
 
 `--route-only` routes the same mix of texts without sockets or sending (the cost of
 `handle_inbound_batch` alone: CPU-s, statements per batch; `--profile FILE` keeps a
@@ -103,12 +107,13 @@ from smscast.store.db import create_db_engine
 
 async def main():
     url, port, connector_id, worker = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+    window = int(sys.argv[5])
     engine = create_db_engine(url)
-    client = SmppClient(SmppSettings(name="sim-tx", port=port, window=100, response_timeout_s=30,
-                                     bind_mode=BindMode.TRANSMITTER))
+    client = SmppClient(SmppSettings(name="sim-tx", port=port, window=window,
+                                     response_timeout_s=30, bind_mode=BindMode.TRANSMITTER))
     await client.start()
     db = DbThread(engine)
-    limits = dataclasses.replace(DispatchLimits.for_connector(window=100, rate_per_s=0.0,
+    limits = dataclasses.replace(DispatchLimits.for_connector(window=window, rate_per_s=0.0,
                                                               claim_batch=2000), idle_s=0.01)
     dispatcher = Dispatcher(db, client, connector_id, worker, limits, RetryPolicy())
     tune_for_service()
@@ -126,7 +131,9 @@ asyncio.run(main())
 """
 
 
-def prepare(url: str, port: int, split: bool = False) -> tuple[Engine, Settings, int]:
+def prepare(
+    url: str, port: int, split: bool = False, window: int = 100
+) -> tuple[Engine, Settings, int]:
     """The workspace, number, rules and connector; this process holds the connector's
     lease, or with `split` only its receiving side (a transmit worker takes the rest)."""
     upgrade_database(url)
@@ -134,7 +141,7 @@ def prepare(url: str, port: int, split: bool = False) -> tuple[Engine, Settings,
     settings = Settings(database_url=url, secret_key="bench", data_dir=Path(tempfile.gettempdir()))
     now = datetime.now(UTC)
     workspace = create_workspace(engine, "Shop", "PL", "Europe/Warsaw", actor="bench", now=now)
-    connector = add_connector(engine, workspace, name="sim", kind="smpp", window=100,
+    connector = add_connector(engine, workspace, name="sim", kind="smpp", window=window,
                               rate_per_s=0.0, actor="bench", now=now,
                               settings={"host": "127.0.0.1", "port": port})  # fmt: skip
     add_number(engine, workspace, SHORT, connector="sim", actor="bench", now=now)
@@ -220,7 +227,8 @@ def start_transmit_worker(workdir: str, url: str, engine: Engine) -> subprocess.
 
 
 async def run(
-    n: int, batch_size: int, workdir: str, processes: int, workers: bool = False
+    n: int, batch_size: int, workdir: str, processes: int, workers: bool = False,
+    window: int = 100,
 ) -> tuple[float, int, int]:
     from _proc import cpu_seconds  # bench/ is on the path, at its end (_path)
 
@@ -232,7 +240,7 @@ async def run(
     try:
         port = int(simulator.stdout.readline())
         url = f"sqlite:///{workdir}/bench.db"
-        engine, settings, connector_id = prepare(url, port, split=workers)
+        engine, settings, connector_id = prepare(url, port, split=workers, window=window)
         tune_for_service()  # as `smscast worker` and `smscast serve` do before they start
         mode = BindMode.RECEIVER if processes == 2 or workers else BindMode.TRANSCEIVER
         client = SmppClient(SmppSettings(name="sim", port=port, window=100, response_timeout_s=30,
@@ -244,13 +252,14 @@ async def run(
             worker = start_transmit_worker(workdir, url, engine)
         elif processes == 2:  # the answers are sent by a worker process of their own
             sender = subprocess.Popen(
-                [sys.executable, "-c", SENDER, url, str(port), str(connector_id), WORKER],
+                [sys.executable, "-c", SENDER, url, str(port), str(connector_id), WORKER,
+                 str(window)],
                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
             )  # fmt: skip
             assert sender.stdout is not None
             sender.stdout.readline()
         else:
-            limits = DispatchLimits.for_connector(window=100, rate_per_s=0.0, claim_batch=2000)
+            limits = DispatchLimits.for_connector(window=window, rate_per_s=0.0, claim_batch=2000)
             dispatcher = Dispatcher(db, client, connector_id, WORKER, limits, RetryPolicy())
             sending = asyncio.create_task(dispatcher.run())
         routed = 0
@@ -404,6 +413,9 @@ def main() -> None:
         help="route the texts without sockets or sending: routing's own cost",
     )
     parser.add_argument("--profile", help="with --route-only: write a cProfile of routing here")
+    parser.add_argument("--window", type=int, default=100,
+                        help="the connector's window: the most answers in flight, and so the "
+                        "most a dispatcher claims at a time")  # fmt: skip
     parser.add_argument("--workers", action="store_true",
                         help="answers sent by a real `smscast worker --role transmit` while "
                         "this process binds as receiver and routes")  # fmt: skip
@@ -415,7 +427,7 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as workdir:
         elapsed, routed, _ = asyncio.run(
-            run(args.n, args.batch, workdir, args.processes, args.workers)
+            run(args.n, args.batch, workdir, args.processes, args.workers, args.window)
         )
     print(f"RESULT inbound_msgs_per_s={routed / elapsed:.0f}")
 

@@ -48,6 +48,7 @@ def test_a_number_level_reply_set_in_the_portal_answers(
 ) -> None:
     page = signed_in_page
     code = add_short_code(page)
+    page.wait_for_load_state()  # htmx counts what is typed once the page has loaded
     reply = page.get_by_label("Reply", exact=True)
 
     reply.fill("Dzięki! Odpiszemy wkrótce.")  # "ę" is no GSM-7 character

@@ -39,12 +39,14 @@ def test_build_and_launch_a_campaign_through_the_builder(
     page.get_by_label("Campaign name").fill("Builder weekend")
     page.get_by_role("button", name="Start building").click()
     expect(page.get_by_role("heading", name="Audience")).to_be_visible()
+    page.wait_for_load_state()  # the count follows what is typed once htmx has loaded
 
     page.get_by_label("Expression", exact=True).fill(f'city = "{CITY}"')
     expect(page.get_by_test_id("recipient-count")).to_have_text("3")
     page.get_by_role("button", name="Save and continue").click()
 
     expect(page.get_by_role("heading", name="Message")).to_be_visible()
+    page.wait_for_load_state()  # htmx counts what is typed once the page has loaded
     text = page.get_by_label("Text", exact=True)
     text.fill("Hi {{ first_name }}, our weekend sale starts now!")
     expect(page.get_by_test_id("encoding")).to_have_text("GSM-7")

@@ -97,6 +97,7 @@ def test_numbers_follow_a_sending_campaign_without_a_reload(
     expect(page.locator("html")).to_have_attribute("lang", "pl")
     expect(page.get_by_test_id("kpi-delivered").get_by_role("heading")).to_have_text("Doręczone")
     assert f"campaign={campaign_id}" in page.url  # the same dashboard, the same filters
+    page.wait_for_load_state()  # portal.js sends the menu on change once it has loaded
     page.get_by_label("Język").select_option("en")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.get_by_test_id("kpi-delivered").get_by_role("heading")).to_have_text("Delivered")
