@@ -92,6 +92,9 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(
         15.0, description="How long a worker holds a connector without renewing it"
     )
+    launch_resume_after_s: float = Field(
+        60.0, description="How long a launch may stand still before a worker resumes it"
+    )
     retry_backoff_s: float = Field(
         5.0, description="First wait before resending after a temporary failure (then doubled)"
     )

@@ -18,7 +18,7 @@ from sqlalchemy import Engine, insert, select
 
 from smscast.config import Settings
 from smscast.engine.accounts.workspaces import WorkspaceRef
-from smscast.engine.campaigns.launch import STALE_LAUNCH, launch_campaign, launch_due_campaigns
+from smscast.engine.campaigns.launch import launch_campaign, launch_due_campaigns
 from smscast.engine.campaigns.lifecycle import CampaignDraft, create_campaign, launches
 from smscast.store.messaging_models import Message
 from smscast.store.models import Contact, table_of
@@ -26,6 +26,7 @@ from smscast.store.models import Contact, table_of
 messages = table_of(Message)
 contacts = table_of(Contact)
 BATCH = 100
+STALE_LAUNCH = timedelta(seconds=Settings.model_fields["launch_resume_after_s"].default)
 PEOPLE = 450  # read in batches of 100, 100, 100, 100 and 50
 
 

@@ -3,7 +3,8 @@
 A campaign due now is materialised at once (`smscast.engine.campaigns.materialise`); one due
 later, or recurring, becomes `scheduled` and the scheduler loop launches it when
 its time comes. A launch that stopped half-way (crash, kill -9) is picked up again
-by the same loop once its progress mark has not moved for `STALE_LAUNCH`.
+by the same loop once its progress mark has not moved for `launch_resume_after_s`
+(a minute by default).
 """
 
 from __future__ import annotations
@@ -29,8 +30,6 @@ from smscast.engine.campaigns.lifecycle import (
     next_run_time,
 )
 from smscast.engine.campaigns.materialise import materialise
-
-STALE_LAUNCH = timedelta(seconds=60)
 
 
 def _due_at(schedule: dict[str, Any], now: datetime) -> datetime | None:
@@ -147,12 +146,13 @@ def launch_due_campaigns(engine: Engine, settings: Settings, now: datetime,
     """
     rng = rng or random.SystemRandom()
     touched: list[int] = []
+    stood_still = timedelta(seconds=settings.launch_resume_after_s)
     with engine.connect() as conn:
         scheduled = conn.execute(select(campaigns).where(campaigns.c.status == "scheduled")).all()
         stalled = conn.execute(
             select(launches.c.campaign_id, launches.c.stage)
             .join(campaigns, campaigns.c.id == launches.c.campaign_id)
-            .where(launches.c.done.is_(False), launches.c.updated_at < now - STALE_LAUNCH,
+            .where(launches.c.done.is_(False), launches.c.updated_at < now - stood_still,
                    campaigns.c.status.in_(("running", "paused")))
         ).all()  # fmt: skip
     for campaign in scheduled:
