@@ -42,6 +42,7 @@ def test_a_wrong_password_is_refused_by_name_and_the_connector_is_edited(
     page.get_by_label("Port", exact=True).fill(str(smsc))
     page.get_by_label("System ID", exact=True).fill("shop")
     page.get_by_label("Password", exact=True).fill("wrong")
+    page.wait_for_load_state()  # its scripts listen: what follows is theirs
     page.evaluate("window.notReloaded = true")
     page.get_by_test_id("test-connection").click()
 

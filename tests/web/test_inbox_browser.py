@@ -34,6 +34,7 @@ def test_an_unknown_text_becomes_a_ticket_that_appears_in_an_open_inbox_without_
     portal_server.wait_until_bound()
     page.goto("/inbox")
     expect(page.locator("[data-live]")).to_be_visible()  # the stream is open
+    page.wait_for_load_state()  # its scripts listen: what follows is theirs
     page.evaluate("window.notReloaded = true")
     before = int(page.get_by_test_id("open-count").get_attribute("data-open-count") or "0")
 

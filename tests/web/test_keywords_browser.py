@@ -47,6 +47,7 @@ def test_a_keyword_rule_created_in_the_portal_answers_a_text_from_the_simulator(
     expect(row).to_contain_text("Tag: browser-test")
 
     # The preview follows typing: no button, no reload.
+    page.wait_for_load_state()  # its scripts listen: what follows is theirs
     page.evaluate("window.notReloaded = true")
     page.get_by_label("Sample text").press_sequentially(f"{keyword.lower()} friday", delay=20)
     expect(page.get_by_test_id("preview-route")).to_have_text("Keyword rule")

@@ -64,6 +64,7 @@ def test_the_report_follows_a_sending_campaign_and_pauses_and_resumes_it(
     page.goto(f"/campaigns/{campaign_id}")
     expect(page.get_by_test_id("campaign-name")).to_have_text("Order updates <live>")
     expect(page.get_by_test_id("campaign-status")).to_have_text("Sending")
+    page.wait_for_load_state()  # its scripts listen: what follows is theirs
     page.evaluate("window.notReloaded = true")
     before = sent_count(page)
 

@@ -41,6 +41,7 @@ def test_import_a_csv_follows_its_progress_to_the_counters(
     page.get_by_role("button", name="Import", exact=True).click()
 
     page.wait_for_url("**/contacts/import/*")
+    page.wait_for_load_state()  # its scripts listen: what follows is theirs
     page.evaluate("window.notReloaded = true")
     progress = page.get_by_test_id("import-progress")
     expect(progress).to_have_attribute("data-status", "finished", timeout=60_000)

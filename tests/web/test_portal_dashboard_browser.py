@@ -71,6 +71,7 @@ def test_numbers_follow_a_sending_campaign_without_a_reload(
     delivered = page.get_by_test_id("kpi-delivered").locator("[data-kpi-value]")
     expect(delivered).to_have_text("0")
     expect(page.locator("[data-live]")).to_be_visible()  # the stream is open
+    page.wait_for_load_state()  # its scripts listen: what follows is theirs
     page.evaluate("window.notReloaded = true")
 
     portal_server.smscast("campaigns", "launch", str(campaign_id))
@@ -120,6 +121,7 @@ def test_tiles_are_rearranged_by_keyboard(signed_in_page: Page) -> None:
     expect(tiles.first).to_have_attribute("data-testid", str(second))
 
     # A refused name comes back on the page, said at the top, without leaving it.
+    page.wait_for_load_state()  # its scripts listen: what follows is theirs
     page.evaluate("window.notReloaded = true")
     page.get_by_label("New dashboard").fill(page.get_by_test_id("dashboard-name").inner_text())
     page.get_by_role("button", name="Create").click()

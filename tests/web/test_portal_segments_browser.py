@@ -14,6 +14,7 @@ def test_the_count_follows_typing_and_an_error_points_at_its_place(
 ) -> None:
     page = signed_in_page
     page.goto("/segments/new")
+    page.wait_for_load_state()  # its scripts listen: what follows is theirs
     page.evaluate("window.notReloaded = true")
     expression = page.get_by_label("Expression", exact=True)
 

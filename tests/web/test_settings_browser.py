@@ -36,6 +36,7 @@ def test_an_agent_gets_the_403_page_even_by_typing_the_address(
 def test_the_quiet_clock_follows_the_hours_and_they_are_saved(signed_in_page: Page) -> None:
     page = signed_in_page
     page.goto("/settings")
+    page.wait_for_load_state()  # its scripts listen: what follows is theirs
     page.evaluate("window.notReloaded = true")
     caption = page.get_by_test_id("quiet-clock-caption")
     expect(caption).to_contain_text("from 21:00 to 08:00")

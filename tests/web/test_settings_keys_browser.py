@@ -88,6 +88,7 @@ def test_a_webhooks_test_delivery_shows_in_its_log(
     expect(page.get_by_test_id("no-deliveries")).to_be_visible()
     page.get_by_test_id("send-test").click()
     expect(page.get_by_test_id("test-queued")).to_be_visible()
+    page.wait_for_load_state()  # its scripts listen: what follows is theirs
     page.evaluate("window.notReloaded = true")
     row = page.get_by_test_id("delivery-row").first
     expect(row.get_by_test_id("delivery-state")).to_have_text("succeeded", timeout=20_000)

@@ -54,6 +54,7 @@ def test_an_agent_replies_and_sees_the_delivery_report(
 
     page.get_by_role("button", name="Send the reply").click()
     expect(page.get_by_text("Your reply is queued")).to_be_visible()
+    page.wait_for_load_state()  # its scripts listen: what follows is theirs
     page.evaluate("window.notReloaded = true")
     reply = page.get_by_test_id("text-out").filter(has_text=answer)
     expect(reply).to_be_visible()
@@ -110,6 +111,7 @@ def test_two_agents_on_one_ticket_see_each_others_replies_and_a_replying_mark(
         page.goto(f"/inbox/{ticket}")
         pages.append(page)
     ola_page, jan_page = pages
+    jan_page.wait_for_load_state()  # its scripts listen: what follows is theirs
     jan_page.evaluate("window.notReloaded = true")
     mark = jan_page.get_by_test_id("replying")
     expect(mark).to_be_hidden()
